@@ -1,0 +1,186 @@
+//! The demo server: the quickstart, and the surface outside test suites and
+//! load generators drive (contract: shared/contract/SERVE.md).
+//!
+//! Run with: `cargo run --example serve`
+//! (no key variable: a random secret, and ready tokens and curl lines)
+//!
+//! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, JWT_PUBLIC_KEY_PEM,
+//! JWT_ALGORITHMS, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::routing::get;
+use axum::{Json, Router};
+use jsonwebtoken::{encode, EncodingKey, Header};
+use serde_json::{json, Value};
+use tower_jwt_auth::{Algorithm, Authenticator, Claims};
+
+async fn public() -> &'static str {
+    "ok"
+}
+
+async fn me(claims: Claims) -> Json<Value> {
+    Json(claims.as_ref().clone())
+}
+
+async fn optional(claims: Option<Claims>) -> Json<Value> {
+    Json(json!({ "claims": claims.map(|c| c.as_ref().clone()) }))
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+fn list(name: &str) -> Option<Vec<String>> {
+    env(name).map(|v| {
+        v.split(',')
+            .map(|s| s.trim().to_owned())
+            .filter(|s| !s.is_empty())
+            .collect()
+    })
+}
+
+struct Config {
+    auth: Authenticator,
+    /// Set when no key variable was given: the generated secret.
+    generated_secret: Option<String>,
+}
+
+fn configure() -> Result<Config, String> {
+    if env("JWKS_URL").is_some() {
+        return Err(
+            "JWKS_URL is not supported yet (remote JWK Sets come with the `remote` \
+                    feature); use JWKS_FILE, JWT_PUBLIC_KEY_PEM or JWT_SECRET"
+                .into(),
+        );
+    }
+    let mut builder = Authenticator::builder();
+    let mut generated_secret = None;
+    let secret = env("JWT_SECRET");
+    let jwks_file = env("JWKS_FILE");
+    let pem_file = env("JWT_PUBLIC_KEY_PEM");
+    if let Some(secret) = &secret {
+        builder = builder.hmac_secret(secret.as_bytes());
+    }
+    if let Some(path) = &jwks_file {
+        builder = builder
+            .jwk_set_file(path)
+            .map_err(|e| format!("JWKS_FILE {path}: {e}"))?;
+    }
+    if let Some(path) = &pem_file {
+        let pem = std::fs::read(path).map_err(|e| format!("JWT_PUBLIC_KEY_PEM {path}: {e}"))?;
+        builder = builder
+            .public_key_pem(pem)
+            .map_err(|e| format!("JWT_PUBLIC_KEY_PEM {path}: {e}"))?;
+    }
+    if secret.is_none() && jwks_file.is_none() && pem_file.is_none() {
+        let bytes: [u8; 32] = rand::random();
+        let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+        builder = builder.hmac_secret(hex.as_bytes());
+        generated_secret = Some(hex);
+    }
+    if let Some(algs) = list("JWT_ALGORITHMS") {
+        let algs = algs
+            .iter()
+            .map(|a| {
+                a.parse::<Algorithm>()
+                    .map_err(|_| format!("JWT_ALGORITHMS: unknown algorithm {a:?}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        builder = builder.algorithms(algs);
+    }
+    if let Some(iss) = list("JWT_ISSUER") {
+        builder = builder.issuer(iss);
+    }
+    if let Some(aud) = list("JWT_AUDIENCE") {
+        builder = builder.audience(aud);
+    }
+    if let Some(leeway) = env("JWT_LEEWAY") {
+        let secs: u64 = leeway
+            .trim()
+            .parse()
+            .map_err(|_| format!("JWT_LEEWAY: not a whole number of seconds: {leeway:?}"))?;
+        builder = builder.leeway(Duration::from_secs(secs));
+    }
+    let auth = builder.build().map_err(|e| format!("configuration: {e}"))?;
+    Ok(Config {
+        auth,
+        generated_secret,
+    })
+}
+
+fn app(auth: &Authenticator) -> Router {
+    Router::new()
+        .route("/public", get(public))
+        .route("/me", get(me).layer(auth.layer()))
+        .route("/admin", get(me).layer(auth.layer().require_scope("admin")))
+        .route("/optional", get(optional).layer(auth.optional()))
+}
+
+/// Tokens for the zero-setup quickstart, signed with the generated secret.
+fn demo_token(secret: &str, scope: &str) -> Result<String, String> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
+    let mut claims = json!({"sub": "demo-user", "scope": scope, "iat": now, "exp": now + 3600});
+    if let Some(iss) = list("JWT_ISSUER").and_then(|v| v.into_iter().next()) {
+        claims["iss"] = json!(iss);
+    }
+    if let Some(aud) = list("JWT_AUDIENCE").and_then(|v| v.into_iter().next()) {
+        claims["aud"] = json!(aud);
+    }
+    encode(
+        &Header::default(),
+        &claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .map_err(|e| format!("signing the demo token: {e}"))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), String> {
+    let config = configure()?;
+    let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
+    let addr: SocketAddr = bind
+        .parse()
+        .map_err(|_| format!("BIND: not an address: {bind:?}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+
+    if let Some(secret) = &config.generated_secret {
+        let user = demo_token(secret, "read")?;
+        let admin = demo_token(secret, "read admin")?;
+        println!("No JWT_SECRET, JWKS_FILE or JWT_PUBLIC_KEY_PEM set: using a random HMAC secret.");
+        println!();
+        println!("token for /me (scope \"read\", valid 1 h):");
+        println!("  {user}");
+        println!("token for /admin (scope \"read admin\"):");
+        println!("  {admin}");
+        println!();
+        println!("try:");
+        println!("  curl -i http://{addr}/me -H 'Authorization: Bearer {user}'");
+        println!("  curl -i http://{addr}/admin -H 'Authorization: Bearer {admin}'");
+        println!("  curl -i http://{addr}/admin -H 'Authorization: Bearer {user}'   # 403");
+        println!("  curl -i http://{addr}/me                                         # 401");
+        println!();
+    }
+    println!("listening on http://{addr}");
+    axum::serve(listener, app(&config.auth))
+        .await
+        .map_err(|e| format!("server error: {e}"))
+}

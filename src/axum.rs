@@ -1,0 +1,126 @@
+//! axum extractors (feature `axum`): [`Claims<C>`](crate::Claims) and
+//! `Option<Claims<C>>`.
+//!
+//! ```no_run
+//! use axum::{routing::get, Json, Router};
+//! use tower_jwt_auth::{Authenticator, Claims};
+//!
+//! async fn me(claims: Claims) -> Json<serde_json::Value> {
+//!     Json(claims.as_ref().clone())
+//! }
+//! async fn maybe(claims: Option<Claims>) -> String {
+//!     format!("signed in: {}", claims.is_some())
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = Authenticator::builder().hmac_secret(std::env::var("JWT_SECRET")?).build()?;
+//! let app: Router = Router::new()
+//!     .route("/me", get(me).layer(auth.layer()))
+//!     .route("/maybe", get(maybe).layer(auth.optional()));
+//! # Ok(()) }
+//! ```
+//!
+//! A handler that extracts claims on a route without the layer is a bug in
+//! the application, not the client's fault: the rejection is a 500 whose body
+//! says the layer is missing.
+
+use std::any::TypeId;
+use std::fmt;
+
+use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum_core::response::{IntoResponse, Response};
+use http::request::Parts;
+use http::StatusCode;
+
+use crate::claims::{AuthMarker, Claims};
+use crate::error::{AuthError, AuthErrorKind};
+
+/// Why `Claims<C>` could not be extracted.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClaimsRejection {
+    /// The route has no `JwtAuthLayer`: 500 with a message for the developer.
+    MissingLayer,
+    /// The layer decodes another claims type than the handler asks for: 500.
+    ClaimsTypeMismatch {
+        /// The type the layer decodes.
+        layer: &'static str,
+        /// The type the handler asked for.
+        handler: &'static str,
+    },
+    /// The route is optional and the request had no token: 401.
+    Unauthenticated,
+}
+
+impl fmt::Display for ClaimsRejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingLayer => f.write_str(
+                "tower-jwt-auth: no claims in the request extensions: did you add the \
+                 JwtAuthLayer (`.layer(auth.layer())`) to this route?",
+            ),
+            Self::ClaimsTypeMismatch { layer, handler } => write!(
+                f,
+                "tower-jwt-auth: the layer on this route decodes claims as `{layer}` but the \
+                 handler extracts `Claims<{handler}>`: build the authenticator with \
+                 `.claims::<{handler}>()`"
+            ),
+            Self::Unauthenticated => f.write_str("no bearer token"),
+        }
+    }
+}
+
+impl std::error::Error for ClaimsRejection {}
+
+impl IntoResponse for ClaimsRejection {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Unauthenticated => AuthError::new(AuthErrorKind::Missing).into_response(),
+            other => (StatusCode::INTERNAL_SERVER_ERROR, other.to_string()).into_response(),
+        }
+    }
+}
+
+impl IntoResponse for AuthError {
+    fn into_response(self) -> Response {
+        self.to_response(None)
+    }
+}
+
+fn lookup<C: Send + Sync + 'static>(parts: &Parts) -> Result<Option<Claims<C>>, ClaimsRejection> {
+    if let Some(claims) = parts.extensions.get::<Claims<C>>() {
+        return Ok(Some(claims.clone()));
+    }
+    match parts.extensions.get::<AuthMarker>() {
+        None => Err(ClaimsRejection::MissingLayer),
+        Some(m) if m.claims_type != TypeId::of::<C>() => Err(ClaimsRejection::ClaimsTypeMismatch {
+            layer: m.claims_type_name,
+            handler: std::any::type_name::<C>(),
+        }),
+        Some(_) => Ok(None),
+    }
+}
+
+impl<S, C> FromRequestParts<S> for Claims<C>
+where
+    S: Send + Sync,
+    C: Send + Sync + 'static,
+{
+    type Rejection = ClaimsRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        lookup(parts)?.ok_or(ClaimsRejection::Unauthenticated)
+    }
+}
+
+impl<S, C> OptionalFromRequestParts<S> for Claims<C>
+where
+    S: Send + Sync,
+    C: Send + Sync + 'static,
+{
+    type Rejection = ClaimsRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        lookup(parts)
+    }
+}

@@ -1,0 +1,238 @@
+//! The tower middleware: [`JwtAuthLayer`], [`JwtAuth`] and
+//! [`future::ResponseFuture`].
+//!
+//! A request with a valid token goes to the inner service with
+//! [`Claims<C>`](crate::Claims) in its extensions. Any other request gets an
+//! RFC 6750 response and never reaches the inner service. Rejections are
+//! responses, not errors, so `JwtAuth<S>` has the inner service's error type.
+//!
+//! ```
+//! use http::{Request, Response, StatusCode};
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use tower_jwt_auth::{Authenticator, Claims};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
+//! let mut svc = ServiceBuilder::new()
+//!     .layer(auth.layer())
+//!     .service_fn(|req: Request<String>| async move {
+//!         let claims = req.extensions().get::<Claims>().cloned();
+//!         Ok::<_, std::convert::Infallible>(Response::new(format!("{:?}", claims.is_some())))
+//!     });
+//! let res = svc.ready().await?.call(Request::new(String::new())).await?;
+//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+//! assert_eq!(res.headers()["www-authenticate"], "Bearer");
+//! # Ok(()) }
+//! ```
+
+pub mod future;
+
+use std::fmt;
+use std::task::{Context, Poll};
+
+use http::{HeaderMap, Request, Response};
+use serde::de::DeserializeOwned;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::claims::{AuthMarker, Claims};
+use crate::error::{AuthError, AuthErrorKind};
+use crate::token::{bearer_token, Credentials};
+use crate::verifier::{RouteRules, Verifier};
+
+use self::future::ResponseFuture;
+
+/// Turns a rejection into a response. Implemented by
+/// [`DefaultErrorResponse`] and by closures `Fn(&AuthError) -> Response<B>`.
+pub trait ErrorResponder<B> {
+    /// The response for `error`; `headers` are the request's, `realm` the
+    /// configured realm.
+    fn respond(&self, error: &AuthError, headers: &HeaderMap, realm: Option<&str>) -> Response<B>;
+}
+
+/// The RFC 6750 response of [`AuthError::to_response`], with an empty body.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultErrorResponse;
+
+impl<B: Default> ErrorResponder<B> for DefaultErrorResponse {
+    fn respond(&self, error: &AuthError, _: &HeaderMap, realm: Option<&str>) -> Response<B> {
+        error.to_response(realm)
+    }
+}
+
+impl<B, F> ErrorResponder<B> for F
+where
+    F: Fn(&AuthError) -> Response<B>,
+{
+    fn respond(&self, error: &AuthError, _: &HeaderMap, _: Option<&str>) -> Response<B> {
+        self(error)
+    }
+}
+
+/// Applies [`JwtAuth`] to a service, with one route's rules.
+///
+/// Made by [`Authenticator::layer`](crate::Authenticator::layer) or
+/// [`Authenticator::optional`](crate::Authenticator::optional).
+pub struct JwtAuthLayer<C = serde_json::Value, R = DefaultErrorResponse> {
+    verifier: Verifier<C>,
+    route: std::sync::Arc<RouteRules>,
+    optional: bool,
+    responder: R,
+}
+
+impl<C, R: Clone> Clone for JwtAuthLayer<C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            verifier: self.verifier.clone(),
+            route: self.route.clone(),
+            optional: self.optional,
+            responder: self.responder.clone(),
+        }
+    }
+}
+
+impl<C, R> fmt::Debug for JwtAuthLayer<C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuthLayer")
+            .field("verifier", &self.verifier)
+            .field("route", &self.route)
+            .field("optional", &self.optional)
+            .field("responder", &std::any::type_name::<R>())
+            .finish()
+    }
+}
+
+impl<C> JwtAuthLayer<C> {
+    pub(crate) fn new(verifier: Verifier<C>, route: RouteRules, optional: bool) -> Self {
+        Self {
+            verifier,
+            route: std::sync::Arc::new(route),
+            optional,
+            responder: DefaultErrorResponse,
+        }
+    }
+}
+
+impl<C, R> JwtAuthLayer<C, R> {
+    /// Also requires `scope` (in the `scope` or `scp` claim); a valid token
+    /// without it gets 403 `insufficient_scope`.
+    #[must_use]
+    pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
+        let route = std::sync::Arc::make_mut(&mut self.route);
+        route.scopes.push(scope.into());
+        self
+    }
+
+    /// Accepts only tokens for one of `audiences` on this route (replacing
+    /// the authenticator's audiences; `aud` becomes required).
+    #[must_use]
+    pub fn audience<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let route = std::sync::Arc::make_mut(&mut self.route);
+        route.audiences = Some(audiences.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Replaces the rejection response, e.g. with a JSON body:
+    /// `auth.layer().on_error(|e: &AuthError| my_response(e))`.
+    #[must_use]
+    pub fn on_error<R2>(self, responder: R2) -> JwtAuthLayer<C, R2> {
+        JwtAuthLayer {
+            verifier: self.verifier,
+            route: self.route,
+            optional: self.optional,
+            responder,
+        }
+    }
+}
+
+impl<S, C, R: Clone> Layer<S> for JwtAuthLayer<C, R> {
+    type Service = JwtAuth<S, C, R>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        JwtAuth {
+            inner,
+            layer: self.clone(),
+        }
+    }
+}
+
+/// Middleware that authenticates requests with a bearer JWT.
+pub struct JwtAuth<S, C = serde_json::Value, R = DefaultErrorResponse> {
+    inner: S,
+    layer: JwtAuthLayer<C, R>,
+}
+
+impl<S: Clone, C, R: Clone> Clone for JwtAuth<S, C, R> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            layer: self.layer.clone(),
+        }
+    }
+}
+
+impl<S, C, R> fmt::Debug for JwtAuth<S, C, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("JwtAuth")
+            .field("inner", &std::any::type_name::<S>())
+            .field("layer", &self.layer)
+            .finish()
+    }
+}
+
+impl<S, C, R> JwtAuth<S, C, R> {
+    /// The wrapped service.
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+}
+
+impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    C: DeserializeOwned + Send + Sync + 'static,
+    R: ErrorResponder<ResBody>,
+{
+    type Response = Response<ResBody>;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Future, ResBody>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        match authenticate(&self.layer, req.headers()) {
+            Ok(claims) => {
+                let ext = req.extensions_mut();
+                if let Some(claims) = claims {
+                    ext.insert(claims);
+                }
+                ext.insert(AuthMarker::of::<C>());
+                ResponseFuture::inner(self.inner.call(req))
+            }
+            Err(error) => {
+                error.trace();
+                let realm = self.layer.verifier.realm();
+                let response = self.layer.responder.respond(&error, req.headers(), realm);
+                ResponseFuture::reject(response)
+            }
+        }
+    }
+}
+
+fn authenticate<C: DeserializeOwned, R>(
+    layer: &JwtAuthLayer<C, R>,
+    headers: &HeaderMap,
+) -> Result<Option<Claims<C>>, AuthError> {
+    match bearer_token(headers, layer.verifier.max_token_len())? {
+        Credentials::None if layer.optional => Ok(None),
+        Credentials::None => Err(AuthErrorKind::Missing.into()),
+        Credentials::Bearer(token) => layer.verifier.verify_for(token, &layer.route).map(Some),
+    }
+}

@@ -1,0 +1,369 @@
+//! The core: [`Verifier`] turns a token into [`Claims`] or an [`AuthError`].
+//! It knows nothing of tower; tonic interceptors, tests and other frameworks
+//! call it directly.
+//!
+//! Order of checks (cheapest and most telling first; no crypto runs on a
+//! token whose header is already unacceptable):
+//! 1. size limit, then exactly three base64url segments (five = JWE);
+//! 2. header: a JSON object without duplicate members; `enc` (JWE), `crit`,
+//!    `b64: false` and `zip` rejected; `alg` allowed by the allow-list (never
+//!    `none`, in any spelling); `typ` when configured;
+//! 3. key selection by `kid` and `alg` ([`KeySet`](crate::KeySet));
+//! 4. signature, with the key's own provider verifier;
+//! 5. claims: a JSON object without duplicate members, registered claims
+//!    checked ([`rules`](crate::rules)), route scopes, then deserialized into
+//!    `C`.
+//!
+//! `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
+//! configuration, never from the token (RFC 8725 §3.10).
+
+use std::collections::HashSet;
+use std::fmt;
+use std::marker::PhantomData;
+use std::sync::Arc;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::Algorithm;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use serde_json::{Map, Value};
+
+use crate::claims::Claims;
+use crate::crypto;
+use crate::error::{AuthError, AuthErrorKind};
+use crate::keys::{AlgorithmSet, KeySet};
+use crate::rules::{self, Rules};
+
+/// Route-specific rules layered on an authenticator's rules: required scopes
+/// and an audience that replaces the authenticator's.
+#[derive(Debug, Clone, Default)]
+pub struct RouteRules {
+    pub(crate) scopes: Vec<String>,
+    pub(crate) audiences: Option<HashSet<String>>,
+}
+
+impl RouteRules {
+    /// No extra rules.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Requires `scope` in the token's `scope` (space-separated) or `scp`
+    /// claim; several calls require all of them.
+    #[must_use]
+    pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
+        self.scopes.push(scope.into());
+        self
+    }
+
+    /// Accepts only tokens whose `aud` names one of `audiences` (replacing
+    /// the authenticator's audiences for this route; `aud` becomes required).
+    #[must_use]
+    pub fn audience<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences = Some(audiences.into_iter().map(Into::into).collect());
+        self
+    }
+}
+
+pub(crate) struct VerifierInner {
+    pub(crate) keys: KeySet,
+    pub(crate) algorithms: AlgorithmSet,
+    pub(crate) rules: Rules,
+    pub(crate) max_token_len: usize,
+    pub(crate) realm: Option<String>,
+}
+
+/// Verifies tokens against keys and rules; cheap to clone (an `Arc`).
+///
+/// Built by [`Authenticator::builder`](crate::Authenticator::builder).
+pub struct Verifier<C = Value> {
+    pub(crate) inner: Arc<VerifierInner>,
+    _claims: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for Verifier<C> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+            _claims: PhantomData,
+        }
+    }
+}
+
+impl<C> fmt::Debug for Verifier<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier")
+            .field("claims", &std::any::type_name::<C>())
+            .field("keys", &self.inner.keys)
+            .field("algorithms", &self.inner.algorithms)
+            .field("rules", &self.inner.rules)
+            .field("max_token_len", &self.inner.max_token_len)
+            .finish()
+    }
+}
+
+impl<C> Verifier<C> {
+    pub(crate) fn from_inner(inner: Arc<VerifierInner>) -> Self {
+        Self {
+            inner,
+            _claims: PhantomData,
+        }
+    }
+
+    /// The upper bound on a token's size, in bytes.
+    #[must_use]
+    pub fn max_token_len(&self) -> usize {
+        self.inner.max_token_len
+    }
+
+    /// The `realm` of the `WWW-Authenticate` challenges, if configured.
+    #[must_use]
+    pub fn realm(&self) -> Option<&str> {
+        self.inner.realm.as_deref()
+    }
+
+    /// The algorithms a token may use (the allow-list intersected with what
+    /// the keys can verify).
+    #[must_use]
+    pub fn algorithms(&self) -> AlgorithmSet {
+        self.inner.algorithms
+    }
+}
+
+impl<C: DeserializeOwned> Verifier<C> {
+    /// Verifies `token` with the authenticator's rules.
+    ///
+    /// # Errors
+    /// An [`AuthError`] naming the first check that failed.
+    pub fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        self.verify_for(token, &RouteRules::default())
+    }
+
+    /// Verifies `token` with the authenticator's rules plus `route`'s.
+    ///
+    /// # Errors
+    /// An [`AuthError`] naming the first check that failed.
+    pub fn verify_for(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError> {
+        let claims = self.verify_claims(token, route)?;
+        let claims = C::deserialize(Value::Object(claims))
+            .map_err(|_| AuthError::new(AuthErrorKind::InvalidClaims))?;
+        Ok(Claims::new(claims))
+    }
+}
+
+impl<C> Verifier<C> {
+    fn verify_claims(
+        &self,
+        token: &str,
+        route: &RouteRules,
+    ) -> Result<Map<String, Value>, AuthError> {
+        let inner = &*self.inner;
+        if token.len() > inner.max_token_len {
+            return Err(AuthErrorKind::TokenTooLarge.into());
+        }
+        let mut parts = token.split('.');
+        let (header_b64, payload_b64, signature_b64) =
+            match (parts.next(), parts.next(), parts.next(), parts.next()) {
+                (Some(h), Some(p), Some(s), None) => (h, p, s),
+                // RFC 7516 §7.1: a JWE compact serialization has five parts.
+                _ if token.split('.').count() == 5 => return Err(AuthErrorKind::Encrypted.into()),
+                _ => return Err(AuthErrorKind::MalformedToken.into()),
+            };
+
+        let header = decode_object(header_b64)?;
+        let header = Header::from_map(&header)?;
+        let alg = header.alg;
+        if !inner.algorithms.contains(alg) {
+            return Err(AuthErrorKind::DisallowedAlgorithm.into());
+        }
+        inner.rules.check_typ(header.typ)?;
+        let key = inner.keys.select(header.kid, alg)?;
+
+        let signature = URL_SAFE_NO_PAD
+            .decode(signature_b64)
+            .map_err(|_| AuthErrorKind::InvalidSignature)?;
+        let message = &token[..header_b64.len() + 1 + payload_b64.len()];
+        if !crypto::verify(message.as_bytes(), signature, key.decoding_key(), alg) {
+            return Err(AuthErrorKind::InvalidSignature.into());
+        }
+
+        let claims = decode_object(payload_b64)?;
+        inner.rules.check(&claims, route.audiences.as_ref())?;
+        if let Some(missing) = route.scopes.iter().find(|s| !rules::has_scope(&claims, s)) {
+            return Err(AuthError::insufficient_scope(missing));
+        }
+        Ok(claims)
+    }
+}
+
+/// The protected header members this crate reads.
+struct Header<'a> {
+    alg: Algorithm,
+    kid: Option<&'a str>,
+    typ: Option<&'a str>,
+}
+
+impl<'a> Header<'a> {
+    fn from_map(h: &'a Map<String, Value>) -> Result<Self, AuthError> {
+        let malformed = || AuthError::new(AuthErrorKind::MalformedToken);
+        let opt_str = |name: &str| match h.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.as_str())),
+            Some(_) => Err(malformed()),
+        };
+        // RFC 7516 §4.1.2: `enc` makes it a JWE.
+        if h.contains_key("enc") {
+            return Err(AuthErrorKind::Encrypted.into());
+        }
+        // RFC 7515 §4.1.11: an extension we do not understand must be
+        // rejected; we understand none, and `crit: []` is itself invalid.
+        if h.contains_key("crit") || h.contains_key("zip") {
+            return Err(AuthErrorKind::UnsupportedHeader.into());
+        }
+        // RFC 7797: an unencoded payload changes what was signed.
+        match h.get("b64") {
+            None | Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Err(AuthErrorKind::UnsupportedHeader.into()),
+            Some(_) => return Err(malformed()),
+        }
+        let alg = match h.get("alg") {
+            Some(Value::String(alg)) => alg
+                .parse::<Algorithm>()
+                .map_err(|_| AuthError::new(AuthErrorKind::DisallowedAlgorithm))?,
+            _ => return Err(malformed()),
+        };
+        Ok(Self {
+            alg,
+            kid: opt_str("kid")?,
+            typ: opt_str("typ")?,
+        })
+    }
+}
+
+/// base64url (no padding, canonical) → a JSON object with unique member names.
+fn decode_object(segment: &str) -> Result<Map<String, Value>, AuthError> {
+    let bytes = URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|_| AuthErrorKind::MalformedToken)?;
+    serde_json::from_slice::<UniqueObject>(&bytes)
+        .map(|o| o.0)
+        .map_err(|_| AuthErrorKind::MalformedToken.into())
+}
+
+/// A JSON object whose member names are unique: RFC 7515 §5.2 and RFC 7519
+/// §4 allow "reject" or "last one wins"; two parsers that pick differently
+/// are an attack, so we reject.
+struct UniqueObject(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for UniqueObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = UniqueObject;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a json object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueObject, A::Error> {
+                let mut map = Map::new();
+                while let Some((k, v)) = access.next_entry::<String, Value>()? {
+                    if map.contains_key(&k) {
+                        return Err(serde::de::Error::custom("duplicate member name"));
+                    }
+                    map.insert(k, v);
+                }
+                Ok(UniqueObject(map))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    #[test]
+    fn duplicate_member_names_are_malformed() {
+        assert!(decode_object(&b64(r#"{"a":1,"b":2}"#)).is_ok());
+        assert_eq!(
+            decode_object(&b64(r#"{"a":1,"a":2}"#)).unwrap_err().kind(),
+            AuthErrorKind::MalformedToken
+        );
+    }
+
+    #[test]
+    fn non_objects_and_padding_are_malformed() {
+        for seg in [
+            b64("[1]"),
+            b64("\"s\""),
+            b64("{"),
+            format!("{}=", b64("{}1")),
+            "*".into(),
+        ] {
+            assert_eq!(
+                decode_object(&seg).unwrap_err().kind(),
+                AuthErrorKind::MalformedToken,
+                "{seg}"
+            );
+        }
+    }
+
+    #[test]
+    fn header_rejects_none_crit_b64_enc_zip() {
+        let header = |json: &str| {
+            let v: Map<String, Value> = serde_json::from_str(json).unwrap();
+            Header::from_map(&v).map(|h| h.alg).map_err(|e| e.kind())
+        };
+        assert_eq!(header(r#"{"alg":"HS256"}"#), Ok(Algorithm::HS256));
+        for none in ["none", "None", "NONE", "nOnE"] {
+            assert_eq!(
+                header(&format!(r#"{{"alg":"{none}"}}"#)),
+                Err(AuthErrorKind::DisallowedAlgorithm)
+            );
+        }
+        assert_eq!(
+            header(r#"{"alg":"hs256"}"#),
+            Err(AuthErrorKind::DisallowedAlgorithm)
+        );
+        assert_eq!(header(r#"{}"#), Err(AuthErrorKind::MalformedToken));
+        assert_eq!(header(r#"{"alg":1}"#), Err(AuthErrorKind::MalformedToken));
+        assert_eq!(
+            header(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#),
+            Err(AuthErrorKind::UnsupportedHeader)
+        );
+        assert_eq!(
+            header(r#"{"alg":"HS256","crit":[]}"#),
+            Err(AuthErrorKind::UnsupportedHeader)
+        );
+        assert_eq!(
+            header(r#"{"alg":"HS256","b64":false}"#),
+            Err(AuthErrorKind::UnsupportedHeader)
+        );
+        assert_eq!(
+            header(r#"{"alg":"HS256","b64":true}"#),
+            Ok(Algorithm::HS256)
+        );
+        assert_eq!(
+            header(r#"{"alg":"HS256","enc":"A128GCM"}"#),
+            Err(AuthErrorKind::Encrypted)
+        );
+        assert_eq!(
+            header(r#"{"alg":"HS256","zip":"DEF"}"#),
+            Err(AuthErrorKind::UnsupportedHeader)
+        );
+        assert_eq!(
+            header(r#"{"alg":"HS256","kid":7}"#),
+            Err(AuthErrorKind::MalformedToken)
+        );
+    }
+}
