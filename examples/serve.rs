@@ -29,11 +29,12 @@ async fn optional(claims: Option<Claims>) -> Json<Value> {
     Json(json!({ "claims": claims.map(|c| c.as_ref().clone()) }))
 }
 
-fn env(name: &str) -> Option<String> {
+/// The process environment; tests pass their own lookup instead.
+fn process_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
 }
 
-fn list(name: &str) -> Option<Vec<String>> {
+fn list(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<Vec<String>> {
     env(name).map(|v| {
         v.split(',')
             .map(|s| s.trim().to_owned())
@@ -42,13 +43,13 @@ fn list(name: &str) -> Option<Vec<String>> {
     })
 }
 
-struct Config {
-    auth: Authenticator,
+pub(crate) struct Config {
+    pub(crate) auth: Authenticator,
     /// Set when no key variable was given: the generated secret.
-    generated_secret: Option<String>,
+    pub(crate) generated_secret: Option<String>,
 }
 
-fn configure() -> Result<Config, String> {
+pub(crate) fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
     if env("JWKS_URL").is_some() {
         return Err(
             "JWKS_URL is not supported yet (remote JWK Sets come with the `remote` \
@@ -81,7 +82,7 @@ fn configure() -> Result<Config, String> {
         builder = builder.hmac_secret(hex.as_bytes());
         generated_secret = Some(hex);
     }
-    if let Some(algs) = list("JWT_ALGORITHMS") {
+    if let Some(algs) = list(env, "JWT_ALGORITHMS") {
         let algs = algs
             .iter()
             .map(|a| {
@@ -91,10 +92,10 @@ fn configure() -> Result<Config, String> {
             .collect::<Result<Vec<_>, _>>()?;
         builder = builder.algorithms(algs);
     }
-    if let Some(iss) = list("JWT_ISSUER") {
+    if let Some(iss) = list(env, "JWT_ISSUER") {
         builder = builder.issuer(iss);
     }
-    if let Some(aud) = list("JWT_AUDIENCE") {
+    if let Some(aud) = list(env, "JWT_AUDIENCE") {
         builder = builder.audience(aud);
     }
     if let Some(leeway) = env("JWT_LEEWAY") {
@@ -111,7 +112,7 @@ fn configure() -> Result<Config, String> {
     })
 }
 
-fn app(auth: &Authenticator) -> Router {
+pub(crate) fn app(auth: &Authenticator) -> Router {
     Router::new()
         .route("/public", get(public))
         .route("/me", get(me).layer(auth.layer()))
@@ -120,16 +121,20 @@ fn app(auth: &Authenticator) -> Router {
 }
 
 /// Tokens for the zero-setup quickstart, signed with the generated secret.
-fn demo_token(secret: &str, scope: &str) -> Result<String, String> {
+pub(crate) fn demo_token(
+    env: &dyn Fn(&str) -> Option<String>,
+    secret: &str,
+    scope: &str,
+) -> Result<String, String> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_err(|e| e.to_string())?
         .as_secs();
     let mut claims = json!({"sub": "demo-user", "scope": scope, "iat": now, "exp": now + 3600});
-    if let Some(iss) = list("JWT_ISSUER").and_then(|v| v.into_iter().next()) {
+    if let Some(iss) = list(env, "JWT_ISSUER").and_then(|v| v.into_iter().next()) {
         claims["iss"] = json!(iss);
     }
-    if let Some(aud) = list("JWT_AUDIENCE").and_then(|v| v.into_iter().next()) {
+    if let Some(aud) = list(env, "JWT_AUDIENCE").and_then(|v| v.into_iter().next()) {
         claims["aud"] = json!(aud);
     }
     encode(
@@ -152,7 +157,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let config = configure()?;
+    let env = &process_env;
+    let config = configure(env)?;
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
     let addr: SocketAddr = bind
         .parse()
@@ -163,8 +169,8 @@ async fn run() -> Result<(), String> {
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
 
     if let Some(secret) = &config.generated_secret {
-        let user = demo_token(secret, "read")?;
-        let admin = demo_token(secret, "read admin")?;
+        let user = demo_token(env, secret, "read")?;
+        let admin = demo_token(env, secret, "read admin")?;
         println!("No JWT_SECRET, JWKS_FILE or JWT_PUBLIC_KEY_PEM set: using a random HMAC secret.");
         println!();
         println!("token for /me (scope \"read\", valid 1 h):");

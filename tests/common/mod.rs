@@ -1,0 +1,137 @@
+//! Shared test plumbing: real servers on 127.0.0.1:0, real HTTP clients, and
+//! tokens signed with jsonwebtoken from the fixture keys.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use serde_json::Value;
+
+pub const SECRET: &str = "test-secret-test-secret-test-secret!";
+pub const NOW: u64 = 1_800_000_000;
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
+    std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {path}: {e}"))
+}
+
+pub fn fixture_str(name: &str) -> String {
+    String::from_utf8(fixture(name)).expect("utf-8 fixture")
+}
+
+/// The private key that signs for `alg` (fixtures).
+pub fn signing_key(alg: Algorithm) -> EncodingKey {
+    match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+            EncodingKey::from_secret(SECRET.as_bytes())
+        }
+        Algorithm::ES256 => EncodingKey::from_ec_pem(&fixture("ec256_private.pem")).unwrap(),
+        Algorithm::ES384 => EncodingKey::from_ec_pem(&fixture("ec384_private.pem")).unwrap(),
+        Algorithm::EdDSA => EncodingKey::from_ed_pem(&fixture("ed25519_private.pem")).unwrap(),
+        _ => EncodingKey::from_rsa_pem(&fixture("rsa2048_private.pem")).unwrap(),
+    }
+}
+
+/// The fixture public PEM that verifies `alg`.
+pub fn public_pem(alg: Algorithm) -> Vec<u8> {
+    fixture(match alg {
+        Algorithm::ES256 => "ec256_public.pem",
+        Algorithm::ES384 => "ec384_public.pem",
+        Algorithm::EdDSA => "ed25519_public.pem",
+        _ => "rsa2048_public.pem",
+    })
+}
+
+/// The fixture JWK Set kid for `alg`.
+pub fn jwks_kid(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::ES256 => "ec256-1",
+        Algorithm::ES384 => "ec384-1",
+        Algorithm::EdDSA => "ed-1",
+        _ => "rsa-1",
+    }
+}
+
+/// With both crypto features on (`--all-features`), jsonwebtoken's own
+/// `encode` needs a process default; building an authenticator installs it.
+pub fn ensure_provider() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = tower_jwt_auth::Authenticator::builder()
+            .hmac_secret([0u8; 32])
+            .build();
+    });
+}
+
+/// A token for `claims`, signed for `alg` (optionally with a `kid`).
+pub fn token(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
+    ensure_provider();
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_owned);
+    jsonwebtoken::encode(&header, claims, &signing_key(alg)).expect("sign")
+}
+
+pub fn hs256(claims: &Value) -> String {
+    token(Algorithm::HS256, None, claims)
+}
+
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// A token whose header and payload are exactly these JSON texts, validly
+/// signed with `key` for `alg`.
+pub fn raw_token(
+    header_json: &str,
+    payload_json: &str,
+    alg: Algorithm,
+    key: &EncodingKey,
+) -> String {
+    ensure_provider();
+    let message = format!("{}.{}", b64(header_json), b64(payload_json));
+    let sig = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("sign");
+    format!("{message}.{sig}")
+}
+
+/// Serves `app` on 127.0.0.1 and a free port; the server task ends with the
+/// test's runtime.
+pub async fn serve(app: axum::Router) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        axum::serve(listener, app).await.expect("serve");
+    });
+    addr
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub www: String,
+    pub body: String,
+}
+
+/// GET `path` with an optional raw `Authorization` value.
+pub async fn fetch(addr: SocketAddr, path: &str, authorization: Option<&str>) -> Reply {
+    let client = reqwest::Client::new();
+    let mut req = client.get(format!("http://{addr}{path}"));
+    if let Some(a) = authorization {
+        req = req.header("authorization", a);
+    }
+    let res = req.send().await.expect("request");
+    let status = res.status().as_u16();
+    let www = res
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap_or("<non-ascii>").to_owned())
+        .unwrap_or_default();
+    let body = res.text().await.expect("body");
+    Reply { status, www, body }
+}
+
+pub async fn fetch_bearer(addr: SocketAddr, path: &str, token: &str) -> Reply {
+    fetch(addr, path, Some(&format!("Bearer {token}"))).await
+}

@@ -1,0 +1,267 @@
+//! The demo server's contract (shared/contract/SERVE.md), row by row, for
+//! each key source: the example's own configuration code and router, served
+//! on 127.0.0.1 and driven over real HTTP.
+
+mod common;
+
+#[allow(dead_code)]
+#[path = "../examples/serve.rs"]
+mod serve;
+
+use std::collections::HashMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use common::*;
+use jsonwebtoken::Algorithm;
+use serde_json::{json, Value};
+
+const ISS: &str = "https://issuer.contract";
+const AUD: &str = "contract-api";
+
+fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
+async fn start(vars: &[(&str, String)]) -> std::net::SocketAddr {
+    let config = serve::configure(&env_of(vars)).expect("configure");
+    common::serve(serve::app(&config.auth)).await
+}
+
+/// Every contract row, with tokens for `alg` (and `kid`).
+async fn contract_rows(addr: std::net::SocketAddr, alg: Algorithm, kid: Option<&str>) {
+    let n = now();
+    let base =
+        json!({"iss": ISS, "aud": AUD, "sub": "u1", "scope": "read", "iat": n, "exp": n + 600});
+    let mint = |extra: Value| {
+        let mut c = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                c.as_object_mut().unwrap().remove(k);
+            } else {
+                c[k] = v.clone();
+            }
+        }
+        token(alg, kid, &c)
+    };
+    let t = mint(json!({}));
+
+    let r = fetch(addr, "/public", None).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "ok"));
+
+    let r = fetch_bearer(addr, "/me", &t).await;
+    assert_eq!(r.status, 200, "{alg:?} /me");
+    assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap(), base);
+
+    for auth in [None, Some("Basic dXNlcjpwYXNz")] {
+        let r = fetch(addr, "/me", auth).await;
+        assert_eq!((r.status, r.www.as_str()), (401, "Bearer"), "{auth:?}");
+    }
+
+    let invalid = [
+        ("expired", mint(json!({"exp": n - 3600}))),
+        ("nbf +1h", mint(json!({"nbf": n + 3600}))),
+        ("wrong iss", mint(json!({"iss": "https://evil"}))),
+        ("wrong aud", mint(json!({"aud": "other"}))),
+        ("missing iss", mint(json!({"iss": null}))),
+        ("missing aud", mint(json!({"aud": null}))),
+        ("bad signature", format!("{}AAAA", &t[..t.len() - 4])),
+        (
+            "alg none",
+            format!(
+                "{}.{}.",
+                b64(r#"{"alg":"none"}"#),
+                t.split('.').nth(1).unwrap()
+            ),
+        ),
+        ("malformed", "not.a.jwt".into()),
+    ];
+    for (what, bad) in invalid {
+        let r = fetch_bearer(addr, "/me", &bad).await;
+        assert_eq!(r.status, 401, "{alg:?} {what}");
+        assert!(
+            r.www.contains("error=\"invalid_token\""),
+            "{alg:?} {what}: {}",
+            r.www
+        );
+        assert!(!r.body.contains(&bad), "{what}: body echoes the token");
+    }
+    for malformed in ["Bearer".to_owned(), format!("Bearer {t} {t}")] {
+        let r = fetch(addr, "/me", Some(&malformed)).await;
+        assert_eq!(r.status, 400, "{malformed:?}");
+        assert!(r.www.contains("error=\"invalid_request\""));
+    }
+
+    let admin = mint(json!({"scope": "read admin"}));
+    assert_eq!(fetch_bearer(addr, "/admin", &admin).await.status, 200);
+    let r = fetch_bearer(addr, "/admin", &t).await;
+    assert_eq!(r.status, 403);
+    assert!(r.www.contains("error=\"insufficient_scope\""), "{}", r.www);
+
+    let r = fetch(addr, "/optional", None).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap(),
+        json!({"claims": null})
+    );
+    let r = fetch_bearer(addr, "/optional", &t).await;
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap(),
+        json!({ "claims": base })
+    );
+    let expired = mint(json!({"exp": n - 3600}));
+    assert_eq!(fetch_bearer(addr, "/optional", &expired).await.status, 401);
+}
+
+fn rules() -> Vec<(&'static str, String)> {
+    vec![
+        ("JWT_ISSUER", format!("https://other,{ISS}")),
+        ("JWT_AUDIENCE", AUD.to_owned()),
+    ]
+}
+
+fn path(name: &str) -> String {
+    format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[tokio::test]
+async fn contract_with_jwt_secret() {
+    let mut vars = rules();
+    vars.push(("JWT_SECRET", SECRET.to_owned()));
+    contract_rows(start(&vars).await, Algorithm::HS256, None).await;
+}
+
+#[tokio::test]
+async fn contract_with_jwt_public_key_pem() {
+    for (alg, pem) in [
+        (Algorithm::RS256, "rsa2048_public.pem"),
+        (Algorithm::ES256, "ec256_public.pem"),
+        (Algorithm::EdDSA, "ed25519_public.pem"),
+    ] {
+        let mut vars = rules();
+        vars.push(("JWT_PUBLIC_KEY_PEM", path(pem)));
+        contract_rows(start(&vars).await, alg, None).await;
+    }
+}
+
+#[tokio::test]
+async fn contract_with_jwks_file() {
+    let mut vars = rules();
+    vars.push(("JWKS_FILE", path("jwks.json")));
+    let addr = start(&vars).await;
+    for alg in [Algorithm::RS256, Algorithm::ES384, Algorithm::EdDSA] {
+        contract_rows(addr, alg, Some(jwks_kid(alg))).await;
+    }
+    let r = fetch_bearer(
+        addr,
+        "/me",
+        &token(Algorithm::RS256, Some("nope"), &json!({"exp": now() + 60})),
+    )
+    .await;
+    assert!(r.www.contains("invalid_token"), "unknown kid: {}", r.www);
+}
+
+#[tokio::test]
+async fn jwt_algorithms_is_an_allow_list() {
+    let addr = start(&[
+        ("JWT_SECRET", "s".repeat(48)),
+        ("JWT_ALGORITHMS", "HS384".into()),
+    ])
+    .await;
+    let claims = json!({"sub": "u", "exp": now() + 600});
+    let sign = |alg| {
+        jsonwebtoken::encode(
+            &jsonwebtoken::Header::new(alg),
+            &claims,
+            &jsonwebtoken::EncodingKey::from_secret("s".repeat(48).as_bytes()),
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        fetch_bearer(addr, "/me", &sign(Algorithm::HS384))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        fetch_bearer(addr, "/me", &sign(Algorithm::HS256))
+            .await
+            .status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn jwt_leeway_sets_the_clock_skew() {
+    let addr = start(&[("JWT_SECRET", SECRET.into()), ("JWT_LEEWAY", "0".into())]).await;
+    let t = hs256(&json!({"exp": now() - 5}));
+    assert_eq!(fetch_bearer(addr, "/me", &t).await.status, 401);
+    let addr = start(&[("JWT_SECRET", SECRET.into())]).await;
+    assert_eq!(
+        fetch_bearer(addr, "/me", &t).await.status,
+        200,
+        "default leeway 60 s"
+    );
+}
+
+#[tokio::test]
+async fn zero_setup_generates_a_secret_and_working_tokens() {
+    let env = env_of(&[]);
+    let config = serve::configure(&env).expect("configure");
+    let secret = config.generated_secret.clone().expect("a generated secret");
+    assert!(secret.len() >= 32);
+    let addr = common::serve(serve::app(&config.auth)).await;
+    let user = serve::demo_token(&env, &secret, "read").unwrap();
+    let admin = serve::demo_token(&env, &secret, "read admin").unwrap();
+    assert_eq!(fetch_bearer(addr, "/me", &user).await.status, 200);
+    assert_eq!(fetch_bearer(addr, "/admin", &user).await.status, 403);
+    assert_eq!(fetch_bearer(addr, "/admin", &admin).await.status, 200);
+    // Two starts, two secrets: a token of one is refused by the other.
+    let other = serve::configure(&env).unwrap();
+    let addr = common::serve(serve::app(&other.auth)).await;
+    assert_eq!(fetch_bearer(addr, "/me", &user).await.status, 401);
+}
+
+#[tokio::test]
+async fn bad_configuration_is_a_clear_error_not_a_panic() {
+    let cases: [(&[(&str, String)], &str); 6] = [
+        (
+            &[("JWKS_URL", "http://127.0.0.1:1/jwks".into())],
+            "JWKS_URL",
+        ),
+        (&[("JWT_SECRET", "short".into())], "too short"),
+        (
+            &[
+                ("JWT_SECRET", SECRET.into()),
+                ("JWT_ALGORITHMS", "HS999".into()),
+            ],
+            "JWT_ALGORITHMS",
+        ),
+        (
+            &[("JWT_SECRET", SECRET.into()), ("JWT_LEEWAY", "soon".into())],
+            "JWT_LEEWAY",
+        ),
+        (
+            &[("JWKS_FILE", "/nonexistent/jwks.json".into())],
+            "JWKS_FILE",
+        ),
+        (
+            &[("JWT_PUBLIC_KEY_PEM", path("rsa1024_public.pem"))],
+            "too small",
+        ),
+    ];
+    for (vars, expected) in cases {
+        let err = serve::configure(&env_of(vars)).err().expect("an error");
+        assert!(err.contains(expected), "{expected}: {err}");
+        assert!(!err.contains(SECRET), "the error shows the secret");
+    }
+}
