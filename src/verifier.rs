@@ -158,11 +158,22 @@ impl<C: DeserializeOwned> Verifier<C> {
 }
 
 impl<C> Verifier<C> {
-    fn verify_claims(
-        &self,
-        token: &str,
-        route: &RouteRules,
-    ) -> Result<Map<String, Value>, AuthError> {
+    /// Verifies only the JWS: size, shape, header rules, key selection and
+    /// signature (steps 1–4 of the module docs), and returns the decoded
+    /// payload bytes. No claim is checked: this is for conformance tests and
+    /// JWS payloads that are not JWT claims sets, never for authentication.
+    ///
+    /// # Errors
+    /// An [`AuthError`] naming the first check that failed.
+    pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
+        let payload_b64 = self.verify_signature(token)?;
+        URL_SAFE_NO_PAD
+            .decode(payload_b64)
+            .map_err(|_| AuthErrorKind::MalformedToken.into())
+    }
+
+    /// Steps 1–4; returns the (still encoded) payload segment.
+    fn verify_signature<'t>(&self, token: &'t str) -> Result<&'t str, AuthError> {
         let inner = &*self.inner;
         if token.len() > inner.max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
@@ -192,9 +203,17 @@ impl<C> Verifier<C> {
         if !crypto::verify(message.as_bytes(), signature, key.decoding_key(), alg) {
             return Err(AuthErrorKind::InvalidSignature.into());
         }
+        Ok(payload_b64)
+    }
 
+    fn verify_claims(
+        &self,
+        token: &str,
+        route: &RouteRules,
+    ) -> Result<Map<String, Value>, AuthError> {
+        let payload_b64 = self.verify_signature(token)?;
         let claims = decode_object(payload_b64)?;
-        inner.rules.check(&claims, route.audiences.as_ref())?;
+        self.inner.rules.check(&claims, route.audiences.as_ref())?;
         if let Some(missing) = route.scopes.iter().find(|s| !rules::has_scope(&claims, s)) {
             return Err(AuthError::insufficient_scope(missing));
         }
