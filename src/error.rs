@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use http::header::{CACHE_CONTROL, WWW_AUTHENTICATE};
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
 /// Why a request was rejected.
@@ -225,6 +225,38 @@ impl AuthError {
         res
     }
 
+    /// The gRPC status code: 16 `UNAUTHENTICATED`, 7 `PERMISSION_DENIED`
+    /// for a missing scope, 14 `UNAVAILABLE` when keys are unavailable.
+    #[must_use]
+    pub fn grpc_status(&self) -> u16 {
+        match self.kind {
+            AuthErrorKind::InsufficientScope => 7,
+            AuthErrorKind::KeySourceUnavailable => 14,
+            _ => 16,
+        }
+    }
+
+    /// A trailers-only gRPC response: HTTP 200, `content-type:
+    /// application/grpc`, `grpc-status` and `grpc-message` (the fixed
+    /// description), plus the RFC 6750 challenge.
+    #[must_use]
+    pub fn to_grpc_response<B: Default>(&self, realm: Option<&str>) -> Response<B> {
+        let mut res = Response::new(B::default());
+        let headers = res.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert("grpc-status", HeaderValue::from(self.grpc_status()));
+        // Descriptions are fixed printable ASCII without '%': valid
+        // grpc-message values as they are.
+        headers.insert(
+            "grpc-message",
+            HeaderValue::from_static(self.kind.description()),
+        );
+        if let Some(challenge) = self.www_authenticate(realm) {
+            headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        res
+    }
+
     /// Records the rejection as one `tracing` debug event (feature `tracing`).
     pub(crate) fn trace(&self) {
         #[cfg(feature = "tracing")]
@@ -336,6 +368,9 @@ pub enum KeyError {
     },
     /// An RSA public exponent that is even, 1, or too large.
     RsaBadExponent,
+    /// An RSA modulus with the ROCA fingerprint (CVE-2017-15361): generated
+    /// by a flawed Infineon library, it can be factored from the public key.
+    RsaRocaVulnerable,
     /// An EC key that is not a valid point on a supported curve.
     InvalidEcKey,
     /// An Ed25519 key of the wrong length.
@@ -383,6 +418,9 @@ impl fmt::Display for KeyError {
                 )
             }
             Self::RsaBadExponent => f.write_str("rsa public exponent is invalid"),
+            Self::RsaRocaVulnerable => f.write_str(
+                "rsa key has the ROCA fingerprint (CVE-2017-15361) and can be factored; replace it",
+            ),
             Self::InvalidEcKey => f.write_str("ec key is not a valid P-256 or P-384 public key"),
             Self::InvalidEdKey => f.write_str("ed25519 key is invalid"),
             Self::InvalidPem => {

@@ -51,13 +51,23 @@ pub trait ErrorResponder<B> {
     fn respond(&self, error: &AuthError, headers: &HeaderMap, realm: Option<&str>) -> Response<B>;
 }
 
-/// The RFC 6750 response of [`AuthError::to_response`], with an empty body.
+/// The RFC 6750 response of [`AuthError::to_response`], with an empty body;
+/// for gRPC requests (`content-type: application/grpc…`), a trailers-only
+/// gRPC response ([`AuthError::to_grpc_response`]) that gRPC clients read
+/// as a status code and message.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultErrorResponse;
 
 impl<B: Default> ErrorResponder<B> for DefaultErrorResponse {
-    fn respond(&self, error: &AuthError, _: &HeaderMap, realm: Option<&str>) -> Response<B> {
-        error.to_response(realm)
+    fn respond(&self, error: &AuthError, headers: &HeaderMap, realm: Option<&str>) -> Response<B> {
+        let grpc = headers
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"));
+        if grpc {
+            error.to_grpc_response(realm)
+        } else {
+            error.to_response(realm)
+        }
     }
 }
 
