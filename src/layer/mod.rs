@@ -29,6 +29,7 @@
 pub mod future;
 
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderMap, Request, Response};
@@ -86,7 +87,7 @@ where
 /// [`Authenticator::optional`](crate::Authenticator::optional).
 pub struct JwtAuthLayer<C = serde_json::Value, R = DefaultErrorResponse> {
     verifier: Verifier<C>,
-    route: std::sync::Arc<RouteRules>,
+    route: Arc<RouteRules>,
     optional: bool,
     responder: R,
 }
@@ -117,7 +118,7 @@ impl<C> JwtAuthLayer<C> {
     pub(crate) fn new(verifier: Verifier<C>, route: RouteRules, optional: bool) -> Self {
         Self {
             verifier,
-            route: std::sync::Arc::new(route),
+            route: Arc::new(route),
             optional,
             responder: DefaultErrorResponse,
         }
@@ -128,22 +129,24 @@ impl<C, R> JwtAuthLayer<C, R> {
     /// Also requires `scope` (in the `scope` or `scp` claim); a valid token
     /// without it gets 403 `insufficient_scope`.
     #[must_use]
-    pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
-        let route = std::sync::Arc::make_mut(&mut self.route);
-        route.scopes.push(scope.into());
-        self
+    pub fn require_scope(self, scope: impl Into<String>) -> Self {
+        self.with_route(|r| r.require_scope(scope))
     }
 
     /// Accepts only tokens for one of `audiences` on this route (replacing
     /// the authenticator's audiences; `aud` becomes required).
     #[must_use]
-    pub fn audience<I, S>(mut self, audiences: I) -> Self
+    pub fn audience<I, S>(self, audiences: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let route = std::sync::Arc::make_mut(&mut self.route);
-        route.audiences = Some(audiences.into_iter().map(Into::into).collect());
+        self.with_route(|r| r.audience(audiences))
+    }
+
+    fn with_route(mut self, f: impl FnOnce(RouteRules) -> RouteRules) -> Self {
+        let route = Arc::make_mut(&mut self.route);
+        *route = f(std::mem::take(route));
         self
     }
 
