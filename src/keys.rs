@@ -76,12 +76,10 @@ impl AlgorithmSet {
     }
 
     fn bit(alg: Algorithm) -> u16 {
-        let i = ALL_ALGORITHMS.iter().position(|a| *a == alg).unwrap_or(15);
-        if i < ALL_ALGORITHMS.len() {
-            1 << i
-        } else {
-            0
-        }
+        ALL_ALGORITHMS
+            .iter()
+            .position(|a| *a == alg)
+            .map_or(0, |i| 1 << i)
     }
 
     /// Adds `alg`.
@@ -268,7 +266,11 @@ impl Key {
     fn rsa(n: &[u8], e: &[u8]) -> Result<Self, KeyError> {
         let n = strip_leading_zeros(n);
         let e = strip_leading_zeros(e);
-        let bits = n.len() * 8 - n.first().map_or(8, |b| b.leading_zeros() as usize);
+        // An empty (or all-zero) modulus has 0 bits: no underflow (found by
+        // the import_jwks fuzz target).
+        let bits = n
+            .first()
+            .map_or(0, |b| n.len() * 8 - b.leading_zeros() as usize);
         if bits < 2048 {
             return Err(KeyError::RsaTooSmall { bits });
         }
@@ -834,6 +836,23 @@ mod tests {
             assert_eq!(ours, mask, "p = {p}");
         }
         assert!(ROCA_PRIMES.iter().all(|&p| !in_roca_subgroup(0, p)));
+    }
+
+    #[test]
+    fn empty_or_zero_rsa_modulus_is_too_small_not_a_panic() {
+        // Found by fuzz/import_jwks: `0 - 8` once the zeros were stripped.
+        for n in ["", "AA", "AAAA"] {
+            let jwks = format!(r#"{{"keys":[{{"kty":"RSA","n":"{n}","e":"AQAB"}}]}}"#);
+            assert_eq!(
+                KeySet::from_jwks_json(&jwks).unwrap_err(),
+                KeyError::RsaTooSmall { bits: 0 },
+                "n = {n:?}"
+            );
+        }
+        assert_eq!(
+            Key::rsa(&[], &[1, 0, 1]).unwrap_err(),
+            KeyError::RsaTooSmall { bits: 0 }
+        );
     }
 
     #[test]
