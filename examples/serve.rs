@@ -50,12 +50,11 @@ pub(crate) struct Config {
 }
 
 pub(crate) fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
-    if env("JWKS_URL").is_some() {
-        return Err(
-            "JWKS_URL is not supported yet (remote JWK Sets come with the `remote` \
-                    feature); use JWKS_FILE, JWT_PUBLIC_KEY_PEM or JWT_SECRET"
-                .into(),
-        );
+    if let Some(url) = env("JWKS_URL") {
+        return Err(format!(
+            "JWKS_URL {url}: remote JWK Sets are not supported yet (they come with the \
+             `remote` feature); use JWKS_FILE, JWT_PUBLIC_KEY_PEM or JWT_SECRET"
+        ));
     }
     let mut builder = Authenticator::builder();
     let mut generated_secret = None;
@@ -185,6 +184,14 @@ async fn run() -> Result<(), String> {
         println!("  curl -i http://{addr}/me                                         # 401");
         println!();
     }
+    let algs: Vec<String> = config
+        .auth
+        .verifier()
+        .algorithms()
+        .iter()
+        .map(|a| format!("{a:?}"))
+        .collect();
+    println!("accepting alg: {}", algs.join(", "));
     println!("listening on http://{addr}");
     axum::serve(listener, app(&config.auth))
         .await

@@ -216,7 +216,10 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
-    /// Accepted issuers; once set, `iss` is required.
+    /// Accepted issuers; once set, `iss` is required. Any configured key may
+    /// sign for any of them: with several issuers, bind keys to theirs with
+    /// [`Key::with_issuer`] / [`KeySet::with_issuer`], or use one
+    /// authenticator per issuer.
     #[must_use]
     pub fn issuer<I, S>(mut self, issuers: I) -> Self
     where
@@ -260,6 +263,14 @@ impl<C> AuthenticatorBuilder<C> {
     #[must_use]
     pub fn danger_allow_missing_exp(mut self) -> Self {
         self.rules.required.retain(|c| *c != "exp");
+        self
+    }
+
+    /// Also reads scopes from the `scp` claim (an array or a space-separated
+    /// string, as some identity providers issue), besides `scope`.
+    #[must_use]
+    pub fn scp_claim(mut self, enabled: bool) -> Self {
+        self.rules.scp = enabled;
         self
     }
 
@@ -313,6 +324,14 @@ impl<C> AuthenticatorBuilder<C> {
         if algorithms.is_empty() {
             return Err(ConfigError::NoAlgorithms);
         }
+        for (what, list) in [
+            ("issuer", &self.rules.issuers),
+            ("audience", &self.rules.audiences),
+        ] {
+            if list.as_ref().is_some_and(HashSet::is_empty) {
+                return Err(ConfigError::EmptyList { what });
+            }
+        }
         if let Some(realm) = &self.realm {
             if !realm
                 .bytes()
@@ -331,7 +350,7 @@ impl<C> AuthenticatorBuilder<C> {
             algorithms,
             rules: self.rules,
             max_token_len: self.max_token_len,
-            realm: self.realm,
+            realm: self.realm.map(Arc::from),
         };
         Ok(Authenticator {
             verifier: Verifier::from_inner(Arc::new(inner)),
@@ -371,6 +390,23 @@ mod tests {
                 .build()
                 .unwrap_err(),
             ConfigError::InvalidRealm
+        ));
+        let empty: [&str; 0] = [];
+        assert!(matches!(
+            Authenticator::builder()
+                .hmac_secret([1u8; 32])
+                .issuer(empty)
+                .build()
+                .unwrap_err(),
+            ConfigError::EmptyList { what: "issuer" }
+        ));
+        assert!(matches!(
+            Authenticator::builder()
+                .hmac_secret([1u8; 32])
+                .audience(empty)
+                .build()
+                .unwrap_err(),
+            ConfigError::EmptyList { what: "audience" }
         ));
     }
 

@@ -26,6 +26,7 @@
 
 use std::any::TypeId;
 use std::fmt;
+use std::sync::Arc;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
@@ -42,30 +43,35 @@ pub enum ClaimsRejection {
     /// The route has no `JwtAuthLayer`: 500 with a message for the developer.
     MissingLayer,
     /// The layer decodes another claims type than the handler asks for: 500.
+    /// The type names are in `Display` (for logs), never in the response.
     ClaimsTypeMismatch {
         /// The type the layer decodes.
         layer: &'static str,
         /// The type the handler asked for.
         handler: &'static str,
     },
-    /// The route is optional and the request had no token: 401.
-    Unauthenticated,
+    /// The route is optional and the request had no token: 401, with the
+    /// layer's realm.
+    Unauthenticated {
+        /// The realm of the layer that let the request through.
+        realm: Option<Arc<str>>,
+    },
 }
+
+const MISSING_LAYER: &str = "tower-jwt-auth: no claims in the request extensions: did you add \
+                             the JwtAuthLayer (`.layer(auth.layer())`) to this route?";
 
 impl fmt::Display for ClaimsRejection {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::MissingLayer => f.write_str(
-                "tower-jwt-auth: no claims in the request extensions: did you add the \
-                 JwtAuthLayer (`.layer(auth.layer())`) to this route?",
-            ),
+            Self::MissingLayer => f.write_str(MISSING_LAYER),
             Self::ClaimsTypeMismatch { layer, handler } => write!(
                 f,
                 "tower-jwt-auth: the layer on this route decodes claims as `{layer}` but the \
                  handler extracts `Claims<{handler}>`: build the authenticator with \
                  `.claims::<{handler}>()`"
             ),
-            Self::Unauthenticated => f.write_str("no bearer token"),
+            Self::Unauthenticated { .. } => f.write_str("no bearer token"),
         }
     }
 }
@@ -75,8 +81,23 @@ impl std::error::Error for ClaimsRejection {}
 impl IntoResponse for ClaimsRejection {
     fn into_response(self) -> Response {
         match self {
-            Self::Unauthenticated => AuthError::new(AuthErrorKind::Missing).into_response(),
-            other => (StatusCode::INTERNAL_SERVER_ERROR, other.to_string()).into_response(),
+            Self::Unauthenticated { realm } => {
+                AuthError::new(AuthErrorKind::Missing).to_response(realm.as_deref())
+            }
+            Self::MissingLayer => {
+                (StatusCode::INTERNAL_SERVER_ERROR, MISSING_LAYER).into_response()
+            }
+            mismatch @ Self::ClaimsTypeMismatch { .. } => {
+                #[cfg(feature = "tracing")]
+                tracing::error!("{mismatch}");
+                let _ = mismatch;
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "tower-jwt-auth: the handler extracts another claims type than the layer \
+                     decodes: build the authenticator with `.claims::<T>()` for the handler's `T`",
+                )
+                    .into_response()
+            }
         }
     }
 }
@@ -109,7 +130,12 @@ where
     type Rejection = ClaimsRejection;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        lookup(parts)?.ok_or(ClaimsRejection::Unauthenticated)
+        lookup(parts)?.ok_or_else(|| ClaimsRejection::Unauthenticated {
+            realm: parts
+                .extensions
+                .get::<AuthMarker>()
+                .and_then(|m| m.realm.clone()),
+        })
     }
 }
 

@@ -61,18 +61,21 @@ impl<C> AsRef<C> for Claims<C> {
 /// Left in the extensions by every `JwtAuth` that let a request through, so
 /// an extractor can tell "no layer on this route" (a bug: 500) from "optional
 /// route, no token" and from "the layer decodes another claims type".
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 #[cfg_attr(not(feature = "axum"), allow(dead_code))]
 pub(crate) struct AuthMarker {
     pub(crate) claims_type: TypeId,
     pub(crate) claims_type_name: &'static str,
+    /// The layer's realm, for the extractor's own challenges.
+    pub(crate) realm: Option<Arc<str>>,
 }
 
 impl AuthMarker {
-    pub(crate) fn of<C: 'static>() -> Self {
+    pub(crate) fn of<C: 'static>(realm: Option<Arc<str>>) -> Self {
         Self {
             claims_type: TypeId::of::<C>(),
             claims_type_name: std::any::type_name::<C>(),
+            realm,
         }
     }
 }

@@ -148,13 +148,15 @@ impl AuthError {
         }
     }
 
-    pub(crate) fn insufficient_scope(required: &str) -> Self {
+    /// Insufficient scope; the challenge lists every scope the route needs.
+    pub(crate) fn insufficient_scope(required: &[String]) -> Self {
+        // RFC 6750 §3: scope = scope-token *( SP scope-token ) with the
+        // RFC 6749 §3.3 charset; otherwise the attribute is left out.
+        let listable = !required.is_empty() && required.iter().all(|s| is_scope_token(s));
         Self {
             kind: AuthErrorKind::InsufficientScope,
             claim: None,
-            // RFC 6750 §3: scope = scope-token *( SP scope-token ) with the
-            // RFC 6749 §3.3 charset; anything else is left out of the header.
-            scope: is_scope_token(required).then(|| required.to_owned()),
+            scope: listable.then(|| required.join(" ")),
         }
     }
 
@@ -238,12 +240,13 @@ impl AuthError {
 
     /// A trailers-only gRPC response: HTTP 200, `content-type:
     /// application/grpc`, `grpc-status` and `grpc-message` (the fixed
-    /// description), plus the RFC 6750 challenge.
+    /// description), `Cache-Control: no-store`, plus the RFC 6750 challenge.
     #[must_use]
     pub fn to_grpc_response<B: Default>(&self, realm: Option<&str>) -> Response<B> {
         let mut res = Response::new(B::default());
         let headers = res.headers_mut();
         headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         headers.insert("grpc-status", HeaderValue::from(self.grpc_status()));
         // Descriptions are fixed printable ASCII without '%': valid
         // grpc-message values as they are.
@@ -310,6 +313,12 @@ pub enum ConfigError {
     InvalidRealm,
     /// The required token `typ` is empty or not visible ASCII.
     InvalidType,
+    /// An accepted-values list (`issuer`, `audience`) is empty, so no token
+    /// could ever pass: almost certainly a configuration mistake.
+    EmptyList {
+        /// Which list: `"issuer"` or `"audience"`.
+        what: &'static str,
+    },
     /// A JWK Set file could not be read.
     Io {
         /// The path that could not be read.
@@ -331,6 +340,9 @@ impl fmt::Display for ConfigError {
                 f.write_str("the realm must be printable ASCII without `\"` or `\\`")
             }
             Self::InvalidType => f.write_str("the required `typ` must be non-empty visible ASCII"),
+            Self::EmptyList { what } => {
+                write!(f, "the accepted {what} list is empty: no token could pass")
+            }
             Self::Io { path, .. } => write!(f, "cannot read {}", path.display()),
         }
     }
@@ -366,7 +378,14 @@ pub enum KeyError {
         /// The modulus size in bits.
         bits: usize,
     },
-    /// An RSA public exponent that is even, 1, or too large.
+    /// An RSA modulus larger than the crypto backend verifies (8192 bits
+    /// with aws-lc-rs, 4096 with RustCrypto alone): such a key would verify
+    /// nothing.
+    RsaTooLarge {
+        /// The modulus size in bits.
+        bits: usize,
+    },
+    /// An RSA public exponent that is even, 1, or above 2^32.
     RsaBadExponent,
     /// An RSA modulus with the ROCA fingerprint (CVE-2017-15361): generated
     /// by a flawed Infineon library, it can be factored from the public key.
@@ -417,6 +436,10 @@ impl fmt::Display for KeyError {
                     "rsa key of {bits} bits is too small (at least 2048 bits)"
                 )
             }
+            Self::RsaTooLarge { bits } => write!(
+                f,
+                "rsa key of {bits} bits is larger than the crypto backend verifies"
+            ),
             Self::RsaBadExponent => f.write_str("rsa public exponent is invalid"),
             Self::RsaRocaVulnerable => f.write_str(
                 "rsa key has the ROCA fingerprint (CVE-2017-15361) and can be factored; replace it",
@@ -471,11 +494,15 @@ mod tests {
 
     #[test]
     fn insufficient_scope_challenge_names_the_scope_only_when_safe() {
-        let v = AuthError::insufficient_scope("admin")
+        let v = AuthError::insufficient_scope(&["admin".into()])
             .www_authenticate(None)
             .unwrap();
         assert!(v.to_str().unwrap().ends_with(", scope=\"admin\""));
-        let v = AuthError::insufficient_scope("ad\"min")
+        let v = AuthError::insufficient_scope(&["a".into(), "b".into()])
+            .www_authenticate(None)
+            .unwrap();
+        assert!(v.to_str().unwrap().ends_with(", scope=\"a b\""));
+        let v = AuthError::insufficient_scope(&["ok".into(), "ad\"min".into()])
             .www_authenticate(None)
             .unwrap();
         assert!(!v.to_str().unwrap().contains("scope=\""));

@@ -55,6 +55,13 @@ const ALL_ALGORITHMS: [Algorithm; 12] = [
     Algorithm::EdDSA,
 ];
 
+/// The largest RSA modulus the backend verifies: aws-lc-rs accepts up to
+/// 8192 bits, RustCrypto's `rsa` up to 4096.
+#[cfg(feature = "aws-lc-rs")]
+const MAX_RSA_BITS: usize = 8192;
+#[cfg(not(feature = "aws-lc-rs"))]
+const MAX_RSA_BITS: usize = 4096;
+
 const RSA_ALGORITHMS: [Algorithm; 6] = [
     Algorithm::RS256,
     Algorithm::RS384,
@@ -164,6 +171,7 @@ pub enum KeyKind {
 #[derive(Clone)]
 pub struct Key {
     kid: Option<String>,
+    issuer: Option<String>,
     kind: KeyKind,
     algorithms: AlgorithmSet,
     decoding: DecodingKey,
@@ -173,6 +181,7 @@ impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Key")
             .field("kid", &self.kid)
+            .field("issuer", &self.issuer)
             .field("kind", &self.kind)
             .field("algorithms", &self.algorithms)
             .finish_non_exhaustive()
@@ -213,6 +222,7 @@ impl Key {
     fn hmac_unchecked(secret: &[u8], algorithms: AlgorithmSet) -> Self {
         Self {
             kid: None,
+            issuer: None,
             kind: KeyKind::Hmac { len: secret.len() },
             algorithms,
             decoding: DecodingKey::from_secret(secret),
@@ -274,17 +284,23 @@ impl Key {
         if bits < 2048 {
             return Err(KeyError::RsaTooSmall { bits });
         }
-        // e must be odd and > 1; RFC 8017 §3.1 bounds it by n, and real
-        // keys use 65537. More than 64 bits is refused as nonsense.
+        // e must be odd and > 1; RFC 8017 §3.1 bounds it by n, real keys
+        // use 65537, and the backends cap it near 2^32.
         let odd = e.last().is_some_and(|b| b & 1 == 1);
-        if !odd || e == [1] || e.len() > 8 {
+        if !odd || e == [1] || e.len() > 4 {
             return Err(KeyError::RsaBadExponent);
+        }
+        // A key the backend cannot verify with would reject every token:
+        // refuse it at import, where the operator sees why.
+        if bits > MAX_RSA_BITS {
+            return Err(KeyError::RsaTooLarge { bits });
         }
         if has_roca_fingerprint(n) {
             return Err(KeyError::RsaRocaVulnerable);
         }
         Ok(Self {
             kid: None,
+            issuer: None,
             kind: KeyKind::Rsa { bits },
             algorithms: RSA_ALGORITHMS.into_iter().collect(),
             decoding: DecodingKey::from_rsa_raw_components(n, e),
@@ -303,6 +319,7 @@ impl Key {
         }
         Ok(Self {
             kid: None,
+            issuer: None,
             kind,
             algorithms: [alg].into_iter().collect(),
             decoding: DecodingKey::from_ec_der(point),
@@ -315,6 +332,7 @@ impl Key {
         }
         Ok(Self {
             kid: None,
+            issuer: None,
             kind: KeyKind::Ed25519,
             algorithms: [Algorithm::EdDSA].into_iter().collect(),
             decoding: DecodingKey::from_ed_der(x),
@@ -326,6 +344,21 @@ impl Key {
     pub fn with_kid(mut self, kid: impl Into<String>) -> Self {
         self.kid = Some(kid.into());
         self
+    }
+
+    /// Binds the key to one issuer: a token it verifies must carry exactly
+    /// this `iss`. With several issuers in one authenticator, bind each key
+    /// to its issuer, or one issuer's key can mint tokens in another's name.
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.issuer = Some(issuer.into());
+        self
+    }
+
+    /// The issuer this key is bound to, if any.
+    #[must_use]
+    pub fn issuer(&self) -> Option<&str> {
+        self.issuer.as_deref()
     }
 
     /// Narrows the algorithms this key may verify to those also in `algs`
@@ -521,6 +554,16 @@ impl KeySet {
         Ok(Self::from_jwks_json(&text)?)
     }
 
+    /// Binds every key of the set to `issuer` (see [`Key::with_issuer`]).
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        for key in &mut self.keys {
+            key.issuer = Some(issuer.clone());
+        }
+        self
+    }
+
     /// Number of keys.
     #[must_use]
     pub fn len(&self) -> usize {
@@ -591,6 +634,11 @@ fn parse_jwk(index: usize, jwk: &Map<String, Value>) -> Result<Option<Key>, KeyE
     };
 
     let kty = opt_str("kty")?.ok_or(bad("missing `kty`"))?;
+    // Before any skip: a private key in a verification set is a leak to
+    // report, whatever the key is for.
+    if kty != "oct" && PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+        return Err(KeyError::PrivateKeyMaterial { index });
+    }
     let kid = opt_str("kid")?;
     // RFC 7517 §4.2: `use` other than "sig" is not a signature key.
     if opt_str("use")?.is_some_and(|u| u != "sig") {
@@ -612,9 +660,6 @@ fn parse_jwk(index: usize, jwk: &Map<String, Value>) -> Result<Option<Key>, KeyE
             Err(_) => return Ok(None),
         },
     };
-    if kty != "oct" && PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
-        return Err(KeyError::PrivateKeyMaterial { index });
-    }
 
     let key = match kty {
         "RSA" => Key::rsa(&b64("n")?, &b64("e")?)?,
@@ -836,6 +881,45 @@ mod tests {
             assert_eq!(ours, mask, "p = {p}");
         }
         assert!(ROCA_PRIMES.iter().all(|&p| !in_roca_subgroup(0, p)));
+    }
+
+    #[test]
+    fn private_jwks_are_refused_even_when_they_would_be_skipped() {
+        for extra in [
+            r#""use":"enc""#,
+            r#""alg":"RSA-OAEP""#,
+            r#""key_ops":["decrypt"]"#,
+        ] {
+            let jwks =
+                format!(r#"{{"keys":[{{"kty":"RSA",{extra},"n":"AQAB","e":"AQAB","d":"AQAB"}}]}}"#);
+            assert_eq!(
+                KeySet::from_jwks_json(&jwks).unwrap_err(),
+                KeyError::PrivateKeyMaterial { index: 0 },
+                "{extra}"
+            );
+        }
+    }
+
+    #[test]
+    fn rsa_keys_the_backend_cannot_use_are_refused() {
+        let mut n = vec![0xff; MAX_RSA_BITS / 8 + 1];
+        n[0] = 0xc5;
+        assert_eq!(
+            Key::rsa(&n, &[1, 0, 1]).unwrap_err(),
+            KeyError::RsaTooLarge {
+                bits: MAX_RSA_BITS + 8
+            }
+        );
+        let n = vec![0xc5; 256];
+        assert_eq!(
+            Key::rsa(&n, &[1, 0, 0, 0, 1]).unwrap_err(),
+            KeyError::RsaBadExponent
+        );
+        assert_eq!(Key::rsa(&n, &[1]).unwrap_err(), KeyError::RsaBadExponent);
+        assert_eq!(
+            Key::rsa(&n, &[1, 0, 0]).unwrap_err(),
+            KeyError::RsaBadExponent
+        );
     }
 
     #[test]

@@ -81,6 +81,7 @@ pub(crate) struct Rules {
     pub(crate) required: Vec<&'static str>,
     pub(crate) leeway: u64,
     pub(crate) typ: Option<String>,
+    pub(crate) scp: bool,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -92,6 +93,7 @@ impl fmt::Debug for Rules {
             .field("required", &self.required)
             .field("leeway", &self.leeway)
             .field("typ", &self.typ)
+            .field("scp", &self.scp)
             .finish_non_exhaustive()
     }
 }
@@ -104,6 +106,7 @@ impl Default for Rules {
             required: vec!["exp"],
             leeway: 60,
             typ: None,
+            scp: false,
             clock: Arc::new(SystemClock),
         }
     }
@@ -139,7 +142,8 @@ impl Rules {
         audiences: Option<&HashSet<String>>,
     ) -> Result<(), AuthError> {
         for name in &self.required {
-            if !claims.contains_key(*name) {
+            // `"sub": null` is no subject: null counts as absent.
+            if claims.get(*name).is_none_or(Value::is_null) {
                 return Err(AuthError::claim(AuthErrorKind::MissingClaim, name));
             }
         }
@@ -208,18 +212,26 @@ impl Rules {
     }
 }
 
-/// The scopes a token grants: the space-separated `scope` claim (RFC 8693
-/// §4.2) and the `scp` claim as an array or a space-separated string.
-pub(crate) fn has_scope(claims: &Map<String, Value>, required: &str) -> bool {
-    let in_str = |v: &Value| {
-        v.as_str()
-            .is_some_and(|s| s.split(' ').any(|scope| scope == required))
-    };
-    claims.get("scope").is_some_and(in_str)
-        || claims.get("scp").is_some_and(|v| match v {
-            Value::Array(items) => items.iter().any(|i| i.as_str() == Some(required)),
-            other => in_str(other),
-        })
+impl Rules {
+    /// Whether the token grants `required`: the space-separated `scope`
+    /// claim (RFC 9068 §2.2.3, RFC 8693 §4.2) and, only when enabled, the
+    /// `scp` claim as an array or a space-separated string. An empty scope
+    /// is never granted.
+    pub(crate) fn has_scope(&self, claims: &Map<String, Value>, required: &str) -> bool {
+        if required.is_empty() {
+            return false;
+        }
+        let in_str = |v: &Value| {
+            v.as_str()
+                .is_some_and(|s| s.split(' ').any(|scope| scope == required))
+        };
+        claims.get("scope").is_some_and(in_str)
+            || (self.scp
+                && claims.get("scp").is_some_and(|v| match v {
+                    Value::Array(items) => items.iter().any(|i| i.as_str() == Some(required)),
+                    other => in_str(other),
+                }))
+    }
 }
 
 #[cfg(test)]
@@ -345,15 +357,38 @@ mod tests {
     }
 
     #[test]
-    fn scopes_from_scope_and_scp() {
+    fn scopes_from_scope_and_scp_when_enabled() {
         let m = |v: Value| v.as_object().unwrap().clone();
-        assert!(has_scope(&m(json!({"scope": "read admin"})), "admin"));
-        assert!(!has_scope(
-            &m(json!({"scope": "read administrator"})),
-            "admin"
-        ));
-        assert!(has_scope(&m(json!({"scp": ["admin"]})), "admin"));
-        assert!(has_scope(&m(json!({"scp": "a admin"})), "admin"));
-        assert!(!has_scope(&m(json!({"scope": ["admin"]})), "admin"));
+        let r = rules();
+        assert!(r.has_scope(&m(json!({"scope": "read admin"})), "admin"));
+        assert!(!r.has_scope(&m(json!({"scope": "read administrator"})), "admin"));
+        assert!(!r.has_scope(&m(json!({"scope": ["admin"]})), "admin"));
+        assert!(
+            !r.has_scope(&m(json!({"scp": ["admin"]})), "admin"),
+            "scp is opt-in"
+        );
+        assert!(
+            !r.has_scope(&m(json!({"scope": "a  b"})), ""),
+            "empty scope"
+        );
+        let scp = Rules {
+            scp: true,
+            ..rules()
+        };
+        assert!(scp.has_scope(&m(json!({"scp": ["admin"]})), "admin"));
+        assert!(scp.has_scope(&m(json!({"scp": "a admin"})), "admin"));
+    }
+
+    #[test]
+    fn a_null_required_claim_is_missing() {
+        let r = Rules {
+            required: vec!["exp", "tenant"],
+            ..rules()
+        };
+        assert_eq!(
+            check(&r, json!({"exp": NOW + 60, "tenant": null})),
+            Err(AuthErrorKind::MissingClaim)
+        );
+        assert_eq!(check(&r, json!({"exp": NOW + 60, "tenant": 3})), Ok(()));
     }
 }

@@ -66,10 +66,11 @@ pub fn parse_authorization(value: &[u8], max_len: usize) -> Result<Credentials<'
     let scheme_end = value.iter().position(|&b| b == b' ').unwrap_or(value.len());
     let (scheme, rest) = value.split_at(scheme_end);
     if !scheme.eq_ignore_ascii_case(b"bearer") {
-        // Another scheme (or a bare word): no bearer credentials. A value
-        // whose scheme starts with "bearer" but goes on (e.g. "Bearer\tx")
-        // is a mangled bearer credential, not another scheme.
-        if scheme.len() > 6 && scheme[..6].eq_ignore_ascii_case(b"bearer") {
+        // Another scheme (or a bare word): no bearer credentials. "Bearer"
+        // followed by a byte that cannot continue a scheme name (a tab, a
+        // comma, non-ASCII) is a mangled bearer credential; "BearerToken"
+        // or "Bearer-Ext" is another scheme (RFC 9110 §11.1: a token).
+        if scheme.len() > 6 && scheme[..6].eq_ignore_ascii_case(b"bearer") && !is_tchar(scheme[6]) {
             return Err(AuthErrorKind::MalformedRequest.into());
         }
         return Ok(Credentials::None);
@@ -106,6 +107,11 @@ fn trim_leading_spaces(mut v: &[u8]) -> &[u8] {
     v
 }
 
+/// `tchar` of RFC 9110 §5.6.2.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// `token68 = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`
 /// (RFC 9110 §11.2).
 fn is_token68(v: &[u8]) -> bool {
@@ -136,6 +142,9 @@ mod tests {
     fn other_schemes_are_no_credentials() {
         assert_eq!(parse("Basic dXNlcjpwYXNz"), Ok(Credentials::None));
         assert_eq!(parse("Token abc"), Ok(Credentials::None));
+        assert_eq!(parse("BearerToken abc"), Ok(Credentials::None));
+        assert_eq!(parse("Bearer-Ext abc"), Ok(Credentials::None));
+        assert_eq!(parse("Bearer%20abc"), Ok(Credentials::None));
         assert_eq!(parse(""), Ok(Credentials::None));
     }
 
@@ -151,6 +160,7 @@ mod tests {
             "Bearer ===",
             "Bearer a=b",
             "Bearer \"a.b.c\"",
+            "Bearer,a.b.c",
         ] {
             assert_eq!(parse(v), Err(AuthErrorKind::MalformedRequest), "{v:?}");
         }

@@ -25,15 +25,15 @@ use std::sync::Arc;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::Algorithm;
-use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
 use crate::claims::Claims;
 use crate::crypto;
 use crate::error::{AuthError, AuthErrorKind};
-use crate::keys::{AlgorithmSet, KeySet};
-use crate::rules::{self, Rules};
+use crate::keys::{AlgorithmSet, Key, KeySet};
+use crate::rules::Rules;
 
 /// Route-specific rules layered on an authenticator's rules: required scopes
 /// and an audience that replaces the authenticator's.
@@ -76,7 +76,7 @@ pub(crate) struct VerifierInner {
     pub(crate) algorithms: AlgorithmSet,
     pub(crate) rules: Rules,
     pub(crate) max_token_len: usize,
-    pub(crate) realm: Option<String>,
+    pub(crate) realm: Option<Arc<str>>,
 }
 
 /// Verifies tokens against keys and rules; cheap to clone (an `Arc`).
@@ -128,6 +128,10 @@ impl<C> Verifier<C> {
         self.inner.realm.as_deref()
     }
 
+    pub(crate) fn realm_arc(&self) -> Option<Arc<str>> {
+        self.inner.realm.clone()
+    }
+
     /// The algorithms a token may use (the allow-list intersected with what
     /// the keys can verify).
     #[must_use]
@@ -166,14 +170,15 @@ impl<C> Verifier<C> {
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
     pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
-        let payload_b64 = self.verify_signature(token)?;
+        let (payload_b64, _) = self.verify_signature(token)?;
         URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| AuthErrorKind::MalformedToken.into())
     }
 
-    /// Steps 1–4; returns the (still encoded) payload segment.
-    fn verify_signature<'t>(&self, token: &'t str) -> Result<&'t str, AuthError> {
+    /// Steps 1–4; returns the (still encoded) payload segment and the key
+    /// that verified it.
+    fn verify_signature<'t>(&self, token: &'t str) -> Result<(&'t str, &Key), AuthError> {
         let inner = &*self.inner;
         if token.len() > inner.max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
@@ -203,7 +208,7 @@ impl<C> Verifier<C> {
         if !crypto::verify(message.as_bytes(), signature, key.decoding_key(), alg) {
             return Err(AuthErrorKind::InvalidSignature.into());
         }
-        Ok(payload_b64)
+        Ok((payload_b64, key))
     }
 
     fn verify_claims(
@@ -211,11 +216,19 @@ impl<C> Verifier<C> {
         token: &str,
         route: &RouteRules,
     ) -> Result<Map<String, Value>, AuthError> {
-        let payload_b64 = self.verify_signature(token)?;
+        let (payload_b64, key) = self.verify_signature(token)?;
         let claims = decode_object(payload_b64)?;
-        self.inner.rules.check(&claims, route.audiences.as_ref())?;
-        if let Some(missing) = route.scopes.iter().find(|s| !rules::has_scope(&claims, s)) {
-            return Err(AuthError::insufficient_scope(missing));
+        let rules = &self.inner.rules;
+        rules.check(&claims, route.audiences.as_ref())?;
+        // A key bound to an issuer speaks only for that issuer: another
+        // issuer's key cannot mint tokens in its name.
+        if let Some(bound) = key.issuer() {
+            if claims.get("iss").and_then(Value::as_str) != Some(bound) {
+                return Err(AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"));
+            }
+        }
+        if !route.scopes.iter().all(|s| rules.has_scope(&claims, s)) {
+            return Err(AuthError::insufficient_scope(&route.scopes));
         }
         Ok(claims)
     }
@@ -265,41 +278,79 @@ impl<'a> Header<'a> {
     }
 }
 
-/// base64url (no padding, canonical) → a JSON object with unique member names.
+/// base64url (no padding, canonical) → a JSON object with unique member
+/// names at every depth.
 fn decode_object(segment: &str) -> Result<Map<String, Value>, AuthError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(segment)
         .map_err(|_| AuthErrorKind::MalformedToken)?;
-    serde_json::from_slice::<UniqueObject>(&bytes)
-        .map(|o| o.0)
-        .map_err(|_| AuthErrorKind::MalformedToken.into())
+    match serde_json::from_slice::<Unique>(&bytes) {
+        Ok(Unique(Value::Object(map))) => Ok(map),
+        _ => Err(AuthErrorKind::MalformedToken.into()),
+    }
 }
 
-/// A JSON object whose member names are unique: RFC 7515 §5.2 and RFC 7519
-/// §4 allow "reject" or "last one wins"; two parsers that pick differently
-/// are an attack, so we reject.
-struct UniqueObject(Map<String, Value>);
+/// A JSON value whose objects have unique member names, at every depth:
+/// RFC 7515 §5.2 and RFC 7519 §4 allow "reject" or "last one wins"; two
+/// parsers that pick differently (`{"roles":["user"],"roles":["admin"]}`)
+/// are an attack, so we reject. serde_json's recursion limit still applies.
+struct Unique(Value);
 
-impl<'de> Deserialize<'de> for UniqueObject {
+impl<'de> Deserialize<'de> for Unique {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = UniqueObject;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a json object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<UniqueObject, A::Error> {
-                let mut map = Map::new();
-                while let Some((k, v)) = access.next_entry::<String, Value>()? {
-                    if map.contains_key(&k) {
-                        return Err(serde::de::Error::custom("duplicate member name"));
-                    }
-                    map.insert(k, v);
-                }
-                Ok(UniqueObject(map))
-            }
+        d.deserialize_any(UniqueVisitor)
+    }
+}
+
+struct UniqueVisitor;
+
+impl<'de> Visitor<'de> for UniqueVisitor {
+    type Value = Unique;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a json value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Unique, E> {
+        Ok(Unique(Value::Bool(v)))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Unique, E> {
+        Ok(Unique(Value::from(v)))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Unique, E> {
+        Ok(Unique(Value::from(v)))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Unique, E> {
+        Ok(Unique(Value::from(v)))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Unique, E> {
+        Ok(Unique(Value::String(v.to_owned())))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Unique, E> {
+        Ok(Unique(Value::String(v)))
+    }
+    fn visit_unit<E>(self) -> Result<Unique, E> {
+        Ok(Unique(Value::Null))
+    }
+    fn visit_none<E>(self) -> Result<Unique, E> {
+        Ok(Unique(Value::Null))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Unique, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Unique(v)) = seq.next_element()? {
+            items.push(v);
         }
-        d.deserialize_map(V)
+        Ok(Unique(Value::Array(items)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Unique, A::Error> {
+        let mut map = Map::new();
+        while let Some(k) = access.next_key::<String>()? {
+            if map.contains_key(&k) {
+                return Err(serde::de::Error::custom("duplicate member name"));
+            }
+            let Unique(v) = access.next_value()?;
+            map.insert(k, v);
+        }
+        Ok(Unique(Value::Object(map)))
     }
 }
 
@@ -317,6 +368,22 @@ mod tests {
         assert_eq!(
             decode_object(&b64(r#"{"a":1,"a":2}"#)).unwrap_err().kind(),
             AuthErrorKind::MalformedToken
+        );
+    }
+
+    #[test]
+    fn nested_duplicate_member_names_are_malformed() {
+        let dup = r#"{"exp":1,"realm_access":{"roles":["user"],"roles":["admin"]}}"#;
+        assert_eq!(
+            decode_object(&b64(dup)).unwrap_err().kind(),
+            AuthErrorKind::MalformedToken
+        );
+        let deep = r#"{"a":[{"b":{"c":1,"c":2}}]}"#;
+        assert!(decode_object(&b64(deep)).is_err());
+        let ok = r#"{"a":[{"b":{"c":1,"d":[1,-2,2.5,"x",null,true]}}],"e":{}}"#;
+        assert_eq!(
+            Value::Object(decode_object(&b64(ok)).unwrap()),
+            serde_json::from_str::<Value>(ok).unwrap()
         );
     }
 

@@ -39,6 +39,20 @@ async fn jwks_server() -> SocketAddr {
     serve(Router::new().route("/me", get(me).layer(auth.layer()))).await
 }
 
+/// A server trusting an HMAC secret *and* the fixture JWK Set: HS256 is in
+/// the allow-list, so only the per-key binding stops an HS256 token that
+/// names a public key.
+async fn mixed_server() -> SocketAddr {
+    let auth = Authenticator::builder()
+        .hmac_secret(SECRET)
+        .jwk_set(&fixture_str("jwks.json"))
+        .unwrap()
+        .clock(FixedClock::new(NOW))
+        .build()
+        .unwrap();
+    serve(Router::new().route("/me", get(me).layer(auth.layer()))).await
+}
+
 /// A server trusting one HMAC secret.
 async fn hmac_server() -> SocketAddr {
     let auth = Authenticator::builder()
@@ -93,8 +107,9 @@ async fn alg_none_is_rejected_in_every_spelling() {
 async fn public_key_bytes_used_as_an_hmac_secret_are_rejected() {
     // The classic confusion: the server holds a public key; the attacker signs
     // HS256 with that public key's bytes as the secret.
-    let addr = jwks_server().await;
     let jwks: Value = serde_json::from_str(&fixture_str("jwks.json")).unwrap();
+    let public_only = jwks_server().await;
+    let mixed = mixed_server().await;
     for (kid, pem) in [
         ("rsa-1", "rsa2048_public.pem"),
         ("ec256-1", "ec256_public.pem"),
@@ -108,14 +123,20 @@ async fn public_key_bytes_used_as_an_hmac_secret_are_rejected() {
             .unwrap()
             .to_string();
         for secret in [pem.clone(), jwk_text.into_bytes()] {
-            for kid in [Some(kid), None] {
+            let sign = |kid: Option<&str>| {
                 let mut header = Header::new(Algorithm::HS256);
                 header.kid = kid.map(str::to_owned);
-                let t =
-                    jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_secret(&secret))
-                        .unwrap();
-                rejected(addr, &t, "algorithm is not allowed").await;
-            }
+                jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_secret(&secret))
+                    .unwrap()
+            };
+            // Public keys only: HS256 is not even in the allow-list.
+            rejected(public_only, &sign(Some(kid)), "algorithm is not allowed").await;
+            rejected(public_only, &sign(None), "algorithm is not allowed").await;
+            // HS256 allowed (an HMAC secret is configured too): the token
+            // names the public key, which may not verify HS256.
+            rejected(mixed, &sign(Some(kid)), "algorithm is not allowed").await;
+            // Without a kid it goes to the only HMAC key, the real secret.
+            rejected(mixed, &sign(None), "signature is invalid").await;
         }
     }
 }
@@ -172,9 +193,13 @@ async fn jku_x5u_jwk_and_x5c_headers_are_ignored() {
 
 #[tokio::test]
 async fn hostile_kid_values_select_no_key() {
-    let addr = jwks_server().await;
     // Signed with an empty key and with a guessable one: what a kid pointing
     // at /dev/null or at an injected SQL row would yield on a naive server.
+    // Keys here are a map lookup, so a hostile kid names no key; the token
+    // then falls to the single kid-less key of its alg (the real secret),
+    // whose signature check it fails. RS256 with a hostile kid: no key.
+    let addr = mixed_server().await;
+    let attacker = EncodingKey::from_rsa_pem(&fixture("attacker_rsa_private.pem")).unwrap();
     for kid in [
         "../../../../../../dev/null".to_owned(),
         "/proc/self/environ".to_owned(),
@@ -182,6 +207,7 @@ async fn hostile_kid_values_select_no_key() {
         "rsa-1\u{0}".to_owned(),
         "k".repeat(5000),
     ] {
+        let short = &kid[..kid.len().min(40)];
         for secret in [&b""[..], b"secret"] {
             let t = raw_token(
                 &json!({"alg": "HS256", "kid": kid}).to_string(),
@@ -190,8 +216,25 @@ async fn hostile_kid_values_select_no_key() {
                 &EncodingKey::from_secret(secret),
             );
             let r = fetch_bearer(addr, "/me", &t).await;
-            assert_eq!(r.status, 401, "kid {:?}", &kid[..kid.len().min(40)]);
+            assert_eq!(r.status, 401, "kid {short:?}");
+            assert!(
+                r.www.contains("signature is invalid"),
+                "kid {short:?}: {}",
+                r.www
+            );
         }
+        let t = raw_token(
+            &json!({"alg": "RS256", "kid": kid}).to_string(),
+            &payload(),
+            Algorithm::RS256,
+            &attacker,
+        );
+        let r = fetch_bearer(addr, "/me", &t).await;
+        assert!(
+            r.www.contains("no key matches the token"),
+            "kid {short:?}: {}",
+            r.www
+        );
     }
 }
 
@@ -305,6 +348,13 @@ async fn duplicate_member_names_are_rejected() {
     let dup_claims = format!(r#"{{"sub":"victim","exp":{},"sub":"admin"}}"#, NOW + 600);
     let t = raw_token(r#"{"alg":"HS256"}"#, &dup_claims, Algorithm::HS256, &hs());
     rejected(addr, &t, "the token is malformed").await;
+    // Nested: the roles a handler authorizes on.
+    let nested = format!(
+        r#"{{"sub":"victim","exp":{},"realm_access":{{"roles":["user"],"roles":["admin"]}}}}"#,
+        NOW + 600
+    );
+    let t = raw_token(r#"{"alg":"HS256"}"#, &nested, Algorithm::HS256, &hs());
+    rejected(addr, &t, "the token is malformed").await;
     // Header: `alg` twice.
     let t = raw_token(
         r#"{"alg":"none","alg":"HS256"}"#,
@@ -323,12 +373,14 @@ async fn exp_of_the_wrong_type_or_range_is_rejected() {
         json!(-1),
         json!(u64::MAX),
         json!(1e300),
-        json!(null),
         json!([NOW + 600]),
     ] {
         let t = hs256(&json!({"sub": "s", "exp": exp}));
         rejected(addr, &t, "the token has an invalid claim").await;
     }
+    // `"exp": null` is no expiry: the required claim is missing.
+    let t = hs256(&json!({"sub": "s", "exp": null}));
+    rejected(addr, &t, "the token lacks a required claim").await;
     // 1e400 does not even parse as a JSON number here.
     let t = raw_token(
         r#"{"alg":"HS256"}"#,
@@ -546,7 +598,7 @@ async fn whitespace_and_non_ascii_tricks_in_the_header_are_rejected() {
         (format!("Bearer\u{a0}{t}"), 400),
         (format!("Bearer {t}\u{200b}"), 400),
         (format!("B\u{0435}arer {t}"), 401),
-        (format!("Bearer%20{t}"), 400),
+        (format!("Bearer%20{t}"), 401),
         (format!("Bearer {}", t.replace('.', "\u{2024}")), 400),
     ] {
         let r = reqwest::Client::new()
@@ -577,8 +629,9 @@ async fn token_in_the_query_string_is_ignored() {
 
 #[tokio::test]
 async fn kid_of_an_rsa_key_with_an_hmac_alg_is_rejected() {
-    // Confusion through kid: the token names the RSA key but claims HS256.
-    let addr = jwks_server().await;
+    // Confusion through kid: the token names the RSA key but claims HS256,
+    // on a server where HS256 is allowed (it also holds an HMAC secret).
+    let addr = mixed_server().await;
     let t = raw_token(
         r#"{"alg":"HS256","kid":"rsa-1"}"#,
         &payload(),
@@ -586,4 +639,48 @@ async fn kid_of_an_rsa_key_with_an_hmac_alg_is_rejected() {
         &EncodingKey::from_secret(&fixture("rsa2048_public.pem")),
     );
     rejected(addr, &t, "algorithm is not allowed").await;
+    // Sanity: the same server accepts a real HS256 token and a real RS256 one.
+    assert_eq!(
+        fetch_bearer(addr, "/me", &hs256(&claims())).await.status,
+        200
+    );
+    let rs = token(Algorithm::RS256, Some("rsa-1"), &claims());
+    assert_eq!(fetch_bearer(addr, "/me", &rs).await.status, 200);
+}
+
+#[tokio::test]
+async fn one_issuers_key_cannot_mint_tokens_for_another_issuer() {
+    // Two issuers in one authenticator: an internal HMAC secret and an
+    // identity provider's RSA key. Bound to their issuers, whoever holds the
+    // internal secret cannot sign as the identity provider.
+    let idp = KeySet::from_jwks_json(&fixture_str("jwks.json"))
+        .unwrap()
+        .with_issuer("https://idp");
+    let auth = Authenticator::builder()
+        .key(
+            tower_jwt_auth::Key::hmac(SECRET)
+                .unwrap()
+                .with_issuer("internal"),
+        )
+        .key_set(idp)
+        .issuer(["internal", "https://idp"])
+        .clock(FixedClock::new(NOW))
+        .build()
+        .unwrap();
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+    let as_idp = json!({"iss": "https://idp", "sub": "alice", "exp": NOW + 600});
+    rejected(addr, &hs256(&as_idp), "issuer is not accepted").await;
+    let rs = token(Algorithm::RS256, Some("rsa-1"), &as_idp);
+    assert_eq!(fetch_bearer(addr, "/me", &rs).await.status, 200);
+    let internal = json!({"iss": "internal", "sub": "job", "exp": NOW + 600});
+    assert_eq!(
+        fetch_bearer(addr, "/me", &hs256(&internal)).await.status,
+        200
+    );
+    rejected(
+        addr,
+        &token(Algorithm::RS256, Some("rsa-1"), &internal),
+        "issuer is not accepted",
+    )
+    .await;
 }

@@ -467,7 +467,9 @@ async fn exp_just_inside_and_just_outside_the_leeway() {
         "inside leeway"
     );
     clock.set(NOW + 30);
-    assert_invalid_token(&fetch_bearer(addr, "/me", &t).await, "at exp + leeway");
+    let r = fetch_bearer(addr, "/me", &t).await;
+    assert_invalid_token(&r, "at exp + leeway");
+    assert!(r.www.contains("has expired"), "{}", r.www);
     // nbf the same way, from the other side.
     let t = hs256(&json!({"sub": "u", "exp": NOW + 3600, "nbf": NOW + 100}));
     clock.set(NOW + 70);
@@ -477,7 +479,9 @@ async fn exp_just_inside_and_just_outside_the_leeway() {
         "nbf inside leeway"
     );
     clock.set(NOW + 69);
-    assert_invalid_token(&fetch_bearer(addr, "/me", &t).await, "nbf outside leeway");
+    let r = fetch_bearer(addr, "/me", &t).await;
+    assert_invalid_token(&r, "nbf outside leeway");
+    assert!(r.www.contains("not valid yet"), "{}", r.www);
 }
 
 #[tokio::test]
@@ -493,8 +497,17 @@ async fn missing_scope_is_403_insufficient_scope() {
     );
     let ok = hs256(&with(json!({"scope": "read admin"})));
     assert_eq!(fetch_bearer(addr, "/admin", &ok).await.status, 200);
+    // `scp` counts only when enabled (SERVE.md: the `scope` claim).
     let scp = hs256(&with(json!({"scope": null, "scp": ["admin"]})));
-    assert_eq!(fetch_bearer(addr, "/admin", &scp).await.status, 200);
+    assert_eq!(fetch_bearer(addr, "/admin", &scp).await.status, 403);
+    let auth = Authenticator::builder()
+        .hmac_secret(SECRET)
+        .scp_claim(true)
+        .clock(FixedClock::new(NOW))
+        .build()
+        .unwrap();
+    let scp_addr = serve(app(&auth)).await;
+    assert_eq!(fetch_bearer(scp_addr, "/admin", &scp).await.status, 200);
     // An invalid token on a scoped route is still 401, not 403.
     let expired = hs256(&with(json!({"scope": "admin", "exp": NOW - 3600})));
     assert_invalid_token(
@@ -582,7 +595,11 @@ async fn typed_claims_are_extracted_and_bad_ones_are_401() {
     // Handler asks for Claims<Value>, the layer decodes MyClaims: a bug, 500.
     let r = fetch_bearer(addr, "/mismatch", &t).await;
     assert_eq!(r.status, 500);
-    assert!(r.body.contains("MyClaims"), "{}", r.body);
+    assert!(r.body.contains("another claims type"), "{}", r.body);
+    assert!(
+        !r.body.contains("MyClaims"),
+        "internal type names stay in the logs"
+    );
 }
 
 #[tokio::test]
@@ -648,4 +665,80 @@ async fn realm_appears_in_every_challenge() {
         "{}",
         r.www
     );
+    let r = fetch(addr, "/me", Some("Bearer")).await;
+    assert!(
+        r.www
+            .starts_with("Bearer realm=\"example\", error=\"invalid_request\""),
+        "{}",
+        r.www
+    );
+    let r = fetch_bearer(
+        addr,
+        "/admin",
+        &hs256(&json!({"exp": jsonwebtoken::get_current_timestamp() + 600})),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    assert!(
+        r.www
+            .starts_with("Bearer realm=\"example\", error=\"insufficient_scope\""),
+        "{}",
+        r.www
+    );
+    // The extractor's own 401 (a `Claims` handler behind an optional layer).
+    let app = Router::new().route("/strict", get(me).layer(auth.optional()));
+    let addr = serve(app).await;
+    assert_eq!(
+        fetch(addr, "/strict", None).await.www,
+        "Bearer realm=\"example\""
+    );
+}
+
+#[tokio::test]
+async fn optional_route_with_a_scope_still_needs_a_token() {
+    let auth = hmac_auth();
+    let app = Router::new().route(
+        "/opt-admin",
+        get(optional).layer(auth.optional().require_scope("admin")),
+    );
+    let addr = serve(app).await;
+    for anonymous in [None, Some("Basic dXNlcjpwYXNz")] {
+        let r = fetch(addr, "/opt-admin", anonymous).await;
+        assert_eq!((r.status, r.www.as_str()), (401, "Bearer"), "{anonymous:?}");
+    }
+    let admin = hs256(&with(json!({"scope": "admin"})));
+    assert_eq!(fetch_bearer(addr, "/opt-admin", &admin).await.status, 200);
+    assert_eq!(
+        fetch_bearer(addr, "/opt-admin", &hs256(&claims()))
+            .await
+            .status,
+        403
+    );
+}
+
+#[tokio::test]
+async fn insufficient_scope_challenge_lists_every_required_scope() {
+    let auth = hmac_auth();
+    let layer = auth.layer().require_scope("admin").require_scope("billing");
+    let addr = serve(Router::new().route("/two", get(me).layer(layer))).await;
+    let r = fetch_bearer(addr, "/two", &hs256(&with(json!({"scope": "admin"})))).await;
+    assert_eq!(r.status, 403);
+    assert!(r.www.ends_with("scope=\"admin billing\""), "{}", r.www);
+    let both = hs256(&with(json!({"scope": "billing admin"})));
+    assert_eq!(fetch_bearer(addr, "/two", &both).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_get_claiming_grpc_still_gets_http_statuses() {
+    // Only a gRPC call (POST + application/grpc) gets a trailers-only 200;
+    // a client cannot make a 401 into a cacheable 200 with a header.
+    let addr = hmac_server().await;
+    let r = reqwest::Client::new()
+        .get(format!("http://{addr}/me"))
+        .header("content-type", "application/grpc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert_eq!(r.headers()["cache-control"], "no-store");
 }

@@ -236,7 +236,7 @@ async fn bad_configuration_is_a_clear_error_not_a_panic() {
     let cases: [(&[(&str, String)], &str); 6] = [
         (
             &[("JWKS_URL", "http://127.0.0.1:1/jwks".into())],
-            "JWKS_URL",
+            "JWKS_URL http://127.0.0.1:1/jwks:",
         ),
         (&[("JWT_SECRET", "short".into())], "too short"),
         (

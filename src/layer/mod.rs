@@ -32,7 +32,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, Method, Request, Response};
 use serde::de::DeserializeOwned;
 use tower_layer::Layer;
 use tower_service::Service;
@@ -44,30 +44,55 @@ use crate::verifier::{RouteRules, Verifier};
 
 use self::future::ResponseFuture;
 
+/// What a responder may know of the rejected request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// The configured `realm`, if any.
+    pub realm: Option<&'a str>,
+}
+
+impl RequestHead<'_> {
+    /// Whether this is a gRPC call: `POST` with `content-type`
+    /// `application/grpc`, `application/grpc+…` or `application/grpc-web…`.
+    /// Anything else (a `GET` claiming gRPC) gets plain HTTP statuses, so a
+    /// client cannot turn a 401 into a cacheable 200.
+    #[must_use]
+    pub fn is_grpc(&self) -> bool {
+        let Some(ct) = self.headers.get(http::header::CONTENT_TYPE) else {
+            return false;
+        };
+        let ct = ct.as_bytes();
+        let grpc = ct == b"application/grpc"
+            || ct.starts_with(b"application/grpc+")
+            || ct.starts_with(b"application/grpc-web");
+        grpc && self.method == Method::POST
+    }
+}
+
 /// Turns a rejection into a response. Implemented by
 /// [`DefaultErrorResponse`] and by closures `Fn(&AuthError) -> Response<B>`.
 pub trait ErrorResponder<B> {
-    /// The response for `error`; `headers` are the request's, `realm` the
-    /// configured realm.
-    fn respond(&self, error: &AuthError, headers: &HeaderMap, realm: Option<&str>) -> Response<B>;
+    /// The response for `error` to the request described by `request`.
+    fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<B>;
 }
 
 /// The RFC 6750 response of [`AuthError::to_response`], with an empty body;
-/// for gRPC requests (`content-type: application/grpc…`), a trailers-only
-/// gRPC response ([`AuthError::to_grpc_response`]) that gRPC clients read
-/// as a status code and message.
+/// for gRPC calls ([`RequestHead::is_grpc`]), a trailers-only gRPC response
+/// ([`AuthError::to_grpc_response`]) that gRPC clients read as a status code
+/// and message.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DefaultErrorResponse;
 
 impl<B: Default> ErrorResponder<B> for DefaultErrorResponse {
-    fn respond(&self, error: &AuthError, headers: &HeaderMap, realm: Option<&str>) -> Response<B> {
-        let grpc = headers
-            .get(http::header::CONTENT_TYPE)
-            .is_some_and(|ct| ct.as_bytes().starts_with(b"application/grpc"));
-        if grpc {
-            error.to_grpc_response(realm)
+    fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<B> {
+        if request.is_grpc() {
+            error.to_grpc_response(request.realm)
         } else {
-            error.to_response(realm)
+            error.to_response(request.realm)
         }
     }
 }
@@ -76,7 +101,7 @@ impl<B, F> ErrorResponder<B> for F
 where
     F: Fn(&AuthError) -> Response<B>,
 {
-    fn respond(&self, error: &AuthError, _: &HeaderMap, _: Option<&str>) -> Response<B> {
+    fn respond(&self, error: &AuthError, _: &RequestHead<'_>) -> Response<B> {
         self(error)
     }
 }
@@ -126,8 +151,10 @@ impl<C> JwtAuthLayer<C> {
 }
 
 impl<C, R> JwtAuthLayer<C, R> {
-    /// Also requires `scope` (in the `scope` or `scp` claim); a valid token
-    /// without it gets 403 `insufficient_scope`.
+    /// Also requires `scope` (in the `scope` claim, or `scp` when enabled);
+    /// a valid token without it gets 403 `insufficient_scope`. On an
+    /// [`optional`](crate::Authenticator::optional) layer, a route with
+    /// scopes still requires a token (401 without one).
     #[must_use]
     pub fn require_scope(self, scope: impl Into<String>) -> Self {
         self.with_route(|r| r.require_scope(scope))
@@ -226,13 +253,17 @@ where
                 if let Some(claims) = claims {
                     ext.insert(claims);
                 }
-                ext.insert(AuthMarker::of::<C>());
+                ext.insert(AuthMarker::of::<C>(self.layer.verifier.realm_arc()));
                 ResponseFuture::inner(self.inner.call(req))
             }
             Err(error) => {
                 error.trace();
-                let realm = self.layer.verifier.realm();
-                let response = self.layer.responder.respond(&error, req.headers(), realm);
+                let head = RequestHead {
+                    method: req.method(),
+                    headers: req.headers(),
+                    realm: self.layer.verifier.realm(),
+                };
+                let response = self.layer.responder.respond(&error, &head);
                 ResponseFuture::reject(response)
             }
         }
@@ -244,7 +275,9 @@ fn authenticate<C: DeserializeOwned, R>(
     headers: &HeaderMap,
 ) -> Result<Option<Claims<C>>, AuthError> {
     match bearer_token(headers, layer.verifier.max_token_len())? {
-        Credentials::None if layer.optional => Ok(None),
+        // A route that requires scopes needs a token even when optional:
+        // anonymous must never get further than a signed-in caller.
+        Credentials::None if layer.optional && layer.route.scopes.is_empty() => Ok(None),
         Credentials::None => Err(AuthErrorKind::Missing.into()),
         Credentials::Bearer(token) => layer.verifier.verify_for(token, &layer.route).map(Some),
     }
