@@ -14,7 +14,9 @@ use axum::{Json, Router};
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use tower_jwt_auth::{Authenticator, Claims, ConfigError, FixedClock, KeyError, KeySet};
+use tower_jwt_auth::{
+    Authenticator, AuthenticatorBuilder, Claims, ConfigError, FixedClock, KeyError, KeySet,
+};
 
 async fn me(claims: Claims) -> Json<Value> {
     Json(claims.as_ref().clone())
@@ -28,39 +30,33 @@ fn payload() -> String {
     claims().to_string()
 }
 
+/// Serves `/me` behind `builder`'s authenticator, with the fixed clock.
+async fn server(builder: AuthenticatorBuilder) -> SocketAddr {
+    let auth = builder.clock(FixedClock::new(NOW)).build().unwrap();
+    serve(Router::new().route("/me", get(me).layer(auth.layer()))).await
+}
+
 /// A server trusting the fixture JWK Set (RSA, P-256, P-384, Ed25519).
 async fn jwks_server() -> SocketAddr {
-    let auth = Authenticator::builder()
-        .jwk_set(&fixture_str("jwks.json"))
-        .unwrap()
-        .clock(FixedClock::new(NOW))
-        .build()
-        .unwrap();
-    serve(Router::new().route("/me", get(me).layer(auth.layer()))).await
+    server(
+        Authenticator::builder()
+            .jwk_set(&fixture_str("jwks.json"))
+            .unwrap(),
+    )
+    .await
 }
 
 /// A server trusting an HMAC secret *and* the fixture JWK Set: HS256 is in
 /// the allow-list, so only the per-key binding stops an HS256 token that
 /// names a public key.
 async fn mixed_server() -> SocketAddr {
-    let auth = Authenticator::builder()
-        .hmac_secret(SECRET)
-        .jwk_set(&fixture_str("jwks.json"))
-        .unwrap()
-        .clock(FixedClock::new(NOW))
-        .build()
-        .unwrap();
-    serve(Router::new().route("/me", get(me).layer(auth.layer()))).await
+    let builder = Authenticator::builder().hmac_secret(SECRET);
+    server(builder.jwk_set(&fixture_str("jwks.json")).unwrap()).await
 }
 
 /// A server trusting one HMAC secret.
 async fn hmac_server() -> SocketAddr {
-    let auth = Authenticator::builder()
-        .hmac_secret(SECRET)
-        .clock(FixedClock::new(NOW))
-        .build()
-        .unwrap();
-    serve(Router::new().route("/me", get(me).layer(auth.layer()))).await
+    server(Authenticator::builder().hmac_secret(SECRET)).await
 }
 
 fn hs() -> EncodingKey {
