@@ -1,0 +1,246 @@
+//! Shared plumbing of the fuzz targets and the seed generator: fixture keys,
+//! the authenticators under test, and the input encodings of the
+//! "structured" modes (so the seeds and the targets agree on them).
+
+use std::sync::LazyLock;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::Value;
+use tower_jwt_auth::{Authenticator, FixedClock, Key, RouteRules};
+
+/// The fixed "now" of every authenticator (seconds since the epoch).
+pub const NOW: u64 = 1_800_000_000;
+
+/// The HMAC secret (64 bytes: verifies HS256, HS384 and HS512).
+pub const SECRET: &[u8; 64] = b"fuzz-secret-fuzz-secret-fuzz-secret-fuzz-secret-fuzz-secret-0123";
+
+pub const RSA_PUBLIC: &[u8] = include_bytes!("../../tests/fixtures/rsa2048_public.pem");
+pub const EC256_PUBLIC: &[u8] = include_bytes!("../../tests/fixtures/ec256_public.pem");
+pub const EC384_PUBLIC: &[u8] = include_bytes!("../../tests/fixtures/ec384_public.pem");
+pub const ED_PUBLIC: &[u8] = include_bytes!("../../tests/fixtures/ed25519_public.pem");
+pub const RSA_PRIVATE: &[u8] = include_bytes!("../../tests/fixtures/rsa2048_private.pem");
+pub const EC256_PRIVATE: &[u8] = include_bytes!("../../tests/fixtures/ec256_private.pem");
+pub const EC384_PRIVATE: &[u8] = include_bytes!("../../tests/fixtures/ec384_private.pem");
+pub const ED_PRIVATE: &[u8] = include_bytes!("../../tests/fixtures/ed25519_private.pem");
+pub const JWKS: &str = include_str!("../../tests/fixtures/jwks.json");
+
+/// Separator of the structured modes: never part of UTF-8 text (JSON).
+pub const SEP: u8 = 0xff;
+
+/// Authenticator A: every key type at once, default rules. The HMAC secret
+/// has no `kid`; the PEM keys have the fixture JWK Set's kids.
+pub static AUTH_ALL: LazyLock<Authenticator> = LazyLock::new(|| {
+    let pem = |pem: &[u8], kid: &str| Key::from_pem(pem).expect("fixture pem").with_kid(kid);
+    Authenticator::builder()
+        .hmac_secret(SECRET)
+        .key(pem(RSA_PUBLIC, "rsa-1"))
+        .key(pem(EC256_PUBLIC, "ec256-1"))
+        .key(pem(EC384_PUBLIC, "ec384-1"))
+        .key(pem(ED_PUBLIC, "ed-1"))
+        .clock(FixedClock::new(NOW))
+        .build()
+        .expect("authenticator A")
+});
+
+/// Typed claims of authenticator B.
+#[derive(Debug, serde::Deserialize)]
+#[allow(dead_code)]
+pub struct TypedClaims {
+    pub sub: String,
+    pub scope: Option<String>,
+    pub exp: u64,
+}
+
+/// Authenticator B: the fixture JWK Set, typed claims, issuer, audience,
+/// `typ` and a required `sub`.
+pub static AUTH_STRICT: LazyLock<Authenticator<TypedClaims>> = LazyLock::new(|| {
+    Authenticator::builder()
+        .claims::<TypedClaims>()
+        .jwk_set(JWKS)
+        .expect("fixture jwks")
+        .issuer(["https://issuer.example"])
+        .audience(["api"])
+        .require_claim("sub")
+        .typ("at+jwt")
+        .clock(FixedClock::new(NOW))
+        .build()
+        .expect("authenticator B")
+});
+
+/// Route rules used with authenticator B.
+pub static ROUTE: LazyLock<RouteRules> = LazyLock::new(|| {
+    RouteRules::new()
+        .require_scope("admin")
+        .audience(["api", "other"])
+});
+
+/// The algorithm the "signed" mode of `verify_token` signs with.
+pub fn signing_alg(selector: u8) -> Algorithm {
+    match selector & 7 {
+        0 | 4 => Algorithm::HS256,
+        1 => Algorithm::HS384,
+        2 => Algorithm::HS512,
+        3 | 7 => Algorithm::EdDSA,
+        5 => Algorithm::ES256,
+        _ => Algorithm::RS256,
+    }
+}
+
+/// The private key for `alg` (fixture keys, and [`SECRET`] for HMAC).
+pub fn encoding_key(alg: Algorithm) -> &'static EncodingKey {
+    static HMAC: LazyLock<EncodingKey> = LazyLock::new(|| EncodingKey::from_secret(SECRET));
+    static RSA: LazyLock<EncodingKey> =
+        LazyLock::new(|| EncodingKey::from_rsa_pem(RSA_PRIVATE).expect("rsa"));
+    static EC256: LazyLock<EncodingKey> =
+        LazyLock::new(|| EncodingKey::from_ec_pem(EC256_PRIVATE).expect("ec256"));
+    static EC384: LazyLock<EncodingKey> =
+        LazyLock::new(|| EncodingKey::from_ec_pem(EC384_PRIVATE).expect("ec384"));
+    static ED: LazyLock<EncodingKey> =
+        LazyLock::new(|| EncodingKey::from_ed_pem(ED_PRIVATE).expect("ed25519"));
+    match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => &HMAC,
+        Algorithm::ES256 => &EC256,
+        Algorithm::ES384 => &EC384,
+        Algorithm::EdDSA => &ED,
+        _ => &RSA,
+    }
+}
+
+pub fn b64(bytes: impl AsRef<[u8]>) -> String {
+    URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `header.payload` (each base64url-encoded) signed with `alg`.
+pub fn sign(header: &[u8], payload: &[u8], alg: Algorithm) -> String {
+    let message = format!("{}.{}", b64(header), b64(payload));
+    let sig = jsonwebtoken::crypto::sign(message.as_bytes(), encoding_key(alg), alg).expect("sign");
+    format!("{message}.{sig}")
+}
+
+/// A compact JWS from JSON texts.
+pub fn token(alg: Algorithm, kid: Option<&str>, typ: Option<&str>, claims: &Value) -> String {
+    let mut header = serde_json::json!({ "alg": alg_name(alg) });
+    if let Some(kid) = kid {
+        header["kid"] = kid.into();
+    }
+    if let Some(typ) = typ {
+        header["typ"] = typ.into();
+    }
+    sign(
+        header.to_string().as_bytes(),
+        claims.to_string().as_bytes(),
+        alg,
+    )
+}
+
+pub fn alg_name(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::HS256 => "HS256",
+        Algorithm::HS384 => "HS384",
+        Algorithm::HS512 => "HS512",
+        Algorithm::RS256 => "RS256",
+        Algorithm::RS384 => "RS384",
+        Algorithm::RS512 => "RS512",
+        Algorithm::PS256 => "PS256",
+        Algorithm::PS384 => "PS384",
+        Algorithm::PS512 => "PS512",
+        Algorithm::ES256 => "ES256",
+        Algorithm::ES384 => "ES384",
+        Algorithm::EdDSA => "EdDSA",
+        _ => "unsupported",
+    }
+}
+
+/// The structured JWK of `import_jwks` mode 3: `kty SEP crv SEP alg SEP a
+/// SEP b [SEP kid]`, where `a` and `b` are raw bytes that become the
+/// base64url members (`n`/`x`/`k` and `e`/`y`).
+pub fn structured_jwk(data: &[u8]) -> String {
+    let mut parts = data.split(|&b| b == SEP);
+    let mut text = || {
+        parts
+            .next()
+            .map(|p| String::from_utf8_lossy(p).into_owned())
+    };
+    let (kty, crv, alg) = (text(), text(), text());
+    let (a, b) = (parts.next(), parts.next());
+    let kid = parts
+        .next()
+        .map(|p| String::from_utf8_lossy(p).into_owned());
+    let mut jwk = serde_json::Map::new();
+    let mut put = |k: &str, v: Option<String>| {
+        if let Some(v) = v {
+            jwk.insert(k.to_owned(), Value::String(v));
+        }
+    };
+    put("kty", kty);
+    put("crv", crv.filter(|s| !s.is_empty()));
+    put("alg", alg.filter(|s| !s.is_empty()));
+    put("kid", kid);
+    if let Some(a) = a {
+        let a = b64(a);
+        put("n", Some(a.clone()));
+        put("x", Some(a.clone()));
+        put("k", Some(a));
+    }
+    if let Some(b) = b {
+        let b = b64(b);
+        put("e", Some(b.clone()));
+        put("y", Some(b));
+    }
+    serde_json::json!({ "keys": [Value::Object(jwk)] }).to_string()
+}
+
+/// A PEM document around `der` with `label`.
+pub fn pem(label: &str, der: &[u8]) -> String {
+    use base64::engine::general_purpose::STANDARD;
+    let body = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).expect("base64 is ascii"));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+/// The PEM labels `import_jwks` mode 1 wraps DER in.
+pub const PEM_LABELS: [&str; 4] = [
+    "PUBLIC KEY",
+    "RSA PUBLIC KEY",
+    "PRIVATE KEY",
+    "EC PRIVATE KEY",
+];
+
+/// Valid tokens with every key of [`AUTH_ALL`], and one for [`AUTH_STRICT`].
+pub fn valid_tokens() -> Vec<String> {
+    let claims = serde_json::json!({ "sub": "user-1", "exp": NOW + 3600, "iat": NOW });
+    let mut out = vec![
+        token(Algorithm::HS256, None, None, &claims),
+        token(Algorithm::HS384, None, Some("JWT"), &claims),
+        token(Algorithm::HS512, None, None, &claims),
+        token(Algorithm::RS256, Some("rsa-1"), None, &claims),
+        token(Algorithm::PS256, Some("rsa-1"), None, &claims),
+        token(Algorithm::ES256, Some("ec256-1"), None, &claims),
+        token(Algorithm::ES384, Some("ec384-1"), None, &claims),
+        token(Algorithm::EdDSA, Some("ed-1"), None, &claims),
+    ];
+    let strict = serde_json::json!({
+        "sub": "user-1", "exp": NOW + 3600, "nbf": NOW - 10, "iat": NOW,
+        "iss": "https://issuer.example", "aud": ["api", "x"], "scope": "read admin",
+    });
+    out.push(token(
+        Algorithm::ES256,
+        Some("ec256-1"),
+        Some("at+jwt"),
+        &strict,
+    ));
+    out.push(token(
+        Algorithm::EdDSA,
+        Some("ed-1"),
+        Some("application/at+jwt"),
+        &strict,
+    ));
+    out
+}
