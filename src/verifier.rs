@@ -8,7 +8,7 @@
 //! 2. header: a JSON object without duplicate members; `enc` (JWE), `crit`,
 //!    `b64: false` and `zip` rejected; `alg` allowed by the allow-list (never
 //!    `none`, in any spelling); `typ` when configured;
-//! 3. key selection by `kid` and `alg` ([`KeySet`](crate::KeySet));
+//! 3. key selection by `kid` and `alg` ([`KeySet`]);
 //! 4. signature, with the key's own provider verifier;
 //! 5. claims: a JSON object without duplicate members, registered claims
 //!    checked ([`rules`](crate::rules)), route scopes, then deserialized into
