@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::Value;
-use tower_jwt_auth::{Authenticator, FixedClock, Key, RouteRules};
+use tower_jwt_auth::{Authenticator, FixedClock, Key, KeySet, RouteRules};
 
 /// The fixed "now" of every authenticator (seconds since the epoch).
 pub const NOW: u64 = 1_800_000_000;
@@ -53,13 +53,18 @@ pub struct TypedClaims {
     pub exp: u64,
 }
 
-/// Authenticator B: the fixture JWK Set, typed claims, issuer, audience,
+/// Authenticator B: the fixture JWK Set bound to its issuer, typed claims,
+/// issuer, audience,
 /// `typ` and a required `sub`.
 pub static AUTH_STRICT: LazyLock<Authenticator<TypedClaims>> = LazyLock::new(|| {
     Authenticator::builder()
         .claims::<TypedClaims>()
-        .jwk_set(JWKS)
-        .expect("fixture jwks")
+        // Issuer-bound keys: their tokens must carry exactly this `iss`.
+        .key_set(
+            KeySet::from_jwks_json(JWKS)
+                .expect("fixture jwks")
+                .with_issuer("https://issuer.example"),
+        )
         .issuer(["https://issuer.example"])
         .audience(["api"])
         .require_claim("sub")
