@@ -199,14 +199,16 @@ impl Rules {
         let Some(expected) = &self.typ else {
             return Ok(());
         };
-        let strip = |t: &str| -> String {
-            let t = t.to_ascii_lowercase();
-            t.strip_prefix("application/")
-                .map(str::to_owned)
-                .unwrap_or(t)
-        };
+        // No allocation on the request path: strip the optional prefix and
+        // compare case-insensitively in place.
+        fn strip(t: &str) -> &str {
+            match t.get(..12) {
+                Some(p) if p.eq_ignore_ascii_case("application/") => &t[12..],
+                _ => t,
+            }
+        }
         match typ {
-            Some(t) if strip(t) == strip(expected) => Ok(()),
+            Some(t) if strip(t).eq_ignore_ascii_case(strip(expected)) => Ok(()),
             _ => Err(AuthErrorKind::InvalidType.into()),
         }
     }
