@@ -41,15 +41,7 @@ fn claims() -> Value {
 }
 
 fn with(extra: Value) -> Value {
-    let mut c = claims();
-    for (k, v) in extra.as_object().unwrap() {
-        if v.is_null() {
-            c.as_object_mut().unwrap().remove(k);
-        } else {
-            c[k] = v.clone();
-        }
-    }
-    c
+    merged(&claims(), extra)
 }
 
 fn hmac_auth() -> Authenticator {

@@ -43,17 +43,7 @@ async fn contract_rows(addr: std::net::SocketAddr, alg: Algorithm, kid: Option<&
     let n = now();
     let base =
         json!({"iss": ISS, "aud": AUD, "sub": "u1", "scope": "read", "iat": n, "exp": n + 600});
-    let mint = |extra: Value| {
-        let mut c = base.clone();
-        for (k, v) in extra.as_object().unwrap() {
-            if v.is_null() {
-                c.as_object_mut().unwrap().remove(k);
-            } else {
-                c[k] = v.clone();
-            }
-        }
-        token(alg, kid, &c)
-    };
+    let mint = |extra: Value| token(alg, kid, &merged(&base, extra));
     let t = mint(json!({}));
 
     let r = fetch(addr, "/public", None).await;

@@ -135,3 +135,16 @@ pub async fn fetch(addr: SocketAddr, path: &str, authorization: Option<&str>) ->
 pub async fn fetch_bearer(addr: SocketAddr, path: &str, token: &str) -> Reply {
     fetch(addr, path, Some(&format!("Bearer {token}"))).await
 }
+
+/// `base` with `extra`'s members set, a `null` in `extra` removing the member.
+pub fn merged(base: &Value, extra: Value) -> Value {
+    let mut c = base.clone();
+    for (k, v) in extra.as_object().expect("an object") {
+        if v.is_null() {
+            c.as_object_mut().expect("an object").remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
