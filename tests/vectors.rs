@@ -100,7 +100,7 @@ const WYCHEPROOF_JWK_REASONS: &[(u64, &str)] = &[
     (3, "verify: InvalidSignature"),
     // The second key's `k` ends in a character with non-zero unused bits
     // (not canonical base64url), which is refused before the duplicate `kid`
-    // is seen; duplicate kids alone are refused (unit test in src/keys.rs).
+    // is seen; duplicate kids alone are refused (unit test in src/keys/set.rs).
     (4, "import: InvalidJwk { index: 1"),
     (5, "accept"),
     (6, "import: Empty"),

@@ -1,0 +1,133 @@
+//! Verification keys and the algorithms each may verify.
+//!
+//! A [`Key`] binds key material to the set of `alg` values it may verify:
+//! no RSA or EC key verifies `HS*` (the classic algorithm-confusion attack),
+//! an HMAC key verifies only `HS*`, a P-256 key only `ES256`. A token's `alg`
+//! must be allowed by the configured allow-list *and* by its key.
+//!
+//! Import policy (RFC 7518, RFC 8725 §3.5):
+//! - HMAC secrets of at least 32 bytes; a secret verifies `HS384` only from
+//!   48 bytes and `HS512` only from 64 bytes (a key as long as the hash).
+//!   Shorter legacy secrets need the loudly named
+//!   [`Key::danger_hmac_short_secret`].
+//! - RSA moduli of at least 2048 bits, with an odd public exponent above 1,
+//!   and without the ROCA fingerprint (CVE-2017-15361).
+//! - EC points must lie on P-256 or P-384; Ed25519 keys are 32 bytes.
+//! - JWK Sets: keys with `use` other than `sig`, or `key_ops` without
+//!   `verify`, or a `kty`/`crv`/`alg` this crate does not verify with, are
+//!   skipped; malformed keys, private key material, duplicate `kid`s, a
+//!   set mixing `oct` and asymmetric keys, or an `alg` that contradicts the
+//!   key type fail the import.
+//!
+//! ```
+//! use tower_jwt_auth::keys::{Key, KeySet};
+//!
+//! let mut keys = KeySet::new();
+//! keys.push(Key::hmac(b"an example secret of 32+ bytes!!")?.with_kid("k1"))?;
+//! assert_eq!(keys.len(), 1);
+//! # Ok::<(), tower_jwt_auth::KeyError>(())
+//! ```
+//!
+//! One concern per file: [`Key`] and its accessors (`key.rs`), the import
+//! policy every key passes (`policy.rs`), PEM parsing (`pem.rs`), JWK Set
+//! parsing (`jwk.rs`), and the [`KeySet`] with its lookup (`set.rs`).
+
+use std::fmt;
+
+use jsonwebtoken::Algorithm;
+
+mod jwk;
+mod key;
+mod pem;
+mod policy;
+mod set;
+
+pub use key::{Key, KeyKind};
+pub use set::KeySet;
+
+const ALL_ALGORITHMS: [Algorithm; 12] = [
+    Algorithm::HS256,
+    Algorithm::HS384,
+    Algorithm::HS512,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::EdDSA,
+];
+
+/// A small set of [`Algorithm`]s (a bit set; cheap to copy and test).
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct AlgorithmSet(u16);
+
+impl AlgorithmSet {
+    /// The empty set.
+    #[must_use]
+    pub const fn empty() -> Self {
+        Self(0)
+    }
+
+    fn bit(alg: Algorithm) -> u16 {
+        ALL_ALGORITHMS
+            .iter()
+            .position(|a| *a == alg)
+            .map_or(0, |i| 1 << i)
+    }
+
+    /// Adds `alg`.
+    pub fn insert(&mut self, alg: Algorithm) {
+        self.0 |= Self::bit(alg);
+    }
+
+    /// Whether `alg` is in the set.
+    #[must_use]
+    pub fn contains(self, alg: Algorithm) -> bool {
+        let b = Self::bit(alg);
+        b != 0 && self.0 & b == b
+    }
+
+    /// The algorithms in both sets.
+    #[must_use]
+    pub fn intersection(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    /// The algorithms in either set.
+    #[must_use]
+    pub fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// Whether the set is empty.
+    #[must_use]
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The algorithms in the set, in a fixed order.
+    pub fn iter(self) -> impl Iterator<Item = Algorithm> {
+        ALL_ALGORITHMS
+            .into_iter()
+            .filter(move |a| self.contains(*a))
+    }
+}
+
+impl FromIterator<Algorithm> for AlgorithmSet {
+    fn from_iter<I: IntoIterator<Item = Algorithm>>(iter: I) -> Self {
+        let mut s = Self::empty();
+        for a in iter {
+            s.insert(a);
+        }
+        s
+    }
+}
+
+impl fmt::Debug for AlgorithmSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_set().entries(self.iter()).finish()
+    }
+}

@@ -1,0 +1,154 @@
+//! [`KeySet`]: the keys of an authenticator and the lookup by `kid`.
+
+use std::collections::HashMap;
+use std::fmt;
+
+use jsonwebtoken::Algorithm;
+
+use super::{AlgorithmSet, Key};
+use crate::error::{AuthErrorKind, KeyError};
+
+/// The verification keys of an authenticator, looked up by `kid`.
+///
+/// `Debug` lists the keys' kinds, ids and algorithms, never key material.
+#[derive(Clone, Default)]
+pub struct KeySet {
+    keys: Vec<Key>,
+    by_kid: HashMap<String, usize>,
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(&self.keys).finish()
+    }
+}
+impl KeySet {
+    /// An empty key set.
+    #[must_use]
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds a key.
+    ///
+    /// # Errors
+    /// [`KeyError::DuplicateKid`] when a key with the same `kid` is present.
+    pub fn push(&mut self, key: Key) -> Result<(), KeyError> {
+        if let Some(kid) = &key.kid {
+            if self.by_kid.contains_key(kid) {
+                return Err(KeyError::DuplicateKid { kid: kid.clone() });
+            }
+            self.by_kid.insert(kid.clone(), self.keys.len());
+        }
+        self.keys.push(key);
+        Ok(())
+    }
+
+    /// Adds every key of `other`.
+    ///
+    /// # Errors
+    /// [`KeyError::DuplicateKid`] when both sets use a `kid`.
+    pub fn extend(&mut self, other: KeySet) -> Result<(), KeyError> {
+        other.keys.into_iter().try_for_each(|k| self.push(k))
+    }
+
+    /// Binds every key of the set to `issuer` (see [`Key::with_issuer`]).
+    #[must_use]
+    pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {
+        let issuer = issuer.into();
+        for key in &mut self.keys {
+            key.issuer = Some(issuer.clone());
+        }
+        self
+    }
+
+    /// Number of keys.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+
+    /// Whether there is no key.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+
+    /// The keys, in insertion order.
+    pub fn iter(&self) -> impl Iterator<Item = &Key> {
+        self.keys.iter()
+    }
+
+    /// Every algorithm some key may verify.
+    #[must_use]
+    pub fn algorithms(&self) -> AlgorithmSet {
+        self.keys
+            .iter()
+            .fold(AlgorithmSet::empty(), |s, k| s.union(k.algorithms))
+    }
+
+    /// Picks the key for a token: the key named by `kid`; else (no `kid`, or
+    /// a `kid` no key has) the single key without a `kid` that may verify
+    /// `alg` — or, for a token without `kid`, the single key of the whole set
+    /// that may. Never tries several keys.
+    pub(crate) fn select(&self, kid: Option<&str>, alg: Algorithm) -> Result<&Key, AuthErrorKind> {
+        if let Some(kid) = kid {
+            if let Some(&i) = self.by_kid.get(kid) {
+                let key = &self.keys[i];
+                return if key.algorithms.contains(alg) {
+                    Ok(key)
+                } else {
+                    Err(AuthErrorKind::DisallowedAlgorithm)
+                };
+            }
+        }
+        let mut fits = self
+            .keys
+            .iter()
+            .filter(|k| (kid.is_none() || k.kid.is_none()) && k.algorithms.contains(alg));
+        match (fits.next(), fits.next()) {
+            (Some(key), None) => Ok(key),
+            _ => Err(AuthErrorKind::UnknownKey),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &[u8] = b"0123456789abcdef0123456789abcdef";
+
+    #[test]
+    fn select_by_kid_then_single_fitting_key() {
+        let mut set = KeySet::new();
+        set.push(Key::hmac(SECRET).unwrap()).unwrap();
+        set.push(
+            Key::from_pem(include_bytes!("../../tests/fixtures/rsa2048_public.pem"))
+                .unwrap()
+                .with_kid("r"),
+        )
+        .unwrap();
+        assert!(set.select(None, Algorithm::HS256).is_ok());
+        assert_eq!(
+            set.select(Some("r"), Algorithm::RS256).unwrap().kid(),
+            Some("r")
+        );
+        assert_eq!(
+            set.select(Some("r"), Algorithm::HS256).unwrap_err(),
+            AuthErrorKind::DisallowedAlgorithm
+        );
+        assert_eq!(
+            set.select(Some("nope"), Algorithm::RS256).unwrap_err(),
+            AuthErrorKind::UnknownKey
+        );
+        // A token without kid may use the single RSA key even though it has a kid.
+        assert!(set.select(None, Algorithm::RS256).is_ok());
+        set.push(Key::hmac([1u8; 32]).unwrap()).unwrap();
+        assert_eq!(
+            set.select(None, Algorithm::HS256).unwrap_err(),
+            AuthErrorKind::UnknownKey,
+            "two keys fit: ambiguous, never tried in turn"
+        );
+    }
+}
