@@ -11,22 +11,31 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::routing::get;
-use axum::{Json, Router};
+use axum::Router;
 use jsonwebtoken::{encode, EncodingKey, Header};
-use serde_json::{json, Value};
-use tower_jwt_auth::{Algorithm, Authenticator, Claims};
+use serde_json::json;
+use tower_jwt_auth::{Algorithm, Authenticator, Claims, RawClaims};
 
 async fn public() -> &'static str {
     "ok"
 }
 
-async fn me(claims: Claims) -> Json<Value> {
-    Json(claims.as_ref().clone())
+fn json_body(body: String) -> impl IntoResponse {
+    ([(CONTENT_TYPE, "application/json")], body)
 }
 
-async fn optional(claims: Option<Claims>) -> Json<Value> {
-    Json(json!({ "claims": claims.map(|c| c.as_ref().clone()) }))
+/// The claims exactly as the token carries them: `RawClaims` keeps every
+/// digit of a number that `serde_json::Value` would round to a float.
+async fn me(claims: Claims<RawClaims>) -> impl IntoResponse {
+    json_body(claims.as_str().to_owned())
+}
+
+async fn optional(claims: Option<Claims<RawClaims>>) -> impl IntoResponse {
+    let claims = claims.as_ref().map_or("null", |c| c.as_str());
+    json_body(format!("{{\"claims\":{claims}}}"))
 }
 
 /// The process environment; tests pass their own lookup instead.
@@ -44,7 +53,7 @@ fn list(env: &dyn Fn(&str) -> Option<String>, name: &str) -> Option<Vec<String>>
 }
 
 pub(crate) struct Config {
-    pub(crate) auth: Authenticator,
+    pub(crate) auth: Authenticator<RawClaims>,
     /// Set when no key variable was given: the generated secret.
     pub(crate) generated_secret: Option<String>,
 }
@@ -56,7 +65,7 @@ pub(crate) fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, 
              `remote` feature); use JWKS_FILE, JWT_PUBLIC_KEY_PEM or JWT_SECRET"
         ));
     }
-    let mut builder = Authenticator::builder();
+    let mut builder = Authenticator::builder().raw_claims();
     let mut generated_secret = None;
     let secret = env("JWT_SECRET");
     let jwks_file = env("JWKS_FILE");
@@ -111,7 +120,7 @@ pub(crate) fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, 
     })
 }
 
-pub(crate) fn app(auth: &Authenticator) -> Router {
+pub(crate) fn app(auth: &Authenticator<RawClaims>) -> Router {
     Router::new()
         .route("/public", get(public))
         .route("/me", get(me).layer(auth.layer()))

@@ -8,15 +8,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::claims::{decode_raw, RawClaims};
 use crate::crypto;
 use crate::error::{ConfigError, KeyError};
 use crate::keys::{AlgorithmSet, Key, KeySet};
 use crate::layer::JwtAuthLayer;
+use crate::policy::{RoleClaim, RouteRules};
 use crate::rules::{Clock, Rules};
-use crate::token::DEFAULT_MAX_TOKEN_LEN;
-use crate::verifier::{RouteRules, Verifier, VerifierInner};
+use crate::token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
+use crate::verifier::{decode_json, decode_value, Decode, IssuerTable, Verifier, VerifierInner};
 
 /// Keys and base rules, shared by every route (cheap to clone: an `Arc`).
 ///
@@ -38,12 +41,14 @@ use crate::verifier::{RouteRules, Verifier, VerifierInner};
 /// ```
 pub struct Authenticator<C = Value> {
     verifier: Verifier<C>,
+    sources: Arc<[TokenSource]>,
 }
 
 impl<C> Clone for Authenticator<C> {
     fn clone(&self) -> Self {
         Self {
             verifier: self.verifier.clone(),
+            sources: self.sources.clone(),
         }
     }
 }
@@ -52,8 +57,13 @@ impl<C> fmt::Debug for Authenticator<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authenticator")
             .field("verifier", &self.verifier)
+            .field("sources", &self.sources)
             .finish()
     }
+}
+
+fn default_sources() -> Arc<[TokenSource]> {
+    Arc::from([TokenSource::authorization()])
 }
 
 impl Authenticator<Value> {
@@ -75,14 +85,113 @@ impl<C> Authenticator<C> {
     /// A layer that requires a valid token.
     #[must_use]
     pub fn layer(&self) -> JwtAuthLayer<C> {
-        JwtAuthLayer::new(self.verifier.clone(), RouteRules::default(), false)
+        JwtAuthLayer::new(
+            self.verifier.clone(),
+            RouteRules::default(),
+            false,
+            self.sources.clone(),
+        )
     }
 
     /// A layer that lets requests without credentials through with no
     /// claims, and rejects a token that is present but invalid.
     #[must_use]
     pub fn optional(&self) -> JwtAuthLayer<C> {
-        JwtAuthLayer::new(self.verifier.clone(), RouteRules::default(), true)
+        JwtAuthLayer::new(
+            self.verifier.clone(),
+            RouteRules::default(),
+            true,
+            self.sources.clone(),
+        )
+    }
+
+    /// Where this authenticator's layers look for the token, in order.
+    #[must_use]
+    pub fn token_sources(&self) -> &[TokenSource] {
+        &self.sources
+    }
+
+    /// The same authenticator with other token sources (see
+    /// [`AuthenticatorBuilder::token_sources`]).
+    #[must_use]
+    pub fn with_token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.sources = sources.into_iter().collect();
+        self
+    }
+
+    /// One authenticator over several issuers, each with its own keys and
+    /// rules (audience, leeway, required claims, ...). A token's `iss`,
+    /// read before verification only to choose, picks the issuer whose
+    /// keys and rules then verify it: an unknown or absent `iss` is a 401,
+    /// and a token signed with one issuer's key but claiming another's
+    /// fails that other issuer's signature check (401).
+    ///
+    /// Each authenticator must accept at least one issuer
+    /// ([`AuthenticatorBuilder::issuer`]); one that accepts several is
+    /// picked for each of them. The result uses the first authenticator's
+    /// realm and token sources.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Authenticator;
+    ///
+    /// let employees = Authenticator::builder()
+    ///     .hmac_secret("the employees' issuer secret, 32+ bytes")
+    ///     .issuer(["https://login.example.com"])
+    ///     .audience(["api"])
+    ///     .build()?;
+    /// let partners = Authenticator::builder()
+    ///     .hmac_secret("the partners' issuer secret, also 32+ bytes")
+    ///     .issuer(["https://partners.example.net"])
+    ///     .audience(["partner-api"])
+    ///     .build()?;
+    /// let auth = Authenticator::by_issuer([employees, partners])?;
+    /// let layer = auth.layer();
+    /// # let _ = layer;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`ConfigError::IssuerRequired`] when one accepts no issuer,
+    /// [`ConfigError::DuplicateIssuer`] when two accept the same one,
+    /// [`ConfigError::EmptyList`] for an empty list.
+    pub fn by_issuer(
+        authenticators: impl IntoIterator<Item = Authenticator<C>>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = IssuerTable::new();
+        let mut first: Option<Authenticator<C>> = None;
+        for auth in authenticators {
+            let entries: Vec<(String, Arc<VerifierInner>)> = match &auth.verifier.issuers {
+                Some(nested) => nested
+                    .iter()
+                    .map(|(iss, inner)| (iss.clone(), inner.clone()))
+                    .collect(),
+                None => {
+                    let inner = &auth.verifier.inner;
+                    let issuers = inner
+                        .rules
+                        .issuers
+                        .as_ref()
+                        .ok_or(ConfigError::IssuerRequired)?;
+                    issuers
+                        .iter()
+                        .map(|iss| (iss.clone(), inner.clone()))
+                        .collect()
+                }
+            };
+            for (iss, inner) in entries {
+                if table.contains_key(&iss) {
+                    return Err(ConfigError::DuplicateIssuer { issuer: iss });
+                }
+                table.insert(iss, inner);
+            }
+            first.get_or_insert(auth);
+        }
+        let first = first.ok_or(ConfigError::EmptyList { what: "issuer" })?;
+        let decode = first.verifier.decode();
+        Ok(Self {
+            verifier: Verifier::by_issuer(first.verifier.inner.clone(), table, decode),
+            sources: first.sources,
+        })
     }
 }
 
@@ -96,6 +205,8 @@ pub struct AuthenticatorBuilder<C = Value> {
     rules: Rules,
     max_token_len: usize,
     realm: Option<String>,
+    sources: Arc<[TokenSource]>,
+    decode: Decode<C>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -107,11 +218,12 @@ impl<C> fmt::Debug for AuthenticatorBuilder<C> {
             .field("rules", &self.rules)
             .field("max_token_len", &self.max_token_len)
             .field("realm", &self.realm)
+            .field("sources", &self.sources)
             .finish_non_exhaustive()
     }
 }
 
-impl<C> AuthenticatorBuilder<C> {
+impl AuthenticatorBuilder<Value> {
     fn new() -> Self {
         Self {
             keys: KeySet::new(),
@@ -120,13 +232,29 @@ impl<C> AuthenticatorBuilder<C> {
             rules: Rules::default(),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             realm: None,
+            sources: default_sources(),
+            decode: decode_value,
             _claims: PhantomData,
         }
     }
+}
 
-    /// Decodes claims into `T` instead (any `serde::de::DeserializeOwned`).
+impl<C> AuthenticatorBuilder<C> {
+    /// Decodes claims into `T` instead (any `serde::de::DeserializeOwned`),
+    /// deserialized from the payload bytes so numbers reach `T` as sent.
     #[must_use]
-    pub fn claims<T>(self) -> AuthenticatorBuilder<T> {
+    pub fn claims<T: DeserializeOwned>(self) -> AuthenticatorBuilder<T> {
+        self.decode_with(decode_json::<T>)
+    }
+
+    /// Keeps the claims exactly as sent ([`RawClaims`]): handlers extract
+    /// `Claims<RawClaims>`.
+    #[must_use]
+    pub fn raw_claims(self) -> AuthenticatorBuilder<RawClaims> {
+        self.decode_with(decode_raw)
+    }
+
+    fn decode_with<T>(self, decode: Decode<T>) -> AuthenticatorBuilder<T> {
         AuthenticatorBuilder {
             keys: self.keys,
             error: self.error,
@@ -134,8 +262,41 @@ impl<C> AuthenticatorBuilder<C> {
             rules: self.rules,
             max_token_len: self.max_token_len,
             realm: self.realm,
+            sources: self.sources,
+            decode,
             _claims: PhantomData,
         }
+    }
+
+    /// Where layers look for the token, in this order (default: only
+    /// `Authorization: Bearer`). Every source is read: the first that holds
+    /// a token supplies it, and two holding different tokens are a 400.
+    /// Each layer can override this with
+    /// [`JwtAuthLayer::token_sources`](crate::JwtAuthLayer::token_sources).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{token::TokenSource, Authenticator};
+    ///
+    /// let auth = Authenticator::builder()
+    ///     .hmac_secret("a secret of at least thirty-two bytes")
+    ///     .token_sources([TokenSource::authorization(), TokenSource::cookie("access_token")])
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.sources = sources.into_iter().collect();
+        self
+    }
+
+    /// Where [`require_role`](crate::JwtAuthLayer::require_role) and
+    /// [`require_any_role`](crate::JwtAuthLayer::require_any_role) read
+    /// roles (default: the `roles` claim).
+    #[must_use]
+    pub fn role_claim(mut self, claim: RoleClaim) -> Self {
+        self.rules.role_claim = claim;
+        self
     }
 
     fn record(mut self, result: Result<(), ConfigError>) -> Self {
@@ -345,6 +506,11 @@ impl<C> AuthenticatorBuilder<C> {
                 return Err(ConfigError::InvalidType);
             }
         }
+        if self.sources.is_empty() {
+            return Err(ConfigError::EmptyList {
+                what: "token source",
+            });
+        }
         let inner = VerifierInner {
             keys: self.keys,
             algorithms,
@@ -353,7 +519,8 @@ impl<C> AuthenticatorBuilder<C> {
             realm: self.realm.map(Arc::from),
         };
         Ok(Authenticator {
-            verifier: Verifier::from_inner(Arc::new(inner)),
+            verifier: Verifier::from_inner(Arc::new(inner), self.decode),
+            sources: self.sources,
         })
     }
 }

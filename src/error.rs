@@ -22,7 +22,9 @@ pub enum AuthErrorKind {
     Missing,
     /// The `Authorization` header is not a well-formed `Bearer` credential:
     /// `Bearer` with no token, two tokens, characters outside token68, several
-    /// `Authorization` headers, or a value that is not visible ASCII.
+    /// `Authorization` headers, or a value that is not visible ASCII. Also:
+    /// two token sources holding different tokens, or one source (a cookie,
+    /// a header, a query parameter) given twice.
     MalformedRequest,
     /// The token is larger than the configured limit; nothing was decoded.
     TokenTooLarge,
@@ -64,6 +66,12 @@ pub enum AuthErrorKind {
     InvalidClaims,
     /// The token is valid but lacks a scope the route requires.
     InsufficientScope,
+    /// The token is valid but a route rule refused it: a required role is
+    /// missing, or the route's own check returned
+    /// [`Denied`](crate::Denied). Answered like
+    /// [`InsufficientScope`](Self::InsufficientScope): 403
+    /// `insufficient_scope`, gRPC `PERMISSION_DENIED`.
+    Forbidden,
     /// The key source could not provide keys (for example a remote JWK Set
     /// that was never fetched); answered with 503, never with an accept.
     KeySourceUnavailable,
@@ -76,7 +84,7 @@ impl AuthErrorKind {
         match self {
             Self::Missing | Self::KeySourceUnavailable => None,
             Self::MalformedRequest => Some("invalid_request"),
-            Self::InsufficientScope => Some("insufficient_scope"),
+            Self::InsufficientScope | Self::Forbidden => Some("insufficient_scope"),
             _ => Some("invalid_token"),
         }
     }
@@ -86,7 +94,7 @@ impl AuthErrorKind {
     pub fn status(self) -> StatusCode {
         match self {
             Self::MalformedRequest => StatusCode::BAD_REQUEST,
-            Self::InsufficientScope => StatusCode::FORBIDDEN,
+            Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::KeySourceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -115,6 +123,7 @@ impl AuthErrorKind {
             Self::InvalidClaim => "the token has an invalid claim",
             Self::InvalidClaims => "the token claims are not accepted",
             Self::InsufficientScope => "the token lacks the required scope",
+            Self::Forbidden => "the token does not grant access to this resource",
             Self::KeySourceUnavailable => "the signing keys are unavailable",
         }
     }
@@ -228,11 +237,11 @@ impl AuthError {
     }
 
     /// The gRPC status code: 16 `UNAUTHENTICATED`, 7 `PERMISSION_DENIED`
-    /// for a missing scope, 14 `UNAVAILABLE` when keys are unavailable.
+    /// for a missing scope or role, 14 `UNAVAILABLE` when keys are unavailable.
     #[must_use]
     pub fn grpc_status(&self) -> u16 {
         match self.kind {
-            AuthErrorKind::InsufficientScope => 7,
+            AuthErrorKind::InsufficientScope | AuthErrorKind::Forbidden => 7,
             AuthErrorKind::KeySourceUnavailable => 14,
             _ => 16,
         }
@@ -316,8 +325,17 @@ pub enum ConfigError {
     /// An accepted-values list (`issuer`, `audience`) is empty, so no token
     /// could ever pass: almost certainly a configuration mistake.
     EmptyList {
-        /// Which list: `"issuer"` or `"audience"`.
+        /// Which list: `"issuer"`, `"audience"` or `"token source"`.
         what: &'static str,
+    },
+    /// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer): an
+    /// authenticator that accepts no issuer cannot be picked by `iss`.
+    IssuerRequired,
+    /// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer): two
+    /// authenticators accept the same issuer.
+    DuplicateIssuer {
+        /// The issuer accepted twice.
+        issuer: String,
     },
     /// A JWK Set file could not be read.
     Io {
@@ -342,6 +360,12 @@ impl fmt::Display for ConfigError {
             Self::InvalidType => f.write_str("the required `typ` must be non-empty visible ASCII"),
             Self::EmptyList { what } => {
                 write!(f, "the accepted {what} list is empty: no token could pass")
+            }
+            Self::IssuerRequired => f.write_str(
+                "each authenticator of by_issuer must accept an issuer (builder `.issuer([..])`)",
+            ),
+            Self::DuplicateIssuer { issuer } => {
+                write!(f, "issuer {issuer:?} is accepted by two authenticators")
             }
             Self::Io { path, .. } => write!(f, "cannot read {}", path.display()),
         }

@@ -22,6 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use crate::error::{AuthError, AuthErrorKind};
+use crate::policy::RoleClaim;
 
 /// Largest NumericDate accepted: 9999-12-31T23:59:59Z.
 const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
@@ -82,6 +83,7 @@ pub(crate) struct Rules {
     pub(crate) leeway: u64,
     pub(crate) typ: Option<String>,
     pub(crate) scp: bool,
+    pub(crate) role_claim: RoleClaim,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
@@ -94,6 +96,7 @@ impl fmt::Debug for Rules {
             .field("leeway", &self.leeway)
             .field("typ", &self.typ)
             .field("scp", &self.scp)
+            .field("role_claim", &self.role_claim)
             .finish_non_exhaustive()
     }
 }
@@ -107,6 +110,7 @@ impl Default for Rules {
             leeway: 60,
             typ: None,
             scp: false,
+            role_claim: RoleClaim::default(),
             clock: Arc::new(SystemClock),
         }
     }

@@ -1,7 +1,13 @@
-//! Finding the raw token in a request: `Authorization: Bearer <token68>`
-//! (RFC 6750 §2.1).
+//! Finding the raw token in a request.
 //!
-//! The rules, strictest reading of the RFC that real clients meet:
+//! By default the token comes from `Authorization: Bearer <token68>` (RFC
+//! 6750 §2.1). A layer can read other places instead, or as well, in an
+//! order you choose ([`TokenSource`]): a named cookie, a custom header, a
+//! function of your own, and (only when asked for by name, see
+//! [`TokenSource::danger_query`]) a query parameter.
+//!
+//! The `Authorization` rules, the strictest reading of the RFC that real
+//! clients meet:
 //! - the scheme is matched case-insensitively (RFC 9110 §11.1);
 //! - another scheme (`Basic ...`) means "no credentials", not an error;
 //! - `Bearer` must be followed by one or more spaces and exactly one token68
@@ -10,8 +16,10 @@
 //!   several `Authorization` headers are a malformed request (400);
 //! - a token longer than the limit is rejected before anything is decoded.
 //!
-//! Tokens are never read from the query string or a form body (RFC 6750
-//! §2.2–2.3 allow it; RFC 8725 and RFC 9700 advise against it).
+//! With several sources, every source is read: the first one (in the
+//! configured order) that holds a token supplies it, a malformed source is a
+//! 400, and two sources holding *different* tokens are a 400 too: the layer
+//! never guesses which one the client meant.
 //!
 //! ```
 //! use http::HeaderMap;
@@ -22,8 +30,12 @@
 //! assert_eq!(bearer_token(&headers, 8192), Ok(Credentials::Bearer("abc.def.ghi")));
 //! ```
 
-use http::header::AUTHORIZATION;
-use http::HeaderMap;
+use std::borrow::Cow;
+use std::fmt;
+use std::sync::Arc;
+
+use http::header::{AUTHORIZATION, COOKIE};
+use http::{HeaderMap, HeaderName, Uri};
 
 use crate::error::{AuthError, AuthErrorKind};
 
@@ -88,6 +100,230 @@ pub fn parse_authorization(value: &[u8], max_len: usize) -> Result<Credentials<'
     // token68 is ASCII, so this cannot fail; map it anyway rather than unwrap.
     let token = std::str::from_utf8(token).map_err(|_| AuthErrorKind::MalformedRequest)?;
     Ok(Credentials::Bearer(token))
+}
+
+/// One place a layer looks for the token; see the [module docs](self).
+///
+/// ```
+/// use tower_jwt_auth::token::TokenSource;
+///
+/// // A browser app sends a cookie, API clients the Authorization header.
+/// let sources = [TokenSource::authorization(), TokenSource::cookie("access_token")];
+/// # let _ = sources;
+/// ```
+#[derive(Clone)]
+pub struct TokenSource(SourceKind);
+
+type SourceFn = dyn Fn(&HeaderMap, &Uri) -> Option<String> + Send + Sync;
+
+#[derive(Clone)]
+enum SourceKind {
+    Authorization,
+    Cookie(Arc<str>),
+    Header(HeaderName),
+    Query(Arc<str>),
+    Custom(Arc<SourceFn>),
+}
+
+impl fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            SourceKind::Authorization => f.write_str("Authorization"),
+            SourceKind::Cookie(name) => f.debug_tuple("Cookie").field(name).finish(),
+            SourceKind::Header(name) => f.debug_tuple("Header").field(name).finish(),
+            SourceKind::Query(name) => f.debug_tuple("Query").field(name).finish(),
+            SourceKind::Custom(_) => f.write_str("Custom"),
+        }
+    }
+}
+
+impl TokenSource {
+    /// `Authorization: Bearer <token>` (RFC 6750 §2.1), the default.
+    #[must_use]
+    pub fn authorization() -> Self {
+        Self(SourceKind::Authorization)
+    }
+
+    /// The value of the cookie `name` (RFC 6265 §4.2.1), optionally in
+    /// double quotes; an empty value counts as no token. The same cookie sent
+    /// twice with different values is a 400. Pair cookies with `HttpOnly`, `Secure`, `SameSite` and CSRF
+    /// protection: a browser sends them on cross-site requests too.
+    #[must_use]
+    pub fn cookie(name: impl Into<String>) -> Self {
+        Self(SourceKind::Cookie(Arc::from(name.into())))
+    }
+
+    /// The whole value of the header `name` is the token (e.g.
+    /// `X-Access-Token: <token>`), with the same token68 rules as `Bearer`.
+    /// Several such headers are a 400.
+    #[must_use]
+    pub fn header(name: HeaderName) -> Self {
+        Self(SourceKind::Header(name))
+    }
+
+    /// DANGER: the query parameter `name` (`?access_token=...`, RFC 6750
+    /// §2.3). URLs end up in access logs, proxy logs, browser history and
+    /// `Referer` headers, so a token sent this way leaks to everyone who
+    /// reads them; RFC 6750 §5.3, RFC 8725 and RFC 9700 §4.3.2 advise
+    /// against it. Use it only where nothing else is possible (browser
+    /// WebSocket or `EventSource` APIs that cannot set headers), with
+    /// short-lived tokens. The value is taken as it is (no percent-decoding:
+    /// a JWT needs none); an empty value counts as no token, the parameter given
+    /// twice is a 400.
+    #[must_use]
+    pub fn danger_query(name: impl Into<String>) -> Self {
+        Self(SourceKind::Query(Arc::from(name.into())))
+    }
+
+    /// A function of your own that finds the token in the request head;
+    /// `None` means "no token here". What it returns is checked like any
+    /// other token (size limit, then verification).
+    ///
+    /// ```
+    /// use tower_jwt_auth::token::TokenSource;
+    ///
+    /// // `X-Api-Token: jwt <token>`
+    /// let source = TokenSource::from_fn(|headers, _uri| {
+    ///     let value = headers.get("x-api-token")?.to_str().ok()?;
+    ///     value.strip_prefix("jwt ").map(str::to_owned)
+    /// });
+    /// # let _ = source;
+    /// ```
+    #[must_use]
+    pub fn from_fn<F>(f: F) -> Self
+    where
+        F: Fn(&HeaderMap, &Uri) -> Option<String> + Send + Sync + 'static,
+    {
+        Self(SourceKind::Custom(Arc::new(f)))
+    }
+
+    /// The token this source finds in the request head, if any.
+    ///
+    /// # Errors
+    /// [`AuthErrorKind::MalformedRequest`] for a malformed credential, or the
+    /// same source present twice with different values;
+    /// [`AuthErrorKind::TokenTooLarge`] past `max_len` bytes.
+    pub fn extract<'r>(
+        &self,
+        headers: &'r HeaderMap,
+        uri: &'r Uri,
+        max_len: usize,
+    ) -> Result<Option<Cow<'r, str>>, AuthError> {
+        let found = match &self.0 {
+            SourceKind::Authorization => match bearer_token(headers, max_len)? {
+                Credentials::Bearer(t) => return Ok(Some(Cow::Borrowed(t))),
+                Credentials::None => return Ok(None),
+            },
+            SourceKind::Cookie(name) => cookie_value(headers, name)?,
+            SourceKind::Header(name) => {
+                let mut values = headers.get_all(name).iter();
+                let first = values.next();
+                if values.next().is_some() {
+                    return Err(AuthErrorKind::MalformedRequest.into());
+                }
+                first.map(|v| trim_ows(v.as_bytes()))
+            }
+            SourceKind::Query(name) => query_value(uri.query().unwrap_or(""), name)?,
+            SourceKind::Custom(f) => {
+                return match f(headers, uri) {
+                    None => Ok(None),
+                    Some(t) if t.len() > max_len => Err(AuthErrorKind::TokenTooLarge.into()),
+                    Some(t) => Ok(Some(Cow::Owned(t))),
+                };
+            }
+        };
+        match found {
+            None => Ok(None),
+            Some(v) => checked_token(v, max_len).map(|t| Some(Cow::Borrowed(t))),
+        }
+    }
+}
+
+/// The token from the first of `sources` that holds one.
+///
+/// # Errors
+/// As [`TokenSource::extract`], and [`AuthErrorKind::MalformedRequest`] when
+/// two sources hold different tokens.
+pub fn find_token<'r>(
+    sources: &[TokenSource],
+    headers: &'r HeaderMap,
+    uri: &'r Uri,
+    max_len: usize,
+) -> Result<Option<Cow<'r, str>>, AuthError> {
+    let mut found: Option<Cow<'r, str>> = None;
+    for source in sources {
+        if let Some(token) = source.extract(headers, uri, max_len)? {
+            match &found {
+                Some(first) if *first != token => {
+                    return Err(AuthErrorKind::MalformedRequest.into())
+                }
+                Some(_) => {}
+                None => found = Some(token),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// A non-empty token68 of at most `max_len` bytes.
+fn checked_token(v: &[u8], max_len: usize) -> Result<&str, AuthError> {
+    if v.is_empty() {
+        return Err(AuthErrorKind::MalformedRequest.into());
+    }
+    if v.len() > max_len {
+        return Err(AuthErrorKind::TokenTooLarge.into());
+    }
+    if !is_token68(v) {
+        return Err(AuthErrorKind::MalformedRequest.into());
+    }
+    std::str::from_utf8(v).map_err(|_| AuthErrorKind::MalformedRequest.into())
+}
+
+/// The value of cookie `name` across every `Cookie` header (HTTP/2 may split
+/// them), RFC 6265 §4.2.1: `name=value` pairs separated by `;` and a space.
+fn cookie_value<'r>(headers: &'r HeaderMap, name: &str) -> Result<Option<&'r [u8]>, AuthError> {
+    let mut found: Option<&[u8]> = None;
+    for header in headers.get_all(COOKIE) {
+        for pair in header.as_bytes().split(|&b| b == b';') {
+            let pair = trim_ows(pair);
+            let Some(eq) = pair.iter().position(|&b| b == b'=') else {
+                continue;
+            };
+            if &pair[..eq] != name.as_bytes() {
+                continue;
+            }
+            let mut value = trim_ows(&pair[eq + 1..]);
+            // cookie-value = *cookie-octet / ( DQUOTE *cookie-octet DQUOTE )
+            if let [b'"', inner @ .., b'"'] = value {
+                value = inner;
+            }
+            // A cleared cookie (`name=`) is no token, not a malformed one.
+            if value.is_empty() {
+                continue;
+            }
+            match found {
+                Some(prev) if prev != value => return Err(AuthErrorKind::MalformedRequest.into()),
+                _ => found = Some(value),
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// The value of query parameter `name` (`a=1&name=value`), not decoded.
+fn query_value<'r>(query: &'r str, name: &str) -> Result<Option<&'r [u8]>, AuthError> {
+    let mut found: Option<&[u8]> = None;
+    for pair in query.split('&') {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        if key != name || value.is_empty() {
+            continue;
+        }
+        if found.is_some() {
+            return Err(AuthErrorKind::MalformedRequest.into());
+        }
+        found = Some(value.as_bytes());
+    }
+    Ok(found)
 }
 
 fn trim_ows(mut v: &[u8]) -> &[u8] {

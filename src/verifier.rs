@@ -11,13 +11,21 @@
 //! 3. key selection by `kid` and `alg` ([`KeySet`]);
 //! 4. signature, with the key's own provider verifier;
 //! 5. claims: a JSON object without duplicate members, registered claims
-//!    checked ([`rules`](crate::rules)), route scopes, then deserialized into
-//!    `C`.
+//!    checked ([`rules`](crate::rules)), the route's scopes and roles
+//!    ([`policy`](crate::policy)), then deserialized into `C` from the
+//!    payload bytes (so typed claims see numbers exactly as sent; see
+//!    [`RawClaims`](crate::claims::RawClaims) for the untouched JSON).
+//!
+//! A verifier made by [`Authenticator::by_issuer`](crate::Authenticator::by_issuer)
+//! first reads the token's *unverified* `iss` only to pick which issuer's
+//! verifier runs; that verifier's keys and rules then decide, so a token
+//! signed by one issuer's key and claiming another issuer fails its
+//! signature check.
 //!
 //! `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
 //! configuration, never from the token (RFC 8725 §3.10).
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -35,41 +43,7 @@ use crate::error::{AuthError, AuthErrorKind};
 use crate::keys::{AlgorithmSet, Key, KeySet};
 use crate::rules::Rules;
 
-/// Route-specific rules layered on an authenticator's rules: required scopes
-/// and an audience that replaces the authenticator's.
-#[derive(Debug, Clone, Default)]
-pub struct RouteRules {
-    pub(crate) scopes: Vec<String>,
-    pub(crate) audiences: Option<HashSet<String>>,
-}
-
-impl RouteRules {
-    /// No extra rules.
-    #[must_use]
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Requires `scope` in the token's `scope` (space-separated) or `scp`
-    /// claim; several calls require all of them.
-    #[must_use]
-    pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
-        self.scopes.push(scope.into());
-        self
-    }
-
-    /// Accepts only tokens whose `aud` names one of `audiences` (replacing
-    /// the authenticator's audiences for this route; `aud` becomes required).
-    #[must_use]
-    pub fn audience<I, S>(mut self, audiences: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.audiences = Some(audiences.into_iter().map(Into::into).collect());
-        self
-    }
-}
+pub use crate::policy::RouteRules;
 
 pub(crate) struct VerifierInner {
     pub(crate) keys: KeySet,
@@ -79,11 +53,36 @@ pub(crate) struct VerifierInner {
     pub(crate) realm: Option<Arc<str>>,
 }
 
+/// Turns a verified payload into `C`: the payload bytes and the same
+/// payload already parsed (and checked) as a JSON object.
+pub(crate) type Decode<C> = fn(&[u8], Map<String, Value>) -> Option<C>;
+
+/// `C` deserialized from the payload bytes, so numbers reach it as sent.
+pub(crate) fn decode_json<C: DeserializeOwned>(bytes: &[u8], _: Map<String, Value>) -> Option<C> {
+    serde_json::from_slice(bytes).ok()
+}
+
+/// The default claims type: the object already parsed, no second parse.
+pub(crate) fn decode_value(_: &[u8], map: Map<String, Value>) -> Option<Value> {
+    Some(Value::Object(map))
+}
+
+/// A verified payload: its bytes, the checked claims object, and the
+/// verifier whose rules applied.
+type Verified<'v> = (Vec<u8>, Map<String, Value>, &'v VerifierInner);
+
+/// Issuer → that issuer's verifier, for [`Authenticator::by_issuer`](crate::Authenticator::by_issuer).
+pub(crate) type IssuerTable = HashMap<String, Arc<VerifierInner>>;
+
 /// Verifies tokens against keys and rules; cheap to clone (an `Arc`).
 ///
 /// Built by [`Authenticator::builder`](crate::Authenticator::builder).
 pub struct Verifier<C = Value> {
     pub(crate) inner: Arc<VerifierInner>,
+    /// Set for a verifier over several issuers; `inner` is then the first
+    /// issuer's, used only for settings such as the realm.
+    pub(crate) issuers: Option<Arc<IssuerTable>>,
+    decode: Decode<C>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -91,35 +90,77 @@ impl<C> Clone for Verifier<C> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
+            issuers: self.issuers.clone(),
+            decode: self.decode,
             _claims: PhantomData,
         }
+    }
+}
+
+impl fmt::Debug for VerifierInner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifierInner")
+            .field("keys", &self.keys)
+            .field("algorithms", &self.algorithms)
+            .field("rules", &self.rules)
+            .field("max_token_len", &self.max_token_len)
+            .finish_non_exhaustive()
     }
 }
 
 impl<C> fmt::Debug for Verifier<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Verifier")
-            .field("claims", &std::any::type_name::<C>())
-            .field("keys", &self.inner.keys)
-            .field("algorithms", &self.inner.algorithms)
-            .field("rules", &self.inner.rules)
-            .field("max_token_len", &self.inner.max_token_len)
-            .finish()
+        let mut d = f.debug_struct("Verifier");
+        d.field("claims", &std::any::type_name::<C>());
+        match &self.issuers {
+            None => d
+                .field("keys", &self.inner.keys)
+                .field("algorithms", &self.inner.algorithms)
+                .field("rules", &self.inner.rules)
+                .field("max_token_len", &self.inner.max_token_len),
+            Some(table) => d.field("issuers", table),
+        };
+        d.finish()
     }
 }
 
 impl<C> Verifier<C> {
-    pub(crate) fn from_inner(inner: Arc<VerifierInner>) -> Self {
+    pub(crate) fn from_inner(inner: Arc<VerifierInner>, decode: Decode<C>) -> Self {
         Self {
             inner,
+            issuers: None,
+            decode,
             _claims: PhantomData,
         }
     }
 
-    /// The upper bound on a token's size, in bytes.
+    /// A verifier that picks among `table` by the token's `iss`.
+    pub(crate) fn by_issuer(
+        first: Arc<VerifierInner>,
+        table: IssuerTable,
+        decode: Decode<C>,
+    ) -> Self {
+        Self {
+            inner: first,
+            issuers: Some(Arc::new(table)),
+            decode,
+            _claims: PhantomData,
+        }
+    }
+
+    pub(crate) fn decode(&self) -> Decode<C> {
+        self.decode
+    }
+
+    /// The upper bound on a token's size, in bytes (the largest of the
+    /// issuers' for a verifier over several issuers; each issuer's own
+    /// bound still applies to its tokens).
     #[must_use]
     pub fn max_token_len(&self) -> usize {
-        self.inner.max_token_len
+        match &self.issuers {
+            None => self.inner.max_token_len,
+            Some(table) => table.values().map(|v| v.max_token_len).max().unwrap_or(0),
+        }
     }
 
     /// The `realm` of the `WWW-Authenticate` challenges, if configured.
@@ -133,14 +174,15 @@ impl<C> Verifier<C> {
     }
 
     /// The algorithms a token may use (the allow-list intersected with what
-    /// the keys can verify).
+    /// the keys can verify; for several issuers, the union of theirs).
     #[must_use]
     pub fn algorithms(&self) -> AlgorithmSet {
-        self.inner.algorithms
+        match &self.issuers {
+            None => self.inner.algorithms,
+            Some(table) => table.values().flat_map(|v| v.algorithms.iter()).collect(),
+        }
     }
-}
 
-impl<C: DeserializeOwned> Verifier<C> {
     /// Verifies `token` with the authenticator's rules.
     ///
     /// # Errors
@@ -149,19 +191,44 @@ impl<C: DeserializeOwned> Verifier<C> {
         self.verify_for(token, &RouteRules::default())
     }
 
-    /// Verifies `token` with the authenticator's rules plus `route`'s.
+    /// Verifies `token` with the authenticator's rules plus `route`'s
+    /// scopes, roles and audience.
     ///
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
     pub fn verify_for(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError> {
-        let claims = self.verify_claims(token, route)?;
-        let claims = C::deserialize(Value::Object(claims))
-            .map_err(|_| AuthError::new(AuthErrorKind::InvalidClaims))?;
+        let (bytes, claims, inner) = self.verify_claims(token, route)?;
+        route.check(&inner.rules, &claims)?;
+        let claims = (self.decode)(&bytes, claims)
+            .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidClaims))?;
         Ok(Claims::new(claims))
     }
-}
 
-impl<C> Verifier<C> {
+    /// The verifier that handles `token`: this one, or for a verifier over
+    /// several issuers, the one of the token's `iss`. That `iss` is read
+    /// unverified, only to choose: the chosen verifier's keys and rules
+    /// then check the token as usual.
+    fn pick(&self, token: &str) -> Result<&VerifierInner, AuthError> {
+        let Some(table) = &self.issuers else {
+            return Ok(&self.inner);
+        };
+        if token.len() > self.max_token_len() {
+            return Err(AuthErrorKind::TokenTooLarge.into());
+        }
+        let mut parts = token.split('.');
+        let payload = match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(_), Some(p), Some(_), None) => p,
+            _ if token.split('.').count() == 5 => return Err(AuthErrorKind::Encrypted.into()),
+            _ => return Err(AuthErrorKind::MalformedToken.into()),
+        };
+        let claims = decode_object(payload)?;
+        let iss = string_iss(&claims)?;
+        table
+            .get(iss)
+            .map(|inner| &**inner)
+            .ok_or_else(|| AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"))
+    }
+
     /// Verifies only the JWS: size, shape, header rules, key selection and
     /// signature (steps 1–4 of the module docs), and returns the decoded
     /// payload bytes. No claim is checked: this is for conformance tests and
@@ -170,16 +237,19 @@ impl<C> Verifier<C> {
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
     pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
-        let (payload_b64, _) = self.verify_signature(token)?;
+        let (payload_b64, _, _) = self.verify_signature(token)?;
         URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| AuthErrorKind::MalformedToken.into())
     }
 
-    /// Steps 1–4; returns the (still encoded) payload segment and the key
-    /// that verified it.
-    fn verify_signature<'t>(&self, token: &'t str) -> Result<(&'t str, &Key), AuthError> {
-        let inner = &*self.inner;
+    /// Steps 1–4; returns the (still encoded) payload segment, the key
+    /// that verified it and the verifier whose rules apply.
+    fn verify_signature<'t>(
+        &self,
+        token: &'t str,
+    ) -> Result<(&'t str, &Key, &VerifierInner), AuthError> {
+        let inner = self.pick(token)?;
         if token.len() > inner.max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
@@ -208,17 +278,16 @@ impl<C> Verifier<C> {
         if !crypto::verify(message.as_bytes(), signature, key.decoding_key(), alg) {
             return Err(AuthErrorKind::InvalidSignature.into());
         }
-        Ok((payload_b64, key))
+        Ok((payload_b64, key, inner))
     }
 
-    fn verify_claims(
-        &self,
-        token: &str,
-        route: &RouteRules,
-    ) -> Result<Map<String, Value>, AuthError> {
-        let (payload_b64, key) = self.verify_signature(token)?;
-        let claims = decode_object(payload_b64)?;
-        let rules = &self.inner.rules;
+    /// Steps 1–5 up to the route's scopes and roles: the payload bytes, the
+    /// checked claims object and the verifier whose rules applied.
+    fn verify_claims(&self, token: &str, route: &RouteRules) -> Result<Verified<'_>, AuthError> {
+        let (payload_b64, key, inner) = self.verify_signature(token)?;
+        let bytes = decode_segment(payload_b64)?;
+        let claims = parse_object(&bytes)?;
+        let rules = &inner.rules;
         rules.check(&claims, route.audiences.as_ref())?;
         // A key bound to an issuer speaks only for that issuer: another
         // issuer's key cannot mint tokens in its name.
@@ -227,10 +296,16 @@ impl<C> Verifier<C> {
                 return Err(AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"));
             }
         }
-        if !route.scopes.iter().all(|s| rules.has_scope(&claims, s)) {
-            return Err(AuthError::insufficient_scope(&route.scopes));
-        }
-        Ok(claims)
+        Ok((bytes, claims, inner))
+    }
+}
+
+/// `iss` as a string: absent or of another type, no issuer can be picked.
+fn string_iss(claims: &Map<String, Value>) -> Result<&str, AuthError> {
+    match claims.get("iss") {
+        Some(Value::String(iss)) => Ok(iss),
+        None | Some(Value::Null) => Err(AuthError::claim(AuthErrorKind::MissingClaim, "iss")),
+        Some(_) => Err(AuthError::claim(AuthErrorKind::InvalidClaim, "iss")),
     }
 }
 
@@ -281,10 +356,18 @@ impl<'a> Header<'a> {
 /// base64url (no padding, canonical) → a JSON object with unique member
 /// names at every depth.
 fn decode_object(segment: &str) -> Result<Map<String, Value>, AuthError> {
-    let bytes = URL_SAFE_NO_PAD
+    parse_object(&decode_segment(segment)?)
+}
+
+fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthError> {
+    URL_SAFE_NO_PAD
         .decode(segment)
-        .map_err(|_| AuthErrorKind::MalformedToken)?;
-    match serde_json::from_slice::<Unique>(&bytes) {
+        .map_err(|_| AuthErrorKind::MalformedToken.into())
+}
+
+/// JSON bytes → an object with unique member names at every depth.
+fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, AuthError> {
+    match serde_json::from_slice::<Unique>(bytes) {
         Ok(Unique(Value::Object(map))) => Ok(map),
         _ => Err(AuthErrorKind::MalformedToken.into()),
     }

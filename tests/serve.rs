@@ -255,3 +255,42 @@ async fn bad_configuration_is_a_clear_error_not_a_panic() {
         assert!(!err.contains(SECRET), "the error shows the secret");
     }
 }
+
+#[tokio::test]
+async fn me_returns_the_claims_exactly_as_sent() {
+    let addr = start(&[("JWT_SECRET", SECRET.to_owned())]).await;
+    // Beyond 64 bits, a float's digits, member order, escapes, nesting:
+    // `/me` answers the payload's JSON text itself.
+    let payload = format!(
+        r#"{{"sub":"u1","big":123456789012345678901234567890,"neg":-98765432109876543210,"f":1.10,"exp":{},"z":{{"b":[1,2e3],"a":"\u00e9"}}}}"#,
+        now() + 600
+    );
+    let t = raw_token(
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        &payload,
+        Algorithm::HS256,
+        &signing_key(Algorithm::HS256),
+    );
+    let r = fetch_bearer(addr, "/me", &t).await;
+    assert_eq!((r.status, r.body.as_str()), (200, payload.as_str()));
+    let r = fetch_bearer(addr, "/optional", &t).await;
+    assert_eq!(r.body, format!(r#"{{"claims":{payload}}}"#));
+
+    // The same checks run on raw claims: duplicates at any depth, registered
+    // claims of the wrong type.
+    for bad in [
+        format!(r#"{{"exp":{},"sub":"a","sub":"b"}}"#, now() + 600),
+        format!(r#"{{"exp":{},"x":{{"r":1,"r":2}}}}"#, now() + 600),
+        r#"{"exp":"9999999999"}"#.to_owned(),
+        format!(r#"{{"exp":{},"iss":["a"]}}"#, now() + 600),
+    ] {
+        let t = raw_token(
+            r#"{"alg":"HS256"}"#,
+            &bad,
+            Algorithm::HS256,
+            &signing_key(Algorithm::HS256),
+        );
+        let r = fetch_bearer(addr, "/me", &t).await;
+        assert_eq!(r.status, 401, "{bad}");
+    }
+}

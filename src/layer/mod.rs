@@ -32,15 +32,15 @@ use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, Method, Request, Response};
-use serde::de::DeserializeOwned;
+use http::{HeaderMap, Method, Request, Response, Uri};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::claims::{AuthMarker, Claims};
 use crate::error::{AuthError, AuthErrorKind};
-use crate::token::{bearer_token, Credentials};
-use crate::verifier::{RouteRules, Verifier};
+use crate::policy::{run_checks, Check, Denied, RoleClaim, RouteRules};
+use crate::token::{find_token, TokenSource};
+use crate::verifier::Verifier;
 
 use self::future::ResponseFuture;
 
@@ -113,6 +113,8 @@ where
 pub struct JwtAuthLayer<C = serde_json::Value, R = DefaultErrorResponse> {
     verifier: Verifier<C>,
     route: Arc<RouteRules>,
+    checks: Arc<[Check<C>]>,
+    sources: Arc<[TokenSource]>,
     optional: bool,
     responder: R,
 }
@@ -122,6 +124,8 @@ impl<C, R: Clone> Clone for JwtAuthLayer<C, R> {
         Self {
             verifier: self.verifier.clone(),
             route: self.route.clone(),
+            checks: self.checks.clone(),
+            sources: self.sources.clone(),
             optional: self.optional,
             responder: self.responder.clone(),
         }
@@ -133,6 +137,8 @@ impl<C, R> fmt::Debug for JwtAuthLayer<C, R> {
         f.debug_struct("JwtAuthLayer")
             .field("verifier", &self.verifier)
             .field("route", &self.route)
+            .field("checks", &self.checks.len())
+            .field("sources", &self.sources)
             .field("optional", &self.optional)
             .field("responder", &std::any::type_name::<R>())
             .finish()
@@ -140,10 +146,17 @@ impl<C, R> fmt::Debug for JwtAuthLayer<C, R> {
 }
 
 impl<C> JwtAuthLayer<C> {
-    pub(crate) fn new(verifier: Verifier<C>, route: RouteRules, optional: bool) -> Self {
+    pub(crate) fn new(
+        verifier: Verifier<C>,
+        route: RouteRules,
+        optional: bool,
+        sources: Arc<[TokenSource]>,
+    ) -> Self {
         Self {
             verifier,
             route: Arc::new(route),
+            checks: Arc::from([]),
+            sources,
             optional,
             responder: DefaultErrorResponse,
         }
@@ -152,12 +165,96 @@ impl<C> JwtAuthLayer<C> {
 
 impl<C, R> JwtAuthLayer<C, R> {
     /// Also requires `scope` (in the `scope` claim, or `scp` when enabled);
-    /// a valid token without it gets 403 `insufficient_scope`. On an
-    /// [`optional`](crate::Authenticator::optional) layer, a route with
-    /// scopes still requires a token (401 without one).
+    /// a valid token without it gets 403 `insufficient_scope`. Several calls
+    /// require all of them. On an [`optional`](crate::Authenticator::optional)
+    /// layer, a route with scopes, roles or checks still requires a token
+    /// (401 without one): anonymous never gets further than a signed-in
+    /// caller.
     #[must_use]
     pub fn require_scope(self, scope: impl Into<String>) -> Self {
         self.with_route(|r| r.require_scope(scope))
+    }
+
+    /// Requires every one of `scopes` (403 `insufficient_scope` otherwise).
+    #[must_use]
+    pub fn require_all_scopes<I, S>(self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_route(|r| r.require_all_scopes(scopes))
+    }
+
+    /// Requires at least one of `scopes` (403 `insufficient_scope`
+    /// otherwise; an empty list lets no token through).
+    #[must_use]
+    pub fn require_any_scope<I, S>(self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_route(|r| r.require_any_scope(scopes))
+    }
+
+    /// Requires `role` in the authenticator's role claim (default `roles`;
+    /// see [`RoleClaim`] for Keycloak, groups, custom paths). Several calls
+    /// require all of them. 403 `insufficient_scope` otherwise.
+    #[must_use]
+    pub fn require_role(self, role: impl Into<String>) -> Self {
+        self.with_route(|r| r.require_role(role))
+    }
+
+    /// Requires at least one of `roles` in the authenticator's role claim.
+    #[must_use]
+    pub fn require_any_role<I, S>(self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_route(|r| r.require_any_role(roles))
+    }
+
+    /// Requires `role` at `claim`, e.g.
+    /// `require_role_in(RoleClaim::keycloak_client("billing"), "manager")`.
+    #[must_use]
+    pub fn require_role_in(self, claim: RoleClaim, role: impl Into<String>) -> Self {
+        self.with_route(|r| r.require_role_in(claim, role))
+    }
+
+    /// Adds a check of your own, run on the verified, typed claims after the
+    /// scopes and roles; `Err(Denied)` answers 403 `insufficient_scope`
+    /// (gRPC `PERMISSION_DENIED`). Several checks must all pass.
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Authenticator, Claims, Denied};
+    ///
+    /// let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
+    /// let layer = auth.layer().require(|claims: &Claims| {
+    ///     match claims["tenant"].as_str() {
+    ///         Some("acme") => Ok(()),
+    ///         _ => Err(Denied::because("not an acme user")),
+    ///     }
+    /// });
+    /// # let _ = layer;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn require<F>(mut self, check: F) -> Self
+    where
+        F: Fn(&Claims<C>) -> Result<(), Denied> + Send + Sync + 'static,
+    {
+        let mut checks: Vec<Check<C>> = self.checks.iter().cloned().collect();
+        checks.push(Arc::new(check));
+        self.checks = checks.into();
+        self
+    }
+
+    /// Looks for the token in these places, in this order, on this route
+    /// (replacing the authenticator's sources; see [`crate::token`]).
+    #[must_use]
+    pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        self.sources = sources.into_iter().collect();
+        self
     }
 
     /// Accepts only tokens for one of `audiences` on this route (replacing
@@ -184,6 +281,8 @@ impl<C, R> JwtAuthLayer<C, R> {
         JwtAuthLayer {
             verifier: self.verifier,
             route: self.route,
+            checks: self.checks,
+            sources: self.sources,
             optional: self.optional,
             responder,
         }
@@ -235,7 +334,7 @@ impl<S, C, R> JwtAuth<S, C, R> {
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
-    C: DeserializeOwned + Send + Sync + 'static,
+    C: Send + Sync + 'static,
     R: ErrorResponder<ResBody>,
 {
     type Response = Response<ResBody>;
@@ -247,7 +346,7 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        match authenticate(&self.layer, req.headers()) {
+        match authenticate(&self.layer, req.headers(), req.uri()) {
             Ok(claims) => {
                 let ext = req.extensions_mut();
                 if let Some(claims) = claims {
@@ -270,15 +369,23 @@ where
     }
 }
 
-fn authenticate<C: DeserializeOwned, R>(
+fn authenticate<C, R>(
     layer: &JwtAuthLayer<C, R>,
     headers: &HeaderMap,
+    uri: &Uri,
 ) -> Result<Option<Claims<C>>, AuthError> {
-    match bearer_token(headers, layer.verifier.max_token_len())? {
-        // A route that requires scopes needs a token even when optional:
+    let max_len = layer.verifier.max_token_len();
+    match find_token(&layer.sources, headers, uri, max_len)? {
+        // A route with requirements needs a token even when optional:
         // anonymous must never get further than a signed-in caller.
-        Credentials::None if layer.optional && layer.route.scopes.is_empty() => Ok(None),
-        Credentials::None => Err(AuthErrorKind::Missing.into()),
-        Credentials::Bearer(token) => layer.verifier.verify_for(token, &layer.route).map(Some),
+        None if layer.optional && !layer.route.has_requirements() && layer.checks.is_empty() => {
+            Ok(None)
+        }
+        None => Err(AuthErrorKind::Missing.into()),
+        Some(token) => {
+            let claims = layer.verifier.verify_for(&token, &layer.route)?;
+            run_checks(&layer.checks, &claims)?;
+            Ok(Some(claims))
+        }
     }
 }
