@@ -14,7 +14,7 @@ use serde_json::Value;
 use crate::claims::{decode_raw, RawClaims};
 use crate::crypto;
 use crate::error::{ConfigError, KeyError};
-use crate::keys::{AlgorithmSet, Key, KeySet};
+use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
 use crate::layer::JwtAuthLayer;
 use crate::policy::{RoleClaim, RouteRules};
 use crate::rules::{Clock, Rules};
@@ -512,7 +512,7 @@ impl<C> AuthenticatorBuilder<C> {
             });
         }
         let inner = VerifierInner {
-            keys: self.keys,
+            keys: KeyStore::Fixed(self.keys),
             algorithms,
             rules: self.rules,
             max_token_len: self.max_token_len,

@@ -27,8 +27,11 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::marker::PhantomData;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -40,13 +43,13 @@ use serde_json::{Map, Value};
 use crate::claims::Claims;
 use crate::crypto;
 use crate::error::{AuthError, AuthErrorKind};
-use crate::keys::{AlgorithmSet, Key, KeySet};
+use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
 use crate::rules::Rules;
 
 pub use crate::policy::RouteRules;
 
 pub(crate) struct VerifierInner {
-    pub(crate) keys: KeySet,
+    pub(crate) keys: KeyStore,
     pub(crate) algorithms: AlgorithmSet,
     pub(crate) rules: Rules,
     pub(crate) max_token_len: usize,
@@ -183,7 +186,10 @@ impl<C> Verifier<C> {
         }
     }
 
-    /// Verifies `token` with the authenticator's rules.
+    /// Verifies `token` with the authenticator's rules. It never waits: a
+    /// token whose `kid` is not (yet) in a remote key set is rejected now
+    /// (and starts a refetch, within the cooldown, for the next request);
+    /// [`verify_async`](Self::verify_async) waits for that refetch instead.
     ///
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
@@ -192,11 +198,57 @@ impl<C> Verifier<C> {
     }
 
     /// Verifies `token` with the authenticator's rules plus `route`'s
-    /// scopes, roles and audience.
+    /// scopes, roles and audience; never waits (see [`verify`](Self::verify)).
     ///
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
     pub fn verify_for(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError> {
+        let result = self.verify_now(token, route);
+        if result.as_ref().is_err_and(may_need_refetch) {
+            // Nobody waits for it here; the next request finds the keys.
+            drop(self.refetch(token));
+        }
+        result
+    }
+
+    /// Verifies `token` with the authenticator's rules; when its `kid` is not
+    /// in a remote key set, waits (at most the fetch timeout) for the one
+    /// refetch that all concurrent requests share, then verifies again. A
+    /// known `kid` never waits on the network.
+    ///
+    /// # Errors
+    /// An [`AuthError`] naming the first check that failed.
+    pub async fn verify_async(&self, token: &str) -> Result<Claims<C>, AuthError> {
+        self.verify_for_async(token, &RouteRules::default()).await
+    }
+
+    /// [`verify_async`](Self::verify_async) with `route`'s rules too.
+    ///
+    /// # Errors
+    /// An [`AuthError`] naming the first check that failed.
+    pub async fn verify_for_async(
+        &self,
+        token: &str,
+        route: &RouteRules,
+    ) -> Result<Claims<C>, AuthError> {
+        let result = self.verify_now(token, route);
+        if result.as_ref().is_err_and(may_need_refetch) {
+            if let Some(wait) = self.refetch(token) {
+                wait.await;
+                return self.verify_now(token, route);
+            }
+        }
+        result
+    }
+
+    /// A refetch of the keys of the verifier that handles `token`, to wait
+    /// for (see [`KeyStore::refetch`]).
+    fn refetch(&self, token: &str) -> Option<crate::keys::RefetchWait> {
+        self.pick(token).ok()?.keys.refetch()
+    }
+
+    /// The whole verification against the keys held now.
+    fn verify_now(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError> {
         let (bytes, claims, inner) = self.verify_claims(token, route)?;
         route.check(&inner.rules, &claims)?;
         let claims = (self.decode)(&bytes, claims)
@@ -237,54 +289,20 @@ impl<C> Verifier<C> {
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
     pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
-        let (payload_b64, _, _) = self.verify_signature(token)?;
+        let inner = self.pick(token)?;
+        let keys = inner.keys.load();
+        let (payload_b64, _) = verify_signature(inner, &keys, token)?;
         URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| AuthErrorKind::MalformedToken.into())
     }
 
-    /// Steps 1–4; returns the (still encoded) payload segment, the key
-    /// that verified it and the verifier whose rules apply.
-    fn verify_signature<'t>(
-        &self,
-        token: &'t str,
-    ) -> Result<(&'t str, &Key, &VerifierInner), AuthError> {
-        let inner = self.pick(token)?;
-        if token.len() > inner.max_token_len {
-            return Err(AuthErrorKind::TokenTooLarge.into());
-        }
-        let mut parts = token.split('.');
-        let (header_b64, payload_b64, signature_b64) =
-            match (parts.next(), parts.next(), parts.next(), parts.next()) {
-                (Some(h), Some(p), Some(s), None) => (h, p, s),
-                // RFC 7516 §7.1: a JWE compact serialization has five parts.
-                _ if token.split('.').count() == 5 => return Err(AuthErrorKind::Encrypted.into()),
-                _ => return Err(AuthErrorKind::MalformedToken.into()),
-            };
-
-        let header = decode_object(header_b64)?;
-        let header = Header::from_map(&header)?;
-        let alg = header.alg;
-        if !inner.algorithms.contains(alg) {
-            return Err(AuthErrorKind::DisallowedAlgorithm.into());
-        }
-        inner.rules.check_typ(header.typ)?;
-        let key = inner.keys.select(header.kid, alg)?;
-
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature_b64)
-            .map_err(|_| AuthErrorKind::InvalidSignature)?;
-        let message = &token[..header_b64.len() + 1 + payload_b64.len()];
-        if !crypto::verify(message.as_bytes(), signature, key.decoding_key(), alg) {
-            return Err(AuthErrorKind::InvalidSignature.into());
-        }
-        Ok((payload_b64, key, inner))
-    }
-
     /// Steps 1–5 up to the route's scopes and roles: the payload bytes, the
     /// checked claims object and the verifier whose rules applied.
     fn verify_claims(&self, token: &str, route: &RouteRules) -> Result<Verified<'_>, AuthError> {
-        let (payload_b64, key, inner) = self.verify_signature(token)?;
+        let inner = self.pick(token)?;
+        let keys = inner.keys.load();
+        let (payload_b64, key) = verify_signature(inner, &keys, token)?;
         let bytes = decode_segment(payload_b64)?;
         let claims = parse_object(&bytes)?;
         let rules = &inner.rules;
@@ -297,6 +315,113 @@ impl<C> Verifier<C> {
             }
         }
         Ok((bytes, claims, inner))
+    }
+}
+
+/// Steps 1–4 with `inner`'s rules and `keys` (loaded from `inner`); returns
+/// the (still encoded) payload segment and the key that verified it.
+fn verify_signature<'t, 'k>(
+    inner: &VerifierInner,
+    keys: &'k KeySet,
+    token: &'t str,
+) -> Result<(&'t str, &'k Key), AuthError> {
+    if token.len() > inner.max_token_len {
+        return Err(AuthErrorKind::TokenTooLarge.into());
+    }
+    let mut parts = token.split('.');
+    let (header_b64, payload_b64, signature_b64) =
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some(h), Some(p), Some(s), None) => (h, p, s),
+            // RFC 7516 §7.1: a JWE compact serialization has five parts.
+            _ if token.split('.').count() == 5 => return Err(AuthErrorKind::Encrypted.into()),
+            _ => return Err(AuthErrorKind::MalformedToken.into()),
+        };
+
+    let header = decode_object(header_b64)?;
+    let header = Header::from_map(&header)?;
+    let alg = header.alg;
+    if !inner.algorithms.contains(alg) {
+        return Err(AuthErrorKind::DisallowedAlgorithm.into());
+    }
+    inner.rules.check_typ(header.typ)?;
+    let key = match keys.select(header.kid, alg) {
+        Ok(key) if inner.keys.usable(key) => key,
+        // A remote key past its source's maximum stale age: fail closed.
+        Ok(_) => return Err(AuthErrorKind::KeySourceUnavailable.into()),
+        // No key, and a remote source that cannot vouch for that.
+        Err(AuthErrorKind::UnknownKey) if inner.keys.unavailable() => {
+            return Err(AuthErrorKind::KeySourceUnavailable.into())
+        }
+        Err(e) => return Err(e.into()),
+    };
+
+    let signature = URL_SAFE_NO_PAD
+        .decode(signature_b64)
+        .map_err(|_| AuthErrorKind::InvalidSignature)?;
+    let message = &token[..header_b64.len() + 1 + payload_b64.len()];
+    if !crypto::verify(message.as_bytes(), signature, key.decoding_key(), alg) {
+        return Err(AuthErrorKind::InvalidSignature.into());
+    }
+    Ok((payload_b64, key))
+}
+
+impl<C: Send + Sync + 'static> Verifier<C> {
+    /// The layer's entry point: the result when it is known now (always, for
+    /// a known `kid`), or a future when verification must wait (a refetch of
+    /// a remote key set for an unknown `kid`). Other asynchronous checks
+    /// join here by returning [`Verification::Pending`].
+    pub(crate) fn verify_request(&self, token: &str, route: &Arc<RouteRules>) -> Verification<C> {
+        let result = self.verify_now(token, route);
+        if result.as_ref().is_err_and(may_need_refetch) {
+            if let Some(wait) = self.refetch(token) {
+                let verifier = self.clone();
+                let token = token.to_owned();
+                let route = Arc::clone(route);
+                return Verification::Pending(PendingVerification::new(async move {
+                    wait.await;
+                    verifier.verify_now(&token, &route)
+                }));
+            }
+        }
+        Verification::Ready(result)
+    }
+}
+
+/// Whether a refetch of the keys could change this outcome.
+fn may_need_refetch(e: &AuthError) -> bool {
+    matches!(
+        e.kind(),
+        AuthErrorKind::UnknownKey | AuthErrorKind::KeySourceUnavailable
+    )
+}
+
+/// The outcome of [`Verifier::verify_request`].
+pub(crate) enum Verification<C> {
+    /// Known now, without waiting.
+    Ready(Result<Claims<C>, AuthError>),
+    /// Known once the future completes.
+    Pending(PendingVerification<C>),
+}
+
+/// A verification that waits on I/O (boxed: this path is rare and already
+/// waits on the network; the ready path allocates nothing).
+pub(crate) struct PendingVerification<C>(
+    Pin<Box<dyn Future<Output = Result<Claims<C>, AuthError>> + Send + 'static>>,
+);
+
+impl<C> PendingVerification<C> {
+    pub(crate) fn new(
+        future: impl Future<Output = Result<Claims<C>, AuthError>> + Send + 'static,
+    ) -> Self {
+        Self(Box::pin(future))
+    }
+}
+
+impl<C> Future for PendingVerification<C> {
+    type Output = Result<Claims<C>, AuthError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.0.as_mut().poll(cx)
     }
 }
 

@@ -1,6 +1,7 @@
 //! [`Key`]: key material bound to the algorithms it may verify.
 
 use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
@@ -29,6 +30,7 @@ pub enum KeyKind {
     /// An Ed25519 public key.
     Ed25519,
 }
+
 /// One verification key and the algorithms it may verify.
 ///
 /// `Debug` shows the kind, `kid` and algorithms, never key material.
@@ -39,7 +41,17 @@ pub struct Key {
     pub(super) kind: KeyKind,
     pub(super) algorithms: AlgorithmSet,
     pub(super) decoding: DecodingKey,
+    pub(super) id: KeyId,
 }
+
+/// A key's identity: assigned once when the key is imported and kept by its
+/// clones, so two `KeyId`s are equal exactly when they name the same
+/// imported key. A remote refresh that fetches an unchanged JWK again keeps
+/// its `KeyId`; a changed or removed key's id leaves the set. Whatever was
+/// verified with a key (a cached token, say) is still good exactly while
+/// [`KeySet::contains_id`](super::KeySet::contains_id) holds for its id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct KeyId(u64);
 
 impl fmt::Debug for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -84,12 +96,23 @@ impl Key {
     }
 
     fn hmac_unchecked(secret: &[u8], algorithms: AlgorithmSet) -> Self {
+        Self::new(
+            KeyKind::Hmac { len: secret.len() },
+            algorithms,
+            DecodingKey::from_secret(secret),
+        )
+    }
+
+    /// A key without `kid` or issuer, with a fresh [`KeyId`].
+    pub(super) fn new(kind: KeyKind, algorithms: AlgorithmSet, decoding: DecodingKey) -> Self {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(1);
         Self {
             kid: None,
             issuer: None,
-            kind: KeyKind::Hmac { len: secret.len() },
+            kind,
             algorithms,
-            decoding: DecodingKey::from_secret(secret),
+            decoding,
+            id: KeyId(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
         }
     }
 
@@ -139,6 +162,12 @@ impl Key {
     #[must_use]
     pub fn algorithms(&self) -> AlgorithmSet {
         self.algorithms
+    }
+
+    /// This key's identity (see [`KeyId`]).
+    #[allow(dead_code)] // for the verified-token cache
+    pub(crate) fn id(&self) -> KeyId {
+        self.id
     }
 
     pub(crate) fn decoding_key(&self) -> &DecodingKey {

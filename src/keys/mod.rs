@@ -41,9 +41,12 @@ mod key;
 mod pem;
 mod policy;
 mod set;
+mod source;
 
+pub(crate) use key::KeyId;
 pub use key::{Key, KeyKind};
 pub use set::KeySet;
+pub(crate) use source::{KeyStore, RefetchWait};
 
 const ALL_ALGORITHMS: [Algorithm; 12] = [
     Algorithm::HS256,

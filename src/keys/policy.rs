@@ -50,13 +50,11 @@ impl Key {
         if has_roca_fingerprint(n) {
             return Err(KeyError::RsaRocaVulnerable);
         }
-        Ok(Self {
-            kid: None,
-            issuer: None,
-            kind: KeyKind::Rsa { bits },
-            algorithms: RSA_ALGORITHMS.into_iter().collect(),
-            decoding: DecodingKey::from_rsa_raw_components(n, e),
-        })
+        Ok(Self::new(
+            KeyKind::Rsa { bits },
+            RSA_ALGORITHMS.into_iter().collect(),
+            DecodingKey::from_rsa_raw_components(n, e),
+        ))
     }
 
     /// An uncompressed SEC1 point (`04 || x || y`) on P-256 or P-384.
@@ -69,26 +67,22 @@ impl Key {
         if !crypto::ec_point_is_valid(kind, point) {
             return Err(KeyError::InvalidEcKey);
         }
-        Ok(Self {
-            kid: None,
-            issuer: None,
+        Ok(Self::new(
             kind,
-            algorithms: [alg].into_iter().collect(),
-            decoding: DecodingKey::from_ec_der(point),
-        })
+            [alg].into_iter().collect(),
+            DecodingKey::from_ec_der(point),
+        ))
     }
 
     pub(super) fn ed25519(x: &[u8]) -> Result<Self, KeyError> {
         if x.len() != 32 {
             return Err(KeyError::InvalidEdKey);
         }
-        Ok(Self {
-            kid: None,
-            issuer: None,
-            kind: KeyKind::Ed25519,
-            algorithms: [Algorithm::EdDSA].into_iter().collect(),
-            decoding: DecodingKey::from_ed_der(x),
-        })
+        Ok(Self::new(
+            KeyKind::Ed25519,
+            [Algorithm::EdDSA].into_iter().collect(),
+            DecodingKey::from_ed_der(x),
+        ))
     }
 }
 

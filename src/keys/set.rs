@@ -5,7 +5,7 @@ use std::fmt;
 
 use jsonwebtoken::Algorithm;
 
-use super::{AlgorithmSet, Key};
+use super::{AlgorithmSet, Key, KeyId};
 use crate::error::{AuthErrorKind, KeyError};
 
 /// The verification keys of an authenticator, looked up by `kid`.
@@ -85,6 +85,14 @@ impl KeySet {
         self.keys
             .iter()
             .fold(AlgorithmSet::empty(), |s, k| s.union(k.algorithms))
+    }
+
+    /// Whether the key with this identity is in the set: what a token
+    /// verified earlier with that key needs to stay valid (cheap: a scan of
+    /// a few integers).
+    #[allow(dead_code)] // for the verified-token cache
+    pub(crate) fn contains_id(&self, id: KeyId) -> bool {
+        self.keys.iter().any(|k| k.id == id)
     }
 
     /// Picks the key for a token: the key named by `kid`; else (no `kid`, or

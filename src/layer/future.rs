@@ -2,61 +2,216 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
-use http::Response;
+use http::{Request, Response};
 use pin_project_lite::pin_project;
+use tower_service::Service;
+
+use super::{accept, checked, reject, ErrorResponder, JwtAuthLayer};
+use crate::verifier::PendingVerification;
 
 pin_project! {
-    /// Either the wrapped service's future or a ready rejection; never boxed.
-    pub struct ResponseFuture<F, B> {
+    /// The wrapped service's future, a ready rejection, or (only when
+    /// verification waits on I/O, such as the refetch of a remote key set
+    /// for an unknown `kid`) a verification in progress followed by the
+    /// wrapped service's future. The first two are never boxed.
+    pub struct ResponseFuture<S, ReqBody, C, R>
+    where
+        S: Service<Request<ReqBody>>,
+    {
         #[pin]
-        kind: Kind<F, B>,
+        kind: Kind<S, ReqBody, C, R>,
     }
 }
 
 pin_project! {
     #[project = KindProj]
-    enum Kind<F, B> {
-        Inner { #[pin] future: F },
-        Reject { response: Option<Response<B>> },
+    enum Kind<S, ReqBody, C, R>
+    where
+        S: Service<Request<ReqBody>>,
+    {
+        Inner { #[pin] future: S::Future },
+        Reject { response: Option<S::Response> },
+        Verifying {
+            #[pin]
+            verification: PendingVerification<C>,
+            waiting: Option<Waiting<S, ReqBody, C, R>>,
+        },
     }
 }
 
-impl<F, B> ResponseFuture<F, B> {
-    pub(crate) fn inner(future: F) -> Self {
+/// What a verification in progress needs to go on: the inner service that
+/// was made ready for this request (the one in `JwtAuth` was swapped for a
+/// clone, as tower-http's async authorization does), the request, and the
+/// layer's rules and responder.
+struct Waiting<S, ReqBody, C, R> {
+    service: S,
+    request: Request<ReqBody>,
+    layer: JwtAuthLayer<C, R>,
+}
+
+impl<S, ReqBody, C, R> ResponseFuture<S, ReqBody, C, R>
+where
+    S: Service<Request<ReqBody>>,
+{
+    pub(crate) fn inner(future: S::Future) -> Self {
         Self {
             kind: Kind::Inner { future },
         }
     }
 
-    pub(crate) fn reject(response: Response<B>) -> Self {
+    pub(crate) fn reject(response: S::Response) -> Self {
         Self {
             kind: Kind::Reject {
                 response: Some(response),
             },
         }
     }
-}
 
-impl<F, B, E> Future for ResponseFuture<F, B>
-where
-    F: Future<Output = Result<Response<B>, E>>,
-{
-    type Output = Result<Response<B>, E>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        match self.project().kind.project() {
-            KindProj::Inner { future } => future.poll(cx),
-            KindProj::Reject { response } => Poll::Ready(Ok(response
-                .take()
-                .expect("ResponseFuture polled after completion"))),
+    pub(crate) fn verifying(
+        verification: PendingVerification<C>,
+        service: S,
+        request: Request<ReqBody>,
+        layer: JwtAuthLayer<C, R>,
+    ) -> Self {
+        Self {
+            kind: Kind::Verifying {
+                verification,
+                waiting: Some(Waiting {
+                    service,
+                    request,
+                    layer,
+                }),
+            },
         }
     }
 }
 
-impl<F, B> std::fmt::Debug for ResponseFuture<F, B> {
+impl<S, ReqBody, ResBody, C, R> Future for ResponseFuture<S, ReqBody, C, R>
+where
+    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    C: Send + Sync + 'static,
+    R: ErrorResponder<ResBody>,
+{
+    type Output = Result<Response<ResBody>, S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            let mut this = self.as_mut().project();
+            match this.kind.as_mut().project() {
+                KindProj::Inner { future } => return future.poll(cx),
+                KindProj::Reject { response } => {
+                    return Poll::Ready(Ok(response
+                        .take()
+                        .expect("ResponseFuture polled after completion")))
+                }
+                KindProj::Verifying {
+                    verification,
+                    waiting,
+                } => {
+                    let result = ready!(verification.poll(cx));
+                    let Waiting {
+                        mut service,
+                        mut request,
+                        layer,
+                    } = waiting
+                        .take()
+                        .expect("ResponseFuture polled after completion");
+                    match checked(&layer, result) {
+                        Ok(claims) => {
+                            accept(&layer, &mut request, Some(claims));
+                            let future = service.call(request);
+                            this.kind.set(Kind::Inner { future });
+                        }
+                        Err(error) => {
+                            return Poll::Ready(Ok(reject(&layer, &request, &error)));
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<S, ReqBody, C, R> std::fmt::Debug for ResponseFuture<S, ReqBody, C, R>
+where
+    S: Service<Request<ReqBody>>,
+{
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    use http::StatusCode;
+    use serde_json::Value;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::error::{AuthError, AuthErrorKind};
+    use crate::{Authenticator, Claims};
+
+    fn layer() -> JwtAuthLayer<Value> {
+        Authenticator::builder()
+            .hmac_secret([7u8; 32])
+            .build()
+            .unwrap()
+            .layer()
+    }
+
+    /// An inner service that counts its calls and answers with the `sub` of
+    /// the claims it was given.
+    fn echo(
+        calls: Arc<AtomicUsize>,
+    ) -> impl Service<
+        Request<()>,
+        Response = Response<String>,
+        Error = Infallible,
+        Future = impl Future<Output = Result<Response<String>, Infallible>>,
+    > + Clone {
+        tower::service_fn(move |req: Request<()>| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            let sub = req
+                .extensions()
+                .get::<Claims>()
+                .and_then(|c| c.as_ref()["sub"].as_str().map(str::to_owned))
+                .unwrap_or_default();
+            async move { Ok::<_, Infallible>(Response::new(sub)) }
+        })
+    }
+
+    #[tokio::test]
+    async fn verifying_then_accepted_calls_the_inner_service_with_the_claims() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let service = echo(calls.clone()).ready_oneshot().await.unwrap();
+        let verification = PendingVerification::new(async {
+            tokio::task::yield_now().await;
+            Ok(Claims::new(serde_json::json!({"sub": "alice"})))
+        });
+        let future = ResponseFuture::verifying(verification, service, Request::new(()), layer());
+        let response = future.await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.body(), "alice");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn verifying_then_rejected_answers_without_calling_the_inner_service() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let service = echo(calls.clone());
+        let verification = PendingVerification::new(async {
+            tokio::task::yield_now().await;
+            Err(AuthError::new(AuthErrorKind::KeySourceUnavailable))
+        });
+        let future = ResponseFuture::verifying(verification, service, Request::new(()), layer());
+        let response = future.await.unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
     }
 }

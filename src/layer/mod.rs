@@ -40,7 +40,7 @@ use crate::claims::{AuthMarker, Claims};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::policy::{run_checks, Check, Denied, RoleClaim, RouteRules};
 use crate::token::{find_token, TokenSource};
-use crate::verifier::Verifier;
+use crate::verifier::{PendingVerification, Verification, Verifier};
 
 use self::future::ResponseFuture;
 
@@ -333,13 +333,13 @@ impl<S, C, R> JwtAuth<S, C, R> {
 
 impl<S, C, R, ReqBody, ResBody> Service<Request<ReqBody>> for JwtAuth<S, C, R>
 where
-    S: Service<Request<ReqBody>, Response = Response<ResBody>>,
+    S: Service<Request<ReqBody>, Response = Response<ResBody>> + Clone,
     C: Send + Sync + 'static,
-    R: ErrorResponder<ResBody>,
+    R: ErrorResponder<ResBody> + Clone,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = ResponseFuture<S::Future, ResBody>;
+    type Future = ResponseFuture<S, ReqBody, C, R>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -347,45 +347,90 @@ where
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
         match authenticate(&self.layer, req.headers(), req.uri()) {
-            Ok(claims) => {
-                let ext = req.extensions_mut();
-                if let Some(claims) = claims {
-                    ext.insert(claims);
-                }
-                ext.insert(AuthMarker::of::<C>(self.layer.verifier.realm_arc()));
+            Outcome::Ready(Ok(claims)) => {
+                accept(&self.layer, &mut req, claims);
                 ResponseFuture::inner(self.inner.call(req))
             }
-            Err(error) => {
-                error.trace();
-                let head = RequestHead {
-                    method: req.method(),
-                    headers: req.headers(),
-                    realm: self.layer.verifier.realm(),
-                };
-                let response = self.layer.responder.respond(&error, &head);
-                ResponseFuture::reject(response)
+            Outcome::Ready(Err(error)) => ResponseFuture::reject(reject(&self.layer, &req, &error)),
+            Outcome::Pending(verification) => {
+                // The service made ready by `poll_ready` goes with the
+                // future; this one is replaced by a clone (tower-http's
+                // async authorization does the same).
+                let clone = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::verifying(verification, service, req, self.layer.clone())
             }
         }
     }
 }
 
-fn authenticate<C, R>(
+/// Lets a request through: its claims (if any) and the marker that the
+/// extractors check go into its extensions.
+fn accept<C: Send + Sync + 'static, R, B>(
+    layer: &JwtAuthLayer<C, R>,
+    req: &mut Request<B>,
+    claims: Option<Claims<C>>,
+) {
+    let ext = req.extensions_mut();
+    if let Some(claims) = claims {
+        ext.insert(claims);
+    }
+    ext.insert(AuthMarker::of::<C>(layer.verifier.realm_arc()));
+}
+
+/// The rejection response for `error`.
+fn reject<C, R: ErrorResponder<ResBody>, B, ResBody>(
+    layer: &JwtAuthLayer<C, R>,
+    req: &Request<B>,
+    error: &AuthError,
+) -> Response<ResBody> {
+    error.trace();
+    let head = RequestHead {
+        method: req.method(),
+        headers: req.headers(),
+        realm: layer.verifier.realm(),
+    };
+    layer.responder.respond(error, &head)
+}
+
+/// The layer's own checks on verified claims (the route's custom checks).
+fn checked<C, R>(
+    layer: &JwtAuthLayer<C, R>,
+    claims: Result<Claims<C>, AuthError>,
+) -> Result<Claims<C>, AuthError> {
+    let claims = claims?;
+    run_checks(&layer.checks, &claims)?;
+    Ok(claims)
+}
+
+/// What the layer does with a request.
+enum Outcome<C> {
+    /// Decided now; `Ok(None)`: no credentials on an optional route.
+    Ready(Result<Option<Claims<C>>, AuthError>),
+    /// Decided once the verification completes (then [`checked`]).
+    Pending(PendingVerification<C>),
+}
+
+fn authenticate<C: Send + Sync + 'static, R>(
     layer: &JwtAuthLayer<C, R>,
     headers: &HeaderMap,
     uri: &Uri,
-) -> Result<Option<Claims<C>>, AuthError> {
+) -> Outcome<C> {
     let max_len = layer.verifier.max_token_len();
-    match find_token(&layer.sources, headers, uri, max_len)? {
+    let token = match find_token(&layer.sources, headers, uri, max_len) {
+        Ok(Some(token)) => token,
         // A route with requirements needs a token even when optional:
         // anonymous must never get further than a signed-in caller.
-        None if layer.optional && !layer.route.has_requirements() && layer.checks.is_empty() => {
-            Ok(None)
+        Ok(None)
+            if layer.optional && !layer.route.has_requirements() && layer.checks.is_empty() =>
+        {
+            return Outcome::Ready(Ok(None))
         }
-        None => Err(AuthErrorKind::Missing.into()),
-        Some(token) => {
-            let claims = layer.verifier.verify_for(&token, &layer.route)?;
-            run_checks(&layer.checks, &claims)?;
-            Ok(Some(claims))
-        }
+        Ok(None) => return Outcome::Ready(Err(AuthErrorKind::Missing.into())),
+        Err(e) => return Outcome::Ready(Err(e)),
+    };
+    match layer.verifier.verify_request(&token, &layer.route) {
+        Verification::Ready(result) => Outcome::Ready(checked(layer, result).map(Some)),
+        Verification::Pending(p) => Outcome::Pending(p),
     }
 }

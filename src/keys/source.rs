@@ -1,0 +1,79 @@
+//! Where a verifier reads its keys: a fixed [`KeySet`], or (feature
+//! `remote`) the current snapshot of a remote JWK Set, swapped in whole on
+//! each refresh so that readers never take a lock.
+
+use std::fmt;
+use std::future::Future;
+use std::ops::Deref;
+use std::pin::Pin;
+
+use super::{Key, KeySet};
+
+/// A wait for a key refetch; it completes when the refetch is done or its
+/// time is up, whichever comes first.
+pub(crate) type RefetchWait = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+
+/// The keys of one verifier.
+pub(crate) enum KeyStore {
+    /// Keys configured once, at build.
+    Fixed(KeySet),
+}
+
+impl fmt::Debug for KeyStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Fixed(keys) => keys.fmt(f),
+        }
+    }
+}
+
+/// The keys a verification reads, held for its duration.
+pub(crate) enum KeysGuard<'a> {
+    Fixed(&'a KeySet),
+}
+
+impl Deref for KeysGuard<'_> {
+    type Target = KeySet;
+
+    fn deref(&self) -> &KeySet {
+        match self {
+            Self::Fixed(keys) => keys,
+        }
+    }
+}
+
+impl KeyStore {
+    /// The current keys (lock-free).
+    pub(crate) fn load(&self) -> KeysGuard<'_> {
+        match self {
+            Self::Fixed(keys) => KeysGuard::Fixed(keys),
+        }
+    }
+
+    /// Whether `key`, selected from [`load`](Self::load), may verify now: a
+    /// remote key only while its source is within its maximum stale age.
+    pub(crate) fn usable(&self, key: &Key) -> bool {
+        let _ = key;
+        match self {
+            Self::Fixed(_) => true,
+        }
+    }
+
+    /// Whether the store cannot vouch for a missing key: a remote source
+    /// that never delivered, or whose keys are too stale to use. A token no
+    /// key matches is then answered with 503, not 401.
+    pub(crate) fn unavailable(&self) -> bool {
+        match self {
+            Self::Fixed(_) => false,
+        }
+    }
+
+    /// A refetch that a token naming an unknown key may wait for: the one
+    /// already running, or a new one when the cooldown allows. `None` for a
+    /// fixed store, or while the cooldown forbids a new fetch.
+    pub(crate) fn refetch(&self) -> Option<RefetchWait> {
+        match self {
+            Self::Fixed(_) => None,
+        }
+    }
+}
