@@ -17,6 +17,7 @@ use crate::error::{ConfigError, KeyError};
 use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
 use crate::layer::JwtAuthLayer;
 use crate::policy::{RoleClaim, RouteRules};
+use crate::revocation::Revocation;
 use crate::rules::{Clock, Rules};
 use crate::token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
 use crate::verifier::{decode_json, decode_value, Decode, IssuerTable, Verifier, VerifierInner};
@@ -207,6 +208,7 @@ pub struct AuthenticatorBuilder<C = Value> {
     realm: Option<String>,
     sources: Arc<[TokenSource]>,
     decode: Decode<C>,
+    revocation: Option<Arc<dyn Revocation>>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -219,6 +221,7 @@ impl<C> fmt::Debug for AuthenticatorBuilder<C> {
             .field("max_token_len", &self.max_token_len)
             .field("realm", &self.realm)
             .field("sources", &self.sources)
+            .field("revocation", &self.revocation)
             .finish_non_exhaustive()
     }
 }
@@ -234,6 +237,7 @@ impl AuthenticatorBuilder<Value> {
             realm: None,
             sources: default_sources(),
             decode: decode_value,
+            revocation: None,
             _claims: PhantomData,
         }
     }
@@ -264,6 +268,7 @@ impl<C> AuthenticatorBuilder<C> {
             realm: self.realm,
             sources: self.sources,
             decode,
+            revocation: self.revocation,
             _claims: PhantomData,
         }
     }
@@ -458,6 +463,27 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
+    /// Checks every verified token against a revocation list (see
+    /// [`revocation`](crate::revocation)): a revoked token gets 401
+    /// `invalid_token` ("the token has been revoked"), and a list that
+    /// cannot answer gets 503, never an accept. The check runs after the
+    /// signature and the claims, on every request.
+    ///
+    /// An in-memory list answers on the synchronous path; a shared one
+    /// (Redis) answers from its local cache or, on a miss, on the layer's
+    /// asynchronous path ([`Verifier::verify_async`] outside tower).
+    #[must_use]
+    pub fn revocation(self, revocation: impl Revocation) -> Self {
+        self.revocation_shared(Arc::new(revocation))
+    }
+
+    /// As [`revocation`](Self::revocation), with a list already shared.
+    #[must_use]
+    pub fn revocation_shared(mut self, revocation: Arc<dyn Revocation>) -> Self {
+        self.revocation = Some(revocation);
+        self
+    }
+
     /// The time source (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -517,6 +543,7 @@ impl<C> AuthenticatorBuilder<C> {
             rules: self.rules,
             max_token_len: self.max_token_len,
             realm: self.realm.map(Arc::from),
+            revocation: self.revocation,
         };
         Ok(Authenticator {
             verifier: Verifier::from_inner(Arc::new(inner), self.decode),

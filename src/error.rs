@@ -75,6 +75,12 @@ pub enum AuthErrorKind {
     /// The key source could not provide keys (for example a remote JWK Set
     /// that was never fetched); answered with 503, never with an accept.
     KeySourceUnavailable,
+    /// The token was revoked (logout, refresh token reuse, a subject's
+    /// "logout everywhere"): 401 `invalid_token`.
+    Revoked,
+    /// The revocation list could not be consulted (Redis unreachable):
+    /// answered with 503, never with an accept (fail closed).
+    RevocationUnavailable,
 }
 
 impl AuthErrorKind {
@@ -82,7 +88,7 @@ impl AuthErrorKind {
     #[must_use]
     pub fn error_code(self) -> Option<&'static str> {
         match self {
-            Self::Missing | Self::KeySourceUnavailable => None,
+            Self::Missing | Self::KeySourceUnavailable | Self::RevocationUnavailable => None,
             Self::MalformedRequest => Some("invalid_request"),
             Self::InsufficientScope | Self::Forbidden => Some("insufficient_scope"),
             _ => Some("invalid_token"),
@@ -95,7 +101,9 @@ impl AuthErrorKind {
         match self {
             Self::MalformedRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::KeySourceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Self::KeySourceUnavailable | Self::RevocationUnavailable => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -125,6 +133,8 @@ impl AuthErrorKind {
             Self::InsufficientScope => "the token lacks the required scope",
             Self::Forbidden => "the token does not grant access to this resource",
             Self::KeySourceUnavailable => "the signing keys are unavailable",
+            Self::Revoked => "the token has been revoked",
+            Self::RevocationUnavailable => "the revocation list is unavailable",
         }
     }
 }
@@ -191,7 +201,10 @@ impl AuthError {
     /// optional `realm`. `None` for errors that are not a challenge (503).
     #[must_use]
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
-        if self.kind == AuthErrorKind::KeySourceUnavailable {
+        if matches!(
+            self.kind,
+            AuthErrorKind::KeySourceUnavailable | AuthErrorKind::RevocationUnavailable
+        ) {
             return None;
         }
         let mut value = String::from("Bearer");
@@ -242,7 +255,7 @@ impl AuthError {
     pub fn grpc_status(&self) -> u16 {
         match self.kind {
             AuthErrorKind::InsufficientScope | AuthErrorKind::Forbidden => 7,
-            AuthErrorKind::KeySourceUnavailable => 14,
+            AuthErrorKind::KeySourceUnavailable | AuthErrorKind::RevocationUnavailable => 14,
             _ => 16,
         }
     }
@@ -337,6 +350,8 @@ pub enum ConfigError {
         /// The issuer accepted twice.
         issuer: String,
     },
+    /// A token lifetime of zero seconds.
+    InvalidLifetime,
     /// A JWK Set file could not be read.
     Io {
         /// The path that could not be read.
@@ -367,6 +382,7 @@ impl fmt::Display for ConfigError {
             Self::DuplicateIssuer { issuer } => {
                 write!(f, "issuer {issuer:?} is accepted by two authenticators")
             }
+            Self::InvalidLifetime => f.write_str("a token lifetime must be at least one second"),
             Self::Io { path, .. } => write!(f, "cannot read {}", path.display()),
         }
     }
@@ -445,6 +461,9 @@ pub enum KeyError {
     AlgorithmMismatch,
     /// The key set holds no usable signature key.
     Empty,
+    /// A signing key's private half does not match the public key given
+    /// with it.
+    KeyPairMismatch,
 }
 
 impl fmt::Display for KeyError {
@@ -483,6 +502,9 @@ impl fmt::Display for KeyError {
             Self::MixedKeySet => f.write_str("jwk set mixes symmetric and asymmetric keys"),
             Self::AlgorithmMismatch => f.write_str("key `alg` does not fit the key type"),
             Self::Empty => f.write_str("no usable signature key"),
+            Self::KeyPairMismatch => {
+                f.write_str("the private key does not match the public key given with it")
+            }
         }
     }
 }

@@ -47,6 +47,7 @@
 //! | `rust-crypto` | no | crypto backend: RustCrypto (pure Rust); aws-lc-rs wins when both are on |
 //! | `axum` | yes | `Claims` and `Option<Claims>` extractors |
 //! | `tracing` | no | one debug event per rejection, with its reason |
+//! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis |
 //!
 //! [tower]: https://docs.rs/tower
 
@@ -58,9 +59,11 @@ mod authenticator;
 pub mod claims;
 mod crypto;
 pub mod error;
+pub mod issue;
 pub mod keys;
 pub mod layer;
 pub mod policy;
+pub mod revocation;
 pub mod rules;
 pub mod token;
 pub mod verifier;
@@ -71,6 +74,7 @@ pub mod axum;
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use claims::{Claims, RawClaims};
 pub use error::{AuthError, AuthErrorKind, ConfigError, KeyError};
+pub use issue::{TokenIssuer, TokenPair};
 pub use jsonwebtoken::Algorithm;
 pub use keys::{AlgorithmSet, Key, KeySet};
 pub use layer::{DefaultErrorResponse, ErrorResponder, JwtAuth, JwtAuthLayer};

@@ -44,6 +44,7 @@ use crate::claims::Claims;
 use crate::crypto;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
+use crate::revocation::{Revocation, RevocationError, TokenRef};
 use crate::rules::Rules;
 
 pub use crate::policy::RouteRules;
@@ -54,6 +55,7 @@ pub(crate) struct VerifierInner {
     pub(crate) rules: Rules,
     pub(crate) max_token_len: usize,
     pub(crate) realm: Option<Arc<str>>,
+    pub(crate) revocation: Option<Arc<dyn Revocation>>,
 }
 
 /// Turns a verified payload into `C`: the payload bytes and the same
@@ -107,6 +109,7 @@ impl fmt::Debug for VerifierInner {
             .field("algorithms", &self.algorithms)
             .field("rules", &self.rules)
             .field("max_token_len", &self.max_token_len)
+            .field("revocation", &self.revocation)
             .finish_non_exhaustive()
     }
 }
@@ -120,7 +123,8 @@ impl<C> fmt::Debug for Verifier<C> {
                 .field("keys", &self.inner.keys)
                 .field("algorithms", &self.inner.algorithms)
                 .field("rules", &self.inner.rules)
-                .field("max_token_len", &self.inner.max_token_len),
+                .field("max_token_len", &self.inner.max_token_len)
+                .field("revocation", &self.inner.revocation),
             Some(table) => d.field("issuers", table),
         };
         d.finish()
@@ -200,6 +204,11 @@ impl<C> Verifier<C> {
     /// Verifies `token` with the authenticator's rules plus `route`'s
     /// scopes, roles and audience; never waits (see [`verify`](Self::verify)).
     ///
+    /// With a revocation list that must be asked over the network (Redis)
+    /// and has no answer at hand (its local cache), this path cannot wait
+    /// and fails with [`AuthErrorKind::RevocationUnavailable`]: use
+    /// [`verify_for_async`](Self::verify_for_async) there.
+    ///
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
     pub fn verify_for(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError> {
@@ -222,7 +231,8 @@ impl<C> Verifier<C> {
         self.verify_for_async(token, &RouteRules::default()).await
     }
 
-    /// [`verify_async`](Self::verify_async) with `route`'s rules too.
+    /// [`verify_async`](Self::verify_async) with `route`'s rules too. Also
+    /// waits for a revocation list that must be asked over the network.
     ///
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
@@ -231,14 +241,17 @@ impl<C> Verifier<C> {
         token: &str,
         route: &RouteRules,
     ) -> Result<Claims<C>, AuthError> {
-        let result = self.verify_now(token, route);
+        let mut result = self.verify_steps(token, route);
         if result.as_ref().is_err_and(may_need_refetch) {
             if let Some(wait) = self.refetch(token) {
                 wait.await;
-                return self.verify_now(token, route);
+                result = self.verify_steps(token, route);
             }
         }
-        result
+        match result? {
+            Step::Done(claims) => Ok(claims),
+            Step::Revocation(pending) => pending.finish().await,
+        }
     }
 
     /// A refetch of the keys of the verifier that handles `token`, to wait
@@ -247,13 +260,38 @@ impl<C> Verifier<C> {
         self.pick(token).ok()?.keys.refetch()
     }
 
-    /// The whole verification against the keys held now.
+    /// The whole verification against the keys held now, without waiting:
+    /// a revocation check that must ask the network fails closed.
     fn verify_now(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError> {
+        match self.verify_steps(token, route)? {
+            Step::Done(claims) => Ok(claims),
+            Step::Revocation(_) => Err(AuthErrorKind::RevocationUnavailable.into()),
+        }
+    }
+
+    /// Every check against the keys held now; a revocation check that must
+    /// ask the network is handed back instead of waited for. Revocation
+    /// runs after the signature and claims checks (and after any cache of
+    /// them), on every call.
+    fn verify_steps(&self, token: &str, route: &RouteRules) -> Result<Step<C>, AuthError> {
         let (bytes, claims, inner) = self.verify_claims(token, route)?;
         route.check(&inner.rules, &claims)?;
+        if let Some(revocation) = &inner.revocation {
+            match revocation.is_revoked_now(&TokenRef::from_claims(&claims)) {
+                Some(answer) => revocation_verdict(answer)?,
+                None => {
+                    return Ok(Step::Revocation(PendingRevocation {
+                        bytes,
+                        claims,
+                        revocation: Arc::clone(revocation),
+                        decode: self.decode,
+                    }))
+                }
+            }
+        }
         let claims = (self.decode)(&bytes, claims)
             .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidClaims))?;
-        Ok(Claims::new(claims))
+        Ok(Step::Done(Claims::new(claims)))
     }
 
     /// The verifier that handles `token`: this one, or for a verifier over
@@ -371,19 +409,73 @@ impl<C: Send + Sync + 'static> Verifier<C> {
     /// a remote key set for an unknown `kid`). Other asynchronous checks
     /// join here by returning [`Verification::Pending`].
     pub(crate) fn verify_request(&self, token: &str, route: &Arc<RouteRules>) -> Verification<C> {
-        let result = self.verify_now(token, route);
-        if result.as_ref().is_err_and(may_need_refetch) {
-            if let Some(wait) = self.refetch(token) {
-                let verifier = self.clone();
-                let token = token.to_owned();
-                let route = Arc::clone(route);
-                return Verification::Pending(PendingVerification::new(async move {
-                    wait.await;
-                    verifier.verify_now(&token, &route)
-                }));
+        match self.verify_steps(token, route) {
+            Ok(Step::Done(claims)) => Verification::Ready(Ok(claims)),
+            Ok(Step::Revocation(pending)) => {
+                Verification::Pending(PendingVerification::new(pending.finish()))
             }
+            Err(e) if may_need_refetch(&e) => match self.refetch(token) {
+                Some(wait) => {
+                    let verifier = self.clone();
+                    let token = token.to_owned();
+                    let route = Arc::clone(route);
+                    Verification::Pending(PendingVerification::new(async move {
+                        wait.await;
+                        match verifier.verify_steps(&token, &route)? {
+                            Step::Done(claims) => Ok(claims),
+                            Step::Revocation(pending) => pending.finish().await,
+                        }
+                    }))
+                }
+                None => Verification::Ready(Err(e)),
+            },
+            Err(e) => Verification::Ready(Err(e)),
         }
-        Verification::Ready(result)
+    }
+}
+
+/// The outcome of [`Verifier::verify_steps`].
+enum Step<C> {
+    /// Verified, revocation included.
+    Done(Claims<C>),
+    /// Verified up to the revocation check, which must ask the network.
+    Revocation(PendingRevocation<C>),
+}
+
+/// A verified token whose revocation check must ask the network; it owns
+/// what it needs, so its future is `'static`.
+struct PendingRevocation<C> {
+    bytes: Vec<u8>,
+    claims: Map<String, Value>,
+    revocation: Arc<dyn Revocation>,
+    decode: Decode<C>,
+}
+
+impl<C> PendingRevocation<C> {
+    /// Asks the revocation list, then decodes the claims.
+    async fn finish(self) -> Result<Claims<C>, AuthError> {
+        let answer = self
+            .revocation
+            .is_revoked(&TokenRef::from_claims(&self.claims))
+            .await;
+        revocation_verdict(answer)?;
+        let claims = (self.decode)(&self.bytes, self.claims)
+            .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidClaims))?;
+        Ok(Claims::new(claims))
+    }
+}
+
+/// A revocation list's answer as a verification outcome: revoked is 401,
+/// a list that cannot answer is 503 (fail closed).
+fn revocation_verdict(answer: Result<bool, RevocationError>) -> Result<(), AuthError> {
+    match answer {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(AuthErrorKind::Revoked.into()),
+        Err(_e) => {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(error = %_e, "revocation list unavailable: request refused");
+            Err(AuthErrorKind::RevocationUnavailable.into())
+        }
     }
 }
 

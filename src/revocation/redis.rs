@@ -1,0 +1,498 @@
+//! [`RedisRevocation`]: a revocation list shared by every instance through
+//! Redis, and [`RedisStore`], the small connection it is built on.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use super::{keys_of, verdict, BoxFuture, Revocation, RevocationError, TokenRef};
+use crate::rules::{Clock, SystemClock};
+
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
+const DEFAULT_LOCAL_CACHE: Duration = Duration::from_secs(1);
+const LOCAL_CACHE_MAX_ENTRIES: usize = 100_000;
+const DEFAULT_PREFIX: &str = "tower-jwt-auth:";
+
+/// A Redis connection (the `redis` crate's auto-reconnecting
+/// `ConnectionManager`) with a key prefix and a timeout on every operation,
+/// offering the few atomic operations expiring sets need. Cheap to clone:
+/// clones share the connection.
+///
+/// [`RedisRevocation`] is built on it; other features that need a set
+/// shared by a fleet (a DPoP proof `jti` seen within a window) use
+/// [`insert_if_absent`](Self::insert_if_absent) with their own key
+/// namespace, on the same connection.
+///
+/// Connecting is lazy: [`open`](Self::open) succeeds while Redis is down,
+/// operations fail with [`RevocationError::Unavailable`] until it is up, and
+/// the connection comes back by itself when Redis returns.
+#[derive(Clone)]
+pub struct RedisStore {
+    conn: ConnectionManager,
+    prefix: Arc<str>,
+    timeout: Duration,
+}
+
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password: never printed.
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
+}
+
+fn unavailable(op: &'static str) -> impl Fn(redis::RedisError) -> RevocationError {
+    // The redis error's text may quote the server; keep only its kind.
+    move |e| RevocationError::Unavailable(format!("{op}: {:?}", e.kind()))
+}
+
+impl RedisStore {
+    /// A store for `url` (`redis://HOST:PORT[/DB]`, `rediss://` needs the
+    /// redis crate's TLS features), with the key prefix `tower-jwt-auth:`
+    /// and a 1 s timeout per operation. Must be called within a Tokio
+    /// runtime (the connection runs on it).
+    ///
+    /// # Errors
+    /// [`RevocationError::Config`] for a malformed URL or outside a Tokio
+    /// runtime.
+    pub fn open(url: &str) -> Result<Self, RevocationError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(RevocationError::Config(
+                "RedisStore::open must be called within a Tokio runtime".into(),
+            ));
+        }
+        let client = redis::Client::open(url)
+            .map_err(|e| RevocationError::Config(format!("invalid redis url ({:?})", e.kind())))?;
+        let timeout = DEFAULT_TIMEOUT;
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50))
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_lazy_with_config(client, config)
+            .map_err(|e| RevocationError::Config(format!("redis client ({:?})", e.kind())))?;
+        Ok(Self {
+            conn,
+            prefix: Arc::from(DEFAULT_PREFIX),
+            timeout,
+        })
+    }
+
+    /// Prefixes every key with `prefix` instead of `tower-jwt-auth:` (to
+    /// share one Redis between applications).
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = Arc::from(prefix.into());
+        self
+    }
+
+    /// The longest any operation may take before it fails with
+    /// [`RevocationError::Unavailable`] (default 1 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    fn key(&self, key: &str) -> String {
+        let mut k = String::with_capacity(self.prefix.len() + key.len());
+        k.push_str(&self.prefix);
+        k.push_str(key);
+        k
+    }
+
+    async fn run<T>(
+        &self,
+        op: &'static str,
+        fut: impl Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, RevocationError> {
+        match tokio::time::timeout(self.timeout, fut).await {
+            Ok(r) => r.map_err(unavailable(op)),
+            Err(_) => Err(RevocationError::Unavailable(format!("{op}: timed out"))),
+        }
+    }
+
+    /// Sets `key` (prefixed) to `value` for `ttl` unless it exists, in one
+    /// atomic `SET NX EX`; `true` when this call set it. A zero `ttl` counts
+    /// as one second.
+    ///
+    /// # Errors
+    /// [`RevocationError::Unavailable`] when Redis does not answer in time.
+    pub async fn insert_if_absent(
+        &self,
+        key: &str,
+        value: u64,
+        ttl: Duration,
+    ) -> Result<bool, RevocationError> {
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(self.key(key))
+            .arg(value)
+            .arg("NX")
+            .arg("EX")
+            .arg(ttl.as_secs().max(1));
+        let set: Option<String> = self.run("set", cmd.query_async(&mut conn)).await?;
+        Ok(set.is_some())
+    }
+
+    /// Sets `key` (prefixed) to `value` unless it holds a larger number, and
+    /// keeps it at least `ttl`; atomic (a Lua script).
+    ///
+    /// # Errors
+    /// [`RevocationError::Unavailable`] when Redis does not answer in time.
+    pub async fn set_max(
+        &self,
+        key: &str,
+        value: u64,
+        ttl: Duration,
+    ) -> Result<(), RevocationError> {
+        static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+        let script = SCRIPT.get_or_init(|| {
+            redis::Script::new(
+                r"local c = redis.call('GET', KEYS[1])
+local v = tonumber(ARGV[1])
+local ttl = tonumber(ARGV[2])
+if (not c) or (tonumber(c) or 0) < v then
+  local left = redis.call('TTL', KEYS[1])
+  if left > ttl then ttl = left end
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
+elseif redis.call('TTL', KEYS[1]) < ttl then
+  redis.call('EXPIRE', KEYS[1], ttl)
+end
+return 1",
+            )
+        });
+        let mut conn = self.conn.clone();
+        let mut inv = script.key(self.key(key));
+        inv.arg(value).arg(ttl.as_secs().max(1));
+        let _: i64 = self.run("set_max", inv.invoke_async(&mut conn)).await?;
+        Ok(())
+    }
+
+    /// The numbers stored under `keys` (prefixed), `None` where absent or not
+    /// a number; one `MGET` round trip.
+    ///
+    /// # Errors
+    /// [`RevocationError::Unavailable`] when Redis does not answer in time.
+    pub async fn get_many(&self, keys: &[&str]) -> Result<Vec<Option<u64>>, RevocationError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut conn = self.conn.clone();
+        let mut cmd = redis::cmd("MGET");
+        for k in keys {
+            cmd.arg(self.key(k));
+        }
+        let values: Vec<Option<String>> = self.run("mget", cmd.query_async(&mut conn)).await?;
+        Ok(values
+            .into_iter()
+            .map(|v| v.and_then(|s| s.parse().ok()))
+            .collect())
+    }
+
+    /// Whether Redis answers `PING`.
+    ///
+    /// # Errors
+    /// [`RevocationError::Unavailable`] when it does not, in time.
+    pub async fn ping(&self) -> Result<(), RevocationError> {
+        let mut conn = self.conn.clone();
+        let _: String = self
+            .run("ping", redis::cmd("PING").query_async(&mut conn))
+            .await?;
+        Ok(())
+    }
+}
+
+/// A revocation list in Redis, shared by every instance that points at the
+/// same Redis: a logout on one instance rejects the token on all of them.
+///
+/// - Entries live as long as the tokens they revoke (Redis TTL = the
+///   token's remaining life plus a grace covering the verifier's leeway,
+///   5 minutes by default), so Redis memory stays bounded.
+/// - A check costs one `MGET` round trip (jti, sid and sub keys at once).
+///   With the local cache (default 1 s, [`RedisRevocationBuilder::local_cache`])
+///   answers are kept that long in process, so a hot token costs no round
+///   trip. **Staleness bound:** a revocation made on another instance is
+///   seen here at most the local cache's lifetime later (plus one round
+///   trip); on the instance that revoked, at once.
+/// - Redis unreachable or too slow (1 s timeout): the check fails, and the
+///   verifier answers 503 (fail closed). The only way to accept tokens
+///   during an outage is [`RedisRevocationBuilder::danger_fail_open`], which
+///   logs a warning at every outage (`tracing`).
+///
+/// Cheap to clone: clones share the connection and the local cache.
+///
+/// ```no_run
+/// use tower_jwt_auth::revocation::{RedisRevocation, RedisStore};
+///
+/// # async fn run() -> Result<(), tower_jwt_auth::revocation::RevocationError> {
+/// let store = RedisStore::open("redis://127.0.0.1:6379")?;
+/// let revocation = RedisRevocation::builder(store)
+///     .local_cache(std::time::Duration::from_secs(1))
+///     .build();
+/// # let _ = revocation; Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct RedisRevocation {
+    inner: Arc<RedisInner>,
+}
+
+struct RedisInner {
+    store: RedisStore,
+    local_ttl: Duration,
+    local: Mutex<HashMap<String, (Option<u64>, Instant)>>,
+    clock: Arc<dyn Clock>,
+    grace: u64,
+    fail_open: bool,
+    degraded: AtomicBool,
+}
+
+impl fmt::Debug for RedisRevocation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisRevocation")
+            .field("store", &self.inner.store)
+            .field("local_cache", &self.inner.local_ttl)
+            .field("grace_secs", &self.inner.grace)
+            .field("fail_open", &self.inner.fail_open)
+            .finish()
+    }
+}
+
+/// Configures a [`RedisRevocation`].
+pub struct RedisRevocationBuilder {
+    store: RedisStore,
+    local_ttl: Duration,
+    clock: Arc<dyn Clock>,
+    grace: u64,
+    fail_open: bool,
+}
+
+impl fmt::Debug for RedisRevocationBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisRevocationBuilder")
+            .field("store", &self.store)
+            .field("local_cache", &self.local_ttl)
+            .field("grace_secs", &self.grace)
+            .field("fail_open", &self.fail_open)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisRevocationBuilder {
+    /// How long this process trusts an answer from Redis (default 1 s;
+    /// `Duration::ZERO` asks Redis on every check). This is the staleness
+    /// bound for revocations made by other instances.
+    #[must_use]
+    pub fn local_cache(mut self, ttl: Duration) -> Self {
+        self.local_ttl = ttl;
+        self
+    }
+
+    /// Keeps entries `grace` past the `expires_at` they were given (default
+    /// 5 minutes; keep it at least the verifier's leeway).
+    #[must_use]
+    pub fn grace(mut self, grace: Duration) -> Self {
+        self.grace = grace.as_secs();
+        self
+    }
+
+    /// The clock that turns `expires_at` into a TTL (default: the system
+    /// clock).
+    #[must_use]
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Arc::new(clock);
+        self
+    }
+
+    /// DANGER: while Redis is unreachable, treat every token as not revoked
+    /// (accept revoked tokens) instead of failing with 503. Each outage is
+    /// logged as a `tracing` warning. Revoking still fails during an outage.
+    #[must_use]
+    pub fn danger_fail_open(mut self) -> Self {
+        self.fail_open = true;
+        self
+    }
+
+    /// The revocation list.
+    #[must_use]
+    pub fn build(self) -> RedisRevocation {
+        if self.fail_open {
+            tracing::warn!(
+                "redis revocation list configured to FAIL OPEN: revoked tokens are accepted while redis is unreachable"
+            );
+        }
+        RedisRevocation {
+            inner: Arc::new(RedisInner {
+                store: self.store,
+                local_ttl: self.local_ttl,
+                local: Mutex::new(HashMap::new()),
+                clock: self.clock,
+                grace: self.grace,
+                fail_open: self.fail_open,
+                degraded: AtomicBool::new(false),
+            }),
+        }
+    }
+}
+
+impl RedisRevocation {
+    /// A builder on `store` (local cache 1 s, fail closed).
+    #[must_use]
+    pub fn builder(store: RedisStore) -> RedisRevocationBuilder {
+        RedisRevocationBuilder {
+            store,
+            local_ttl: DEFAULT_LOCAL_CACHE,
+            clock: Arc::new(SystemClock),
+            grace: super::DEFAULT_GRACE_SECS,
+            fail_open: false,
+        }
+    }
+
+    /// The store underneath, to share its connection.
+    #[must_use]
+    pub fn store(&self) -> &RedisStore {
+        &self.inner.store
+    }
+
+    fn local(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<u64>, Instant)>> {
+        // The map is only ever inserted into or cleared: a poisoned lock
+        // still holds a consistent cache.
+        self.inner.local.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn remember(&self, key: String, value: Option<u64>) {
+        if self.inner.local_ttl.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let mut local = self.local();
+        if local.len() >= LOCAL_CACHE_MAX_ENTRIES && !local.contains_key(&key) {
+            let ttl = self.inner.local_ttl;
+            local.retain(|_, (_, at)| now.duration_since(*at) < ttl);
+            if local.len() >= LOCAL_CACHE_MAX_ENTRIES {
+                // Dropping cached answers is always safe: they are asked again.
+                local.clear();
+            }
+        }
+        local.insert(key, (value, now));
+    }
+
+    fn ttl(&self, expires_at: u64) -> Duration {
+        let until = expires_at.saturating_add(self.inner.grace);
+        Duration::from_secs(until.saturating_sub(self.inner.clock.now()))
+    }
+
+    fn outage(&self, e: RevocationError) -> Result<bool, RevocationError> {
+        if self.inner.fail_open {
+            if !self.inner.degraded.swap(true, Ordering::Relaxed) {
+                tracing::warn!(error = %e, "redis revocation list unreachable: FAILING OPEN, revoked tokens are accepted");
+            }
+            return Ok(false);
+        }
+        Err(e)
+    }
+
+    fn recovered(&self) {
+        if self.inner.degraded.swap(false, Ordering::Relaxed) {
+            tracing::warn!("redis revocation list reachable again");
+        }
+    }
+}
+
+impl Revocation for RedisRevocation {
+    fn is_revoked<'a>(
+        &'a self,
+        token: &'a TokenRef<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let keys = keys_of(token);
+            let wanted: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
+            let values = match self.inner.store.get_many(&wanted).await {
+                Ok(v) => v,
+                Err(e) => return self.outage(e),
+            };
+            self.recovered();
+            let mut values = values.into_iter();
+            let found = keys.map(|k| {
+                k.and_then(|k| {
+                    let v = values.next().flatten();
+                    self.remember(k, v);
+                    v
+                })
+            });
+            Ok(verdict(token, found))
+        })
+    }
+
+    fn is_revoked_now(&self, token: &TokenRef<'_>) -> Option<Result<bool, RevocationError>> {
+        if self.inner.local_ttl.is_zero() {
+            return None;
+        }
+        let ttl = self.inner.local_ttl;
+        let local = self.local();
+        let mut found = [None; 3];
+        for (slot, key) in found.iter_mut().zip(keys_of(token)) {
+            if let Some(key) = key {
+                let (value, at) = local.get(&key)?;
+                if at.elapsed() >= ttl {
+                    return None;
+                }
+                *slot = *value;
+            }
+        }
+        Some(Ok(verdict(token, found)))
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let key = format!("jti:{jti}");
+            let ttl = self.ttl(expires_at);
+            let fresh = self.inner.store.insert_if_absent(&key, 0, ttl).await?;
+            self.remember(key, Some(0));
+            Ok(fresh)
+        })
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        sid: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<(), RevocationError>> {
+        Box::pin(async move {
+            let key = format!("sid:{sid}");
+            let ttl = self.ttl(expires_at);
+            self.inner.store.insert_if_absent(&key, 0, ttl).await?;
+            self.remember(key, Some(0));
+            Ok(())
+        })
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        sub: &'a str,
+        issued_before: u64,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<(), RevocationError>> {
+        Box::pin(async move {
+            let key = format!("sub:{sub}");
+            let ttl = self.ttl(expires_at);
+            self.inner.store.set_max(&key, issued_before, ttl).await?;
+            // The stored cut-off may be later than ours: forget the local
+            // answer so the next check reads it.
+            self.local().remove(&key);
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,439 @@
+//! Token lifecycle with the in-memory revocation list: issuing, the refresh
+//! exchange (rotation, reuse detection, token-type confusion), revocation
+//! through the real layer over real HTTP, and entries that expire.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use common::*;
+use jsonwebtoken::Algorithm;
+use serde_json::{json, Value};
+use tower_jwt_auth::issue::{IssueError, RefreshError, TokenIssuer};
+use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
+use tower_jwt_auth::{AuthErrorKind, Authenticator, Claims, ConfigError, FixedClock, KeyError};
+
+const ISS: &str = "https://auth.example";
+
+fn issuer_at(clock: Arc<FixedClock>, store: MemoryRevocation) -> TokenIssuer {
+    TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISS)
+        .audience(["api"])
+        .kid("k1")
+        .clock(clock)
+        .revocation(store)
+        .build()
+        .unwrap()
+}
+
+fn issuer() -> TokenIssuer {
+    issuer_at(Arc::new(FixedClock::new(NOW)), MemoryRevocation::new())
+}
+
+fn part(token: &str, i: usize) -> Value {
+    let seg = token.split('.').nth(i).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).unwrap()).unwrap()
+}
+
+#[test]
+fn issued_tokens_carry_registered_claims_typ_and_kid() {
+    let issuer = issuer();
+    let pair = issuer
+        .issue("alice", &json!({"scope": "read write"}))
+        .unwrap();
+    assert_eq!(pair.token_type, "Bearer");
+    assert_eq!(pair.expires_in, 300);
+    let (ah, ac) = (part(&pair.access_token, 0), part(&pair.access_token, 1));
+    let (rh, rc) = (part(&pair.refresh_token, 0), part(&pair.refresh_token, 1));
+    assert_eq!(ah, json!({"alg": "HS256", "typ": "at+jwt", "kid": "k1"}));
+    assert_eq!(
+        rh,
+        json!({"alg": "HS256", "typ": "refresh+jwt", "kid": "k1"})
+    );
+    for c in [&ac, &rc] {
+        assert_eq!(c["iss"], ISS);
+        assert_eq!(c["aud"], "api");
+        assert_eq!(c["sub"], "alice");
+        assert_eq!(c["iat"], NOW);
+        assert_eq!(c["nbf"], NOW);
+        assert_eq!(c["scope"], "read write");
+        assert_eq!(c["jti"].as_str().unwrap().len(), 22, "128 random bits");
+    }
+    assert_eq!(ac["exp"], NOW + 300);
+    assert_eq!(rc["exp"], NOW + 86_400);
+    assert_ne!(ac["jti"], rc["jti"]);
+    assert_eq!(ac["sid"], rc["sid"], "one session");
+    let again = issuer.issue("alice", &()).unwrap();
+    assert_ne!(part(&again.access_token, 1)["sid"], ac["sid"]);
+    assert!(!format!("{pair:?}").contains(&pair.access_token));
+}
+
+#[test]
+fn lifetimes_are_configurable() {
+    let issuer = TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .access_ttl(Duration::from_secs(60))
+        .refresh_ttl(Duration::from_secs(3600))
+        .clock(FixedClock::new(NOW))
+        .build()
+        .unwrap();
+    let pair = issuer.issue("bob", &()).unwrap();
+    assert_eq!(part(&pair.access_token, 1)["exp"], NOW + 60);
+    assert_eq!(part(&pair.refresh_token, 1)["exp"], NOW + 3600);
+    assert_eq!(pair.expires_in, 60);
+    assert!(matches!(
+        TokenIssuer::builder()
+            .hmac_secret(SECRET)
+            .access_ttl(Duration::ZERO)
+            .build(),
+        Err(ConfigError::InvalidLifetime)
+    ));
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Custom {
+    roles: Vec<String>,
+    tenant: u32,
+}
+
+#[test]
+fn custom_claims_from_any_serde_type_and_registered_names_refused() {
+    let issuer = issuer();
+    let pair = issuer
+        .issue(
+            "carol",
+            &Custom {
+                roles: vec!["admin".into()],
+                tenant: 7,
+            },
+        )
+        .unwrap();
+    let auth = issuer
+        .authenticator_builder()
+        .claims::<Custom>()
+        .build()
+        .unwrap();
+    let c = auth.verifier().verify(&pair.access_token).unwrap();
+    assert_eq!(
+        (c.roles.as_slice(), c.tenant),
+        (&["admin".to_owned()][..], 7)
+    );
+    for bad in ["exp", "sub", "jti", "sid", "iss", "aud"] {
+        let mut m = serde_json::Map::new();
+        m.insert(bad.into(), json!(1));
+        assert!(matches!(
+            issuer.issue("x", &m),
+            Err(IssueError::ReservedClaim(n)) if n == bad
+        ));
+    }
+    assert!(matches!(
+        issuer.issue("x", &[1, 2]),
+        Err(IssueError::ClaimsNotAnObject)
+    ));
+    assert!(matches!(
+        issuer.issue("", &()),
+        Err(IssueError::EmptySubject)
+    ));
+}
+
+#[test]
+fn every_key_type_signs_tokens_its_authenticator_verifies() {
+    for (alg, private, public) in [
+        (
+            Algorithm::RS256,
+            "rsa2048_private.pem",
+            "rsa2048_public.pem",
+        ),
+        (Algorithm::ES256, "ec256_private.pem", "ec256_public.pem"),
+        (Algorithm::ES384, "ec384_private.pem", "ec384_public.pem"),
+        (
+            Algorithm::EdDSA,
+            "ed25519_private.pem",
+            "ed25519_public.pem",
+        ),
+    ] {
+        let issuer = TokenIssuer::builder()
+            .private_key_pem(fixture(private), fixture(public))
+            .kid("kid-1")
+            .build()
+            .unwrap();
+        let pair = issuer.issue("dave", &()).unwrap();
+        assert_eq!(part(&pair.access_token, 0)["alg"], json!(alg));
+        let auth = issuer.authenticator_builder().build().unwrap();
+        let claims = auth.verifier().verify(&pair.access_token).unwrap();
+        assert_eq!(claims["sub"], "dave", "{alg:?}");
+    }
+    let ps = TokenIssuer::builder()
+        .private_key_pem(
+            fixture("rsa2048_private.pem"),
+            fixture("rsa2048_public.pem"),
+        )
+        .algorithm(Algorithm::PS384)
+        .build()
+        .unwrap();
+    let t = ps.issue_access_token("eve", &()).unwrap();
+    assert_eq!(part(&t, 0)["alg"], "PS384");
+    assert!(ps
+        .authenticator_builder()
+        .build()
+        .unwrap()
+        .verifier()
+        .verify(&t)
+        .is_ok());
+}
+
+#[test]
+fn mismatched_or_weak_signing_keys_are_refused_at_build() {
+    let mismatch = TokenIssuer::builder()
+        .private_key_pem(
+            fixture("attacker_rsa_private.pem"),
+            fixture("rsa2048_public.pem"),
+        )
+        .build();
+    assert!(matches!(
+        mismatch,
+        Err(ConfigError::Key(KeyError::KeyPairMismatch))
+    ));
+    assert!(matches!(
+        TokenIssuer::builder().hmac_secret("short").build(),
+        Err(ConfigError::Key(KeyError::HmacTooShort { len: 5 }))
+    ));
+    assert!(matches!(
+        TokenIssuer::builder()
+            .private_key_pem(
+                fixture("rsa1024_private.pem"),
+                fixture("rsa1024_public.pem")
+            )
+            .build(),
+        Err(ConfigError::Key(KeyError::RsaTooSmall { bits: 1024 }))
+    ));
+    assert!(matches!(
+        TokenIssuer::builder()
+            .hmac_secret(SECRET)
+            .algorithm(Algorithm::RS256)
+            .build(),
+        Err(ConfigError::Key(KeyError::AlgorithmMismatch))
+    ));
+    assert!(matches!(
+        TokenIssuer::builder().build(),
+        Err(ConfigError::NoKeys)
+    ));
+    // Garbage PEM never panics.
+    assert!(TokenIssuer::builder()
+        .private_key_pem(b"not a pem", fixture("rsa2048_public.pem"))
+        .build()
+        .is_err());
+}
+
+/// Attack: a stolen refresh token used as an access token (it lives 24 h).
+#[test]
+fn refresh_token_is_refused_as_access_token() {
+    let issuer = issuer();
+    let auth = issuer.authenticator_builder().build().unwrap();
+    let pair = issuer.issue("alice", &()).unwrap();
+    assert!(auth.verifier().verify(&pair.access_token).is_ok());
+    assert_eq!(
+        auth.verifier()
+            .verify(&pair.refresh_token)
+            .unwrap_err()
+            .kind(),
+        AuthErrorKind::InvalidType
+    );
+}
+
+/// Attack: an access token offered to the refresh exchange, to mint
+/// long-lived tokens from a short-lived one.
+#[tokio::test]
+async fn access_token_is_refused_as_refresh_token() {
+    let issuer = issuer();
+    let pair = issuer.issue("alice", &()).unwrap();
+    match issuer.refresh(&pair.access_token).await {
+        Err(RefreshError::Invalid(e)) => assert_eq!(e.kind(), AuthErrorKind::InvalidType),
+        other => panic!("expected invalid, got {other:?}"),
+    }
+    // Another issuer's refresh token (other key) is refused too.
+    let other = TokenIssuer::builder()
+        .hmac_secret([9u8; 32])
+        .issuer(ISS)
+        .audience(["api"])
+        .build()
+        .unwrap();
+    let foreign = other.issue("alice", &()).unwrap();
+    assert!(matches!(
+        issuer.refresh(&foreign.refresh_token).await,
+        Err(RefreshError::Invalid(_))
+    ));
+    // The legitimate refresh token still works: nothing above spent it.
+    assert!(issuer.refresh(&pair.refresh_token).await.is_ok());
+}
+
+#[tokio::test]
+async fn refresh_rotates_the_pair_and_keeps_session_and_custom_claims() {
+    let issuer = issuer();
+    let auth = issuer.authenticator_builder().build().unwrap();
+    let first = issuer.issue("alice", &json!({"scope": "read"})).unwrap();
+    let second = issuer.refresh(&first.refresh_token).await.unwrap();
+    assert_ne!(second.access_token, first.access_token);
+    assert_ne!(second.refresh_token, first.refresh_token);
+    let (a1, a2) = (part(&first.access_token, 1), part(&second.access_token, 1));
+    assert_eq!(a2["sid"], a1["sid"]);
+    assert_eq!(a2["scope"], "read");
+    assert_eq!(a2["sub"], "alice");
+    assert!(auth.verifier().verify(&second.access_token).is_ok());
+    // Rotation again from the new refresh token.
+    let third = issuer.refresh(&second.refresh_token).await.unwrap();
+    assert!(auth.verifier().verify(&third.access_token).is_ok());
+}
+
+/// Attack: a stolen refresh token replayed after its owner rotated it (or
+/// the reverse). OAuth 2.0 Security BCP: the whole family is revoked.
+#[tokio::test]
+async fn refresh_token_reuse_revokes_the_whole_family() {
+    let issuer = issuer();
+    let auth = issuer.authenticator_builder().build().unwrap();
+    let first = issuer.issue("alice", &()).unwrap();
+    let second = issuer.refresh(&first.refresh_token).await.unwrap();
+    assert!(auth.verifier().verify(&second.access_token).is_ok());
+
+    assert!(matches!(
+        issuer.refresh(&first.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    // Every token of the family is dead: the first and second access
+    // tokens, and the second refresh token.
+    for t in [&first.access_token, &second.access_token] {
+        assert_eq!(
+            auth.verifier().verify(t).unwrap_err().kind(),
+            AuthErrorKind::Revoked
+        );
+    }
+    assert!(matches!(
+        issuer.refresh(&second.refresh_token).await,
+        Err(RefreshError::Revoked)
+    ));
+    // Another login of the same user is untouched.
+    let other = issuer.issue("alice", &()).unwrap();
+    assert!(auth.verifier().verify(&other.access_token).is_ok());
+    assert!(issuer.refresh(&other.refresh_token).await.is_ok());
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_of_one_token_let_exactly_one_win() {
+    let issuer = issuer();
+    let pair = issuer.issue("alice", &()).unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let issuer = issuer.clone();
+            let token = pair.refresh_token.clone();
+            tokio::spawn(async move { issuer.refresh(&token).await.is_ok() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+#[tokio::test]
+async fn logout_everywhere_revokes_older_tokens_of_the_subject_only() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let issuer = issuer_at(clock.clone(), MemoryRevocation::new());
+    let auth = issuer.authenticator_builder().build().unwrap();
+    let a = issuer.issue("alice", &()).unwrap();
+    let b = issuer.issue("bob", &()).unwrap();
+    issuer.revoke_subject("alice").await.unwrap();
+    assert_eq!(
+        auth.verifier().verify(&a.access_token).unwrap_err().kind(),
+        AuthErrorKind::Revoked
+    );
+    assert!(matches!(
+        issuer.refresh(&a.refresh_token).await,
+        Err(RefreshError::Revoked)
+    ));
+    assert!(auth.verifier().verify(&b.access_token).is_ok());
+    clock.set(NOW + 2);
+    let later = issuer.issue("alice", &()).unwrap();
+    assert!(auth.verifier().verify(&later.access_token).is_ok());
+}
+
+#[tokio::test]
+async fn revoked_entries_expire_with_their_tokens() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let store = MemoryRevocation::new()
+        .clock(clock.clone())
+        .grace(Duration::from_secs(60));
+    let issuer = issuer_at(clock.clone(), store.clone());
+    let pair = issuer.issue("alice", &()).unwrap();
+    let access = part(&pair.access_token, 1);
+    let jti = access["jti"].as_str().unwrap();
+    assert!(store.revoke_token(jti, NOW + 300).await.unwrap());
+    let auth = issuer.authenticator_builder().build().unwrap();
+    assert_eq!(
+        auth.verifier()
+            .verify(&pair.access_token)
+            .unwrap_err()
+            .kind(),
+        AuthErrorKind::Revoked
+    );
+    // Within exp + leeway the entry is still there ...
+    clock.set(NOW + 359);
+    assert_eq!(
+        auth.verifier()
+            .verify(&pair.access_token)
+            .unwrap_err()
+            .kind(),
+        AuthErrorKind::Revoked
+    );
+    // ... and once the token is dead anyway the entry is gone: no growth.
+    clock.set(NOW + 360);
+    assert_eq!(
+        auth.verifier()
+            .verify(&pair.access_token)
+            .unwrap_err()
+            .kind(),
+        AuthErrorKind::Expired
+    );
+    let token = tower_jwt_auth::revocation::TokenRef {
+        jti: Some(jti),
+        ..Default::default()
+    };
+    assert!(!store.is_revoked(&token).await.unwrap());
+}
+
+async fn me(claims: Claims) -> Json<Value> {
+    Json(claims.as_ref().clone())
+}
+
+#[tokio::test]
+async fn revoked_token_is_401_invalid_token_saying_revoked_over_http() {
+    let issuer = issuer_at(Arc::new(FixedClock::new(NOW)), MemoryRevocation::new());
+    let auth: Authenticator = issuer.authenticator_builder().build().unwrap();
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+    let pair = issuer.issue("alice", &()).unwrap();
+    let ok = fetch_bearer(addr, "/me", &pair.access_token).await;
+    assert_eq!(ok.status, 200);
+    let sid = part(&pair.access_token, 1)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    issuer.revoke_session(&sid).await.unwrap();
+    let r = fetch_bearer(addr, "/me", &pair.access_token).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.www,
+        "Bearer error=\"invalid_token\", error_description=\"the token has been revoked\""
+    );
+    assert!(!r.body.contains(&pair.access_token));
+    // A refresh token is refused on the protected route as well.
+    let fresh = issuer.issue("alice", &()).unwrap();
+    let r = fetch_bearer(addr, "/me", &fresh.refresh_token).await;
+    assert_eq!(r.status, 401);
+    assert!(r.www.contains("invalid_token"));
+}
