@@ -17,6 +17,13 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_LOCAL_CACHE: Duration = Duration::from_secs(1);
 const LOCAL_CACHE_MAX_ENTRIES: usize = 100_000;
 const DEFAULT_PREFIX: &str = "tower-jwt-auth:";
+/// The longest TTL given to Redis (Redis refuses expiries that overflow).
+const MAX_TTL_SECS: u64 = 10 * 365 * 86_400;
+
+/// A TTL in whole seconds, at least 1 and at most ten years.
+fn ttl_secs(ttl: Duration) -> u64 {
+    ttl.as_secs().clamp(1, MAX_TTL_SECS)
+}
 
 /// A Redis connection (the `redis` crate's auto-reconnecting
 /// `ConnectionManager`) with a key prefix and a timeout on every operation,
@@ -121,8 +128,8 @@ impl RedisStore {
     }
 
     /// Sets `key` (prefixed) to `value` for `ttl` unless it exists, in one
-    /// atomic `SET NX EX`; `true` when this call set it. A zero `ttl` counts
-    /// as one second.
+    /// atomic `SET NX EX`; `true` when this call set it. The `ttl` is
+    /// clamped to between one second and ten years.
     ///
     /// # Errors
     /// [`RevocationError::Unavailable`] when Redis does not answer in time.
@@ -138,7 +145,7 @@ impl RedisStore {
             .arg(value)
             .arg("NX")
             .arg("EX")
-            .arg(ttl.as_secs().max(1));
+            .arg(ttl_secs(ttl));
         let set: Option<String> = self.run("set", cmd.query_async(&mut conn)).await?;
         Ok(set.is_some())
     }
@@ -172,7 +179,7 @@ return 1",
         });
         let mut conn = self.conn.clone();
         let mut inv = script.key(self.key(key));
-        inv.arg(value).arg(ttl.as_secs().max(1));
+        inv.arg(value).arg(ttl_secs(ttl));
         let _: i64 = self.run("set_max", inv.invoke_async(&mut conn)).await?;
         Ok(())
     }

@@ -1,0 +1,338 @@
+//! The revocation list shared through a real redis-server (started by each
+//! test on 127.0.0.1 and a free port): several instances, Redis outages,
+//! rotation across instances, entries expiring, through real HTTP.
+
+mod common;
+#[path = "common/redis_server.rs"]
+mod redis_server;
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::{Json, Router};
+use common::*;
+use redis_server::RedisServer;
+use serde_json::Value;
+use tower_jwt_auth::issue::{RefreshError, TokenIssuer};
+use tower_jwt_auth::revocation::{
+    RedisRevocation, RedisStore, Revocation, RevocationError, TokenRef,
+};
+use tower_jwt_auth::{AuthErrorKind, Claims};
+
+/// The documented staleness bound of the local cache used below.
+const LOCAL_CACHE: Duration = Duration::from_secs(1);
+
+fn revocation(url: &str, local_cache: Duration) -> RedisRevocation {
+    let store = RedisStore::open(url).unwrap();
+    RedisRevocation::builder(store)
+        .local_cache(local_cache)
+        .build()
+}
+
+/// One application instance: its own issuer and authenticator (same key),
+/// its own connection to the shared Redis.
+fn instance(url: &str) -> TokenIssuer {
+    TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer("https://auth.example")
+        .revocation(revocation(url, LOCAL_CACHE))
+        .build()
+        .unwrap()
+}
+
+async fn me(claims: Claims) -> Json<Value> {
+    Json(claims.as_ref().clone())
+}
+
+async fn serve_instance(issuer: &TokenIssuer) -> SocketAddr {
+    let auth = issuer.authenticator_builder().build().unwrap();
+    serve(Router::new().route("/me", get(me).layer(auth.layer()))).await
+}
+
+fn sid_of(token: &str) -> String {
+    use base64::Engine as _;
+    let payload = token.split('.').nth(1).unwrap();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .unwrap();
+    let claims: Value = serde_json::from_slice(&bytes).unwrap();
+    claims["sid"].as_str().unwrap().to_owned()
+}
+
+/// Polls `/me` until it answers `status`, for at most `within`; returns how
+/// long it took.
+async fn until_status(addr: SocketAddr, token: &str, status: u16, within: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let r = fetch_bearer(addr, "/me", token).await;
+        if r.status == status {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < within,
+            "/me still answers {} (wanted {status}) after {within:?}",
+            r.status
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn logout_on_one_instance_is_rejected_on_the_other_within_the_bound() {
+    let redis = RedisServer::start();
+    let (a, b) = (instance(&redis.url()), instance(&redis.url()));
+    let (addr_a, addr_b) = (serve_instance(&a).await, serve_instance(&b).await);
+    let pair = a.issue("alice", &()).unwrap();
+    // Both instances accept it, and B has the answer in its local cache.
+    assert_eq!(
+        fetch_bearer(addr_a, "/me", &pair.access_token).await.status,
+        200
+    );
+    assert_eq!(
+        fetch_bearer(addr_b, "/me", &pair.access_token).await.status,
+        200
+    );
+
+    a.revoke_session(&sid_of(&pair.access_token)).await.unwrap();
+    let logout_at = Instant::now();
+    // Immediate on the instance that revoked.
+    let r = fetch_bearer(addr_a, "/me", &pair.access_token).await;
+    assert_eq!(r.status, 401);
+    assert!(r.www.contains("the token has been revoked"), "{}", r.www);
+    // On the other: within the local cache's lifetime (plus scheduling
+    // slack on a shared machine); the contract's bound is 2 s.
+    until_status(addr_b, &pair.access_token, 401, Duration::from_secs(2)).await;
+    assert!(logout_at.elapsed() <= Duration::from_secs(2) + Duration::from_millis(500));
+    // The key lives in Redis with a TTL, not forever.
+    let key = format!("tower-jwt-auth:sid:{}", sid_of(&pair.access_token));
+    let ttl: i64 = redis.command(&["TTL", &key]).parse().unwrap();
+    assert!(ttl > 86_000 && ttl <= 86_400 + 300, "ttl {ttl}");
+}
+
+#[tokio::test]
+async fn without_local_cache_the_other_instance_rejects_at_once() {
+    let redis = RedisServer::start();
+    let issuer = instance(&redis.url());
+    let other = TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer("https://auth.example")
+        .revocation(revocation(&redis.url(), Duration::ZERO))
+        .build()
+        .unwrap();
+    let addr = serve_instance(&other).await;
+    let pair = issuer.issue("alice", &()).unwrap();
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200
+    );
+    issuer
+        .revoke_session(&sid_of(&pair.access_token))
+        .await
+        .unwrap();
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        401
+    );
+}
+
+#[tokio::test]
+async fn redis_outage_fails_closed_with_503_then_recovers() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    let issuer = instance(&redis.url());
+    let addr = serve_instance(&issuer).await;
+    let pair = issuer.issue("alice", &()).unwrap();
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200
+    );
+
+    redis.kill();
+    // Once the local answer is older than the cache lifetime: 503, never 200.
+    tokio::time::sleep(LOCAL_CACHE).await;
+    for _ in 0..3 {
+        let r = fetch_bearer(addr, "/me", &pair.access_token).await;
+        assert_eq!(r.status, 503, "a token that may be revoked is not accepted");
+        assert!(!r.body.contains(&pair.access_token));
+    }
+    // The sync path refuses too, and the refresh exchange answers
+    // "unavailable", not "invalid".
+    let auth = issuer.authenticator_builder().build().unwrap();
+    assert_eq!(
+        auth.verifier()
+            .verify_async(&pair.access_token)
+            .await
+            .unwrap_err()
+            .kind(),
+        AuthErrorKind::RevocationUnavailable
+    );
+    assert!(matches!(
+        issuer.refresh(&pair.refresh_token).await,
+        Err(RefreshError::Unavailable(_))
+    ));
+
+    // Redis returns (empty: it kept nothing): the instance recovers by itself.
+    let _redis = RedisServer::start_on(port);
+    until_status(addr, &pair.access_token, 200, Duration::from_secs(10)).await;
+    assert!(issuer.refresh(&pair.refresh_token).await.is_ok());
+}
+
+#[tokio::test]
+async fn fail_open_is_an_explicit_choice_that_accepts_during_an_outage() {
+    let mut redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let open = RedisRevocation::builder(store)
+        .local_cache(Duration::ZERO)
+        .danger_fail_open()
+        .build();
+    let t = TokenRef {
+        jti: Some("j"),
+        ..TokenRef::default()
+    };
+    assert!(!open.is_revoked(&t).await.unwrap());
+    redis.kill();
+    assert!(
+        !open.is_revoked(&t).await.unwrap(),
+        "fail open: not revoked"
+    );
+    // Revoking still fails: nothing pretends to have recorded it.
+    assert!(matches!(
+        open.revoke_token("j", u64::MAX / 2).await,
+        Err(RevocationError::Unavailable(_))
+    ));
+}
+
+#[tokio::test]
+async fn redis_down_at_start_is_503_not_a_startup_crash() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("redis://127.0.0.1:{port}");
+    let issuer = instance(&url);
+    let addr = serve_instance(&issuer).await;
+    let pair = issuer.issue("alice", &()).unwrap();
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        503
+    );
+    let _redis = RedisServer::start_on(port);
+    until_status(addr, &pair.access_token, 200, Duration::from_secs(10)).await;
+}
+
+#[tokio::test]
+async fn rotation_and_reuse_detection_work_across_instances() {
+    let redis = RedisServer::start();
+    let (a, b) = (instance(&redis.url()), instance(&redis.url()));
+    let first = a.issue("alice", &()).unwrap();
+    let second = b.refresh(&first.refresh_token).await.unwrap();
+    // The stolen first refresh token replayed on the other instance.
+    assert!(matches!(
+        a.refresh(&first.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    // The family is dead everywhere, the pair from the rotation included.
+    let addr_b = serve_instance(&b).await;
+    until_status(addr_b, &second.access_token, 401, Duration::from_secs(2)).await;
+    assert!(matches!(
+        b.refresh(&second.refresh_token).await,
+        Err(RefreshError::Revoked)
+    ));
+}
+
+#[tokio::test]
+async fn concurrent_refreshes_across_instances_let_exactly_one_win() {
+    let redis = RedisServer::start();
+    let issuers: Vec<_> = (0..4).map(|_| instance(&redis.url())).collect();
+    let pair = issuers[0].issue("alice", &()).unwrap();
+    let tasks: Vec<_> = issuers
+        .iter()
+        .cycle()
+        .take(8)
+        .map(|i| {
+            let (i, t) = (i.clone(), pair.refresh_token.clone());
+            tokio::spawn(async move { i.refresh(&t).await.is_ok() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    assert_eq!(wins, 1);
+}
+
+#[tokio::test]
+async fn revoked_entries_expire_in_redis() {
+    let redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let list = RedisRevocation::builder(store)
+        .local_cache(Duration::ZERO)
+        .grace(Duration::ZERO)
+        .build();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(list.revoke_token("short-lived", now + 2).await.unwrap());
+    assert!(!list.revoke_token("short-lived", now + 2).await.unwrap());
+    let t = TokenRef {
+        jti: Some("short-lived"),
+        ..TokenRef::default()
+    };
+    assert!(list.is_revoked(&t).await.unwrap());
+    let ttl: i64 = redis
+        .command(&["TTL", "tower-jwt-auth:jti:short-lived"])
+        .parse()
+        .unwrap();
+    assert!((1..=2).contains(&ttl), "ttl {ttl}");
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    assert_eq!(
+        redis.command(&["EXISTS", "tower-jwt-auth:jti:short-lived"]),
+        "0"
+    );
+    assert!(!list.is_revoked(&t).await.unwrap());
+}
+
+#[tokio::test]
+async fn logout_everywhere_through_redis_keeps_the_latest_cutoff() {
+    let redis = RedisServer::start();
+    let (a, b) = (instance(&redis.url()), instance(&redis.url()));
+    let pair = a.issue("alice", &()).unwrap();
+    let bob = a.issue("bob", &()).unwrap();
+    b.revoke_subject("alice").await.unwrap();
+    // An earlier cut-off never replaces a later one.
+    b.revocation()
+        .revoke_subject("alice", 1, u64::MAX / 2)
+        .await
+        .unwrap();
+    let auth_a = a.authenticator_builder().build().unwrap();
+    let kind = auth_a
+        .verifier()
+        .verify_async(&pair.access_token)
+        .await
+        .unwrap_err()
+        .kind();
+    assert_eq!(kind, AuthErrorKind::Revoked);
+    assert!(auth_a
+        .verifier()
+        .verify_async(&bob.access_token)
+        .await
+        .is_ok());
+}
+
+#[test]
+fn opening_a_store_outside_a_runtime_is_an_error_not_a_panic() {
+    assert!(matches!(
+        RedisStore::open("redis://127.0.0.1:1"),
+        Err(RevocationError::Config(_))
+    ));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        assert!(matches!(
+            RedisStore::open("not a url"),
+            Err(RevocationError::Config(_))
+        ));
+    });
+}
