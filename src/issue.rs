@@ -58,6 +58,7 @@ use serde::Serialize;
 use serde_json::{Map, Value};
 
 use crate::authenticator::{Authenticator, AuthenticatorBuilder};
+use crate::claims::Claims;
 use crate::crypto;
 use crate::error::{AuthError, ConfigError, KeyError};
 use crate::keys::{Key, KeyKind};
@@ -662,6 +663,17 @@ impl TokenIssuer {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
         self.pair(sub, sid, &custom).map_err(RefreshError::Issue)
+    }
+
+    /// Checks a refresh token (signature, `typ` `refresh+jwt`, lifetime,
+    /// `iss`/`aud`, `jti`/`sub`/`sid` present) without consulting the
+    /// revocation list or spending it: e.g. to find which session a logout
+    /// request's refresh token belongs to.
+    ///
+    /// # Errors
+    /// The [`AuthError`] of the first check that failed.
+    pub fn verify_refresh_token(&self, refresh_token: &str) -> Result<Claims<Value>, AuthError> {
+        self.inner.refresh_verifier.verify(refresh_token)
     }
 
     /// Logout: revokes every token of the session `sid` (the access token's
