@@ -48,6 +48,7 @@
 //! | `axum` | yes | `Claims` and `Option<Claims>` extractors |
 //! | `tracing` | no | one debug event per rejection, with its reason |
 //! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis |
+//! | `tonic` | no | [`JwtInterceptor`], a tonic interceptor on the same verifier |
 //!
 //! [tower]: https://docs.rs/tower
 
@@ -70,7 +71,11 @@ pub mod verifier;
 
 #[cfg(feature = "axum")]
 pub mod axum;
+#[cfg(feature = "tonic")]
+pub mod tonic;
 
+#[cfg(feature = "tonic")]
+pub use crate::tonic::JwtInterceptor;
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use claims::{Claims, RawClaims};
 pub use error::{AuthError, AuthErrorKind, ConfigError, KeyError};

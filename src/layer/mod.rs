@@ -28,6 +28,7 @@
 
 pub mod future;
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -164,6 +165,11 @@ impl<C> JwtAuthLayer<C> {
 }
 
 impl<C, R> JwtAuthLayer<C, R> {
+    #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
+    pub(crate) fn verifier(&self) -> &Verifier<C> {
+        &self.verifier
+    }
+
     /// Also requires `scope` (in the `scope` claim, or `scp` when enabled);
     /// a valid token without it gets 403 `insufficient_scope`. Several calls
     /// require all of them. On an [`optional`](crate::Authenticator::optional)
@@ -411,26 +417,52 @@ enum Outcome<C> {
     Pending(PendingVerification<C>),
 }
 
+/// The request's token; `Ok(None)` when an optional route without
+/// requirements lets it through without one.
+fn token_of<'r, C, R>(
+    layer: &JwtAuthLayer<C, R>,
+    headers: &'r HeaderMap,
+    uri: &'r Uri,
+) -> Result<Option<Cow<'r, str>>, AuthError> {
+    let max_len = layer.verifier.max_token_len();
+    match find_token(&layer.sources, headers, uri, max_len)? {
+        Some(token) => Ok(Some(token)),
+        // A route with requirements needs a token even when optional:
+        // anonymous must never get further than a signed-in caller.
+        None if layer.optional && !layer.route.has_requirements() && layer.checks.is_empty() => {
+            Ok(None)
+        }
+        None => Err(AuthErrorKind::Missing.into()),
+    }
+}
+
 fn authenticate<C: Send + Sync + 'static, R>(
     layer: &JwtAuthLayer<C, R>,
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Outcome<C> {
-    let max_len = layer.verifier.max_token_len();
-    let token = match find_token(&layer.sources, headers, uri, max_len) {
+    let token = match token_of(layer, headers, uri) {
         Ok(Some(token)) => token,
-        // A route with requirements needs a token even when optional:
-        // anonymous must never get further than a signed-in caller.
-        Ok(None)
-            if layer.optional && !layer.route.has_requirements() && layer.checks.is_empty() =>
-        {
-            return Outcome::Ready(Ok(None))
-        }
-        Ok(None) => return Outcome::Ready(Err(AuthErrorKind::Missing.into())),
+        Ok(None) => return Outcome::Ready(Ok(None)),
         Err(e) => return Outcome::Ready(Err(e)),
     };
     match layer.verifier.verify_request(&token, &layer.route) {
         Verification::Ready(result) => Outcome::Ready(checked(layer, result).map(Some)),
         Verification::Pending(p) => Outcome::Pending(p),
+    }
+}
+
+/// [`authenticate`] without waiting, for the (synchronous) tonic
+/// interceptor: a token whose `kid` is not yet in a remote key set is
+/// refused now, and the refetch it starts serves the next call.
+#[cfg(feature = "tonic")]
+pub(crate) fn authenticate_now<C, R>(
+    layer: &JwtAuthLayer<C, R>,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Result<Option<Claims<C>>, AuthError> {
+    match token_of(layer, headers, uri)? {
+        None => Ok(None),
+        Some(token) => checked(layer, layer.verifier.verify_for(&token, &layer.route)).map(Some),
     }
 }
