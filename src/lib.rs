@@ -1,10 +1,11 @@
 //! JWT bearer authentication for any [tower] service: axum routers, tonic
 //! gRPC servers, plain hyper.
 //!
-//! A [`JwtAuthLayer`] pulls the token from `Authorization: Bearer` (RFC 6750),
-//! verifies it against configured keys and rules, and puts the decoded
-//! [`Claims`] into the request extensions, where handlers read them (an axum
-//! extractor with the `axum` feature). Rejections are RFC 6750 responses.
+//! A [`JwtAuthLayer`] pulls the token from `Authorization: Bearer` (RFC 6750)
+//! or the [`TokenSource`]s you choose, verifies it against configured keys
+//! and rules, and puts the decoded [`Claims`] into the request extensions,
+//! where handlers read them (an axum extractor with the `axum` feature).
+//! Rejections are RFC 6750 responses.
 //!
 //! ```no_run
 //! use axum::{routing::get, Json, Router};
@@ -29,10 +30,11 @@
 //! ```
 //!
 //! # Pieces
-//! A request meets, in order: [`token`] (find the bearer token), [`verifier`]
-//! (header checks, [`keys`] lookup, signature, [`rules`]), then the route's
-//! scopes, and [`layer`] turns the outcome into the inner call or an
-//! [`error`] response.
+//! A request meets, in order: [`token`] (find the token), [`verifier`]
+//! (picking the issuer with [`Authenticator::by_issuer`], header checks,
+//! [`keys`] lookup, signature, [`rules`]), then the route's [`policy`]
+//! (scopes, roles, your checks), and [`layer`] turns the outcome into the
+//! inner call or an [`error`] response.
 //!
 //! # Security defaults
 //! `exp` required, `nbf`/`iat` checked, 60 s leeway, `iss`/`aud` required
