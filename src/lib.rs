@@ -76,6 +76,9 @@ pub mod axum;
 #[cfg(feature = "tonic")]
 pub mod tonic;
 
+#[cfg(feature = "test-util")]
+pub mod testing;
+
 #[cfg(feature = "tonic")]
 pub use crate::tonic::JwtInterceptor;
 pub use authenticator::{Authenticator, AuthenticatorBuilder};

@@ -1,5 +1,6 @@
 //! Plain hyper 1 (no axum): the layer wraps a `service_fn`, served by hyper
-//! on 127.0.0.1, with `Full<Bytes>` response bodies.
+//! on 127.0.0.1, with `Full<Bytes>` response bodies. Tokens come from the
+//! crate's own `testing::TestIssuer`.
 
 mod common;
 
@@ -12,9 +13,9 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use hyper_util::service::TowerToHyperService;
-use serde_json::json;
 use tower::ServiceBuilder;
-use tower_jwt_auth::{Authenticator, Claims};
+use tower_jwt_auth::testing::TestIssuer;
+use tower_jwt_auth::Claims;
 
 async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
     let sub = req
@@ -29,10 +30,8 @@ async fn hello(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallib
 
 #[tokio::test]
 async fn the_layer_serves_plain_hyper() {
-    let auth = Authenticator::builder()
-        .hmac_secret(SECRET)
-        .build()
-        .unwrap();
+    let issuer = TestIssuer::eddsa();
+    let auth = issuer.authenticator().build().unwrap();
     let svc = ServiceBuilder::new().layer(auth.layer()).service_fn(hello);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -50,15 +49,14 @@ async fn the_layer_serves_plain_hyper() {
         }
     });
 
-    let exp = jsonwebtoken::get_current_timestamp() + 600;
-    let r = fetch_bearer(addr, "/", &hs256(&json!({"sub": "ada", "exp": exp}))).await;
+    let r = fetch_bearer(addr, "/", &issuer.token().subject("ada").sign()).await;
     assert_eq!((r.status, r.body.as_str()), (200, "hello ada"));
     let r = fetch(addr, "/", None).await;
     assert_eq!(
         (r.status, r.www.as_str(), r.body.as_str()),
         (401, "Bearer", "")
     );
-    let r = fetch_bearer(addr, "/", &hs256(&json!({"sub": "ada", "exp": 1}))).await;
+    let r = fetch_bearer(addr, "/", &issuer.token().subject("ada").expired().sign()).await;
     assert_eq!(r.status, 401);
     assert!(r.www.contains("invalid_token"));
 }

@@ -10,6 +10,7 @@ use tonic::transport::{Channel, Server};
 use tonic::{Code, Request};
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
+use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::Authenticator;
 
 async fn start(layer: tower_jwt_auth::JwtAuthLayer) -> Channel {
@@ -68,29 +69,23 @@ async fn rejections_are_grpc_statuses_with_a_message() {
 
 #[tokio::test]
 async fn grpc_calls_need_a_valid_token() {
-    let auth = Authenticator::builder()
-        .hmac_secret(SECRET)
-        .build()
-        .unwrap();
+    let issuer = TestIssuer::rs256();
+    let auth = issuer.authenticator().build().unwrap();
     let channel = start(auth.layer()).await;
-    let exp = jsonwebtoken::get_current_timestamp() + 600;
-    assert_eq!(
-        check(&channel, Some(&hs256(&json!({"exp": exp})))).await,
-        Ok(())
-    );
+    assert_eq!(check(&channel, Some(&issuer.token().sign())).await, Ok(()));
     assert_eq!(check(&channel, None).await, Err(Code::Unauthenticated));
-    let expired = hs256(&json!({"exp": 1}));
+    let expired = issuer.token().expired().sign();
     assert_eq!(
         check(&channel, Some(&expired)).await,
         Err(Code::Unauthenticated)
     );
 
     let scoped = start(auth.layer().require_scope("health")).await;
-    let no_scope = hs256(&json!({"exp": exp, "scope": "read"}));
+    let no_scope = issuer.token().scope("read").sign();
     assert_eq!(
         check(&scoped, Some(&no_scope)).await,
         Err(Code::PermissionDenied)
     );
-    let with_scope = hs256(&json!({"exp": exp, "scope": "health"}));
+    let with_scope = issuer.token().scope("health").sign();
     assert_eq!(check(&scoped, Some(&with_scope)).await, Ok(()));
 }

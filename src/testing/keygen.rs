@@ -1,0 +1,234 @@
+//! Throwaway key pairs, generated with the crypto backend that verifies them
+//! (aws-lc-rs when its feature is on, as in `crypto.rs`; else RustCrypto).
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{json, Map, Value};
+
+/// A generated key: what signs, and the public JWK members that verify.
+pub(super) struct Generated {
+    pub(super) encoding: EncodingKey,
+    /// `kty` and the key members (`n`/`e`, `crv`/`x`/`y`, or `k` for HMAC).
+    pub(super) jwk: Map<String, Value>,
+    /// The HMAC secret, for HMAC keys only.
+    pub(super) secret: Option<Vec<u8>>,
+}
+
+/// Why a key could not be generated (the OS random source failed).
+#[derive(Debug)]
+pub(super) struct KeygenError;
+
+fn b64(bytes: &[u8]) -> Value {
+    Value::String(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn obj(v: Value) -> Map<String, Value> {
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// A PEM block (64-column base64), as jsonwebtoken's PEM readers expect.
+#[allow(dead_code)] // only the aws-lc-rs RSA path needs it
+fn pem(label: &str, der: &[u8]) -> String {
+    let body = STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in body.as_bytes().chunks(64) {
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
+}
+
+pub(super) fn generate(alg: Algorithm) -> Result<Generated, KeygenError> {
+    match alg {
+        Algorithm::HS256 => hmac(32),
+        Algorithm::HS384 => hmac(48),
+        Algorithm::HS512 => hmac(64),
+        Algorithm::ES256 => backend::ec(false),
+        Algorithm::ES384 => backend::ec(true),
+        Algorithm::EdDSA => backend::ed25519(),
+        // RS*, PS*: one RSA-2048 key serves every RSA algorithm.
+        _ => backend::rsa(),
+    }
+}
+
+/// RFC 7518 §3.2: a secret as long as the hash output.
+fn hmac(len: usize) -> Result<Generated, KeygenError> {
+    let mut secret = vec![0u8; len];
+    backend::fill(&mut secret)?;
+    Ok(Generated {
+        encoding: EncodingKey::from_secret(&secret),
+        jwk: obj(json!({"kty": "oct", "k": b64(&secret)})),
+        secret: Some(secret),
+    })
+}
+
+#[cfg(feature = "aws-lc-rs")]
+mod backend {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
+    use aws_lc_rs::signature::{
+        EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING,
+        ECDSA_P384_SHA384_FIXED_SIGNING,
+    };
+    use jsonwebtoken::EncodingKey;
+    use serde_json::json;
+
+    use super::{b64, obj, pem, Generated, KeygenError};
+
+    pub(super) fn fill(buf: &mut [u8]) -> Result<(), KeygenError> {
+        aws_lc_rs::rand::SecureRandom::fill(&SystemRandom::new(), buf).map_err(|_| KeygenError)
+    }
+
+    pub(super) fn rsa() -> Result<Generated, KeygenError> {
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeygenError)?;
+        let pkcs8 = AsDer::as_der(&pair).map_err(|_| KeygenError)?;
+        // jsonwebtoken signs RSA with a PKCS#1 key; its PEM reader unwraps
+        // the PKCS#8 document.
+        let encoding = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes())
+            .map_err(|_| KeygenError)?;
+        let public = pair.public_key();
+        Ok(Generated {
+            encoding,
+            jwk: obj(json!({
+                "kty": "RSA",
+                "n": b64(public.modulus().big_endian_without_leading_zero()),
+                "e": b64(public.exponent().big_endian_without_leading_zero()),
+            })),
+            secret: None,
+        })
+    }
+
+    pub(super) fn ec(p384: bool) -> Result<Generated, KeygenError> {
+        let (alg, crv, len) = if p384 {
+            (&ECDSA_P384_SHA384_FIXED_SIGNING, "P-384", 48)
+        } else {
+            (&ECDSA_P256_SHA256_FIXED_SIGNING, "P-256", 32)
+        };
+        let pair = EcdsaKeyPair::generate(alg).map_err(|_| KeygenError)?;
+        let pkcs8 = pair.to_pkcs8v1().map_err(|_| KeygenError)?;
+        // Uncompressed SEC1 point: 0x04 || x || y.
+        let point = pair.public_key().as_ref();
+        if point.len() != 1 + 2 * len {
+            return Err(KeygenError);
+        }
+        Ok(Generated {
+            encoding: EncodingKey::from_ec_der(pkcs8.as_ref()),
+            jwk: obj(json!({
+                "kty": "EC",
+                "crv": crv,
+                "x": b64(&point[1..1 + len]),
+                "y": b64(&point[1 + len..]),
+            })),
+            secret: None,
+        })
+    }
+
+    pub(super) fn ed25519() -> Result<Generated, KeygenError> {
+        let pair = Ed25519KeyPair::generate().map_err(|_| KeygenError)?;
+        let pkcs8 = pair.to_pkcs8v1().map_err(|_| KeygenError)?;
+        Ok(Generated {
+            encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
+            jwk: obj(json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": b64(pair.public_key().as_ref()),
+            })),
+            secret: None,
+        })
+    }
+}
+
+#[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+mod backend {
+    use jsonwebtoken::EncodingKey;
+    use rand_core::{OsRng, RngCore};
+    use serde_json::json;
+
+    use super::{b64, obj, Generated, KeygenError};
+
+    pub(super) fn fill(buf: &mut [u8]) -> Result<(), KeygenError> {
+        OsRng.try_fill_bytes(buf).map_err(|_| KeygenError)
+    }
+
+    pub(super) fn rsa() -> Result<Generated, KeygenError> {
+        use rsa::pkcs1::EncodeRsaPrivateKey;
+        use rsa::traits::PublicKeyParts;
+
+        let key = rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(|_| KeygenError)?;
+        let der = key.to_pkcs1_der().map_err(|_| KeygenError)?;
+        Ok(Generated {
+            encoding: EncodingKey::from_rsa_der(der.as_bytes()),
+            jwk: obj(json!({
+                "kty": "RSA",
+                "n": b64(&key.n().to_bytes_be()),
+                "e": b64(&key.e().to_bytes_be()),
+            })),
+            secret: None,
+        })
+    }
+
+    pub(super) fn ec(p384: bool) -> Result<Generated, KeygenError> {
+        use p256::pkcs8::EncodePrivateKey;
+
+        if p384 {
+            return ec384();
+        }
+        let key = p256::SecretKey::random(&mut OsRng);
+        let der = key.to_pkcs8_der().map_err(|_| KeygenError)?;
+        let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
+            &key.public_key(),
+            false,
+        );
+        let (Some(x), Some(y)) = (point.x(), point.y()) else {
+            return Err(KeygenError);
+        };
+        Ok(Generated {
+            encoding: EncodingKey::from_ec_der(der.as_bytes()),
+            jwk: obj(json!({"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y)})),
+            secret: None,
+        })
+    }
+
+    fn ec384() -> Result<Generated, KeygenError> {
+        use p384::pkcs8::EncodePrivateKey;
+
+        let key = p384::SecretKey::random(&mut OsRng);
+        let der = key.to_pkcs8_der().map_err(|_| KeygenError)?;
+        let point = p384::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
+            &key.public_key(),
+            false,
+        );
+        let (Some(x), Some(y)) = (point.x(), point.y()) else {
+            return Err(KeygenError);
+        };
+        Ok(Generated {
+            encoding: EncodingKey::from_ec_der(der.as_bytes()),
+            jwk: obj(json!({"kty": "EC", "crv": "P-384", "x": b64(x), "y": b64(y)})),
+            secret: None,
+        })
+    }
+
+    pub(super) fn ed25519() -> Result<Generated, KeygenError> {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+
+        let mut seed = [0u8; 32];
+        fill(&mut seed)?;
+        let key = ed25519_dalek::SigningKey::from_bytes(&seed);
+        let der = key.to_pkcs8_der().map_err(|_| KeygenError)?;
+        Ok(Generated {
+            encoding: EncodingKey::from_ed_der(der.as_bytes()),
+            jwk: obj(json!({
+                "kty": "OKP",
+                "crv": "Ed25519",
+                "x": b64(key.verifying_key().as_bytes()),
+            })),
+            secret: None,
+        })
+    }
+}
