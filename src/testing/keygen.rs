@@ -7,6 +7,7 @@ use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Map, Value};
 
 /// A generated key: what signs, and the public JWK members that verify.
+#[derive(Clone)]
 pub(super) struct Generated {
     pub(super) encoding: EncodingKey,
     /// `kty` and the key members (`n`/`e`, `crv`/`x`/`y`, or `k` for HMAC).
@@ -156,7 +157,18 @@ mod backend {
         OsRng.try_fill_bytes(buf).map_err(|_| KeygenError)
     }
 
+    /// RustCrypto's RSA key generation takes seconds per key in a debug
+    /// build, so the process generates one and every RSA issuer shares it
+    /// (their `kid`s still differ).
     pub(super) fn rsa() -> Result<Generated, KeygenError> {
+        static SHARED: std::sync::OnceLock<Option<Generated>> = std::sync::OnceLock::new();
+        SHARED
+            .get_or_init(|| generate_rsa().ok())
+            .clone()
+            .ok_or(KeygenError)
+    }
+
+    fn generate_rsa() -> Result<Generated, KeygenError> {
         use rsa::pkcs1::EncodeRsaPrivateKey;
         use rsa::traits::PublicKeyParts;
 
@@ -181,10 +193,8 @@ mod backend {
         }
         let key = p256::SecretKey::random(&mut OsRng);
         let der = key.to_pkcs8_der().map_err(|_| KeygenError)?;
-        let point = p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
-            &key.public_key(),
-            false,
-        );
+        let point =
+            p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false);
         let (Some(x), Some(y)) = (point.x(), point.y()) else {
             return Err(KeygenError);
         };
@@ -200,10 +210,8 @@ mod backend {
 
         let key = p384::SecretKey::random(&mut OsRng);
         let der = key.to_pkcs8_der().map_err(|_| KeygenError)?;
-        let point = p384::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(
-            &key.public_key(),
-            false,
-        );
+        let point =
+            p384::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false);
         let (Some(x), Some(y)) = (point.x(), point.y()) else {
             return Err(KeygenError);
         };

@@ -90,9 +90,11 @@ const FAR: u64 = 3600;
 /// them ([`authenticator`](Self::authenticator)).
 ///
 /// Every `TestIssuer` has its own key and `kid`, so a token of one is
-/// rejected by another's authenticator (`UnknownKey`). Keys are generated
-/// with the crate's crypto backend; an RSA key takes a moment in debug
-/// builds, so share one issuer per test binary where you mint many.
+/// rejected by another's authenticator (`UnknownKey`, or `InvalidSignature`
+/// when you give both the same `kid`). Keys are generated with the crate's
+/// crypto backend. One exception: with the `rust-crypto` backend alone, RSA
+/// key generation takes seconds in a debug build, so the RSA issuers of one
+/// process share one key (their `kid`s still differ).
 ///
 /// `Debug` shows the algorithm, `kid`, issuer and audience, never the key.
 #[derive(Clone)]
@@ -280,7 +282,6 @@ impl TestIssuer {
     /// A token to customise, then [`sign`](TokenBuilder::sign). It starts
     /// valid: `iss`, `aud`, `sub` ([`TEST_SUBJECT`]), `iat` now, `exp` in
     /// [`TEST_TOKEN_LIFETIME`].
-    #[must_use]
     pub fn token(&self) -> TokenBuilder<'_> {
         let now = self.now();
         let mut claims = Map::new();
@@ -426,6 +427,7 @@ mod tests {
     use crate::AuthErrorKind;
 
     const NOW: u64 = 1_800_000_000;
+    const SHARED_RSA: bool = cfg!(all(feature = "rust-crypto", not(feature = "aws-lc-rs")));
 
     fn kind(auth: &Authenticator, token: &str) -> Result<(), AuthErrorKind> {
         auth.verifier()
@@ -450,13 +452,23 @@ mod tests {
                 .build()
                 .unwrap();
             assert_eq!(kind(&from_jwks, &issuer.token().sign()), Ok(()), "{alg:?}");
-            // Another issuer of the same algorithm has another key.
-            let other = TestIssuer::new(alg).with_kid(issuer.kid());
+            // Another issuer of the same algorithm has another kid, and
+            // another key (but RSA keys are shared under rust-crypto alone).
+            let other = TestIssuer::new(alg);
+            assert_ne!(other.kid(), issuer.kid());
             assert_eq!(
                 kind(&auth, &other.token().sign()),
-                Err(AuthErrorKind::InvalidSignature),
+                Err(AuthErrorKind::UnknownKey),
                 "{alg:?}"
             );
+            let same_kid = other.with_kid(issuer.kid());
+            if !(SHARED_RSA && same_kid.jwk()["kty"] == "RSA") {
+                assert_eq!(
+                    kind(&auth, &same_kid.token().sign()),
+                    Err(AuthErrorKind::InvalidSignature),
+                    "{alg:?}"
+                );
+            }
         }
     }
 
@@ -532,7 +544,10 @@ mod tests {
         assert_eq!(header.typ.as_deref(), Some("at+jwt"));
         let auth = issuer.authenticator().typ("at+jwt").build().unwrap();
         let c = auth.verifier().verify(&t).unwrap();
-        assert_eq!((c["iss"].as_str(), c["aud"].as_str()), (Some("https://a"), Some("b")));
+        assert_eq!(
+            (c["iss"].as_str(), c["aud"].as_str()),
+            (Some("https://a"), Some("b"))
+        );
         assert_eq!(c["tenant"], 7);
         let raw = issuer.sign(&json!({"only": true}));
         assert_eq!(
