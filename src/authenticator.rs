@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::claims::{decode_raw, RawClaims};
 use crate::crypto;
+use crate::dpop::DpopConfig;
 use crate::error::{ConfigError, KeyError};
 use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
 use crate::layer::JwtAuthLayer;
@@ -209,6 +210,7 @@ pub struct AuthenticatorBuilder<C = Value> {
     sources: Arc<[TokenSource]>,
     decode: Decode<C>,
     revocation: Option<Arc<dyn Revocation>>,
+    dpop: Option<DpopConfig>,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -222,6 +224,7 @@ impl<C> fmt::Debug for AuthenticatorBuilder<C> {
             .field("realm", &self.realm)
             .field("sources", &self.sources)
             .field("revocation", &self.revocation)
+            .field("dpop", &self.dpop)
             .finish_non_exhaustive()
     }
 }
@@ -238,6 +241,7 @@ impl AuthenticatorBuilder<Value> {
             sources: default_sources(),
             decode: decode_value,
             revocation: None,
+            dpop: None,
             _claims: PhantomData,
         }
     }
@@ -269,6 +273,7 @@ impl<C> AuthenticatorBuilder<C> {
             sources: self.sources,
             decode,
             revocation: self.revocation,
+            dpop: self.dpop,
             _claims: PhantomData,
         }
     }
@@ -484,6 +489,16 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
+    /// DPoP (RFC 9449) for this authenticator's routes; see
+    /// [`dpop`](crate::dpop). A route may change the mode with
+    /// [`JwtAuthLayer::dpop`]. Under [`Authenticator::by_issuer`], the first
+    /// authenticator's DPoP settings apply to every issuer.
+    #[must_use]
+    pub fn dpop(mut self, config: DpopConfig) -> Self {
+        self.dpop = Some(config);
+        self
+    }
+
     /// The time source (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -537,6 +552,10 @@ impl<C> AuthenticatorBuilder<C> {
                 what: "token source",
             });
         }
+        let dpop = match self.dpop {
+            Some(config) => Some(config.build(self.rules.leeway, self.rules.clock.clone())?),
+            None => None,
+        };
         let inner = VerifierInner {
             keys: KeyStore::Fixed(self.keys),
             algorithms,
@@ -544,6 +563,7 @@ impl<C> AuthenticatorBuilder<C> {
             max_token_len: self.max_token_len,
             realm: self.realm.map(Arc::from),
             revocation: self.revocation,
+            dpop,
         };
         Ok(Authenticator {
             verifier: Verifier::from_inner(Arc::new(inner), self.decode),

@@ -13,6 +13,8 @@ use std::fmt;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderValue, Response, StatusCode};
 
+use crate::dpop::Challenge as DpopChallenge;
+
 /// Why a request was rejected.
 #[non_exhaustive]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -81,6 +83,22 @@ pub enum AuthErrorKind {
     /// The revocation list could not be consulted (Redis unreachable):
     /// answered with 503, never with an accept (fail closed).
     RevocationUnavailable,
+    /// The DPoP proof is missing, malformed, badly signed, for another
+    /// method, URL or token, too old or too new, or replayed (RFC 9449
+    /// §7.1: `invalid_dpop_proof`).
+    InvalidDpopProof,
+    /// The DPoP proof lacks a valid, current server nonce (RFC 9449 §9:
+    /// `use_dpop_nonce`); the response carries one in `DPoP-Nonce`.
+    UseDpopNonce,
+    /// The token's key binding (`cnf.jkt`) does not fit the request: a
+    /// DPoP-bound token sent as `Bearer`, or a DPoP request whose token is
+    /// unbound or bound to another key.
+    InvalidBinding,
+    /// The route requires DPoP and the request used `Bearer`.
+    DpopRequired,
+    /// The DPoP replay store could not record the proof; answered with
+    /// 503, never with an accept.
+    DpopStoreUnavailable,
 }
 
 impl AuthErrorKind {
@@ -88,8 +106,13 @@ impl AuthErrorKind {
     #[must_use]
     pub fn error_code(self) -> Option<&'static str> {
         match self {
-            Self::Missing | Self::KeySourceUnavailable | Self::RevocationUnavailable => None,
+            Self::Missing
+            | Self::KeySourceUnavailable
+            | Self::RevocationUnavailable
+            | Self::DpopStoreUnavailable => None,
             Self::MalformedRequest => Some("invalid_request"),
+            Self::InvalidDpopProof => Some("invalid_dpop_proof"),
+            Self::UseDpopNonce => Some("use_dpop_nonce"),
             Self::InsufficientScope | Self::Forbidden => Some("insufficient_scope"),
             _ => Some("invalid_token"),
         }
@@ -101,9 +124,9 @@ impl AuthErrorKind {
         match self {
             Self::MalformedRequest => StatusCode::BAD_REQUEST,
             Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
-            Self::KeySourceUnavailable | Self::RevocationUnavailable => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            Self::KeySourceUnavailable
+            | Self::RevocationUnavailable
+            | Self::DpopStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
     }
@@ -135,6 +158,11 @@ impl AuthErrorKind {
             Self::KeySourceUnavailable => "the signing keys are unavailable",
             Self::Revoked => "the token has been revoked",
             Self::RevocationUnavailable => "the revocation list is unavailable",
+            Self::InvalidDpopProof => "the dpop proof is invalid",
+            Self::UseDpopNonce => "the dpop proof must carry the current server nonce",
+            Self::InvalidBinding => "the token is not bound to the key of this request",
+            Self::DpopRequired => "a dpop-bound token and proof are required",
+            Self::DpopStoreUnavailable => "the dpop replay store is unavailable",
         }
     }
 }
@@ -146,6 +174,7 @@ pub struct AuthError {
     kind: AuthErrorKind,
     claim: Option<&'static str>,
     scope: Option<String>,
+    dpop: Option<Box<DpopChallenge>>,
 }
 
 impl AuthError {
@@ -156,6 +185,7 @@ impl AuthError {
             kind,
             claim: None,
             scope: None,
+            dpop: None,
         }
     }
 
@@ -164,6 +194,7 @@ impl AuthError {
             kind,
             claim: Some(claim),
             scope: None,
+            dpop: None,
         }
     }
 
@@ -176,6 +207,7 @@ impl AuthError {
             kind: AuthErrorKind::InsufficientScope,
             claim: None,
             scope: listable.then(|| required.join(" ")),
+            dpop: None,
         }
     }
 
@@ -197,17 +229,74 @@ impl AuthError {
         self.kind.status()
     }
 
+    /// Adds the DPoP (RFC 9449) side of the challenge: a route with DPoP
+    /// on answers with a `DPoP` challenge (and a `Bearer` one when both are
+    /// allowed).
+    pub(crate) fn with_dpop(mut self, challenge: DpopChallenge) -> Self {
+        self.dpop = Some(Box::new(challenge));
+        self
+    }
+
+    /// The server nonce to send in `DPoP-Nonce` with this rejection (RFC
+    /// 9449 §9), when the route uses DPoP nonces.
+    #[must_use]
+    pub fn dpop_nonce(&self) -> Option<&HeaderValue> {
+        self.dpop.as_ref().and_then(|d| d.nonce.as_ref())
+    }
+
     /// The `WWW-Authenticate` challenge for this error (RFC 6750 §3), with an
-    /// optional `realm`. `None` for errors that are not a challenge (503).
+    /// optional `realm`: the one that carries the error when a route offers
+    /// both `Bearer` and `DPoP` ([`challenges`](Self::challenges) has both).
+    /// `None` for errors that are not a challenge (503).
     #[must_use]
     pub fn www_authenticate(&self, realm: Option<&str>) -> Option<HeaderValue> {
-        if matches!(
-            self.kind,
-            AuthErrorKind::KeySourceUnavailable | AuthErrorKind::RevocationUnavailable
-        ) {
-            return None;
+        self.challenges(realm).into_iter().next()
+    }
+
+    /// Every `WWW-Authenticate` challenge for this error, the one carrying
+    /// the error first: `Bearer` (RFC 6750 §3) and, on a route with DPoP,
+    /// `DPoP` with its `algs` (RFC 9449 §7.1). Empty for 503.
+    #[must_use]
+    pub fn challenges(&self, realm: Option<&str>) -> Vec<HeaderValue> {
+        if self.status() == StatusCode::SERVICE_UNAVAILABLE {
+            return Vec::new();
         }
-        let mut value = String::from("Bearer");
+        let Some(dpop) = &self.dpop else {
+            return self
+                .challenge("Bearer", realm, true, None)
+                .into_iter()
+                .collect();
+        };
+        let algs = crate::dpop::algs_attribute(dpop.algorithms);
+        // DPoP-only errors, a DPoP request, or a DPoP-only route: the
+        // error goes on the DPoP challenge.
+        let on_dpop = dpop.required
+            || dpop.used_dpop
+            || matches!(
+                self.kind,
+                AuthErrorKind::InvalidDpopProof | AuthErrorKind::UseDpopNonce
+            );
+        let dpop_challenge = self.challenge("DPoP", realm, on_dpop, Some(&algs));
+        if dpop.required {
+            return dpop_challenge.into_iter().collect();
+        }
+        let bearer = self.challenge("Bearer", realm, !on_dpop, None);
+        let (first, second) = if on_dpop {
+            (dpop_challenge, bearer)
+        } else {
+            (bearer, dpop_challenge)
+        };
+        first.into_iter().chain(second).collect()
+    }
+
+    fn challenge(
+        &self,
+        scheme: &str,
+        realm: Option<&str>,
+        with_error: bool,
+        algs: Option<&str>,
+    ) -> Option<HeaderValue> {
+        let mut value = String::from(scheme);
         let mut sep = " ";
         if let Some(realm) = realm {
             value.push_str(sep);
@@ -216,7 +305,8 @@ impl AuthError {
             value.push('"');
             sep = ", ";
         }
-        if let Some(code) = self.kind.error_code() {
+        let code = self.kind.error_code().filter(|_| with_error);
+        if let Some(code) = code {
             value.push_str(sep);
             value.push_str("error=\"");
             value.push_str(code);
@@ -228,6 +318,11 @@ impl AuthError {
                 value.push_str(scope);
                 value.push('"');
             }
+            sep = ", ";
+        }
+        if let Some(algs) = algs {
+            value.push_str(sep);
+            value.push_str(algs);
         }
         // Every part is a fixed string or was checked to be a valid
         // quoted-string body (realm at build, scope above).
@@ -242,8 +337,11 @@ impl AuthError {
         let mut res = Response::new(B::default());
         *res.status_mut() = self.status();
         let headers = res.headers_mut();
-        if let Some(challenge) = self.www_authenticate(realm) {
-            headers.insert(WWW_AUTHENTICATE, challenge);
+        for challenge in self.challenges(realm) {
+            headers.append(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(nonce) = self.dpop_nonce() {
+            headers.insert("dpop-nonce", nonce.clone());
         }
         headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
         res
@@ -255,7 +353,9 @@ impl AuthError {
     pub fn grpc_status(&self) -> u16 {
         match self.kind {
             AuthErrorKind::InsufficientScope | AuthErrorKind::Forbidden => 7,
-            AuthErrorKind::KeySourceUnavailable | AuthErrorKind::RevocationUnavailable => 14,
+            AuthErrorKind::KeySourceUnavailable
+            | AuthErrorKind::RevocationUnavailable
+            | AuthErrorKind::DpopStoreUnavailable => 14,
             _ => 16,
         }
     }
@@ -352,6 +452,8 @@ pub enum ConfigError {
     },
     /// A token lifetime of zero seconds.
     InvalidLifetime,
+    /// The DPoP settings are unusable (the message says why).
+    Dpop(&'static str),
     /// A JWK Set file could not be read.
     Io {
         /// The path that could not be read.
@@ -383,6 +485,7 @@ impl fmt::Display for ConfigError {
                 write!(f, "issuer {issuer:?} is accepted by two authenticators")
             }
             Self::InvalidLifetime => f.write_str("a token lifetime must be at least one second"),
+            Self::Dpop(why) => write!(f, "dpop: {why}"),
             Self::Io { path, .. } => write!(f, "cannot read {}", path.display()),
         }
     }

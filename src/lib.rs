@@ -29,6 +29,9 @@
 //! # }
 //! ```
 //!
+//! Sender-constrained tokens: [`dpop`] (RFC 9449) checks DPoP proofs and
+//! `cnf.jkt` bindings, with replay protection and server nonces.
+//!
 //! # Pieces
 //! A request meets, in order: [`token`] (find the token), [`verifier`]
 //! (picking the issuer with [`Authenticator::by_issuer`], header checks,
@@ -61,6 +64,7 @@
 mod authenticator;
 pub mod claims;
 mod crypto;
+pub mod dpop;
 pub mod error;
 pub mod issue;
 pub mod keys;
@@ -83,6 +87,7 @@ pub mod testing;
 pub use crate::tonic::JwtInterceptor;
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use claims::{Claims, RawClaims};
+pub use dpop::{DpopBound, DpopConfig, DpopMode};
 pub use error::{AuthError, AuthErrorKind, ConfigError, KeyError};
 pub use issue::{TokenIssuer, TokenPair};
 pub use jsonwebtoken::Algorithm;

@@ -37,6 +37,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::claims::Claims;
+use crate::dpop::DpopMode;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::rules::Rules;
 
@@ -179,6 +180,8 @@ pub struct RouteRules {
     /// All of these groups, each satisfied by any one of its scopes.
     scopes: Vec<Vec<String>>,
     roles: Vec<RoleRule>,
+    /// This route's DPoP mode, replacing the authenticator's.
+    pub(crate) dpop: Option<DpopMode>,
 }
 
 impl RouteRules {
@@ -186,6 +189,14 @@ impl RouteRules {
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Sets this route's DPoP mode (RFC 9449), replacing the
+    /// authenticator's; see [`crate::dpop`].
+    #[must_use]
+    pub fn dpop(mut self, mode: DpopMode) -> Self {
+        self.dpop = Some(mode);
+        self
     }
 
     /// Requires `scope` in the token's `scope` (space-separated) or, when

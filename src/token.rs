@@ -1,7 +1,8 @@
 //! Finding the raw token in a request.
 //!
 //! By default the token comes from `Authorization: Bearer <token68>` (RFC
-//! 6750 §2.1). A layer can read other places instead, or as well, in an
+//! 6750 §2.1); on a route with [DPoP](crate::dpop), from `Authorization:
+//! DPoP <token68>` (RFC 9449 §7.1) too. A layer can read other places instead, or as well, in an
 //! order you choose ([`TokenSource`]): a named cookie, a custom header, a
 //! function of your own, and (only when asked for by name, see
 //! [`TokenSource::danger_query`]) a query parameter.
@@ -49,6 +50,10 @@ pub enum Credentials<'a> {
     None,
     /// One well-formed bearer token (not yet verified).
     Bearer(&'a str),
+    /// `Authorization: DPoP <token>` (RFC 9449 §7.1): a token to be used
+    /// with the request's DPoP proof, under the same syntax rules as
+    /// `Bearer`. Where DPoP is off, this counts as no credentials.
+    Dpop(&'a str),
 }
 
 /// Extracts the bearer token from `headers`.
@@ -77,13 +82,18 @@ pub fn parse_authorization(value: &[u8], max_len: usize) -> Result<Credentials<'
     let value = trim_ows(value);
     let scheme_end = value.iter().position(|&b| b == b' ').unwrap_or(value.len());
     let (scheme, rest) = value.split_at(scheme_end);
-    if !scheme.eq_ignore_ascii_case(b"bearer") {
+    let dpop = scheme.eq_ignore_ascii_case(b"dpop");
+    if !dpop && !scheme.eq_ignore_ascii_case(b"bearer") {
         // Another scheme (or a bare word): no bearer credentials. "Bearer"
         // followed by a byte that cannot continue a scheme name (a tab, a
         // comma, non-ASCII) is a mangled bearer credential; "BearerToken"
         // or "Bearer-Ext" is another scheme (RFC 9110 §11.1: a token).
-        if scheme.len() > 6 && scheme[..6].eq_ignore_ascii_case(b"bearer") && !is_tchar(scheme[6]) {
-            return Err(AuthErrorKind::MalformedRequest.into());
+        // The same for "DPoP".
+        for name in [&b"bearer"[..], b"dpop"] {
+            let n = name.len();
+            if scheme.len() > n && scheme[..n].eq_ignore_ascii_case(name) && !is_tchar(scheme[n]) {
+                return Err(AuthErrorKind::MalformedRequest.into());
+            }
         }
         return Ok(Credentials::None);
     }
@@ -99,7 +109,11 @@ pub fn parse_authorization(value: &[u8], max_len: usize) -> Result<Credentials<'
     }
     // token68 is ASCII, so this cannot fail; map it anyway rather than unwrap.
     let token = std::str::from_utf8(token).map_err(|_| AuthErrorKind::MalformedRequest)?;
-    Ok(Credentials::Bearer(token))
+    Ok(if dpop {
+        Credentials::Dpop(token)
+    } else {
+        Credentials::Bearer(token)
+    })
 }
 
 /// One place a layer looks for the token; see the [module docs](self).
@@ -212,7 +226,9 @@ impl TokenSource {
         let found = match &self.0 {
             SourceKind::Authorization => match bearer_token(headers, max_len)? {
                 Credentials::Bearer(t) => return Ok(Some(Cow::Borrowed(t))),
-                Credentials::None => return Ok(None),
+                // A DPoP token is not a bearer token: only the DPoP check
+                // (on routes with DPoP on) may take it.
+                Credentials::None | Credentials::Dpop(_) => return Ok(None),
             },
             SourceKind::Cookie(name) => cookie_value(headers, name)?,
             SourceKind::Header(name) => {
@@ -400,6 +416,16 @@ mod tests {
         ] {
             assert_eq!(parse(v), Err(AuthErrorKind::MalformedRequest), "{v:?}");
         }
+    }
+
+    #[test]
+    fn dpop_scheme_is_parsed_like_bearer() {
+        assert_eq!(parse("DPoP a.b.c"), Ok(Credentials::Dpop("a.b.c")));
+        assert_eq!(parse("dpop  a.b.c"), Ok(Credentials::Dpop("a.b.c")));
+        assert_eq!(parse("DPoP"), Err(AuthErrorKind::MalformedRequest));
+        assert_eq!(parse("DPoP a b"), Err(AuthErrorKind::MalformedRequest));
+        assert_eq!(parse("DPoP\ta.b.c"), Err(AuthErrorKind::MalformedRequest));
+        assert_eq!(parse("DPoPx a.b.c"), Ok(Credentials::None));
     }
 
     #[test]

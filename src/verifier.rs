@@ -42,6 +42,7 @@ use serde_json::{Map, Value};
 
 use crate::claims::Claims;
 use crate::crypto;
+use crate::dpop::{self, Dpop};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
 use crate::revocation::{Revocation, RevocationError, TokenRef};
@@ -56,6 +57,7 @@ pub(crate) struct VerifierInner {
     pub(crate) max_token_len: usize,
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) revocation: Option<Arc<dyn Revocation>>,
+    pub(crate) dpop: Option<Dpop>,
 }
 
 /// Turns a verified payload into `C`: the payload bytes and the same
@@ -180,6 +182,10 @@ impl<C> Verifier<C> {
         self.inner.realm.clone()
     }
 
+    pub(crate) fn dpop(&self) -> Option<&Dpop> {
+        self.inner.dpop.as_ref()
+    }
+
     /// The algorithms a token may use (the allow-list intersected with what
     /// the keys can verify; for several issuers, the union of theirs).
     #[must_use]
@@ -241,11 +247,11 @@ impl<C> Verifier<C> {
         token: &str,
         route: &RouteRules,
     ) -> Result<Claims<C>, AuthError> {
-        let mut result = self.verify_steps(token, route);
+        let mut result = self.verify_steps(token, route, None);
         if result.as_ref().is_err_and(may_need_refetch) {
             if let Some(wait) = self.refetch(token) {
                 wait.await;
-                result = self.verify_steps(token, route);
+                result = self.verify_steps(token, route, None);
             }
         }
         match result? {
@@ -260,10 +266,38 @@ impl<C> Verifier<C> {
         self.pick(token).ok()?.keys.refetch()
     }
 
+    /// As [`verify_for`](Self::verify_for), and the token's `cnf.jkt` must
+    /// be `jkt`: a DPoP request (RFC 9449 §7.1). Never waits: a revocation
+    /// check that must ask the network fails closed.
+    pub(crate) fn verify_bound(
+        &self,
+        token: &str,
+        route: &RouteRules,
+        jkt: &str,
+    ) -> Result<Claims<C>, AuthError> {
+        let result = self.verify_now_bound(token, route, Some(jkt));
+        if result.as_ref().is_err_and(may_need_refetch) {
+            drop(self.refetch(token));
+        }
+        result
+    }
+
     /// The whole verification against the keys held now, without waiting:
-    /// a revocation check that must ask the network fails closed.
+    /// a revocation check that must ask the network fails closed. For a
+    /// bearer request: a token bound to a DPoP key (`cnf.jkt`) is refused.
     fn verify_now(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError> {
-        match self.verify_steps(token, route)? {
+        self.verify_now_bound(token, route, None)
+    }
+
+    /// [`verify_now`](Self::verify_now); the token's `cnf.jkt` must be
+    /// `jkt` (a DPoP request) or absent (`None`, a bearer request).
+    fn verify_now_bound(
+        &self,
+        token: &str,
+        route: &RouteRules,
+        jkt: Option<&str>,
+    ) -> Result<Claims<C>, AuthError> {
+        match self.verify_steps(token, route, jkt)? {
             Step::Done(claims) => Ok(claims),
             Step::Revocation(_) => Err(AuthErrorKind::RevocationUnavailable.into()),
         }
@@ -272,9 +306,16 @@ impl<C> Verifier<C> {
     /// Every check against the keys held now; a revocation check that must
     /// ask the network is handed back instead of waited for. Revocation
     /// runs after the signature and claims checks (and after any cache of
-    /// them), on every call.
-    fn verify_steps(&self, token: &str, route: &RouteRules) -> Result<Step<C>, AuthError> {
+    /// them), on every call. The token's `cnf.jkt` must be `jkt`, or absent
+    /// for `None` (a bearer request).
+    fn verify_steps(
+        &self,
+        token: &str,
+        route: &RouteRules,
+        jkt: Option<&str>,
+    ) -> Result<Step<C>, AuthError> {
         let (bytes, claims, inner) = self.verify_claims(token, route)?;
+        dpop::check_binding(&claims, jkt)?;
         route.check(&inner.rules, &claims)?;
         if let Some(revocation) = &inner.revocation {
             match revocation.is_revoked_now(&TokenRef::from_claims(&claims)) {
@@ -409,7 +450,7 @@ impl<C: Send + Sync + 'static> Verifier<C> {
     /// a remote key set for an unknown `kid`). Other asynchronous checks
     /// join here by returning [`Verification::Pending`].
     pub(crate) fn verify_request(&self, token: &str, route: &Arc<RouteRules>) -> Verification<C> {
-        match self.verify_steps(token, route) {
+        match self.verify_steps(token, route, None) {
             Ok(Step::Done(claims)) => Verification::Ready(Ok(claims)),
             Ok(Step::Revocation(pending)) => {
                 Verification::Pending(PendingVerification::new(pending.finish()))
@@ -421,7 +462,7 @@ impl<C: Send + Sync + 'static> Verifier<C> {
                     let route = Arc::clone(route);
                     Verification::Pending(PendingVerification::new(async move {
                         wait.await;
-                        match verifier.verify_steps(&token, &route)? {
+                        match verifier.verify_steps(&token, &route, None)? {
                             Step::Done(claims) => Ok(claims),
                             Step::Revocation(pending) => pending.finish().await,
                         }
@@ -572,7 +613,7 @@ impl<'a> Header<'a> {
 
 /// base64url (no padding, canonical) → a JSON object with unique member
 /// names at every depth.
-fn decode_object(segment: &str) -> Result<Map<String, Value>, AuthError> {
+pub(crate) fn decode_object(segment: &str) -> Result<Map<String, Value>, AuthError> {
     parse_object(&decode_segment(segment)?)
 }
 

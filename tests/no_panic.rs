@@ -614,7 +614,7 @@ proptest! {
         limit in prop_oneof![0usize..48, Just(8192usize), Just(8192usize)],
     ) {
         match parse_authorization(&value, limit) {
-            Ok(Credentials::Bearer(t)) => {
+            Ok(Credentials::Bearer(t) | Credentials::Dpop(t)) => {
                 prop_assert!(is_token68(t), "{t:?} from {value:?}");
                 prop_assert!(t.len() <= limit, "{t:?} longer than {limit}");
             }

@@ -4,7 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http::{Request, Response};
+use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
@@ -22,6 +22,8 @@ pin_project! {
     {
         #[pin]
         kind: Kind<S, ReqBody, C, R>,
+        // A fresh DPoP nonce for the response (RFC 9449 §8.2).
+        dpop_nonce: Option<HeaderValue>,
     }
 }
 
@@ -58,7 +60,13 @@ where
     pub(crate) fn inner(future: S::Future) -> Self {
         Self {
             kind: Kind::Inner { future },
+            dpop_nonce: None,
         }
+    }
+
+    pub(crate) fn with_dpop_nonce(mut self, nonce: Option<HeaderValue>) -> Self {
+        self.dpop_nonce = nonce;
+        self
     }
 
     pub(crate) fn reject(response: S::Response) -> Self {
@@ -66,6 +74,7 @@ where
             kind: Kind::Reject {
                 response: Some(response),
             },
+            dpop_nonce: None,
         }
     }
 
@@ -84,6 +93,7 @@ where
                     layer,
                 }),
             },
+            dpop_nonce: None,
         }
     }
 }
@@ -100,7 +110,13 @@ where
         loop {
             let mut this = self.as_mut().project();
             match this.kind.as_mut().project() {
-                KindProj::Inner { future } => return future.poll(cx),
+                KindProj::Inner { future } => {
+                    let mut response = ready!(future.poll(cx))?;
+                    if let Some(nonce) = this.dpop_nonce.take() {
+                        response.headers_mut().insert("dpop-nonce", nonce);
+                    }
+                    return Poll::Ready(Ok(response));
+                }
                 KindProj::Reject { response } => {
                     return Poll::Ready(Ok(response
                         .take()

@@ -38,9 +38,10 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::claims::{AuthMarker, Claims};
+use crate::dpop::{self, DpopMode};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::policy::{run_checks, Check, Denied, RoleClaim, RouteRules};
-use crate::token::{find_token, TokenSource};
+use crate::token::{bearer_token, find_token, Credentials, TokenSource};
 use crate::verifier::{PendingVerification, Verification, Verifier};
 
 use self::future::ResponseFuture;
@@ -274,6 +275,16 @@ impl<C, R> JwtAuthLayer<C, R> {
         self.with_route(|r| r.audience(audiences))
     }
 
+    /// Sets this route's DPoP mode (RFC 9449), replacing the one given to
+    /// [`AuthenticatorBuilder::dpop`](crate::AuthenticatorBuilder::dpop).
+    /// Without DPoP settings on the authenticator, a route that allows or
+    /// requires DPoP accepts no DPoP request (there is no URL to check
+    /// proofs against), and a route that requires it rejects everything.
+    #[must_use]
+    pub fn dpop(self, mode: DpopMode) -> Self {
+        self.with_route(|r| r.dpop(mode))
+    }
+
     fn with_route(mut self, f: impl FnOnce(RouteRules) -> RouteRules) -> Self {
         let route = Arc::make_mut(&mut self.route);
         *route = f(std::mem::take(route));
@@ -352,10 +363,15 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        match authenticate(&self.layer, req.headers(), req.uri()) {
+        match authenticate(&self.layer, req.method(), req.headers(), req.uri()) {
             Outcome::Ready(Ok(claims)) => {
                 accept(&self.layer, &mut req, claims);
                 ResponseFuture::inner(self.inner.call(req))
+            }
+            Outcome::Dpop(claims, accepted) => {
+                accept(&self.layer, &mut req, Some(claims));
+                req.extensions_mut().insert(accepted.bound);
+                ResponseFuture::inner(self.inner.call(req)).with_dpop_nonce(accepted.next_nonce)
             }
             Outcome::Ready(Err(error)) => ResponseFuture::reject(reject(&self.layer, &req, &error)),
             Outcome::Pending(verification) => {
@@ -391,6 +407,20 @@ fn reject<C, R: ErrorResponder<ResBody>, B, ResBody>(
     error: &AuthError,
 ) -> Response<ResBody> {
     error.trace();
+    // On a route with DPoP, the challenges name it (RFC 9449 §7.1).
+    let with_dpop;
+    let mode = dpop_mode(layer);
+    let error = match (layer.verifier.dpop(), mode) {
+        (Some(d), DpopMode::Allowed | DpopMode::Required) => {
+            let used_dpop = matches!(
+                bearer_token(req.headers(), layer.verifier.max_token_len()),
+                Ok(Credentials::Dpop(_))
+            );
+            with_dpop = error.clone().with_dpop(d.challenge(mode, used_dpop));
+            &with_dpop
+        }
+        _ => error,
+    };
     let head = RequestHead {
         method: req.method(),
         headers: req.headers(),
@@ -415,6 +445,40 @@ enum Outcome<C> {
     Ready(Result<Option<Claims<C>>, AuthError>),
     /// Decided once the verification completes (then [`checked`]).
     Pending(PendingVerification<C>),
+    /// A DPoP request, accepted (its proof and its bound token).
+    Dpop(Claims<C>, dpop::Accepted),
+}
+
+/// The route's DPoP mode: its own, else the authenticator's.
+fn dpop_mode<C, R>(layer: &JwtAuthLayer<C, R>) -> DpopMode {
+    let route = layer.route.dpop;
+    layer
+        .verifier
+        .dpop()
+        .map_or(route.unwrap_or_default(), |d| d.mode(route))
+}
+
+/// A request with `Authorization: DPoP`: the proof, then the token bound to
+/// the proof's key, then the route's checks; the proof's `jti` is recorded
+/// last.
+fn authenticate_dpop<C, R>(
+    layer: &JwtAuthLayer<C, R>,
+    method: &Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+    token: &str,
+) -> Outcome<C> {
+    let Some(dpop) = layer.verifier.dpop() else {
+        return Outcome::Ready(Err(AuthErrorKind::InvalidDpopProof.into()));
+    };
+    let result = dpop.authenticate(method, uri, headers, token, |jkt| {
+        let claims = layer.verifier.verify_bound(token, &layer.route, jkt);
+        checked(layer, claims)
+    });
+    match result {
+        Ok((claims, accepted)) => Outcome::Dpop(claims, accepted),
+        Err(e) => Outcome::Ready(Err(e)),
+    }
 }
 
 /// The request's token; `Ok(None)` when an optional route without
@@ -425,11 +489,18 @@ fn token_of<'r, C, R>(
     uri: &'r Uri,
 ) -> Result<Option<Cow<'r, str>>, AuthError> {
     let max_len = layer.verifier.max_token_len();
+    let dpop_required = dpop_mode(layer) == DpopMode::Required;
     match find_token(&layer.sources, headers, uri, max_len)? {
+        // A bearer token (from any source) where DPoP is required.
+        Some(_) if dpop_required => Err(AuthErrorKind::DpopRequired.into()),
         Some(token) => Ok(Some(token)),
         // A route with requirements needs a token even when optional:
         // anonymous must never get further than a signed-in caller.
-        None if layer.optional && !layer.route.has_requirements() && layer.checks.is_empty() => {
+        None if layer.optional
+            && !layer.route.has_requirements()
+            && layer.checks.is_empty()
+            && !dpop_required =>
+        {
             Ok(None)
         }
         None => Err(AuthErrorKind::Missing.into()),
@@ -438,9 +509,18 @@ fn token_of<'r, C, R>(
 
 fn authenticate<C: Send + Sync + 'static, R>(
     layer: &JwtAuthLayer<C, R>,
+    method: &Method,
     headers: &HeaderMap,
     uri: &Uri,
 ) -> Outcome<C> {
+    let mode = dpop_mode(layer);
+    if mode != DpopMode::Off {
+        // The DPoP scheme comes only in `Authorization` (RFC 9449 §7.1).
+        if let Ok(Credentials::Dpop(token)) = bearer_token(headers, layer.verifier.max_token_len())
+        {
+            return authenticate_dpop(layer, method, uri, headers, token);
+        }
+    }
     let token = match token_of(layer, headers, uri) {
         Ok(Some(token)) => token,
         Ok(None) => return Outcome::Ready(Ok(None)),

@@ -1,0 +1,689 @@
+//! DPoP (RFC 9449) through the real layer: an axum server on 127.0.0.1, a
+//! reqwest client, proofs signed by jsonwebtoken. Each rejection test breaks
+//! exactly one thing in a request that is otherwise accepted (see
+//! `control_request_is_accepted`).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use common::*;
+use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use jsonwebtoken::{Algorithm, EncodingKey};
+use serde_json::{json, Value};
+use tower_jwt_auth::dpop::{DpopConfig, DpopMode, MemoryReplayStore};
+use tower_jwt_auth::{Authenticator, Claims, DpopBound, FixedClock};
+
+const ORIGIN: &str = "https://api.example";
+
+/// A client's proof key: the private key, its public JWK, its thumbprint
+/// (computed by jsonwebtoken, independently of the crate).
+struct ProofKey {
+    alg: Algorithm,
+    private: EncodingKey,
+    jwk: Value,
+    jkt: String,
+}
+
+fn proof_key(alg: Algorithm) -> ProofKey {
+    ensure_provider();
+    let private = signing_key(alg);
+    let jwk = Jwk::from_encoding_key(&private, alg).expect("jwk");
+    let jkt = jwk.thumbprint(ThumbprintHash::SHA256).expect("thumbprint");
+    ProofKey {
+        alg,
+        private,
+        jwk: serde_json::to_value(&jwk).expect("jwk json"),
+        jkt,
+    }
+}
+
+fn ath(token: &str) -> String {
+    use sha2::Digest as _;
+    b64(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// An access token bound to `jkt` (or unbound with `None`).
+fn access_token(jkt: Option<&str>) -> String {
+    let mut claims = json!({"sub": "alice", "scope": "read", "iat": NOW, "exp": NOW + 3600});
+    if let Some(jkt) = jkt {
+        claims["cnf"] = json!({ "jkt": jkt });
+    }
+    hs256(&claims)
+}
+
+/// One request, valid unless a test changes one field.
+struct Req {
+    method: &'static str,
+    path: &'static str,
+    scheme: &'static str,
+    token: String,
+    header: Value,
+    claims: Value,
+    extra_proofs: usize,
+    no_proof: bool,
+}
+
+impl Req {
+    fn new(key: &ProofKey, path: &'static str, token: String) -> Self {
+        let header = json!({"typ": "dpop+jwt", "alg": format!("{:?}", key.alg), "jwk": key.jwk});
+        let claims = json!({
+            "jti": format!("jti-{}", rand::random::<u64>()),
+            "htm": "GET",
+            "htu": format!("{ORIGIN}{path}"),
+            "iat": NOW,
+            "ath": ath(&token),
+        });
+        Self {
+            method: "GET",
+            path,
+            scheme: "DPoP",
+            token,
+            header,
+            claims,
+            extra_proofs: 0,
+            no_proof: false,
+        }
+    }
+
+    fn proof(&self, key: &ProofKey) -> String {
+        raw_token(
+            &self.header.to_string(),
+            &self.claims.to_string(),
+            key.alg,
+            &key.private,
+        )
+    }
+}
+
+struct Reply {
+    status: u16,
+    challenges: Vec<String>,
+    nonce: Option<String>,
+    body: Value,
+    grpc_status: Option<String>,
+}
+
+async fn send_proof(addr: SocketAddr, req: &Req, proof: &str, grpc: bool) -> Reply {
+    let client = reqwest::Client::new();
+    let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap();
+    let mut r = client
+        .request(method, format!("http://{addr}{}", req.path))
+        .header("authorization", format!("{} {}", req.scheme, req.token));
+    if !req.no_proof {
+        for _ in 0..=req.extra_proofs {
+            r = r.header("dpop", proof);
+        }
+    }
+    if grpc {
+        r = r.header("content-type", "application/grpc");
+    }
+    let res = r.send().await.expect("request");
+    let header = |n: &str| res.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+    let challenges = res
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let (nonce, grpc_status) = (header("dpop-nonce"), header("grpc-status"));
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    Reply {
+        status,
+        challenges,
+        nonce,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        grpc_status,
+    }
+}
+
+async fn send(addr: SocketAddr, key: &ProofKey, req: &Req) -> Reply {
+    send_proof(addr, req, &req.proof(key), false).await
+}
+
+async fn me(claims: Claims, bound: Option<Extension<DpopBound>>) -> Json<Value> {
+    Json(json!({
+        "claims": claims.as_ref(),
+        "jkt": bound.map(|Extension(b)| b.thumbprint().to_owned()),
+    }))
+}
+
+struct Server {
+    addr: SocketAddr,
+    clock: Arc<FixedClock>,
+}
+
+fn authenticator(config: DpopConfig, clock: &Arc<FixedClock>) -> Authenticator {
+    Authenticator::builder()
+        .hmac_secret(SECRET)
+        .clock(clock.clone())
+        .dpop(config)
+        .build()
+        .expect("build")
+}
+
+/// `/me`: DPoP allowed; `/strict`: DPoP required; `/plain`: DPoP off.
+async fn server_with(config: DpopConfig) -> Server {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let auth = authenticator(config, &clock);
+    let app = Router::new()
+        .route("/me", get(me).layer(auth.layer()))
+        .route(
+            "/strict",
+            get(me)
+                .post(me)
+                .layer(auth.layer().dpop(DpopMode::Required)),
+        )
+        .route("/plain", get(me).layer(auth.layer().dpop(DpopMode::Off)));
+    Server {
+        addr: serve(app).await,
+        clock,
+    }
+}
+
+async fn server() -> Server {
+    server_with(DpopConfig::new(DpopMode::Allowed).public_url(ORIGIN)).await
+}
+
+/// The `algs` attribute lists the asymmetric algorithms, never HS*.
+fn assert_algs(challenge: &str) {
+    let algs = challenge
+        .split("algs=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no algs in {challenge}"));
+    assert_eq!(
+        algs, "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA",
+        "{challenge}"
+    );
+}
+
+fn assert_invalid_proof(r: &Reply, what: &str) {
+    assert_eq!(r.status, 401, "{what}");
+    let first = r.challenges.first().map(String::as_str).unwrap_or("");
+    assert!(
+        first.starts_with("DPoP error=\"invalid_dpop_proof\""),
+        "{what}: {:?}",
+        r.challenges
+    );
+    assert_algs(first);
+    assert!(r.body.is_null(), "{what}: no body");
+}
+
+#[tokio::test]
+async fn control_request_is_accepted() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    let r = send(s.addr, &key, &req).await;
+    assert_eq!(r.status, 200, "{:?}", r.challenges);
+    assert_eq!(r.body["claims"]["sub"], "alice");
+    assert_eq!(r.body["jkt"], key.jkt);
+}
+
+#[tokio::test]
+async fn proofs_signed_with_es256_rs256_ps256_and_eddsa_are_accepted() {
+    let s = server().await;
+    for alg in [
+        Algorithm::ES256,
+        Algorithm::RS256,
+        Algorithm::PS256,
+        Algorithm::EdDSA,
+    ] {
+        let key = proof_key(alg);
+        let req = Req::new(&key, "/me", access_token(Some(&key.jkt)));
+        let r = send(s.addr, &key, &req).await;
+        assert_eq!(r.status, 200, "{alg:?}: {:?}", r.challenges);
+        // The handler is told the request was DPoP-bound, and to which key.
+        assert_eq!(r.body["jkt"], key.jkt, "{alg:?}");
+    }
+}
+
+#[tokio::test]
+async fn wrong_htm_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.claims["htm"] = json!("POST");
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "htm POST on GET");
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.claims["htm"] = json!("get");
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "htm lowercase");
+}
+
+#[tokio::test]
+async fn htu_with_a_query_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.claims["htu"] = json!(format!("{ORIGIN}/strict?x=1"));
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "htu with query");
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.claims["htu"] = json!(format!("{ORIGIN}/strict#frag"));
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "htu with fragment");
+}
+
+#[tokio::test]
+async fn htu_of_another_host_or_path_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    for htu in [
+        "https://other.example/strict".to_owned(),
+        "http://api.example/strict".to_owned(),
+        "https://api.example:8443/strict".to_owned(),
+        format!("http://{}/strict", s.addr),
+        format!("{ORIGIN}/me"),
+        "/strict".to_owned(),
+    ] {
+        let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+        req.claims["htu"] = json!(htu);
+        assert_invalid_proof(&send(s.addr, &key, &req).await, &htu);
+    }
+}
+
+#[tokio::test]
+async fn htu_is_compared_after_rfc3986_normalization() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    for htu in [
+        "HTTPS://API.Example:443/strict",
+        "https://api.example/./x/../strict",
+        "https://api.example/%73trict",
+    ] {
+        let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+        req.claims["htu"] = json!(htu);
+        let r = send(s.addr, &key, &req).await;
+        assert_eq!(r.status, 200, "{htu}: {:?}", r.challenges);
+    }
+}
+
+#[tokio::test]
+async fn iat_too_old_or_too_new_is_rejected_at_the_window_edge() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    // 60 s window + 60 s default leeway, each way.
+    for (iat, ok) in [
+        (NOW - 120, true),
+        (NOW - 121, false),
+        (NOW + 120, true),
+        (NOW + 121, false),
+        (NOW - 3600, false),
+    ] {
+        let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+        req.claims["iat"] = json!(iat);
+        let r = send(s.addr, &key, &req).await;
+        if ok {
+            assert_eq!(r.status, 200, "iat {iat}: {:?}", r.challenges);
+        } else {
+            assert_invalid_proof(&r, &format!("iat {iat}"));
+        }
+    }
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.claims["iat"] = json!(format!("{NOW}"));
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "iat as a string");
+}
+
+#[tokio::test]
+async fn replayed_jti_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    let proof = req.proof(&key);
+    assert_eq!(send_proof(s.addr, &req, &proof, false).await.status, 200);
+    assert_invalid_proof(&send_proof(s.addr, &req, &proof, false).await, "replay");
+    // The same jti in a new proof (new signature) is a replay too.
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "same jti, new proof");
+    // Still refused at the last second the proof's iat is acceptable.
+    s.clock.set(NOW + 120);
+    assert_invalid_proof(
+        &send_proof(s.addr, &req, &proof, false).await,
+        "late replay",
+    );
+}
+
+#[tokio::test]
+async fn wrong_ath_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.claims["ath"] = json!(ath("another token"));
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "ath of another token");
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.claims.as_object_mut().unwrap().remove("ath");
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "no ath");
+}
+
+#[tokio::test]
+async fn token_bound_to_another_key_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let other = proof_key(Algorithm::EdDSA);
+    // A stolen token bound to `other`, presented with the thief's own proof.
+    let req = Req::new(&key, "/strict", access_token(Some(&other.jkt)));
+    let r = send(s.addr, &key, &req).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.challenges[0].starts_with("DPoP error=\"invalid_token\""),
+        "{:?}",
+        r.challenges
+    );
+    // An unbound token cannot be used with DPoP either.
+    let req = Req::new(&key, "/strict", access_token(None));
+    let r = send(s.addr, &key, &req).await;
+    assert_eq!(r.status, 401);
+    assert!(r.challenges[0].starts_with("DPoP error=\"invalid_token\""));
+}
+
+#[tokio::test]
+async fn proof_with_alg_none_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.header["alg"] = json!("none");
+    let proof = format!(
+        "{}.{}.",
+        b64(req.header.to_string()),
+        b64(req.claims.to_string())
+    );
+    assert_invalid_proof(&send_proof(s.addr, &req, &proof, false).await, "alg none");
+}
+
+#[tokio::test]
+async fn hmac_proof_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    // An HS256 proof "keyed" with an oct JWK, and one with the EC key's JWK.
+    let oct = json!({"kty": "oct", "k": b64(SECRET)});
+    for jwk in [oct, key.jwk.clone()] {
+        req.header = json!({"typ": "dpop+jwt", "alg": "HS256", "jwk": jwk});
+        let proof = raw_token(
+            &req.header.to_string(),
+            &req.claims.to_string(),
+            Algorithm::HS256,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
+        );
+        assert_invalid_proof(&send_proof(s.addr, &req, &proof, false).await, "HS256");
+    }
+}
+
+#[tokio::test]
+async fn private_jwk_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    // Any `d`: the check is on the member's presence, the proof is otherwise valid.
+    req.header["jwk"]["d"] = json!(b64([1u8; 32]));
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "private jwk");
+}
+
+/// aws-lc-rs refuses to sign with a 1024-bit RSA key, RustCrypto does: the
+/// proof below is validly signed, so only the key policy can refuse it.
+#[cfg(feature = "rust-crypto")]
+#[tokio::test]
+async fn proof_key_under_policy_is_rejected() {
+    let s = server().await;
+    let private = EncodingKey::from_rsa_pem(&fixture("rsa1024_private.pem")).unwrap();
+    let public = fixture_str("jwks_rsa1024.json");
+    let jwk: Value = serde_json::from_str::<Value>(&public).unwrap()["keys"][0].clone();
+    let jkt = tower_jwt_auth::dpop::jwk_thumbprint(jwk.as_object().unwrap()).unwrap();
+    let req = Req::new(
+        &ProofKey {
+            alg: Algorithm::RS256,
+            private: EncodingKey::from_secret(b"unused"),
+            jwk: jwk.clone(),
+            jkt: jkt.clone(),
+        },
+        "/strict",
+        access_token(Some(&jkt)),
+    );
+    let message = format!(
+        "{}.{}",
+        b64(req.header.to_string()),
+        b64(req.claims.to_string())
+    );
+    let signer = (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.signer_factory)(
+        &Algorithm::RS256,
+        &private,
+    )
+    .expect("a RustCrypto RS256 signer");
+    let signature = signature::Signer::try_sign(&*signer, message.as_bytes()).expect("sign");
+    let proof = format!("{message}.{}", b64(signature));
+    assert_invalid_proof(
+        &send_proof(s.addr, &req, &proof, false).await,
+        "rsa 1024 proof key",
+    );
+}
+
+#[tokio::test]
+async fn wrong_typ_or_missing_jwk_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    for (member, value) in [
+        ("typ", json!("JWT")),
+        ("typ", Value::Null),
+        ("jwk", Value::Null),
+        ("crit", json!(["exp"])),
+    ] {
+        let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+        if value.is_null() {
+            req.header.as_object_mut().unwrap().remove(member);
+        } else {
+            req.header[member] = value;
+        }
+        assert_invalid_proof(&send(s.addr, &key, &req).await, member);
+    }
+}
+
+#[tokio::test]
+async fn two_dpop_headers_or_none_are_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.extra_proofs = 1;
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "two DPoP headers");
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.no_proof = true;
+    assert_invalid_proof(&send(s.addr, &key, &req).await, "no DPoP header");
+}
+
+#[tokio::test]
+async fn bound_token_as_bearer_is_rejected_on_every_route() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let token = access_token(Some(&key.jkt));
+    // DPoP allowed: invalid_token on the Bearer challenge, DPoP offered.
+    let r = fetch_bearer(s.addr, "/me", &token).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.www.starts_with("Bearer error=\"invalid_token\""),
+        "{}",
+        r.www
+    );
+    // DPoP off: the binding still holds.
+    let r = fetch_bearer(s.addr, "/plain", &token).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.www.starts_with("Bearer error=\"invalid_token\""),
+        "{}",
+        r.www
+    );
+    // DPoP required: a DPoP challenge only.
+    let mut req = Req::new(&key, "/strict", token);
+    req.scheme = "Bearer";
+    let r = send(s.addr, &key, &req).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.challenges.len(), 1, "{:?}", r.challenges);
+    assert!(r.challenges[0].starts_with("DPoP error=\"invalid_token\""));
+}
+
+#[tokio::test]
+async fn challenges_name_both_schemes_when_both_are_allowed() {
+    let s = server().await;
+    let r = send_raw(s.addr, "/me", None).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.challenges[0], "Bearer");
+    assert!(
+        r.challenges[1].starts_with("DPoP algs="),
+        "{:?}",
+        r.challenges
+    );
+    assert_algs(&r.challenges[1]);
+    // An unbound token still works as Bearer where DPoP is only allowed...
+    let token = access_token(None);
+    let r = send_raw(s.addr, "/me", Some(&format!("Bearer {token}"))).await;
+    assert_eq!(r.status, 200);
+    assert!(
+        r.body["jkt"].is_null(),
+        "a bearer request is not DPoP-bound"
+    );
+    // ...not where it is required.
+    let r = send_raw(s.addr, "/strict", Some(&format!("Bearer {token}"))).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.challenges.len(), 1);
+    assert!(r.challenges[0].starts_with("DPoP error=\"invalid_token\""));
+    let r = send_raw(s.addr, "/strict", None).await;
+    assert_eq!(r.challenges, vec![r.challenges[0].clone()]);
+    assert!(
+        r.challenges[0].starts_with("DPoP algs="),
+        "{:?}",
+        r.challenges
+    );
+    // Where DPoP is off, the DPoP scheme is no credentials.
+    let r = send_raw(s.addr, "/plain", Some(&format!("DPoP {token}"))).await;
+    assert_eq!((r.status, r.challenges), (401, vec!["Bearer".to_owned()]));
+}
+
+async fn send_raw(addr: SocketAddr, path: &str, authorization: Option<&str>) -> Reply {
+    let mut r = reqwest::Client::new().get(format!("http://{addr}{path}"));
+    if let Some(a) = authorization {
+        r = r.header("authorization", a);
+    }
+    let res = r.send().await.expect("request");
+    let challenges = res
+        .headers()
+        .get_all("www-authenticate")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let status = res.status().as_u16();
+    let text = res.text().await.unwrap();
+    Reply {
+        status,
+        challenges,
+        nonce: None,
+        body: serde_json::from_str(&text).unwrap_or(Value::Null),
+        grpc_status: None,
+    }
+}
+
+#[tokio::test]
+async fn nonce_round_trip() {
+    let config = DpopConfig::new(DpopMode::Allowed)
+        .public_url(ORIGIN)
+        .nonces(Duration::from_secs(400));
+    let s = server_with(config).await;
+    let key = proof_key(Algorithm::ES256);
+    let token = access_token(Some(&key.jkt));
+    // 1. No nonce: 401 use_dpop_nonce, and one in DPoP-Nonce.
+    let req = Req::new(&key, "/strict", token.clone());
+    let r = send(s.addr, &key, &req).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.challenges[0].starts_with("DPoP error=\"use_dpop_nonce\""),
+        "{:?}",
+        r.challenges
+    );
+    let nonce = r.nonce.expect("a DPoP-Nonce header");
+    // 2. With it: accepted, no new nonce needed yet.
+    let mut req = Req::new(&key, "/strict", token.clone());
+    req.claims["nonce"] = json!(nonce);
+    let r = send(s.addr, &key, &req).await;
+    assert_eq!(r.status, 200, "{:?}", r.challenges);
+    assert_eq!(r.nonce, None);
+    // 3. Past half its life: still accepted, and the next one is handed out.
+    s.clock.set(NOW + 250);
+    let mut req = Req::new(&key, "/strict", token.clone());
+    req.claims["nonce"] = json!(nonce);
+    req.claims["iat"] = json!(NOW + 250);
+    let r = send(s.addr, &key, &req).await;
+    assert_eq!(r.status, 200, "{:?}", r.challenges);
+    let next = r.nonce.expect("a fresh nonce on success");
+    assert_ne!(next, nonce);
+    // 4. Expired: use_dpop_nonce again; a forged one too.
+    s.clock.set(NOW + 500);
+    for stale in [nonce.as_str(), "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        let mut req = Req::new(&key, "/strict", token.clone());
+        req.claims["nonce"] = json!(stale);
+        req.claims["iat"] = json!(NOW + 500);
+        let r = send(s.addr, &key, &req).await;
+        assert_eq!(r.status, 401);
+        assert!(r.challenges[0].starts_with("DPoP error=\"use_dpop_nonce\""));
+        assert!(r.nonce.is_some());
+    }
+    let mut req = Req::new(&key, "/strict", token);
+    req.claims["nonce"] = json!(next);
+    req.claims["iat"] = json!(NOW + 500);
+    assert_eq!(send(s.addr, &key, &req).await.status, 200);
+}
+
+#[tokio::test]
+async fn two_instances_sharing_a_replay_store_refuse_a_replay_across_them() {
+    let store = Arc::new(MemoryReplayStore::default());
+    let config = || {
+        DpopConfig::new(DpopMode::Required)
+            .public_url(ORIGIN)
+            .replay_store(store.clone())
+    };
+    let a = server_with(config()).await;
+    let b = server_with(config()).await;
+    let key = proof_key(Algorithm::ES256);
+    let req = Req::new(&key, "/me", access_token(Some(&key.jkt)));
+    let proof = req.proof(&key);
+    assert_eq!(send_proof(a.addr, &req, &proof, false).await.status, 200);
+    assert_invalid_proof(
+        &send_proof(b.addr, &req, &proof, false).await,
+        "replay on b",
+    );
+    // Without the shared store, b would have accepted it.
+    let c = server_with(DpopConfig::new(DpopMode::Required).public_url(ORIGIN)).await;
+    assert_eq!(send_proof(c.addr, &req, &proof, false).await.status, 200);
+}
+
+#[tokio::test]
+async fn grpc_calls_get_unauthenticated() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.method = "POST";
+    // htm stays GET: a broken proof.
+    let r = send_proof(s.addr, &req, &req.proof(&key), true).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.grpc_status.as_deref(), Some("16"));
+}
+
+#[test]
+fn dpop_config_refuses_symmetric_algorithms_and_no_public_url() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let build = |c: DpopConfig| {
+        Authenticator::builder()
+            .hmac_secret(SECRET)
+            .clock(clock.clone())
+            .dpop(c)
+            .build()
+            .err()
+            .map(|e| e.to_string())
+    };
+    let on = || DpopConfig::new(DpopMode::Required).public_url(ORIGIN);
+    assert!(build(on()).is_none());
+    assert!(build(on().algorithms([Algorithm::ES256, Algorithm::HS256])).is_some());
+    assert!(build(DpopConfig::new(DpopMode::Required)).is_some());
+    assert!(build(on().public_url("api.example")).is_some());
+    assert!(build(on().replay_window(Duration::from_secs(10))).is_some());
+    assert!(build(on().nonces(Duration::from_secs(60)).nonce_key([1u8; 8])).is_some());
+}
