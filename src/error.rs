@@ -382,14 +382,11 @@ impl AuthError {
         res
     }
 
-    /// Records the rejection as one `tracing` debug event (feature `tracing`).
+    /// Records the rejection: one `tracing` event (feature `tracing`; WARN
+    /// when the server side failed, else DEBUG) and the rejection counter
+    /// (feature `metrics`); see `observe.rs`.
     pub(crate) fn trace(&self) {
-        #[cfg(feature = "tracing")]
-        tracing::debug!(
-            kind = ?self.kind,
-            claim = self.claim.unwrap_or(""),
-            "jwt authentication rejected the request"
-        );
+        crate::observe::rejected(self);
     }
 }
 

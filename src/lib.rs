@@ -51,7 +51,9 @@
 //! | `aws-lc-rs` | yes | crypto backend: aws-lc-rs |
 //! | `rust-crypto` | no | crypto backend: RustCrypto (pure Rust); aws-lc-rs wins when both are on |
 //! | `axum` | yes | `Claims` and `Option<Claims>` extractors |
-//! | `tracing` | no | one debug event per rejection, with its reason |
+//! | `tracing` | no | a span per verification (`alg`, `kid`, `iss`, outcome); one event per rejection (DEBUG; WARN when keys or the revocation list are unavailable) |
+//! | `metrics` | no | counters of accepted and rejected requests by reason, a histogram of verification time, through the `metrics` facade |
+//! | `test-util` | no | [`testing`]: `TestIssuer` (throwaway keys, one-line tokens) for your app's tests |
 //! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis |
 //! | `tonic` | no | [`JwtInterceptor`], a tonic interceptor on the same verifier |
 //!
@@ -69,6 +71,7 @@ pub mod error;
 pub mod issue;
 pub mod keys;
 pub mod layer;
+mod observe;
 pub mod policy;
 pub mod revocation;
 pub mod rules;

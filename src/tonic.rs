@@ -87,6 +87,7 @@ impl<C: Send + Sync + 'static> Interceptor for JwtInterceptor<C> {
         let realm = self.layer.verifier().realm_arc();
         match authenticate_now(&self.layer, &headers, &Uri::default()) {
             Ok(claims) => {
+                crate::observe::accepted(claims.is_some());
                 if let Some(claims) = claims {
                     extensions.insert(claims);
                 }

@@ -45,6 +45,7 @@ use crate::crypto;
 use crate::dpop::{self, Dpop};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
+use crate::observe;
 use crate::revocation::{Revocation, RevocationError, TokenRef};
 use crate::rules::Rules;
 
@@ -314,6 +315,23 @@ impl<C> Verifier<C> {
         route: &RouteRules,
         jkt: Option<&str>,
     ) -> Result<Step<C>, AuthError> {
+        // One span (feature `tracing`) and one timing (feature `metrics`)
+        // per verification.
+        let observed = observe::Verification::start();
+        let result = observed.in_scope(|| self.verify_steps_unobserved(token, route, jkt));
+        observed.finish(match &result {
+            Ok(step) => Ok(matches!(step, Step::Done(_))),
+            Err(e) => Err(e),
+        });
+        result
+    }
+
+    fn verify_steps_unobserved(
+        &self,
+        token: &str,
+        route: &RouteRules,
+        jkt: Option<&str>,
+    ) -> Result<Step<C>, AuthError> {
         let (bytes, claims, inner) = self.verify_claims(token, route)?;
         dpop::check_binding(&claims, jkt)?;
         route.check(&inner.rules, &claims)?;
@@ -384,6 +402,7 @@ impl<C> Verifier<C> {
         let (payload_b64, key) = verify_signature(inner, &keys, token)?;
         let bytes = decode_segment(payload_b64)?;
         let claims = parse_object(&bytes)?;
+        observe::issuer(claims.get("iss").and_then(Value::as_str));
         let rules = &inner.rules;
         rules.check(&claims, route.audiences.as_ref())?;
         // A key bound to an issuer speaks only for that issuer: another
@@ -419,6 +438,7 @@ fn verify_signature<'t, 'k>(
     let header = decode_object(header_b64)?;
     let header = Header::from_map(&header)?;
     let alg = header.alg;
+    observe::header(alg, header.kid);
     if !inner.algorithms.contains(alg) {
         return Err(AuthErrorKind::DisallowedAlgorithm.into());
     }

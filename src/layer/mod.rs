@@ -393,6 +393,7 @@ fn accept<C: Send + Sync + 'static, R, B>(
     req: &mut Request<B>,
     claims: Option<Claims<C>>,
 ) {
+    crate::observe::accepted(claims.is_some());
     let ext = req.extensions_mut();
     if let Some(claims) = claims {
         ext.insert(claims);
