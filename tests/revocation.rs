@@ -437,3 +437,23 @@ async fn revoked_token_is_401_invalid_token_saying_revoked_over_http() {
     assert_eq!(r.status, 401);
     assert!(r.www.contains("invalid_token"));
 }
+
+#[test]
+fn debug_of_issuer_and_builder_shows_no_secret() {
+    let secret = "issuer-secret-that-is-long-enough-to-use";
+    let builder = TokenIssuer::builder().hmac_secret(secret).kid("k");
+    assert!(!format!("{builder:?}").contains(secret));
+    let issuer = builder.build().unwrap();
+    let dbg = format!("{issuer:?}");
+    assert!(!dbg.contains(secret), "{dbg}");
+    let pem = TokenIssuer::builder()
+        .private_key_pem(fixture("ec256_private.pem"), fixture("ec256_public.pem"))
+        .build()
+        .unwrap();
+    let private = fixture_str("ec256_private.pem");
+    let body: String = private
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect();
+    assert!(!format!("{pem:?}").contains(&body[..40]));
+}

@@ -336,3 +336,15 @@ fn opening_a_store_outside_a_runtime_is_an_error_not_a_panic() {
         ));
     });
 }
+
+#[tokio::test]
+async fn debug_of_the_store_hides_the_redis_password() {
+    let store = RedisStore::open("redis://:hunter2-redis-password@127.0.0.1:1").unwrap();
+    let list = RedisRevocation::builder(store.clone()).build();
+    for dbg in [format!("{store:?}"), format!("{list:?}")] {
+        assert!(!dbg.contains("hunter2"), "{dbg}");
+    }
+    // Nor in the error when it cannot connect.
+    let err = store.ping().await.unwrap_err().to_string();
+    assert!(!err.contains("hunter2"), "{err}");
+}
