@@ -211,7 +211,19 @@ pub struct AuthenticatorBuilder<C = Value> {
     decode: Decode<C>,
     revocation: Option<Arc<dyn Revocation>>,
     dpop: Option<DpopConfig>,
+    #[cfg(feature = "remote")]
+    remote: Option<RemoteSpec>,
+    #[cfg(feature = "remote")]
+    remote_options: crate::keys::remote::RemoteOptions,
     _claims: PhantomData<fn() -> C>,
+}
+
+/// The remote key source of a builder.
+#[cfg(feature = "remote")]
+#[derive(Debug)]
+enum RemoteSpec {
+    Jwks(String),
+    Oidc(String),
 }
 
 impl<C> fmt::Debug for AuthenticatorBuilder<C> {
@@ -242,6 +254,10 @@ impl AuthenticatorBuilder<Value> {
             decode: decode_value,
             revocation: None,
             dpop: None,
+            #[cfg(feature = "remote")]
+            remote: None,
+            #[cfg(feature = "remote")]
+            remote_options: crate::keys::remote::RemoteOptions::default(),
             _claims: PhantomData,
         }
     }
@@ -274,6 +290,10 @@ impl<C> AuthenticatorBuilder<C> {
             decode,
             revocation: self.revocation,
             dpop: self.dpop,
+            #[cfg(feature = "remote")]
+            remote: self.remote,
+            #[cfg(feature = "remote")]
+            remote_options: self.remote_options,
             _claims: PhantomData,
         }
     }
@@ -510,18 +530,37 @@ impl<C> AuthenticatorBuilder<C> {
     ///
     /// # Errors
     /// The first configuration error: a refused key, no keys, an allow-list
-    /// no key can serve, an invalid realm or `typ`.
-    pub fn build(self) -> Result<Authenticator<C>, ConfigError> {
+    /// no key can serve, an invalid realm or `typ`;
+    /// [`ConfigError::NeedsBuildAsync`] when a remote key source is
+    /// configured.
+    pub fn build(mut self) -> Result<Authenticator<C>, ConfigError> {
+        #[cfg(feature = "remote")]
+        if self.remote.is_some() {
+            return Err(ConfigError::NeedsBuildAsync);
+        }
+        let algorithms = self.check(false)?;
+        let (parts, keys) = self.into_parts()?;
+        Ok(parts.finish(KeyStore::Fixed(keys), algorithms))
+    }
+
+    /// The checks of [`build`](Self::build); the allowed algorithms. With a
+    /// remote source, its keys are not known yet: any asymmetric algorithm
+    /// may come (each key still verifies only its own).
+    fn check(&mut self, remote: bool) -> Result<AlgorithmSet, ConfigError> {
         crypto::install_default_provider();
-        if let Some(e) = self.error {
+        if let Some(e) = self.error.take() {
             return Err(e);
         }
-        if self.keys.is_empty() {
+        if self.keys.is_empty() && !remote {
             return Err(ConfigError::NoKeys);
         }
+        let mut possible = self.keys.algorithms();
+        if remote {
+            possible = possible.union(AlgorithmSet::asymmetric());
+        }
         let algorithms = match self.algorithms {
-            Some(allowed) => allowed.intersection(self.keys.algorithms()),
-            None => self.keys.algorithms(),
+            Some(allowed) => allowed.intersection(possible),
+            None => possible,
         };
         if algorithms.is_empty() {
             return Err(ConfigError::NoAlgorithms);
@@ -552,23 +591,129 @@ impl<C> AuthenticatorBuilder<C> {
                 what: "token source",
             });
         }
+        Ok(algorithms)
+    }
+
+    fn into_parts(self) -> Result<(Parts<C>, KeySet), ConfigError> {
         let dpop = match self.dpop {
             Some(config) => Some(config.build(self.rules.leeway, self.rules.clock.clone())?),
             None => None,
         };
+        Ok((
+            Parts {
+                rules: self.rules,
+                max_token_len: self.max_token_len,
+                realm: self.realm,
+                sources: self.sources,
+                decode: self.decode,
+                revocation: self.revocation,
+                dpop,
+            },
+            self.keys,
+        ))
+    }
+}
+
+/// What a builder turns into an authenticator once the keys are held.
+struct Parts<C> {
+    rules: Rules,
+    max_token_len: usize,
+    realm: Option<String>,
+    sources: Arc<[TokenSource]>,
+    decode: Decode<C>,
+    revocation: Option<Arc<dyn Revocation>>,
+    dpop: Option<crate::dpop::Dpop>,
+}
+
+impl<C> Parts<C> {
+    fn finish(self, keys: KeyStore, algorithms: AlgorithmSet) -> Authenticator<C> {
         let inner = VerifierInner {
-            keys: KeyStore::Fixed(self.keys),
+            keys,
             algorithms,
             rules: self.rules,
             max_token_len: self.max_token_len,
             realm: self.realm.map(Arc::from),
             revocation: self.revocation,
-            dpop,
+            dpop: self.dpop,
         };
-        Ok(Authenticator {
+        Authenticator {
             verifier: Verifier::from_inner(Arc::new(inner), self.decode),
             sources: self.sources,
-        })
+        }
+    }
+}
+
+#[cfg(feature = "remote")]
+impl<C> AuthenticatorBuilder<C> {
+    /// Keys from a JWK Set URL (feature `remote`), fetched by
+    /// [`build_async`](Self::build_async) and kept fresh (see
+    /// [`keys::remote`](crate::keys::remote)). HTTPS is required except to
+    /// loopback. Local keys may be added too.
+    #[must_use]
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.set_remote(RemoteSpec::Jwks(url.into()));
+        self
+    }
+
+    /// Keys of an OpenID Connect issuer (feature `remote`): discovery at
+    /// `<issuer>/.well-known/openid-configuration`, whose `issuer` must equal
+    /// `issuer` exactly; keys from its `jwks_uri`, as
+    /// [`jwks_url`](Self::jwks_url). Unless [`issuer`](Self::issuer) says
+    /// otherwise, `iss` is then required and must equal `issuer`, and the
+    /// fetched keys are bound to it ([`Key::with_issuer`]).
+    #[must_use]
+    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.set_remote(RemoteSpec::Oidc(issuer.into()));
+        self
+    }
+
+    fn set_remote(&mut self, spec: RemoteSpec) {
+        if self.remote.is_some() {
+            self.error.get_or_insert(ConfigError::SeveralRemoteSources);
+        }
+        self.remote = Some(spec);
+    }
+
+    /// Timeouts, limits and refresh policy of the remote key source.
+    #[must_use]
+    pub fn remote_options(mut self, options: crate::keys::remote::RemoteOptions) -> Self {
+        self.remote_options = options;
+        self
+    }
+
+    /// Builds the authenticator after fetching the remote keys once (OIDC
+    /// discovery first), and starts their background refresh on the current
+    /// tokio runtime. Without a remote source, the same as
+    /// [`build`](Self::build).
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), and [`ConfigError::RemoteKeys`] naming the
+    /// URL when the first fetch fails (unless
+    /// [`RemoteOptions::start_without_keys`](crate::keys::remote::RemoteOptions::start_without_keys)),
+    /// when the URL is plain `http` to a host that is not loopback, or when
+    /// the discovery document's `issuer` differs or has no `jwks_uri`.
+    pub async fn build_async(mut self) -> Result<Authenticator<C>, ConfigError> {
+        use crate::keys::remote::{parse_url, RemoteKeys, Source};
+
+        let Some(spec) = self.remote.take() else {
+            return self.build();
+        };
+        let allow_http = self.remote_options.allow_http;
+        let source = match &spec {
+            RemoteSpec::Jwks(url) => Source::Jwks(parse_url(url, allow_http)?),
+            RemoteSpec::Oidc(issuer) => Source::oidc(issuer, allow_http)?,
+        };
+        // OIDC pins `iss` to the issuer, unless the application chose.
+        let bind_issuer = self.rules.issuers.is_none();
+        if let (Some(issuer), true) = (source.issuer(), bind_issuer) {
+            self.rules.issuers = Some(HashSet::from([issuer.to_owned()]));
+        }
+        let algorithms = self.check(true)?;
+        let options = self.remote_options.clone();
+        let clock = Arc::clone(&self.rules.clock);
+        let (parts, local) = self.into_parts()?;
+        let remote = RemoteKeys::start(local, source, bind_issuer, options, clock).await?;
+        Ok(parts.finish(KeyStore::Remote(remote), algorithms))
     }
 }
 

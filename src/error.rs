@@ -451,6 +451,17 @@ pub enum ConfigError {
     InvalidLifetime,
     /// The DPoP settings are unusable (the message says why).
     Dpop(&'static str),
+    /// A remote key source (JWK Set URL, OIDC discovery) could not be used
+    /// at build: the error names the URL and the reason.
+    #[cfg(feature = "remote")]
+    RemoteKeys(crate::keys::remote::FetchError),
+    /// A remote key source is configured: build with
+    /// [`build_async`](crate::AuthenticatorBuilder::build_async), which
+    /// fetches the keys first.
+    NeedsBuildAsync,
+    /// Two remote key sources on one builder: use one authenticator per
+    /// issuer ([`Authenticator::by_issuer`](crate::Authenticator::by_issuer)).
+    SeveralRemoteSources,
     /// A JWK Set file could not be read.
     Io {
         /// The path that could not be read.
@@ -484,6 +495,14 @@ impl fmt::Display for ConfigError {
             Self::InvalidLifetime => f.write_str("a token lifetime must be at least one second"),
             Self::Dpop(why) => write!(f, "dpop: {why}"),
             Self::Io { path, .. } => write!(f, "cannot read {}", path.display()),
+            #[cfg(feature = "remote")]
+            Self::RemoteKeys(e) => write!(f, "remote keys: {e}"),
+            Self::SeveralRemoteSources => f.write_str(
+                "one remote key source per authenticator; use one authenticator per issuer",
+            ),
+            Self::NeedsBuildAsync => {
+                f.write_str("remote keys are configured: build with `build_async().await`")
+            }
         }
     }
 }
@@ -493,8 +512,17 @@ impl std::error::Error for ConfigError {
         match self {
             Self::Key(e) => Some(e),
             Self::Io { source, .. } => Some(source),
+            #[cfg(feature = "remote")]
+            Self::RemoteKeys(e) => Some(e),
             _ => None,
         }
+    }
+}
+
+#[cfg(feature = "remote")]
+impl From<crate::keys::remote::FetchError> for ConfigError {
+    fn from(e: crate::keys::remote::FetchError) -> Self {
+        Self::RemoteKeys(e)
     }
 }
 

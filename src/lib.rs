@@ -54,6 +54,7 @@
 //! | `tracing` | no | a span per verification (`alg`, `kid`, `iss`, outcome); one event per rejection (DEBUG; WARN when keys or the revocation list are unavailable) |
 //! | `metrics` | no | counters of accepted and rejected requests by reason, a histogram of verification time, through the `metrics` facade |
 //! | `test-util` | no | [`testing`]: `TestIssuer` (throwaway keys, one-line tokens) for your app's tests |
+//! | `remote` | no | keys from a JWKS URL or OIDC discovery, refreshed in the background ([`keys::remote`]) |
 //! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis |
 //! | `tonic` | no | [`JwtInterceptor`], a tonic interceptor on the same verifier |
 //!
@@ -94,6 +95,8 @@ pub use dpop::{DpopBound, DpopConfig, DpopMode};
 pub use error::{AuthError, AuthErrorKind, ConfigError, KeyError};
 pub use issue::{TokenIssuer, TokenPair};
 pub use jsonwebtoken::Algorithm;
+#[cfg(feature = "remote")]
+pub use keys::remote::RemoteOptions;
 pub use keys::{AlgorithmSet, Key, KeySet};
 pub use layer::{DefaultErrorResponse, ErrorResponder, JwtAuth, JwtAuthLayer};
 pub use policy::{Denied, RoleClaim, RouteRules};

@@ -159,6 +159,105 @@ fn parse_jwk(index: usize, jwk: &Map<String, Value>) -> Result<Option<Key>, KeyE
     }))
 }
 
+/// A remote JWK Set, parsed leniently: every key the policy accepts, with
+/// its JWK (to recognise it on the next fetch), and the keys skipped.
+#[cfg(feature = "remote")]
+pub(super) struct RemoteJwks {
+    pub(super) keys: Vec<(Map<String, Value>, Key)>,
+    pub(super) skipped: Vec<SkippedKey>,
+}
+
+/// A key of a remote set that was not imported, and why (no key material).
+#[cfg(feature = "remote")]
+pub(super) struct SkippedKey {
+    pub(super) index: usize,
+    pub(super) kid: Option<String>,
+    pub(super) reason: String,
+    /// Not a signature key at all (`use: enc`, an unsupported `kty`...):
+    /// normal in a provider's set, so not worth a warning.
+    pub(super) expected: bool,
+}
+
+/// Parses a remote JWK Set: the same policy as a local set for each key,
+/// except that an unusable key is skipped (reported in `skipped`) and the
+/// others keep serving; `oct` keys are always skipped (a published secret
+/// is no secret); keys sharing a `kid` are all skipped (which one the
+/// issuer signs with is unknowable).
+///
+/// # Errors
+/// [`KeyError::InvalidJwkSet`] when the document is not a JSON object with a
+/// `keys` array.
+#[cfg(feature = "remote")]
+pub(super) fn parse_remote_jwks(body: &[u8]) -> Result<RemoteJwks, KeyError> {
+    let doc: Value = serde_json::from_slice(body).map_err(|_| KeyError::InvalidJwkSet)?;
+    let list = doc
+        .get("keys")
+        .and_then(Value::as_array)
+        .ok_or(KeyError::InvalidJwkSet)?;
+    let mut keys = Vec::new();
+    let mut skipped = Vec::new();
+    let mut skip = |index, kid: Option<&str>, reason: String, expected| {
+        skipped.push(SkippedKey {
+            index,
+            kid: kid.map(str::to_owned),
+            reason,
+            expected,
+        });
+    };
+    for (index, jwk) in list.iter().enumerate() {
+        let Some(jwk) = jwk.as_object() else {
+            skip(index, None, "not a json object".into(), false);
+            continue;
+        };
+        let kid = jwk.get("kid").and_then(Value::as_str);
+        if jwk.get("kty").and_then(Value::as_str) == Some("oct") {
+            skip(
+                index,
+                kid,
+                "a symmetric (oct) key in a published set: refused".into(),
+                false,
+            );
+            continue;
+        }
+        match parse_jwk(index, jwk) {
+            Ok(Some(key)) => keys.push((jwk.clone(), key)),
+            Ok(None) => skip(
+                index,
+                kid,
+                "not a signature key this crate verifies with (use, key_ops, kty, crv or alg)"
+                    .into(),
+                true,
+            ),
+            Err(e) => skip(index, kid, e.to_string(), false),
+        }
+    }
+    let mut seen = std::collections::HashMap::<&str, usize>::new();
+    for (_, key) in &keys {
+        if let Some(kid) = key.kid() {
+            *seen.entry(kid).or_default() += 1;
+        }
+    }
+    let duplicated: Vec<String> = seen
+        .into_iter()
+        .filter(|(_, n)| *n > 1)
+        .map(|(kid, _)| kid.to_owned())
+        .collect();
+    if !duplicated.is_empty() {
+        keys.retain(|(jwk, key)| {
+            let dup = key.kid().is_some_and(|k| duplicated.iter().any(|d| d == k));
+            if dup {
+                let index = list
+                    .iter()
+                    .position(|v| v.as_object() == Some(jwk))
+                    .unwrap_or_default();
+                skip(index, key.kid(), "duplicate kid".into(), false);
+            }
+            !dup
+        });
+    }
+    Ok(RemoteJwks { keys, skipped })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +325,52 @@ mod tests {
                 "{extra}"
             );
         }
+    }
+
+    #[cfg(feature = "remote")]
+    #[test]
+    fn remote_sets_skip_unusable_keys_and_keep_the_others() {
+        let good: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/jwks.json")).unwrap();
+        let mut list = good["keys"].as_array().unwrap().clone();
+        let usable = list.len();
+        let weak: Value =
+            serde_json::from_str(include_str!("../../tests/fixtures/jwks_rsa1024.json")).unwrap();
+        list.push(weak["keys"][0].clone());
+        list.push(serde_json::json!({"kty":"oct","k":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY","kid":"h"}));
+        list.push(serde_json::json!({"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB","kid":"e"}));
+        list.push(serde_json::json!("not an object"));
+        let mut dup = list[0].clone();
+        dup["kid"] = "twice".into();
+        let mut dup2 = list[1].clone();
+        dup2["kid"] = "twice".into();
+        list.push(dup);
+        list.push(dup2);
+        let body = serde_json::to_vec(&serde_json::json!({ "keys": list })).unwrap();
+        let parsed = parse_remote_jwks(&body).unwrap();
+        assert_eq!(parsed.keys.len(), usable);
+        assert!(parsed.keys.iter().all(|(_, k)| k.kid() != Some("twice")));
+        assert_eq!(parsed.skipped.len(), 6);
+        assert!(parsed
+            .skipped
+            .iter()
+            .any(|s| s.reason.contains("oct") && s.kid.as_deref() == Some("h")));
+        assert!(parsed
+            .skipped
+            .iter()
+            .any(|s| s.expected && s.kid.as_deref() == Some("e")));
+        assert!(parsed.skipped.iter().any(|s| s.reason.contains("1024")));
+        assert_eq!(
+            parsed
+                .skipped
+                .iter()
+                .filter(|s| s.reason == "duplicate kid")
+                .count(),
+            2
+        );
+        assert!(matches!(
+            parse_remote_jwks(b"<html>"),
+            Err(KeyError::InvalidJwkSet)
+        ));
     }
 }

@@ -42,6 +42,10 @@ pub struct Key {
     pub(super) algorithms: AlgorithmSet,
     pub(super) decoding: DecodingKey,
     pub(super) id: KeyId,
+    /// Fetched from a remote JWK Set: usable only while that source is
+    /// within its maximum stale age (see `keys::remote`).
+    #[cfg_attr(not(feature = "remote"), allow(dead_code))]
+    pub(super) remote: bool,
 }
 
 /// A key's identity: assigned once when the key is imported and kept by its
@@ -113,6 +117,7 @@ impl Key {
             algorithms,
             decoding,
             id: KeyId(NEXT_ID.fetch_add(1, Ordering::Relaxed)),
+            remote: false,
         }
     }
 

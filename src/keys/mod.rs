@@ -43,6 +43,9 @@ mod policy;
 mod set;
 mod source;
 
+#[cfg(feature = "remote")]
+pub mod remote;
+
 pub(crate) use key::KeyId;
 pub use key::{Key, KeyKind};
 pub use set::KeySet;
@@ -79,6 +82,16 @@ impl AlgorithmSet {
             .iter()
             .position(|a| *a == alg)
             .map_or(0, |i| 1 << i)
+    }
+
+    /// Every asymmetric algorithm this crate verifies (RSA, ECDSA, EdDSA):
+    /// what a remote JWK Set may bring.
+    #[must_use]
+    pub fn asymmetric() -> Self {
+        ALL_ALGORITHMS
+            .into_iter()
+            .filter(|a| !matches!(a, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512))
+            .collect()
     }
 
     /// Adds `alg`.

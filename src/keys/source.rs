@@ -6,6 +6,8 @@ use std::fmt;
 use std::future::Future;
 use std::ops::Deref;
 use std::pin::Pin;
+#[cfg(feature = "remote")]
+use std::sync::Arc;
 
 use super::{Key, KeySet};
 
@@ -17,12 +19,17 @@ pub(crate) type RefetchWait = Pin<Box<dyn Future<Output = ()> + Send + 'static>>
 pub(crate) enum KeyStore {
     /// Keys configured once, at build.
     Fixed(KeySet),
+    /// A remote source's keys (local keys included), swapped on refresh.
+    #[cfg(feature = "remote")]
+    Remote(Arc<super::remote::RemoteKeys>),
 }
 
 impl fmt::Debug for KeyStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Fixed(keys) => keys.fmt(f),
+            #[cfg(feature = "remote")]
+            Self::Remote(remote) => remote.fmt(f),
         }
     }
 }
@@ -30,6 +37,8 @@ impl fmt::Debug for KeyStore {
 /// The keys a verification reads, held for its duration.
 pub(crate) enum KeysGuard<'a> {
     Fixed(&'a KeySet),
+    #[cfg(feature = "remote")]
+    Remote(arc_swap::Guard<Arc<KeySet>>),
 }
 
 impl Deref for KeysGuard<'_> {
@@ -38,6 +47,8 @@ impl Deref for KeysGuard<'_> {
     fn deref(&self) -> &KeySet {
         match self {
             Self::Fixed(keys) => keys,
+            #[cfg(feature = "remote")]
+            Self::Remote(keys) => keys,
         }
     }
 }
@@ -47,15 +58,19 @@ impl KeyStore {
     pub(crate) fn load(&self) -> KeysGuard<'_> {
         match self {
             Self::Fixed(keys) => KeysGuard::Fixed(keys),
+            #[cfg(feature = "remote")]
+            Self::Remote(remote) => KeysGuard::Remote(remote.load()),
         }
     }
 
     /// Whether `key`, selected from [`load`](Self::load), may verify now: a
     /// remote key only while its source is within its maximum stale age.
+    #[cfg_attr(not(feature = "remote"), allow(unused_variables))]
     pub(crate) fn usable(&self, key: &Key) -> bool {
-        let _ = key;
         match self {
             Self::Fixed(_) => true,
+            #[cfg(feature = "remote")]
+            Self::Remote(remote) => !key.remote || !remote.stale(),
         }
     }
 
@@ -65,6 +80,8 @@ impl KeyStore {
     pub(crate) fn unavailable(&self) -> bool {
         match self {
             Self::Fixed(_) => false,
+            #[cfg(feature = "remote")]
+            Self::Remote(remote) => remote.stale(),
         }
     }
 
@@ -74,6 +91,8 @@ impl KeyStore {
     pub(crate) fn refetch(&self) -> Option<RefetchWait> {
         match self {
             Self::Fixed(_) => None,
+            #[cfg(feature = "remote")]
+            Self::Remote(remote) => remote.refetch(),
         }
     }
 }

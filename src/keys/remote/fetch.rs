@@ -1,0 +1,461 @@
+//! HTTP(S) fetches of JWK Sets and OIDC discovery documents, with limits:
+//! connect and total timeouts, a body size limit enforced while reading,
+//! bounded redirects, and HTTPS required (except to loopback, or with the
+//! explicit `danger_allow_http`).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL};
+use reqwest::{redirect, Client, StatusCode, Url};
+use serde::Deserialize;
+
+use super::RemoteOptions;
+
+/// Why a remote key source could not be used. Its `Display` names the URL
+/// and the reason; never key material.
+#[derive(Debug)]
+pub struct FetchError {
+    url: String,
+    kind: FetchErrorKind,
+    source: Option<reqwest::Error>,
+}
+
+/// The reason of a [`FetchError`].
+#[non_exhaustive]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchErrorKind {
+    /// The URL does not parse, or is not `http(s)`.
+    InvalidUrl,
+    /// Plain `http` to a host that is not loopback (see
+    /// [`RemoteOptions::danger_allow_http`]), on the URL itself or a redirect.
+    InsecureUrl,
+    /// No connection (DNS, refused, TLS).
+    Connect,
+    /// The connect or total timeout passed.
+    Timeout,
+    /// Too many redirects, or a redirect to an insecure URL.
+    Redirect,
+    /// Another transport error.
+    Transport,
+    /// A status other than 200.
+    Status(u16),
+    /// The body is larger than the limit.
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The body is not the expected JSON document.
+    InvalidDocument,
+    /// The JWK Set holds no key this crate may verify with.
+    NoUsableKeys,
+    /// The discovery document's `issuer` is not exactly the configured one.
+    IssuerMismatch,
+    /// The discovery document has no `jwks_uri`.
+    MissingJwksUri,
+    /// Remote keys need a tokio runtime, and none is running.
+    NoRuntime,
+}
+
+impl FetchError {
+    pub(crate) fn new(url: impl fmt::Display, kind: FetchErrorKind) -> Self {
+        Self {
+            url: url.to_string(),
+            kind,
+            source: None,
+        }
+    }
+
+    fn transport(url: &Url, e: reqwest::Error) -> Self {
+        let kind = if e.is_timeout() {
+            FetchErrorKind::Timeout
+        } else if e.is_redirect() {
+            FetchErrorKind::Redirect
+        } else if e.is_connect() {
+            FetchErrorKind::Connect
+        } else {
+            FetchErrorKind::Transport
+        };
+        Self {
+            url: url.to_string(),
+            kind,
+            source: Some(e.without_url()),
+        }
+    }
+
+    /// The URL that failed.
+    #[must_use]
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Why it failed.
+    #[must_use]
+    pub fn kind(&self) -> &FetchErrorKind {
+        &self.kind
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: ", self.url)?;
+        match &self.kind {
+            FetchErrorKind::InvalidUrl => f.write_str("not a valid http(s) url"),
+            FetchErrorKind::InsecureUrl => f.write_str(
+                "plain http is refused except to loopback (use https, or danger_allow_http)",
+            ),
+            FetchErrorKind::Connect => f.write_str("cannot connect"),
+            FetchErrorKind::Timeout => f.write_str("timed out"),
+            FetchErrorKind::Redirect => {
+                f.write_str("too many redirects, or a redirect to an insecure url")
+            }
+            FetchErrorKind::Transport => f.write_str("transport error"),
+            FetchErrorKind::Status(s) => write!(f, "http status {s} (expected 200)"),
+            FetchErrorKind::TooLarge { limit } => {
+                write!(f, "response larger than the limit of {limit} bytes")
+            }
+            FetchErrorKind::InvalidDocument => f.write_str("not the expected json document"),
+            FetchErrorKind::NoUsableKeys => {
+                f.write_str("the jwk set holds no usable signature key")
+            }
+            FetchErrorKind::IssuerMismatch => f.write_str(
+                "the discovery document's `issuer` is not exactly the configured issuer",
+            ),
+            FetchErrorKind::MissingJwksUri => {
+                f.write_str("the discovery document has no `jwks_uri`")
+            }
+            FetchErrorKind::NoRuntime => f.write_str("remote keys need a running tokio runtime"),
+        }?;
+        if let Some(source) = &self.source {
+            write!(f, " ({source})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for FetchError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.source
+            .as_ref()
+            .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+/// Parses `url` and applies the transport policy.
+pub(crate) fn parse_url(url: &str, allow_http: bool) -> Result<Url, FetchError> {
+    let parsed = Url::parse(url).map_err(|_| FetchError::new(url, FetchErrorKind::InvalidUrl))?;
+    check_url(&parsed, allow_http).map_err(|kind| FetchError::new(url, kind))?;
+    Ok(parsed)
+}
+
+/// HTTPS, or plain HTTP to a loopback host (or anywhere with the opt-in):
+/// keys fetched over plain HTTP across a network are whatever an attacker
+/// on the path wants them to be.
+fn check_url(url: &Url, allow_http: bool) -> Result<(), FetchErrorKind> {
+    match url.scheme() {
+        "https" => Ok(()),
+        "http" if allow_http || is_loopback(url) => Ok(()),
+        "http" => Err(FetchErrorKind::InsecureUrl),
+        _ => Err(FetchErrorKind::InvalidUrl),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    let Some(host) = url.host_str() else {
+        return false;
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Where the keys come from.
+#[derive(Debug)]
+pub(crate) enum Source {
+    /// A JWK Set URL.
+    Jwks(Url),
+    /// OIDC discovery: the issuer, its discovery URL, and the `jwks_uri`
+    /// once discovered.
+    Oidc {
+        issuer: String,
+        discovery: Url,
+        jwks_uri: Mutex<Option<Url>>,
+    },
+}
+
+impl Source {
+    /// Discovery at `<issuer>/.well-known/openid-configuration` (OpenID
+    /// Connect Discovery 1.0 §4: a trailing `/` of the issuer is dropped).
+    pub(crate) fn oidc(issuer: &str, allow_http: bool) -> Result<Self, FetchError> {
+        let discovery = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        parse_url(issuer, allow_http)?;
+        Ok(Self::Oidc {
+            issuer: issuer.to_owned(),
+            discovery: parse_url(&discovery, allow_http)?,
+            jwks_uri: Mutex::new(None),
+        })
+    }
+
+    /// The issuer the keys speak for, with OIDC discovery.
+    pub(crate) fn issuer(&self) -> Option<&str> {
+        match self {
+            Self::Jwks(_) => None,
+            Self::Oidc { issuer, .. } => Some(issuer),
+        }
+    }
+
+    /// The URL to name in messages: the JWK Set URL when known, else the
+    /// discovery URL.
+    pub(crate) fn display_url(&self) -> String {
+        match self {
+            Self::Jwks(url) => url.to_string(),
+            Self::Oidc {
+                discovery,
+                jwks_uri,
+                ..
+            } => match jwks_uri.lock().ok().and_then(|u| u.clone()) {
+                Some(url) => url.to_string(),
+                None => discovery.to_string(),
+            },
+        }
+    }
+}
+
+/// A fetched JWK Set.
+pub(crate) struct Fetched {
+    pub(crate) url: Url,
+    pub(crate) body: Vec<u8>,
+    /// `Cache-Control: max-age`, if the response had one.
+    pub(crate) max_age: Option<Duration>,
+}
+
+/// The HTTP client and the source it reads.
+#[derive(Debug)]
+pub(crate) struct Fetcher {
+    client: Client,
+    pub(crate) source: Source,
+    max_body: usize,
+    allow_http: bool,
+}
+
+impl Fetcher {
+    pub(crate) fn new(source: Source, options: &RemoteOptions) -> Result<Self, FetchError> {
+        let allow_http = options.allow_http;
+        let max_redirects = options.max_redirects;
+        let policy = redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > max_redirects {
+                attempt.error("too many redirects")
+            } else if check_url(attempt.url(), allow_http).is_err() {
+                attempt.error("redirect to an insecure url")
+            } else {
+                attempt.follow()
+            }
+        });
+        let client = Client::builder()
+            .connect_timeout(options.connect_timeout)
+            .timeout(options.timeout)
+            .redirect(policy)
+            .user_agent(concat!("tower-jwt-auth/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| FetchError::transport(&source_url(&source), e))?;
+        Ok(Self {
+            client,
+            source,
+            max_body: options.max_body,
+            allow_http,
+        })
+    }
+
+    /// The JWK Set (after discovery, the first time, for OIDC).
+    pub(crate) async fn fetch(&self) -> Result<Fetched, FetchError> {
+        let url = match &self.source {
+            Source::Jwks(url) => url.clone(),
+            Source::Oidc {
+                issuer,
+                discovery,
+                jwks_uri,
+            } => {
+                let known = jwks_uri.lock().ok().and_then(|u| u.clone());
+                match known {
+                    Some(url) => url,
+                    None => {
+                        let url = self.discover(issuer, discovery).await?;
+                        if let Ok(mut slot) = jwks_uri.lock() {
+                            *slot = Some(url.clone());
+                        }
+                        url
+                    }
+                }
+            }
+        };
+        self.get(&url).await
+    }
+
+    /// Reads the discovery document: its `issuer` must equal `issuer`
+    /// exactly (OpenID Connect Discovery 1.0 §4.3), and its `jwks_uri`
+    /// passes the same transport policy.
+    async fn discover(&self, issuer: &str, discovery: &Url) -> Result<Url, FetchError> {
+        #[derive(Deserialize)]
+        struct Document {
+            issuer: Option<String>,
+            jwks_uri: Option<String>,
+        }
+        let fetched = self.get(discovery).await?;
+        let doc: Document = serde_json::from_slice(&fetched.body)
+            .map_err(|_| FetchError::new(discovery, FetchErrorKind::InvalidDocument))?;
+        if doc.issuer.as_deref() != Some(issuer) {
+            return Err(FetchError::new(discovery, FetchErrorKind::IssuerMismatch));
+        }
+        let jwks_uri = doc
+            .jwks_uri
+            .ok_or_else(|| FetchError::new(discovery, FetchErrorKind::MissingJwksUri))?;
+        let url = parse_url(&jwks_uri, self.allow_http)?;
+        tracing::info!(issuer, jwks_uri = %url, "oidc discovery done");
+        Ok(url)
+    }
+
+    /// GET with the limits: 200 only, the body read chunk by chunk and
+    /// abandoned as soon as it passes the size limit.
+    async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
+        let mut response = self
+            .client
+            .get(url.clone())
+            .header(ACCEPT, "application/jwk-set+json, application/json")
+            .send()
+            .await
+            .map_err(|e| FetchError::transport(url, e))?;
+        let status = response.status();
+        if status != StatusCode::OK {
+            return Err(FetchError::new(
+                url,
+                FetchErrorKind::Status(status.as_u16()),
+            ));
+        }
+        let too_large = || {
+            FetchError::new(
+                url,
+                FetchErrorKind::TooLarge {
+                    limit: self.max_body,
+                },
+            )
+        };
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_body as u64)
+        {
+            return Err(too_large());
+        }
+        let max_age = max_age(response.headers());
+        let mut body = Vec::new();
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| FetchError::transport(url, e))?
+        {
+            if body.len() + chunk.len() > self.max_body {
+                return Err(too_large());
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched {
+            url: response.url().clone(),
+            body,
+            max_age,
+        })
+    }
+}
+
+fn source_url(source: &Source) -> Url {
+    match source {
+        Source::Jwks(url) => url.clone(),
+        Source::Oidc { discovery, .. } => discovery.clone(),
+    }
+}
+
+/// `Cache-Control: max-age=N` (RFC 9111 §5.2.2.1); `no-store`/`no-cache`
+/// count as 0 (the caller clamps to its minimum).
+fn max_age(headers: &HeaderMap) -> Option<Duration> {
+    let mut found = None;
+    for value in headers.get_all(CACHE_CONTROL) {
+        let Ok(value) = value.to_str() else { continue };
+        for directive in value.split(',') {
+            let directive = directive.trim();
+            let (name, arg) = directive.split_once('=').unwrap_or((directive, ""));
+            if name.eq_ignore_ascii_case("max-age") {
+                if let Ok(secs) = arg.trim_matches('"').parse::<u64>() {
+                    found = Some(Duration::from_secs(secs));
+                }
+            } else if name.eq_ignore_ascii_case("no-store") || name.eq_ignore_ascii_case("no-cache")
+            {
+                return Some(Duration::ZERO);
+            }
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_to_loopback_unless_opted_in() {
+        for ok in [
+            "https://idp.example/certs",
+            "http://127.0.0.1:8080/jwks",
+            "http://127.1.2.3/jwks",
+            "http://[::1]:1/jwks",
+            "http://localhost/jwks",
+        ] {
+            assert!(parse_url(ok, false).is_ok(), "{ok}");
+        }
+        for refused in [
+            "http://idp.example/certs",
+            "http://10.0.0.1/jwks",
+            "http://localhost.evil.example/jwks",
+        ] {
+            assert_eq!(
+                parse_url(refused, false).unwrap_err().kind(),
+                &FetchErrorKind::InsecureUrl,
+                "{refused}"
+            );
+            assert!(parse_url(refused, true).is_ok());
+        }
+        for bad in ["file:///etc/passwd", "ftp://x/y", "not a url"] {
+            assert_eq!(
+                parse_url(bad, true).unwrap_err().kind(),
+                &FetchErrorKind::InvalidUrl
+            );
+        }
+    }
+
+    #[test]
+    fn discovery_url_drops_a_trailing_slash() {
+        let Source::Oidc { discovery, .. } =
+            Source::oidc("https://idp.example/realms/a/", false).unwrap()
+        else {
+            panic!("oidc source")
+        };
+        assert_eq!(
+            discovery.as_str(),
+            "https://idp.example/realms/a/.well-known/openid-configuration"
+        );
+    }
+
+    #[test]
+    fn cache_control_max_age_is_read() {
+        let mut h = HeaderMap::new();
+        assert_eq!(max_age(&h), None);
+        h.insert(CACHE_CONTROL, "public, max-age=300".parse().unwrap());
+        assert_eq!(max_age(&h), Some(Duration::from_secs(300)));
+        h.insert(CACHE_CONTROL, "no-store".parse().unwrap());
+        assert_eq!(max_age(&h), Some(Duration::ZERO));
+        h.insert(CACHE_CONTROL, "max-age=abc".parse().unwrap());
+        assert_eq!(max_age(&h), None);
+    }
+}
