@@ -4,7 +4,7 @@
 //! Run with: `cargo run --example serve`
 //! (no key variable: a random secret, and ready tokens and curl lines)
 //!
-//! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, JWT_PUBLIC_KEY_PEM,
+//! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, OIDC_ISSUER, JWT_PUBLIC_KEY_PEM,
 //! JWT_ALGORITHMS, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY.
 
 use std::net::SocketAddr;
@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::Router;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
-use tower_jwt_auth::{Algorithm, Authenticator, Claims, RawClaims};
+use tower_jwt_auth::{Algorithm, Authenticator, Claims, ConfigError, RawClaims};
 
 async fn public() -> &'static str {
     "ok"
@@ -58,18 +58,24 @@ pub(crate) struct Config {
     pub(crate) generated_secret: Option<String>,
 }
 
-pub(crate) fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
-    if let Some(url) = env("JWKS_URL") {
-        return Err(format!(
-            "JWKS_URL {url}: remote JWK Sets are not supported yet (they come with the \
-             `remote` feature); use JWKS_FILE, JWT_PUBLIC_KEY_PEM or JWT_SECRET"
-        ));
-    }
+pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
     let mut builder = Authenticator::builder().raw_claims();
     let mut generated_secret = None;
     let secret = env("JWT_SECRET");
     let jwks_file = env("JWKS_FILE");
     let pem_file = env("JWT_PUBLIC_KEY_PEM");
+    // Remote keys: fetched once before listening (a failure exits naming the
+    // URL), then refreshed in the background; an unknown kid refetches at
+    // most once per 30 s; a failing refresh keeps the last good keys.
+    let jwks_url = env("JWKS_URL");
+    let oidc_issuer = env("OIDC_ISSUER");
+    if let Some(url) = &jwks_url {
+        builder = builder.jwks_url(url);
+    }
+    if let Some(issuer) = &oidc_issuer {
+        // iss then required and equal to it, unless JWT_ISSUER says otherwise.
+        builder = builder.oidc_issuer(issuer);
+    }
     if let Some(secret) = &secret {
         builder = builder.hmac_secret(secret.as_bytes());
     }
@@ -84,7 +90,8 @@ pub(crate) fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, 
             .public_key_pem(pem)
             .map_err(|e| format!("JWT_PUBLIC_KEY_PEM {path}: {e}"))?;
     }
-    if secret.is_none() && jwks_file.is_none() && pem_file.is_none() {
+    let remote = jwks_url.is_some() || oidc_issuer.is_some();
+    if secret.is_none() && jwks_file.is_none() && pem_file.is_none() && !remote {
         let bytes: [u8; 32] = rand::random();
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
         builder = builder.hmac_secret(hex.as_bytes());
@@ -113,7 +120,14 @@ pub(crate) fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, 
             .map_err(|_| format!("JWT_LEEWAY: not a whole number of seconds: {leeway:?}"))?;
         builder = builder.leeway(Duration::from_secs(secs));
     }
-    let auth = builder.build().map_err(|e| format!("configuration: {e}"))?;
+    let auth = builder
+        .build_async()
+        .await
+        .map_err(|e| match (&e, &jwks_url, &oidc_issuer) {
+            (ConfigError::RemoteKeys(_), Some(_), _) => format!("JWKS_URL: {e}"),
+            (ConfigError::RemoteKeys(_), None, Some(_)) => format!("OIDC_ISSUER: {e}"),
+            _ => format!("configuration: {e}"),
+        })?;
     Ok(Config {
         auth,
         generated_secret,
@@ -166,7 +180,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> Result<(), String> {
     let env = &process_env;
-    let config = configure(env)?;
+    let config = configure(env).await?;
     let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
     let addr: SocketAddr = bind
         .parse()

@@ -34,7 +34,7 @@ fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
 }
 
 async fn start(vars: &[(&str, String)]) -> std::net::SocketAddr {
-    let config = serve::configure(&env_of(vars)).expect("configure");
+    let config = serve::configure(&env_of(vars)).await.expect("configure");
     common::serve(serve::app(&config.auth)).await
 }
 
@@ -206,7 +206,7 @@ async fn jwt_leeway_sets_the_clock_skew() {
 #[tokio::test]
 async fn zero_setup_generates_a_secret_and_working_tokens() {
     let env = env_of(&[]);
-    let config = serve::configure(&env).expect("configure");
+    let config = serve::configure(&env).await.expect("configure");
     let secret = config.generated_secret.clone().expect("a generated secret");
     assert!(secret.len() >= 32);
     let addr = common::serve(serve::app(&config.auth)).await;
@@ -216,7 +216,7 @@ async fn zero_setup_generates_a_secret_and_working_tokens() {
     assert_eq!(fetch_bearer(addr, "/admin", &user).await.status, 403);
     assert_eq!(fetch_bearer(addr, "/admin", &admin).await.status, 200);
     // Two starts, two secrets: a token of one is refused by the other.
-    let other = serve::configure(&env).unwrap();
+    let other = serve::configure(&env).await.unwrap();
     let addr = common::serve(serve::app(&other.auth)).await;
     assert_eq!(fetch_bearer(addr, "/me", &user).await.status, 401);
 }
@@ -226,7 +226,7 @@ async fn bad_configuration_is_a_clear_error_not_a_panic() {
     let cases: [(&[(&str, String)], &str); 6] = [
         (
             &[("JWKS_URL", "http://127.0.0.1:1/jwks".into())],
-            "JWKS_URL http://127.0.0.1:1/jwks:",
+            "JWKS_URL: remote keys: http://127.0.0.1:1/jwks: cannot connect",
         ),
         (&[("JWT_SECRET", "short".into())], "too short"),
         (
@@ -250,7 +250,10 @@ async fn bad_configuration_is_a_clear_error_not_a_panic() {
         ),
     ];
     for (vars, expected) in cases {
-        let err = serve::configure(&env_of(vars)).err().expect("an error");
+        let err = serve::configure(&env_of(vars))
+            .await
+            .err()
+            .expect("an error");
         assert!(err.contains(expected), "{expected}: {err}");
         assert!(!err.contains(SECRET), "the error shows the secret");
     }
@@ -293,4 +296,61 @@ async fn me_returns_the_claims_exactly_as_sent() {
         let r = fetch_bearer(addr, "/me", &t).await;
         assert_eq!(r.status, 401, "{bad}");
     }
+}
+
+/// A JWKS and OIDC discovery endpoint on 127.0.0.1 serving the fixture set;
+/// the discovery document names `issuer`, or the server's own URL.
+async fn identity_provider(issuer: Option<&str>) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let issuer = issuer.map_or_else(|| format!("http://{addr}"), str::to_owned);
+    let jwks = fixture_str("jwks.json");
+    let discovery =
+        json!({"issuer": issuer, "jwks_uri": format!("http://{addr}/jwks")}).to_string();
+    let app = axum::Router::new()
+        .route("/jwks", axum::routing::get(move || async move { jwks }))
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || async move { discovery }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
+#[tokio::test]
+async fn jwks_url_serves_remote_keys_and_refuses_unknown_kids() {
+    let idp = identity_provider(None).await;
+    let addr = start(&[("JWKS_URL", format!("http://{idp}/jwks"))]).await;
+    let claims = json!({"sub": "u", "exp": now() + 600});
+    let ok = token(Algorithm::RS256, Some("rsa-1"), &claims);
+    assert_eq!(fetch_bearer(addr, "/me", &ok).await.status, 200);
+    let unknown = token(Algorithm::RS256, Some("rotated-away"), &claims);
+    let reply = fetch_bearer(addr, "/me", &unknown).await;
+    assert_eq!(reply.status, 401);
+    assert!(reply.www.contains("invalid_token"), "{}", reply.www);
+}
+
+#[tokio::test]
+async fn oidc_issuer_pins_iss_and_a_foreign_discovery_issuer_stops_the_start() {
+    let idp = identity_provider(None).await;
+    let issuer = format!("http://{idp}");
+    let addr = start(&[("OIDC_ISSUER", issuer.clone())]).await;
+    let with_iss = json!({"sub": "u", "exp": now() + 600, "iss": issuer});
+    let without = json!({"sub": "u", "exp": now() + 600});
+    let good = token(Algorithm::ES256, Some("ec256-1"), &with_iss);
+    assert_eq!(fetch_bearer(addr, "/me", &good).await.status, 200);
+    let bad = token(Algorithm::ES256, Some("ec256-1"), &without);
+    assert_eq!(fetch_bearer(addr, "/me", &bad).await.status, 401);
+
+    let liar = identity_provider(Some("https://someone-else.example")).await;
+    let err = serve::configure(&env_of(&[("OIDC_ISSUER", format!("http://{liar}"))]))
+        .await
+        .err()
+        .expect("an error");
+    assert!(err.contains("OIDC_ISSUER"), "{err}");
+    assert!(
+        err.contains(&format!("http://{liar}/.well-known/openid-configuration")),
+        "{err}"
+    );
+    assert!(!err.contains('\n'), "one line: {err}");
 }
