@@ -108,5 +108,106 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// What the per-route options cost on top of a plain HS256 verification
+/// (HS256, so the signature does not hide them): the claims type, picking
+/// among several issuers, route rules, and a cookie token source.
+fn bench_options(c: &mut Criterion) {
+    use tower_jwt_auth::{Claims, TokenSource};
+
+    #[derive(serde::Deserialize)]
+    #[allow(dead_code)]
+    struct Typed {
+        sub: String,
+        scope: String,
+        exp: u64,
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let exp = jsonwebtoken::get_current_timestamp() + 3600;
+    let claims = json!({"sub": "user-1", "iss": "https://a", "scope": "read write",
+        "roles": ["admin"], "iat": exp - 3600, "exp": exp});
+    let token = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET),
+    )
+    .unwrap();
+    let builder = || {
+        Authenticator::builder()
+            .hmac_secret(SECRET)
+            .issuer(["https://a"])
+    };
+    let mut group = c.benchmark_group("options_HS256");
+
+    let value = builder().build().unwrap();
+    let v = value.verifier().clone();
+    group.bench_function("verify_value", |b| {
+        b.iter(|| v.verify(black_box(&token)).unwrap())
+    });
+    let raw = builder().raw_claims().build().unwrap();
+    let v = raw.verifier().clone();
+    group.bench_function("verify_raw_claims", |b| {
+        b.iter(|| v.verify(black_box(&token)).unwrap())
+    });
+    let typed = builder().claims::<Typed>().build().unwrap();
+    let v = typed.verifier().clone();
+    group.bench_function("verify_typed", |b| {
+        b.iter(|| v.verify(black_box(&token)).unwrap())
+    });
+    let other = Authenticator::builder()
+        .hmac_secret(b"another-secret-another-secret-another!!")
+        .issuer(["https://b"])
+        .build()
+        .unwrap();
+    let multi = Authenticator::by_issuer([other, builder().build().unwrap()]).unwrap();
+    let v = multi.verifier().clone();
+    group.bench_function("verify_by_issuer_2", |b| {
+        b.iter(|| v.verify(black_box(&token)).unwrap())
+    });
+
+    let ok = |_req: Request<()>| async { Ok::<_, Infallible>(Response::new(())) };
+    let mut call = |name: &str, layer: tower_jwt_auth::JwtAuthLayer, header: (&str, String)| {
+        let mut svc = ServiceBuilder::new().layer(layer).service_fn(ok);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let req = Request::builder()
+                    .header(header.0, header.1.as_str())
+                    .body(())
+                    .unwrap();
+                let res =
+                    rt.block_on(async { svc.ready().await.unwrap().call(req).await.unwrap() });
+                assert_eq!(res.status(), 200);
+            })
+        });
+    };
+    let bearer = ("authorization", format!("Bearer {token}"));
+    call("layer_plain", value.layer(), bearer.clone());
+    call(
+        "layer_scope_role_check",
+        value
+            .layer()
+            .require_any_scope(["write", "admin"])
+            .require_role("admin")
+            .require(|c: &Claims| {
+                if c["sub"].is_string() {
+                    Ok(())
+                } else {
+                    Err(tower_jwt_auth::Denied::new())
+                }
+            }),
+        bearer,
+    );
+    call(
+        "layer_cookie_source",
+        value
+            .layer()
+            .token_sources([TokenSource::authorization(), TokenSource::cookie("at")]),
+        ("cookie", format!("theme=dark; at={token}; lang=en")),
+    );
+    group.finish();
+}
+
+criterion_group!(benches, bench, bench_options);
 criterion_main!(benches);

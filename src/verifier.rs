@@ -370,10 +370,20 @@ impl<C> Verifier<C> {
             _ if token.split('.').count() == 5 => return Err(AuthErrorKind::Encrypted.into()),
             _ => return Err(AuthErrorKind::MalformedToken.into()),
         };
-        let claims = decode_object(payload)?;
-        let iss = string_iss(&claims)?;
+        // Only `iss` is read here (the other members are skipped, not
+        // built); the chosen verifier parses and checks the whole payload.
+        let bytes = decode_segment(payload)?;
+        let only: IssOnly = serde_json::from_slice(&bytes)
+            .map_err(|_| AuthError::new(AuthErrorKind::MalformedToken))?;
+        let iss = match only.iss {
+            Some(Value::String(iss)) => iss,
+            None | Some(Value::Null) => {
+                return Err(AuthError::claim(AuthErrorKind::MissingClaim, "iss"))
+            }
+            Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidClaim, "iss")),
+        };
         table
-            .get(iss)
+            .get(iss.as_str())
             .map(|inner| &**inner)
             .ok_or_else(|| AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"))
     }
@@ -578,13 +588,11 @@ impl<C> Future for PendingVerification<C> {
     }
 }
 
-/// `iss` as a string: absent or of another type, no issuer can be picked.
-fn string_iss(claims: &Map<String, Value>) -> Result<&str, AuthError> {
-    match claims.get("iss") {
-        Some(Value::String(iss)) => Ok(iss),
-        None | Some(Value::Null) => Err(AuthError::claim(AuthErrorKind::MissingClaim, "iss")),
-        Some(_) => Err(AuthError::claim(AuthErrorKind::InvalidClaim, "iss")),
-    }
+/// The one member [`Verifier::pick`] reads before verification. A payload
+/// that is not an object, or names `iss` twice, fails to deserialize.
+#[derive(Deserialize)]
+struct IssOnly {
+    iss: Option<Value>,
 }
 
 /// The protected header members this crate reads.

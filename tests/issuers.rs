@@ -127,6 +127,19 @@ async fn unknown_missing_or_mistyped_iss_is_401() {
         assert_eq!(r.status, 401, "{bad}");
         assert!(r.www.contains("invalid_token"), "{bad}: {}", r.www);
     }
+    // `iss` twice: which one would pick? Neither: malformed.
+    let twice = format!(
+        r#"{{"iss":"{B}","iss":"{A}","aud":"api-a","sub":"u1","exp":{}}}"#,
+        now() + 600
+    );
+    let t = raw_token(
+        r#"{"alg":"RS256","kid":"rsa-1"}"#,
+        &twice,
+        Algorithm::RS256,
+        &signing_key(Algorithm::RS256),
+    );
+    let r = fetch_bearer(addr, "/me", &t).await;
+    assert!(r.www.contains("malformed"), "{}", r.www);
     let r = fetch(addr, "/me", None).await;
     assert_eq!((r.status, r.www.as_str()), (401, "Bearer"));
     let r = fetch_bearer(addr, "/me", "a.b.c.d.e").await;
