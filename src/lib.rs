@@ -2,10 +2,18 @@
 //! gRPC servers, plain hyper.
 //!
 //! A [`JwtAuthLayer`] pulls the token from `Authorization: Bearer` (RFC 6750)
-//! or the [`TokenSource`]s you choose, verifies it against configured keys
-//! and rules, and puts the decoded [`Claims`] into the request extensions,
-//! where handlers read them (an axum extractor with the `axum` feature).
-//! Rejections are RFC 6750 responses.
+//! or the [`TokenSource`]s you choose, verifies it against your keys and
+//! rules, and puts the decoded [`Claims`] into the request extensions, where
+//! handlers read them (an axum extractor with the `axum` feature). Every
+//! rejection is an RFC 6750 response (401, 403, 400, or 503 when the keys are
+//! unavailable), and a gRPC status for gRPC calls.
+//!
+//! This page is a tutorial: each section is one thing you will want to do.
+//!
+//! # Quickstart
+//!
+//! Build an [`Authenticator`] once (keys and the rules every token must
+//! pass), then make one layer per route from it:
 //!
 //! ```no_run
 //! use axum::{routing::get, Json, Router};
@@ -18,10 +26,10 @@
 //!
 //! # fn app() -> Result<Router, tower_jwt_auth::ConfigError> {
 //! let auth = Authenticator::builder()
-//!     .claims::<MyClaims>()
+//!     .claims::<MyClaims>()                      // or keep serde_json::Value
 //!     .hmac_secret("a secret of at least thirty-two bytes")
-//!     .issuer(["https://issuer.example"])
-//!     .audience(["api"])
+//!     .issuer(["https://issuer.example"])        // `iss` required and checked
+//!     .audience(["api"])                         // `aud` required and checked
 //!     .build()?;
 //! Ok(Router::new()
 //!     .route("/me", get(me).layer(auth.layer()))
@@ -29,8 +37,176 @@
 //! # }
 //! ```
 //!
+//! Keys: [`hmac_secret`](AuthenticatorBuilder::hmac_secret) (32+ bytes),
+//! [`public_key_pem`](AuthenticatorBuilder::public_key_pem) (RSA 2048+, EC
+//! P-256/P-384, Ed25519), [`jwk_set`](AuthenticatorBuilder::jwk_set) /
+//! [`jwk_set_file`](AuthenticatorBuilder::jwk_set_file); anything that can fail
+//! makes [`build`](AuthenticatorBuilder::build) return a [`ConfigError`],
+//! never a panic. The same token, verified without tower:
+//!
+//! ```
+//! use tower_jwt_auth::{testing::TestIssuer, AuthErrorKind};
+//!
+//! let issuer = TestIssuer::es256();                  // a throwaway key pair
+//! let auth = issuer.authenticator().build()?;        // keys, iss, aud of that issuer
+//! let claims = auth.verifier().verify(&issuer.token().subject("ada").sign())?;
+//! assert_eq!(claims["sub"], "ada");
+//! let expired = auth.verifier().verify(&issuer.token().expired().sign());
+//! assert_eq!(expired.unwrap_err().kind(), AuthErrorKind::Expired);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # axum
+//!
+//! With the `axum` feature (default), `Claims<C>` is an extractor and
+//! `Option<Claims<C>>` one for optional routes ([`Authenticator::optional`]).
+//! A handler that extracts claims on a route without the layer answers 500
+//! naming the missing layer: a bug, not a client error. Typed claims that do
+//! not deserialize are a 401. See the [`axum`] module.
+//!
+//! # tonic
+//!
+//! The same layer in front of a tonic server; rejections are gRPC statuses
+//! (`UNAUTHENTICATED`, `PERMISSION_DENIED`, `UNAVAILABLE`):
+//!
+//! ```no_run
+//! # async fn run(auth: tower_jwt_auth::Authenticator) -> Result<(), Box<dyn std::error::Error>> {
+//! let (_reporter, health) = tonic_health::server::health_reporter();
+//! tonic::transport::Server::builder()
+//!     .layer(auth.layer().require_scope("health"))
+//!     .add_service(health)
+//!     .serve("127.0.0.1:50051".parse()?)
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Handlers read `request.extensions().get::<Claims>()`. With the `tonic`
+//! feature, `auth.layer().interceptor()` is a [`JwtInterceptor`] for
+//! `with_interceptor`.
+//!
+//! # hyper
+//!
+//! Any `Service<Request<B>>` takes the layer; with hyper 1, wrap it in
+//! `hyper_util`'s `TowerToHyperService`:
+//!
+//! ```no_run
+//! use std::convert::Infallible;
+//! use http::{Request, Response};
+//! use tower::ServiceBuilder;
+//! use tower_jwt_auth::Claims;
+//!
+//! async fn hello(req: Request<hyper::body::Incoming>) -> Result<Response<String>, Infallible> {
+//!     let sub = req.extensions().get::<Claims>().and_then(|c| c["sub"].as_str().map(str::to_owned));
+//!     Ok(Response::new(format!("hello {}", sub.unwrap_or_default())))
+//! }
+//!
+//! # async fn run(auth: tower_jwt_auth::Authenticator) -> Result<(), Box<dyn std::error::Error>> {
+//! let svc = ServiceBuilder::new().layer(auth.layer()).service_fn(hello);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! let (stream, _) = listener.accept().await?;
+//! hyper::server::conn::http1::Builder::new()
+//!     .serve_connection(
+//!         hyper_util::rt::TokioIo::new(stream),
+//!         hyper_util::service::TowerToHyperService::new(svc),
+//!     )
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Per-route rules
+//!
+//! An [`Authenticator`] is cheap to clone (an `Arc`): keys, caches and
+//! revocation are held once, and each route's layer adds its own rules on
+//! top of a valid token: `require_scope`, `require_any_scope`,
+//! `require_all_scopes`, `require_role` (with a [`RoleClaim`] for Keycloak,
+//! Entra ID, Okta...), `require(|claims| ...)` for your own check, and
+//! `audience([..])`. A token that fails one gets 403 `insufficient_scope`.
+//! [`Authenticator::optional`] lets anonymous requests through without
+//! claims, but still rejects a bad token. Several issuers:
+//! [`Authenticator::by_issuer`], one authenticator per issuer, picked by the
+//! token's `iss`. See [`policy`].
+//!
+//! ```
+//! # use tower_jwt_auth::testing::TestIssuer;
+//! # let auth = TestIssuer::hs256().authenticator().build()?;
+//! let user = auth.layer();                                  // any valid token
+//! let admin = auth.layer().require_scope("admin");          // and a scope
+//! let billing = auth.layer().audience(["billing"]);         // another audience
+//! let maybe = auth.optional();                              // token optional
+//! # let _ = (user, admin, billing, maybe);
+//! # Ok::<(), tower_jwt_auth::ConfigError>(())
+//! ```
+//!
+//! # Keys from an identity provider
+//!
+//! An identity provider (Keycloak, Auth0, Entra ID, Okta, Cognito...)
+//! publishes its public keys as a JWK Set. Load one from a file or a string
+//! with [`jwk_set_file`](AuthenticatorBuilder::jwk_set_file) /
+//! [`jwk_set`](AuthenticatorBuilder::jwk_set); keys are looked up by `kid`,
+//! each bound to the algorithms its type allows (no algorithm confusion).
+//! Fetching the set from a JWKS URL or through OIDC discovery, refreshed in
+//! the background, belongs to the `remote` feature.
+//!
+//! ```
+//! use tower_jwt_auth::Authenticator;
+//! # let jwks = tower_jwt_auth::testing::TestIssuer::rs256().jwks();
+//! let auth = Authenticator::builder()
+//!     .jwk_set(&jwks)?                               // {"keys": [{"kty": "RSA", "kid": ...}]}
+//!     .issuer(["https://idp.example/realms/main"])
+//!     .audience(["api"])
+//!     .build()?;
+//! # let _ = auth;
+//! # Ok::<(), tower_jwt_auth::ConfigError>(())
+//! ```
+//!
+//! # Revocation and issuing tokens
+//!
+//! [`revocation`](AuthenticatorBuilder::revocation) checks every verified
+//! token against a blacklist (by `jti`, by session `sid`, or "every token of
+//! this `sub` issued before"): [`revocation::MemoryRevocation`] in one
+//! process, `RedisRevocation` (feature `redis`) across a fleet. A list that
+//! cannot answer fails closed (503). [`TokenIssuer`] signs access and refresh
+//! token pairs with rotation and reuse detection, and hands you the matching
+//! authenticator; see [`issue`].
+//!
+//! ```
+//! use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
+//! # use tower_jwt_auth::testing::TestIssuer;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let issuer = TestIssuer::hs256();
+//! let revoked = std::sync::Arc::new(MemoryRevocation::new());
+//! let auth = issuer.authenticator().revocation_shared(revoked.clone()).build()?;
+//! let token = issuer.token().claim("jti", "t-1").sign();
+//! assert!(auth.verifier().verify(&token).is_ok());
+//! revoked.revoke_token("t-1", 4_000_000_000).await?;             // logout
+//! assert!(auth.verifier().verify(&token).is_err());
+//! # Ok(()) }
+//! ```
+//!
 //! Sender-constrained tokens: [`dpop`] (RFC 9449) checks DPoP proofs and
 //! `cnf.jkt` bindings, with replay protection and server nonces.
+//!
+//! # Testing your app
+//!
+//! With the `test-util` feature (in your `[dev-dependencies]`),
+//! [`testing::TestIssuer`] generates a throwaway key (HMAC, RSA, EC,
+//! Ed25519), mints valid, expired, not-yet-valid, wrong-audience or
+//! other-issuer tokens in one line, and configures the authenticator that
+//! accepts them; [`FixedClock::advance`] moves time without sleeping. No key
+//! files, no network. See [`testing`].
+//!
+//! # Observability
+//!
+//! With `tracing`: a DEBUG span `jwt_verify` per verification, with the
+//! header's `alg` and `kid`, the verified `iss` and the `outcome`; one event
+//! per rejected request (DEBUG, or WARN when keys or the revocation list are
+//! unavailable). With `metrics` (the [`metrics`] facade, any exporter):
+//! `tower_jwt_auth_requests_total` by `outcome` (`accepted`, `anonymous`,
+//! `rejected`) and `reason` (`expired`, `invalid_signature`, `missing`,
+//! ...), and the histogram `tower_jwt_auth_verification_seconds`. Neither
+//! ever records a token, a secret or key material.
 //!
 //! # Pieces
 //! A request meets, in order: [`token`] (find the token), [`verifier`]
@@ -43,7 +219,8 @@
 //! `exp` required, `nbf`/`iat` checked, 60 s leeway, `iss`/`aud` required
 //! once configured, `alg` bound to each key (no algorithm confusion, never
 //! `none`), `crit`/`b64:false`/JWE rejected, 8 KiB token limit, HMAC secrets
-//! of 32+ bytes, RSA of 2048+ bits. See RFC 7519, RFC 6750 and RFC 8725.
+//! of 32+ bytes, RSA of 2048+ bits, no key ever taken from the token
+//! (`jku`, `x5u`, `jwk` ignored). See [RFC 7519], [RFC 6750] and [RFC 8725].
 //!
 //! # Features
 //! | feature | default | what |
@@ -51,15 +228,22 @@
 //! | `aws-lc-rs` | yes | crypto backend: aws-lc-rs |
 //! | `rust-crypto` | no | crypto backend: RustCrypto (pure Rust); aws-lc-rs wins when both are on |
 //! | `axum` | yes | `Claims` and `Option<Claims>` extractors |
-//! | `tracing` | no | a span per verification (`alg`, `kid`, `iss`, outcome); one event per rejection (DEBUG; WARN when keys or the revocation list are unavailable) |
-//! | `metrics` | no | counters of accepted and rejected requests by reason, a histogram of verification time, through the `metrics` facade |
-//! | `test-util` | no | [`testing`]: `TestIssuer` (throwaway keys, one-line tokens) for your app's tests |
+//! | `tonic` | no | [`JwtInterceptor`], a tonic interceptor on the same verifier |
 //! | `remote` | no | keys from a JWKS URL or OIDC discovery, refreshed in the background ([`keys::remote`]) |
 //! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis |
-//! | `tonic` | no | [`JwtInterceptor`], a tonic interceptor on the same verifier |
+//! | `tracing` | no | a span per verification (`alg`, `kid`, `iss`, outcome); one event per rejection |
+//! | `metrics` | no | request counters by outcome and reason, a histogram of verification time |
+//! | `test-util` | no | [`testing`]: `TestIssuer` (throwaway keys, one-line tokens) for your app's tests |
+//!
+//! On docs.rs, items that need a feature say which.
 //!
 //! [tower]: https://docs.rs/tower
+//! [`metrics`]: https://docs.rs/metrics
+//! [RFC 7519]: https://www.rfc-editor.org/rfc/rfc7519
+//! [RFC 6750]: https://www.rfc-editor.org/rfc/rfc6750
+//! [RFC 8725]: https://www.rfc-editor.org/rfc/rfc8725
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 #![warn(missing_debug_implementations, unreachable_pub)]

@@ -1,6 +1,6 @@
 //! Test utilities for your application's tests (feature `test-util`): a
 //! [`TestIssuer`] with a throwaway key pair that mints tokens in one line and
-//! hands you the matching [`Authenticator`](crate::Authenticator) builder,
+//! hands you the matching [`Authenticator`] builder,
 //! and a steppable [`FixedClock`]. No key files, no network.
 //!
 //! ```
@@ -26,7 +26,7 @@
 //! ```
 //!
 //! An axum handler test (the layer, the extractor and your handler, without
-//! a server; with [`tower::ServiceExt::oneshot`]):
+//! a server; with `tower::ServiceExt::oneshot`):
 //!
 //! ```
 //! # use axum::{routing::get, Router, body::Body};
