@@ -271,8 +271,15 @@ impl Fetcher {
         })
     }
 
-    /// The JWK Set (after discovery, the first time, for OIDC).
+    /// The JWK Set (after discovery, the first time, for OIDC); counted by
+    /// feature `metrics`.
     pub(crate) async fn fetch(&self) -> Result<Fetched, FetchError> {
+        let result = self.fetch_unobserved().await;
+        crate::observe::key_fetch(result.is_ok());
+        result
+    }
+
+    async fn fetch_unobserved(&self) -> Result<Fetched, FetchError> {
         let url = match &self.source {
             Source::Jwks(url) => url.clone(),
             Source::Oidc {
