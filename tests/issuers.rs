@@ -242,3 +242,94 @@ fn configuration_errors() {
     let t = hs256(&json!({"iss": A, "exp": now() + 60}));
     assert!(abc.verifier().verify(&t).is_ok());
 }
+
+/// One issuer with local keys, one whose keys come from a JWKS URL (a real
+/// HTTP endpoint on 127.0.0.1): the remote issuer's unknown `kid` refetches
+/// only its own set, and cross-issuer forgeries still fail.
+#[cfg(feature = "remote")]
+#[tokio::test]
+async fn a_local_and_a_remote_issuer_in_one_layer() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use tower_jwt_auth::RemoteOptions;
+
+    #[derive(Default)]
+    struct Jwks {
+        keys: Mutex<Vec<Value>>,
+        hits: AtomicUsize,
+    }
+    let jwk = |kid: &str| -> Value {
+        let set: Value = serde_json::from_str(&fixture_str("jwks.json")).unwrap();
+        set["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|k| k["kid"] == kid)
+            .unwrap()
+            .clone()
+    };
+    let state = Arc::new(Jwks::default());
+    *state.keys.lock().unwrap() = vec![jwk("ec256-1")];
+    let jwks_app = Router::new()
+        .route(
+            "/jwks",
+            get(
+                |axum::extract::State(s): axum::extract::State<Arc<Jwks>>| async move {
+                    s.hits.fetch_add(1, Ordering::SeqCst);
+                    axum::Json(json!({ "keys": *s.keys.lock().unwrap() }))
+                },
+            ),
+        )
+        .with_state(state.clone());
+    let jwks_addr = serve(jwks_app).await;
+
+    // Issuer A: local RSA key. Issuer B: remote set (EC keys).
+    let a = Authenticator::builder()
+        .issuer([A])
+        .public_key_pem(fixture("rsa2048_public.pem"))
+        .unwrap()
+        .build()
+        .unwrap();
+    let b = Authenticator::builder()
+        .issuer([B])
+        .jwks_url(format!("http://{jwks_addr}/jwks"))
+        .remote_options(RemoteOptions::new().timeout(Duration::from_secs(2)))
+        .build_async()
+        .await
+        .unwrap();
+    let auth = Authenticator::by_issuer([a, b]).unwrap();
+    let addr = start(&auth).await;
+    assert_eq!(
+        state.hits.load(Ordering::SeqCst),
+        1,
+        "fetched once at build"
+    );
+
+    let claims_of = |iss: &str| json!({"iss": iss, "sub": "u1", "exp": now() + 600});
+    let r = fetch_bearer(addr, "/me", &by_a(&claims_of(A), false)).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "https://login.a.example u1")
+    );
+    let b_token = token(Algorithm::ES256, Some("ec256-1"), &claims_of(B));
+    let r = fetch_bearer(addr, "/me", &b_token).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "https://idp.b.example u1")
+    );
+
+    // B publishes a new key: a token naming it is accepted after one
+    // refetch of B's set (A has no remote set to refetch).
+    *state.keys.lock().unwrap() = vec![jwk("ec256-1"), jwk("ed-1")];
+    let new_kid = token(Algorithm::EdDSA, Some("ed-1"), &claims_of(B));
+    assert_eq!(fetch_bearer(addr, "/me", &new_kid).await.status, 200);
+    assert_eq!(state.hits.load(Ordering::SeqCst), 2, "one refetch");
+
+    // A's key claiming B: B's remote set has no such key, 401.
+    let forged = by_a(&claims_of(B), true);
+    assert_eq!(fetch_bearer(addr, "/me", &forged).await.status, 401);
+    // B's key claiming A: A's local keys refuse it (no EC key there), 401.
+    let forged = token(Algorithm::ES256, Some("ec256-1"), &claims_of(A));
+    assert_eq!(fetch_bearer(addr, "/me", &forged).await.status, 401);
+}
