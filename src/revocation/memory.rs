@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::{keys_of, verdict, BoxFuture, Revocation, RevocationError, TokenRef};
+use super::{verdict, BoxFuture, Revocation, RevocationError, TokenRef};
 use crate::rules::{Clock, SystemClock};
 
 /// Default bound on live entries of a [`MemoryRevocation`].
@@ -133,8 +133,8 @@ impl fmt::Debug for ExpiringMap {
 /// An in-memory revocation list for one process. Entries expire with the
 /// tokens they revoke (plus a grace that covers the verifier's leeway,
 /// 5 minutes by default), so memory is bounded by the tokens revoked within
-/// one token lifetime; beyond `max_entries` live entries (default one
-/// million), new revocations fail with [`RevocationError::Full`] instead of
+/// one token lifetime; beyond `max_entries` live entries of one kind
+/// (`jti`, `sid` or `sub`; default one million each), new revocations fail with [`RevocationError::Full`] instead of
 /// silently dropping older ones.
 ///
 /// Cheap to clone: clones share one list. Checks never wait, so the
@@ -145,7 +145,12 @@ pub struct MemoryRevocation {
 }
 
 struct MemoryInner {
-    map: ExpiringMap,
+    // One map per kind, so a check looks up the token's own strings
+    // without building prefixed keys (no allocation per request).
+    jti: ExpiringMap,
+    sid: ExpiringMap,
+    sub: ExpiringMap,
+    max_entries: usize,
     clock: Arc<dyn Clock>,
     grace: u64,
 }
@@ -153,8 +158,8 @@ struct MemoryInner {
 impl fmt::Debug for MemoryRevocation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MemoryRevocation")
-            .field("entries", &self.inner.map.len())
-            .field("max_entries", &self.inner.map.max_entries)
+            .field("entries", &self.len())
+            .field("max_entries", &self.inner.max_entries)
             .field("grace_secs", &self.inner.grace)
             .finish()
     }
@@ -180,7 +185,10 @@ impl MemoryRevocation {
     fn with_options(clock: Arc<dyn Clock>, max_entries: usize, grace: u64) -> Self {
         Self {
             inner: Arc::new(MemoryInner {
-                map: ExpiringMap::new(max_entries),
+                jti: ExpiringMap::new(max_entries),
+                sid: ExpiringMap::new(max_entries),
+                sub: ExpiringMap::new(max_entries),
+                max_entries,
                 clock,
                 grace,
             }),
@@ -191,11 +199,7 @@ impl MemoryRevocation {
     /// [`FixedClock`](crate::FixedClock) in tests.
     #[must_use]
     pub fn clock(self, clock: impl Clock) -> Self {
-        Self::with_options(
-            Arc::new(clock),
-            self.inner.map.max_entries,
-            self.inner.grace,
-        )
+        Self::with_options(Arc::new(clock), self.inner.max_entries, self.inner.grace)
     }
 
     /// The same (empty) list with another bound on live entries.
@@ -211,7 +215,7 @@ impl MemoryRevocation {
     pub fn grace(self, grace: Duration) -> Self {
         Self::with_options(
             self.inner.clock.clone(),
-            self.inner.map.max_entries,
+            self.inner.max_entries,
             grace.as_secs(),
         )
     }
@@ -219,7 +223,7 @@ impl MemoryRevocation {
     /// Number of entries held (live, or expired and not yet swept).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.inner.map.len()
+        self.inner.jti.len() + self.inner.sid.len() + self.inner.sub.len()
     }
 
     /// Whether no entry is held.
@@ -230,7 +234,12 @@ impl MemoryRevocation {
 
     fn check(&self, token: &TokenRef<'_>) -> bool {
         let now = self.inner.clock.now();
-        let found = keys_of(token).map(|k| k.and_then(|k| self.inner.map.get(&k, now)));
+        let i = &*self.inner;
+        let found = [
+            token.jti.and_then(|k| i.jti.get(k, now)),
+            token.sid.and_then(|k| i.sid.get(k, now)),
+            token.sub.and_then(|k| i.sub.get(k, now)),
+        ];
         verdict(token, found)
     }
 
@@ -258,10 +267,10 @@ impl Revocation for MemoryRevocation {
         expires_at: u64,
     ) -> BoxFuture<'a, Result<bool, RevocationError>> {
         let now = self.inner.clock.now();
-        let r =
-            self.inner
-                .map
-                .insert_if_absent(&format!("jti:{jti}"), 0, self.until(expires_at), now);
+        let r = self
+            .inner
+            .jti
+            .insert_if_absent(jti, 0, self.until(expires_at), now);
         Box::pin(async move { r })
     }
 
@@ -273,8 +282,8 @@ impl Revocation for MemoryRevocation {
         let now = self.inner.clock.now();
         let r = self
             .inner
-            .map
-            .insert_if_absent(&format!("sid:{sid}"), 0, self.until(expires_at), now)
+            .sid
+            .insert_if_absent(sid, 0, self.until(expires_at), now)
             .map(drop);
         Box::pin(async move { r })
     }
@@ -286,12 +295,10 @@ impl Revocation for MemoryRevocation {
         expires_at: u64,
     ) -> BoxFuture<'a, Result<(), RevocationError>> {
         let now = self.inner.clock.now();
-        let r = self.inner.map.set_max(
-            &format!("sub:{sub}"),
-            issued_before,
-            self.until(expires_at),
-            now,
-        );
+        let r = self
+            .inner
+            .sub
+            .set_max(sub, issued_before, self.until(expires_at), now);
         Box::pin(async move { r })
     }
 }

@@ -218,6 +218,25 @@ return 1",
     }
 }
 
+/// Answers from Redis, per kind (jti, sid, sub: the order of
+/// [`keys_of`]) and keyed by the token's own strings, so a hit builds no
+/// key. A value is what Redis held (`None`: no entry) and when it was read.
+#[derive(Default)]
+struct LocalCache {
+    maps: [HashMap<String, (Option<u64>, Instant)>; 3],
+}
+
+impl LocalCache {
+    fn len(&self) -> usize {
+        self.maps.iter().map(HashMap::len).sum()
+    }
+}
+
+/// The token's strings in [`keys_of`] order.
+fn fields<'a>(token: &TokenRef<'a>) -> [Option<&'a str>; 3] {
+    [token.jti, token.sid, token.sub]
+}
+
 /// A revocation list in Redis, shared by every instance that points at the
 /// same Redis: a logout on one instance rejects the token on all of them.
 ///
@@ -255,7 +274,7 @@ pub struct RedisRevocation {
 struct RedisInner {
     store: RedisStore,
     local_ttl: Duration,
-    local: Mutex<HashMap<String, (Option<u64>, Instant)>>,
+    local: Mutex<LocalCache>,
     clock: Arc<dyn Clock>,
     grace: u64,
     fail_open: bool,
@@ -340,7 +359,7 @@ impl RedisRevocationBuilder {
             inner: Arc::new(RedisInner {
                 store: self.store,
                 local_ttl: self.local_ttl,
-                local: Mutex::new(HashMap::new()),
+                local: Mutex::new(LocalCache::default()),
                 clock: self.clock,
                 grace: self.grace,
                 fail_open: self.fail_open,
@@ -369,27 +388,30 @@ impl RedisRevocation {
         &self.inner.store
     }
 
-    fn local(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Option<u64>, Instant)>> {
-        // The map is only ever inserted into or cleared: a poisoned lock
-        // still holds a consistent cache.
+    fn local(&self) -> std::sync::MutexGuard<'_, LocalCache> {
+        // The maps are only ever inserted into, removed from or cleared: a
+        // poisoned lock still holds a consistent cache.
         self.inner.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn remember(&self, key: String, value: Option<u64>) {
+    /// Remembers Redis's answer for one field (`kind` in [`keys_of`] order).
+    fn remember(&self, kind: usize, field: &str, value: Option<u64>) {
         if self.inner.local_ttl.is_zero() {
             return;
         }
         let now = Instant::now();
         let mut local = self.local();
-        if local.len() >= LOCAL_CACHE_MAX_ENTRIES && !local.contains_key(&key) {
+        if local.len() >= LOCAL_CACHE_MAX_ENTRIES {
             let ttl = self.inner.local_ttl;
-            local.retain(|_, (_, at)| now.duration_since(*at) < ttl);
+            for map in &mut local.maps {
+                map.retain(|_, (_, at)| now.duration_since(*at) < ttl);
+            }
             if local.len() >= LOCAL_CACHE_MAX_ENTRIES {
                 // Dropping cached answers is always safe: they are asked again.
-                local.clear();
+                local.maps.iter_mut().for_each(HashMap::clear);
             }
         }
-        local.insert(key, (value, now));
+        local.maps[kind].insert(field.to_owned(), (value, now));
     }
 
     fn ttl(&self, expires_at: u64) -> Duration {
@@ -428,13 +450,14 @@ impl Revocation for RedisRevocation {
             };
             self.recovered();
             let mut values = values.into_iter();
-            let found = keys.map(|k| {
-                k.and_then(|k| {
+            let mut found = [None; 3];
+            for (kind, field) in fields(token).into_iter().enumerate() {
+                if let Some(field) = field {
                     let v = values.next().flatten();
-                    self.remember(k, v);
-                    v
-                })
-            });
+                    self.remember(kind, field, v);
+                    found[kind] = v;
+                }
+            }
             Ok(verdict(token, found))
         })
     }
@@ -446,13 +469,13 @@ impl Revocation for RedisRevocation {
         let ttl = self.inner.local_ttl;
         let local = self.local();
         let mut found = [None; 3];
-        for (slot, key) in found.iter_mut().zip(keys_of(token)) {
-            if let Some(key) = key {
-                let (value, at) = local.get(&key)?;
+        for (kind, field) in fields(token).into_iter().enumerate() {
+            if let Some(field) = field {
+                let (value, at) = local.maps[kind].get(field)?;
                 if at.elapsed() >= ttl {
                     return None;
                 }
-                *slot = *value;
+                found[kind] = *value;
             }
         }
         Some(Ok(verdict(token, found)))
@@ -467,7 +490,7 @@ impl Revocation for RedisRevocation {
             let key = format!("jti:{jti}");
             let ttl = self.ttl(expires_at);
             let fresh = self.inner.store.insert_if_absent(&key, 0, ttl).await?;
-            self.remember(key, Some(0));
+            self.remember(0, jti, Some(0));
             Ok(fresh)
         })
     }
@@ -481,7 +504,7 @@ impl Revocation for RedisRevocation {
             let key = format!("sid:{sid}");
             let ttl = self.ttl(expires_at);
             self.inner.store.insert_if_absent(&key, 0, ttl).await?;
-            self.remember(key, Some(0));
+            self.remember(1, sid, Some(0));
             Ok(())
         })
     }
@@ -498,7 +521,7 @@ impl Revocation for RedisRevocation {
             self.inner.store.set_max(&key, issued_before, ttl).await?;
             // The stored cut-off may be later than ours: forget the local
             // answer so the next check reads it.
-            self.local().remove(&key);
+            self.local().maps[2].remove(sub);
             Ok(())
         })
     }
