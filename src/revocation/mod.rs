@@ -194,6 +194,7 @@ pub trait Revocation: Send + Sync + fmt::Debug + 'static {
 }
 
 /// The keys a token's check reads, in a fixed order: jti, sid, sub.
+#[cfg(feature = "redis")]
 pub(crate) fn keys_of(token: &TokenRef<'_>) -> [Option<String>; 3] {
     [
         token.jti.map(|j| format!("jti:{j}")),
