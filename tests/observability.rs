@@ -115,6 +115,23 @@ async fn requests_are_counted_by_outcome_and_verifications_traced_without_tokens
     assert_eq!(fetch(addr, "/me", None).await.status, 401);
     assert_eq!(fetch(addr, "/optional", None).await.status, 200);
 
+    // Remote key set fetches: one good (at build), one failing.
+    #[cfg(feature = "remote")]
+    {
+        use tower_jwt_auth::testing::JwksServer;
+        let idp = JwksServer::start().await.unwrap();
+        let remote = TestIssuer::es256();
+        idp.publish(&remote);
+        let build = || {
+            tower_jwt_auth::Authenticator::builder()
+                .jwks_url(idp.jwks_url())
+                .build_async()
+        };
+        assert!(build().await.is_ok());
+        idp.fail_with(Some(500));
+        assert!(build().await.is_err());
+    }
+
     // One snapshot: taking one drains the histograms.
     let snapshot = snapshotter.snapshot().into_vec();
     let c = counters(&snapshot);
@@ -139,6 +156,16 @@ async fn requests_are_counted_by_outcome_and_verifications_traced_without_tokens
         6,
         "no other outcome: {c:?}"
     );
+    #[cfg(feature = "remote")]
+    for result in ["ok", "error"] {
+        assert_eq!(
+            n(&format!(
+                "tower_jwt_auth_key_fetches_total{{result={result}}}"
+            )),
+            1,
+            "{c:?}"
+        );
+    }
     // One timing per verification: five requests carried a token.
     assert_eq!(
         histogram_len(&snapshot, "tower_jwt_auth_verification_seconds"),

@@ -121,3 +121,57 @@ async fn readme_testing_your_app() {
         StatusCode::UNAUTHORIZED
     );
 }
+
+/// `JwksServer` as an identity provider for a real server: OIDC discovery,
+/// a key rotation the verifier follows, an outage the last good keys ride
+/// out, and a removed key that stops verifying.
+#[cfg(feature = "remote")]
+#[tokio::test]
+async fn jwks_server_publishes_rotates_and_fails_like_an_identity_provider() {
+    use tower_jwt_auth::keys::remote::RemoteOptions;
+    use tower_jwt_auth::testing::JwksServer;
+    use tower_jwt_auth::Authenticator;
+
+    let idp = JwksServer::start().await.unwrap();
+    let old = TestIssuer::rs256().with_issuer(idp.issuer());
+    idp.publish(&old);
+    let auth = Authenticator::builder()
+        .claims::<MyClaims>()
+        .oidc_issuer(idp.issuer())
+        .audience([old.audience()])
+        .remote_options(RemoteOptions::new().refresh_interval(Duration::from_millis(200)))
+        .build_async()
+        .await
+        .unwrap();
+    assert_eq!(idp.fetches(), 1, "the first fetch happens at build");
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+    let status = |token: String| async move { fetch_bearer(addr, "/me", &token).await.status };
+    assert_eq!(status(old.token().sign()).await, 200);
+
+    // Rotation: the new key's first token waits for one refetch.
+    let new = TestIssuer::es256().with_issuer(idp.issuer());
+    idp.set_keys(&[&old, &new]);
+    assert_eq!(status(new.token().sign()).await, 200);
+    // A token for another issuer, even with a published key: 401.
+    let foreign = new.token().issuer("https://other.example").sign();
+    assert_eq!(status(foreign).await, 401);
+
+    // Outage: the last good keys keep serving.
+    idp.fail_with(Some(503));
+    let failed = idp.fetches();
+    while idp.fetches() < failed + 2 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status(old.token().sign()).await, 200);
+    assert_eq!(status(new.token().sign()).await, 200);
+
+    // Back up without the old key: it stops verifying after a refresh.
+    idp.fail_with(None);
+    idp.unpublish(old.kid());
+    let back = idp.fetches();
+    while idp.fetches() < back + 2 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status(old.token().sign()).await, 401);
+    assert_eq!(status(new.token().sign()).await, 200);
+}

@@ -52,6 +52,11 @@
 //! Time: give the issuer a shared [`FixedClock`]; its tokens and its
 //! authenticator then read the same clock, and
 //! [`FixedClock::advance`] expires a token without sleeping.
+//!
+//! Keys from an identity provider (with the `remote` feature too): a
+//! `JwksServer` serves a JWK Set and an OIDC discovery document on
+//! 127.0.0.1, for `jwks_url` / `oidc_issuer`, and rotates keys or fails on
+//! demand.
 
 use std::fmt;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -70,6 +75,11 @@ use crate::keys::{Key, KeySet};
 use crate::rules::{Clock, SystemClock};
 
 mod keygen;
+
+#[cfg(feature = "remote")]
+mod jwks_server;
+#[cfg(feature = "remote")]
+pub use jwks_server::JwksServer;
 
 /// The `iss` of a [`TestIssuer`] unless set with [`TestIssuer::with_issuer`].
 pub const TEST_ISSUER: &str = "https://issuer.test";
