@@ -285,3 +285,89 @@ fn debug_and_display_of_every_public_type_are_redacted() {
     // Claims are the application's data: their Debug shows them, by design.
     assert!(format!("{claims:?}").contains("exp"));
 }
+
+/// The token sources beyond `Authorization`, route rules and issuer picking:
+/// a token sent in a cookie, a custom header or the query string (valid,
+/// invalid, or conflicting with another source) appears in no response and
+/// no tracing output.
+#[tokio::test]
+async fn other_token_sources_rules_and_issuers_leak_nothing() {
+    use tower_jwt_auth::{Denied, TokenSource};
+
+    let (logs, _guard) = capture();
+    let one = |iss: &str| {
+        Authenticator::builder()
+            .hmac_secret(SECRET)
+            .issuer([iss])
+            .clock(FixedClock::new(NOW))
+            .build()
+            .unwrap()
+    };
+    let auth = Authenticator::by_issuer([one("https://a"), one("https://b")]).unwrap();
+    let layer = auth
+        .layer()
+        .token_sources([
+            TokenSource::authorization(),
+            TokenSource::cookie("at"),
+            TokenSource::header(http::HeaderName::from_static("x-token")),
+            TokenSource::danger_query("access_token"),
+        ])
+        .require_any_role(["admin"])
+        .require(|c: &Claims| {
+            if c["sub"] == "ok" {
+                Ok(())
+            } else {
+                Err(Denied::because("wrong subject"))
+            }
+        });
+    let addr = serve(Router::new().route("/me", get(me).layer(layer))).await;
+
+    let claims = |extra: Value| {
+        let mut c = json!({"iss": "https://a", "sub": "ok", "roles": ["admin"], "exp": NOW + 600});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        hs256(&c)
+    };
+    let tokens = [
+        claims(json!({"roles": ["user"]})),
+        claims(json!({"sub": "nope"})),
+        claims(json!({"iss": "https://evil"})),
+        claims(json!({"exp": NOW - 3600})),
+        format!("{}x", claims(json!({}))),
+    ];
+    let other = claims(json!({"sub": "other-token"}));
+    let client = reqwest::Client::new();
+    for t in &tokens {
+        let requests = [
+            client
+                .get(format!("http://{addr}/me"))
+                .header("cookie", format!("at={t}")),
+            client
+                .get(format!("http://{addr}/me"))
+                .header("x-token", t.as_str()),
+            client.get(format!("http://{addr}/me?access_token={t}")),
+            client
+                .get(format!("http://{addr}/me"))
+                .header("cookie", format!("at={t}"))
+                .header("authorization", format!("Bearer {other}")),
+        ];
+        for req in requests {
+            let res = req.send().await.unwrap();
+            let status = res.status().as_u16();
+            assert!([400, 401, 403].contains(&status), "{status}");
+            let mut text = format!("{status}\n");
+            for (k, v) in res.headers() {
+                text.push_str(&format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())));
+            }
+            text.push_str(&res.text().await.unwrap());
+            assert_clean("response", &text, t);
+            assert_clean("response", &text, &other);
+        }
+    }
+    let log = logs.text();
+    assert!(log.contains("rejected"), "no rejection events:\n{log}");
+    for t in tokens.iter().chain([&other]) {
+        assert_clean("tracing output", &log, t);
+    }
+}
