@@ -5,7 +5,9 @@
 //! (no key variable: a random secret, and ready tokens and curl lines)
 //!
 //! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, OIDC_ISSUER, JWT_PUBLIC_KEY_PEM,
-//! JWT_ALGORITHMS, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY.
+//! JWT_ALGORITHMS, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, DPOP
+//! (`off`/`allowed`/`required`) and PUBLIC_URL (the origin DPoP proofs
+//! name in `htu`; default `http://` + BIND).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -17,6 +19,7 @@ use axum::routing::get;
 use axum::Router;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
+use tower_jwt_auth::dpop::{DpopConfig, DpopMode};
 use tower_jwt_auth::{Algorithm, Authenticator, Claims, ConfigError, RawClaims};
 
 async fn public() -> &'static str {
@@ -120,6 +123,28 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
             .map_err(|_| format!("JWT_LEEWAY: not a whole number of seconds: {leeway:?}"))?;
         builder = builder.leeway(Duration::from_secs(secs));
     }
+    builder = match env("DPOP").as_deref().map(str::trim) {
+        None | Some("off") => builder,
+        Some(mode @ ("allowed" | "required")) => {
+            let mode = if mode == "allowed" {
+                DpopMode::Allowed
+            } else {
+                DpopMode::Required
+            };
+            let url = env("PUBLIC_URL").unwrap_or_else(|| {
+                format!(
+                    "http://{}",
+                    env("BIND").unwrap_or_else(|| "127.0.0.1:3000".into())
+                )
+            });
+            builder.dpop(DpopConfig::new(mode).public_url(url))
+        }
+        Some(other) => {
+            return Err(format!(
+                "DPOP: expected off, allowed or required, not {other:?}"
+            ))
+        }
+    };
     let auth = builder
         .build_async()
         .await
@@ -179,9 +204,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> Result<(), String> {
-    let env = &process_env;
-    let config = configure(env).await?;
-    let bind = env("BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
+    let bind = process_env("BIND").unwrap_or_else(|| "127.0.0.1:3000".into());
     let addr: SocketAddr = bind
         .parse()
         .map_err(|_| format!("BIND: not an address: {bind:?}"))?;
@@ -189,6 +212,14 @@ async fn run() -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    // PUBLIC_URL defaults to http:// + BIND; with port 0 in BIND, the port
+    // actually bound is the one clients reach.
+    let bound = format!("http://{addr}");
+    let env = &|name: &str| match process_env(name) {
+        None if name == "PUBLIC_URL" => Some(bound.clone()),
+        other => other,
+    };
+    let config = configure(env).await?;
 
     if let Some(secret) = &config.generated_secret {
         let user = demo_token(env, secret, "read")?;
@@ -215,6 +246,12 @@ async fn run() -> Result<(), String> {
         .map(|a| format!("{a:?}"))
         .collect();
     println!("accepting alg: {}", algs.join(", "));
+    if let Some(mode @ ("allowed" | "required")) = env("DPOP").as_deref() {
+        println!(
+            "DPoP {mode}: proofs must name htu = {}/<path>",
+            env("PUBLIC_URL").unwrap_or_default().trim_end_matches('/')
+        );
+    }
     println!("listening on http://{addr}");
     axum::serve(listener, app(&config.auth))
         .await

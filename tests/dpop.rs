@@ -4,6 +4,7 @@
 //! `control_request_is_accepted`).
 
 mod common;
+mod dpop_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,40 +13,13 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use common::*;
-use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
+use dpop_support::*;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 use tower_jwt_auth::dpop::{DpopConfig, DpopMode, MemoryReplayStore};
 use tower_jwt_auth::{Authenticator, Claims, DpopBound, FixedClock};
 
 const ORIGIN: &str = "https://api.example";
-
-/// A client's proof key: the private key, its public JWK, its thumbprint
-/// (computed by jsonwebtoken, independently of the crate).
-struct ProofKey {
-    alg: Algorithm,
-    private: EncodingKey,
-    jwk: Value,
-    jkt: String,
-}
-
-fn proof_key(alg: Algorithm) -> ProofKey {
-    ensure_provider();
-    let private = signing_key(alg);
-    let jwk = Jwk::from_encoding_key(&private, alg).expect("jwk");
-    let jkt = jwk.thumbprint(ThumbprintHash::SHA256).expect("thumbprint");
-    ProofKey {
-        alg,
-        private,
-        jwk: serde_json::to_value(&jwk).expect("jwk json"),
-        jkt,
-    }
-}
-
-fn ath(token: &str) -> String {
-    use sha2::Digest as _;
-    b64(sha2::Sha256::digest(token.as_bytes()))
-}
 
 /// An access token bound to `jkt` (or unbound with `None`).
 fn access_token(jkt: Option<&str>) -> String {
@@ -56,94 +30,10 @@ fn access_token(jkt: Option<&str>) -> String {
     hs256(&claims)
 }
 
-/// One request, valid unless a test changes one field.
-struct Req {
-    method: &'static str,
-    path: &'static str,
-    scheme: &'static str,
-    token: String,
-    header: Value,
-    claims: Value,
-    extra_proofs: usize,
-    no_proof: bool,
-}
-
 impl Req {
     fn new(key: &ProofKey, path: &'static str, token: String) -> Self {
-        let header = json!({"typ": "dpop+jwt", "alg": format!("{:?}", key.alg), "jwk": key.jwk});
-        let claims = json!({
-            "jti": format!("jti-{}", rand::random::<u64>()),
-            "htm": "GET",
-            "htu": format!("{ORIGIN}{path}"),
-            "iat": NOW,
-            "ath": ath(&token),
-        });
-        Self {
-            method: "GET",
-            path,
-            scheme: "DPoP",
-            token,
-            header,
-            claims,
-            extra_proofs: 0,
-            no_proof: false,
-        }
+        Req::with(key, ORIGIN, path, token, NOW)
     }
-
-    fn proof(&self, key: &ProofKey) -> String {
-        raw_token(
-            &self.header.to_string(),
-            &self.claims.to_string(),
-            key.alg,
-            &key.private,
-        )
-    }
-}
-
-struct Reply {
-    status: u16,
-    challenges: Vec<String>,
-    nonce: Option<String>,
-    body: Value,
-    grpc_status: Option<String>,
-}
-
-async fn send_proof(addr: SocketAddr, req: &Req, proof: &str, grpc: bool) -> Reply {
-    let client = reqwest::Client::new();
-    let method = reqwest::Method::from_bytes(req.method.as_bytes()).unwrap();
-    let mut r = client
-        .request(method, format!("http://{addr}{}", req.path))
-        .header("authorization", format!("{} {}", req.scheme, req.token));
-    if !req.no_proof {
-        for _ in 0..=req.extra_proofs {
-            r = r.header("dpop", proof);
-        }
-    }
-    if grpc {
-        r = r.header("content-type", "application/grpc");
-    }
-    let res = r.send().await.expect("request");
-    let header = |n: &str| res.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
-    let challenges = res
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let (nonce, grpc_status) = (header("dpop-nonce"), header("grpc-status"));
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    Reply {
-        status,
-        challenges,
-        nonce,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        grpc_status,
-    }
-}
-
-async fn send(addr: SocketAddr, key: &ProofKey, req: &Req) -> Reply {
-    send_proof(addr, req, &req.proof(key), false).await
 }
 
 async fn me(claims: Claims, bound: Option<Extension<DpopBound>>) -> Json<Value> {
@@ -188,31 +78,6 @@ async fn server_with(config: DpopConfig) -> Server {
 
 async fn server() -> Server {
     server_with(DpopConfig::new(DpopMode::Allowed).public_url(ORIGIN)).await
-}
-
-/// The `algs` attribute lists the asymmetric algorithms, never HS*.
-fn assert_algs(challenge: &str) {
-    let algs = challenge
-        .split("algs=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .unwrap_or_else(|| panic!("no algs in {challenge}"));
-    assert_eq!(
-        algs, "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA",
-        "{challenge}"
-    );
-}
-
-fn assert_invalid_proof(r: &Reply, what: &str) {
-    assert_eq!(r.status, 401, "{what}");
-    let first = r.challenges.first().map(String::as_str).unwrap_or("");
-    assert!(
-        first.starts_with("DPoP error=\"invalid_dpop_proof\""),
-        "{what}: {:?}",
-        r.challenges
-    );
-    assert_algs(first);
-    assert!(r.body.is_null(), "{what}: no body");
 }
 
 #[tokio::test]
@@ -557,29 +422,6 @@ async fn challenges_name_both_schemes_when_both_are_allowed() {
     // Where DPoP is off, the DPoP scheme is no credentials.
     let r = send_raw(s.addr, "/plain", Some(&format!("DPoP {token}"))).await;
     assert_eq!((r.status, r.challenges), (401, vec!["Bearer".to_owned()]));
-}
-
-async fn send_raw(addr: SocketAddr, path: &str, authorization: Option<&str>) -> Reply {
-    let mut r = reqwest::Client::new().get(format!("http://{addr}{path}"));
-    if let Some(a) = authorization {
-        r = r.header("authorization", a);
-    }
-    let res = r.send().await.expect("request");
-    let challenges = res
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    Reply {
-        status,
-        challenges,
-        nonce: None,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        grpc_status: None,
-    }
 }
 
 #[tokio::test]

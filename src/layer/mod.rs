@@ -496,12 +496,10 @@ fn token_of<'r, C, R>(
         Some(_) if dpop_required => Err(AuthErrorKind::DpopRequired.into()),
         Some(token) => Ok(Some(token)),
         // A route with requirements needs a token even when optional:
-        // anonymous must never get further than a signed-in caller.
-        None if layer.optional
-            && !layer.route.has_requirements()
-            && layer.checks.is_empty()
-            && !dpop_required =>
-        {
+        // anonymous must never get further than a signed-in caller. (An
+        // optional route stays optional with DPoP required: what it
+        // requires is that a token, when sent, be DPoP-bound.)
+        None if layer.optional && !layer.route.has_requirements() && layer.checks.is_empty() => {
             Ok(None)
         }
         None => Err(AuthErrorKind::Missing.into()),
