@@ -7,7 +7,9 @@
 //! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, OIDC_ISSUER, JWT_PUBLIC_KEY_PEM,
 //! JWT_ALGORITHMS, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, DPOP
 //! (`off`/`allowed`/`required`) and PUBLIC_URL (the origin DPoP proofs
-//! name in `htu`; default `http://` + BIND).
+//! name in `htu`; default `http://` + BIND); beyond the contract,
+//! JWT_CACHE_CAPACITY (verified-token cache size, default 10000; 0 turns the
+//! cache off, e.g. to compare in bench/load.sh).
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -145,6 +147,12 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
             ))
         }
     };
+    if let Some(capacity) = env("JWT_CACHE_CAPACITY") {
+        let tokens: usize = capacity.trim().parse().map_err(|_| {
+            format!("JWT_CACHE_CAPACITY: not a whole number of tokens: {capacity:?}")
+        })?;
+        builder = builder.cache_capacity(tokens);
+    }
     let auth = builder
         .build_async()
         .await

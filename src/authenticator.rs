@@ -11,6 +11,7 @@ use jsonwebtoken::Algorithm;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::cache::{TokenCache, DEFAULT_CAPACITY, DEFAULT_MAX_AGE};
 use crate::claims::{decode_raw, RawClaims};
 use crate::crypto;
 use crate::dpop::DpopConfig;
@@ -215,6 +216,8 @@ pub struct AuthenticatorBuilder<C = Value> {
     remote: Option<RemoteSpec>,
     #[cfg(feature = "remote")]
     remote_options: crate::keys::remote::RemoteOptions,
+    cache_capacity: usize,
+    cache_max_age: Duration,
     _claims: PhantomData<fn() -> C>,
 }
 
@@ -237,6 +240,8 @@ impl<C> fmt::Debug for AuthenticatorBuilder<C> {
             .field("sources", &self.sources)
             .field("revocation", &self.revocation)
             .field("dpop", &self.dpop)
+            .field("cache_capacity", &self.cache_capacity)
+            .field("cache_max_age", &self.cache_max_age)
             .finish_non_exhaustive()
     }
 }
@@ -258,6 +263,8 @@ impl AuthenticatorBuilder<Value> {
             remote: None,
             #[cfg(feature = "remote")]
             remote_options: crate::keys::remote::RemoteOptions::default(),
+            cache_capacity: DEFAULT_CAPACITY,
+            cache_max_age: DEFAULT_MAX_AGE,
             _claims: PhantomData,
         }
     }
@@ -294,6 +301,8 @@ impl<C> AuthenticatorBuilder<C> {
             remote: self.remote,
             #[cfg(feature = "remote")]
             remote_options: self.remote_options,
+            cache_capacity: self.cache_capacity,
+            cache_max_age: self.cache_max_age,
             _claims: PhantomData,
         }
     }
@@ -519,6 +528,31 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
+    /// How many verified tokens the [`cache`](crate::cache) holds (default
+    /// 10,000; `0` turns it off). An entry costs about the token's length
+    /// plus its parsed claims (BENCHMARKS.md has measured sizes).
+    #[must_use]
+    pub fn cache_capacity(mut self, tokens: usize) -> Self {
+        self.cache_capacity = tokens;
+        self
+    }
+
+    /// The longest time a cached token is used without verifying its
+    /// signature again (default 10 minutes; never past the token's `exp`).
+    /// Whole seconds; zero turns the cache off.
+    #[must_use]
+    pub fn cache_max_age(mut self, age: Duration) -> Self {
+        self.cache_max_age = age;
+        self
+    }
+
+    /// Turns the verified-token [`cache`](crate::cache) off: every request
+    /// verifies its token's signature.
+    #[must_use]
+    pub fn without_cache(self) -> Self {
+        self.cache_capacity(0)
+    }
+
     /// The time source (default: the system clock).
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
@@ -608,6 +642,8 @@ impl<C> AuthenticatorBuilder<C> {
                 decode: self.decode,
                 revocation: self.revocation,
                 dpop,
+                cache: (self.cache_capacity > 0 && self.cache_max_age.as_secs() > 0)
+                    .then(|| TokenCache::new(self.cache_capacity, self.cache_max_age)),
             },
             self.keys,
         ))
@@ -623,6 +659,7 @@ struct Parts<C> {
     decode: Decode<C>,
     revocation: Option<Arc<dyn Revocation>>,
     dpop: Option<crate::dpop::Dpop>,
+    cache: Option<TokenCache>,
 }
 
 impl<C> Parts<C> {
@@ -635,6 +672,7 @@ impl<C> Parts<C> {
             realm: self.realm.map(Arc::from),
             revocation: self.revocation,
             dpop: self.dpop,
+            cache: self.cache,
         };
         Authenticator {
             verifier: Verifier::from_inner(Arc::new(inner), self.decode),

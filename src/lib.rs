@@ -249,6 +249,7 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 mod authenticator;
+pub mod cache;
 pub mod claims;
 mod crypto;
 pub mod dpop;
@@ -274,6 +275,7 @@ pub mod testing;
 #[cfg(feature = "tonic")]
 pub use crate::tonic::JwtInterceptor;
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
+pub use cache::CacheStats;
 pub use claims::{Claims, RawClaims};
 pub use dpop::{DpopBound, DpopConfig, DpopMode};
 pub use error::{AuthError, AuthErrorKind, ConfigError, KeyError};

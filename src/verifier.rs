@@ -16,6 +16,12 @@
 //!    payload bytes (so typed claims see numbers exactly as sent; see
 //!    [`RawClaims`](crate::claims::RawClaims) for the untouched JSON).
 //!
+//! With the [`cache`](crate::cache) on (the default), a token this verifier
+//! verified before skips steps 1–4 and the parsing of step 5: its key is
+//! selected again from the current key set and must be the one that
+//! verified it, and every check of step 5 runs again on the stored claims,
+//! DPoP binding and revocation included.
+//!
 //! A verifier made by [`Authenticator::by_issuer`](crate::Authenticator::by_issuer)
 //! first reads the token's *unverified* `iss` only to pick which issuer's
 //! verifier runs; that verifier's keys and rules then decide, so a token
@@ -25,6 +31,7 @@
 //! `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
 //! configuration, never from the token (RFC 8725 §3.10).
 
+use std::any::{Any, TypeId};
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -40,11 +47,12 @@ use serde::de::{DeserializeOwned, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 
+use crate::cache::{CacheStats, CachedToken, TokenCache};
 use crate::claims::Claims;
 use crate::crypto;
 use crate::dpop::{self, Dpop};
 use crate::error::{AuthError, AuthErrorKind};
-use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
+use crate::keys::{AlgorithmSet, Key, KeyId, KeySet, KeyStore};
 use crate::observe;
 use crate::revocation::{Revocation, RevocationError, TokenRef};
 use crate::rules::Rules;
@@ -59,6 +67,8 @@ pub(crate) struct VerifierInner {
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) revocation: Option<Arc<dyn Revocation>>,
     pub(crate) dpop: Option<Dpop>,
+    /// Tokens this verifier accepted before ([`cache`](crate::cache)).
+    pub(crate) cache: Option<TokenCache>,
 }
 
 /// Turns a verified payload into `C`: the payload bytes and the same
@@ -75,9 +85,21 @@ pub(crate) fn decode_value(_: &[u8], map: Map<String, Value>) -> Option<Value> {
     Some(Value::Object(map))
 }
 
-/// A verified payload: its bytes, the checked claims object, and the
-/// verifier whose rules applied.
-type Verified<'v> = (Vec<u8>, Map<String, Value>, &'v VerifierInner);
+/// A verified payload: its bytes, the checked claims object, the verifier
+/// whose rules applied, and what the cache needs to select the key again.
+struct Verified<'v> {
+    bytes: Vec<u8>,
+    claims: Map<String, Value>,
+    inner: &'v VerifierInner,
+    signed: Signed,
+}
+
+/// The header and key facts of a verified signature.
+struct Signed {
+    alg: Algorithm,
+    kid: Option<String>,
+    key_id: KeyId,
+}
 
 /// Issuer → that issuer's verifier, for [`Authenticator::by_issuer`](crate::Authenticator::by_issuer).
 pub(crate) type IssuerTable = HashMap<String, Arc<VerifierInner>>;
@@ -113,6 +135,7 @@ impl fmt::Debug for VerifierInner {
             .field("rules", &self.rules)
             .field("max_token_len", &self.max_token_len)
             .field("revocation", &self.revocation)
+            .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
 }
@@ -204,7 +227,10 @@ impl<C> Verifier<C> {
     ///
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
-    pub fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
+    pub fn verify(&self, token: &str) -> Result<Claims<C>, AuthError>
+    where
+        C: Send + Sync + 'static,
+    {
         self.verify_for(token, &RouteRules::default())
     }
 
@@ -218,7 +244,10 @@ impl<C> Verifier<C> {
     ///
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
-    pub fn verify_for(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError> {
+    pub fn verify_for(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError>
+    where
+        C: Send + Sync + 'static,
+    {
         let result = self.verify_now(token, route);
         if result.as_ref().is_err_and(may_need_refetch) {
             // Nobody waits for it here; the next request finds the keys.
@@ -234,7 +263,10 @@ impl<C> Verifier<C> {
     ///
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
-    pub async fn verify_async(&self, token: &str) -> Result<Claims<C>, AuthError> {
+    pub async fn verify_async(&self, token: &str) -> Result<Claims<C>, AuthError>
+    where
+        C: Send + Sync + 'static,
+    {
         self.verify_for_async(token, &RouteRules::default()).await
     }
 
@@ -247,7 +279,10 @@ impl<C> Verifier<C> {
         &self,
         token: &str,
         route: &RouteRules,
-    ) -> Result<Claims<C>, AuthError> {
+    ) -> Result<Claims<C>, AuthError>
+    where
+        C: Send + Sync + 'static,
+    {
         let mut result = self.verify_steps(token, route, None);
         if result.as_ref().is_err_and(may_need_refetch) {
             if let Some(wait) = self.refetch(token) {
@@ -275,7 +310,10 @@ impl<C> Verifier<C> {
         token: &str,
         route: &RouteRules,
         jkt: &str,
-    ) -> Result<Claims<C>, AuthError> {
+    ) -> Result<Claims<C>, AuthError>
+    where
+        C: Send + Sync + 'static,
+    {
         let result = self.verify_now_bound(token, route, Some(jkt));
         if result.as_ref().is_err_and(may_need_refetch) {
             drop(self.refetch(token));
@@ -286,7 +324,10 @@ impl<C> Verifier<C> {
     /// The whole verification against the keys held now, without waiting:
     /// a revocation check that must ask the network fails closed. For a
     /// bearer request: a token bound to a DPoP key (`cnf.jkt`) is refused.
-    fn verify_now(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError> {
+    fn verify_now(&self, token: &str, route: &RouteRules) -> Result<Claims<C>, AuthError>
+    where
+        C: Send + Sync + 'static,
+    {
         self.verify_now_bound(token, route, None)
     }
 
@@ -297,7 +338,10 @@ impl<C> Verifier<C> {
         token: &str,
         route: &RouteRules,
         jkt: Option<&str>,
-    ) -> Result<Claims<C>, AuthError> {
+    ) -> Result<Claims<C>, AuthError>
+    where
+        C: Send + Sync + 'static,
+    {
         match self.verify_steps(token, route, jkt)? {
             Step::Done(claims) => Ok(claims),
             Step::Revocation(_) => Err(AuthErrorKind::RevocationUnavailable.into()),
@@ -314,7 +358,10 @@ impl<C> Verifier<C> {
         token: &str,
         route: &RouteRules,
         jkt: Option<&str>,
-    ) -> Result<Step<C>, AuthError> {
+    ) -> Result<Step<C>, AuthError>
+    where
+        C: Send + Sync + 'static,
+    {
         // One span (feature `tracing`) and one timing (feature `metrics`)
         // per verification.
         let observed = observe::Verification::start();
@@ -331,26 +378,110 @@ impl<C> Verifier<C> {
         token: &str,
         route: &RouteRules,
         jkt: Option<&str>,
-    ) -> Result<Step<C>, AuthError> {
-        let (bytes, claims, inner) = self.verify_claims(token, route)?;
+    ) -> Result<Step<C>, AuthError>
+    where
+        C: Send + Sync + 'static,
+    {
+        if let Some((inner, hit)) = self.cached(token) {
+            if let Some(step) = recheck(inner, token, hit, route, jkt) {
+                return step;
+            }
+        }
+        let Verified {
+            bytes,
+            claims,
+            inner,
+            signed,
+        } = self.verify_claims(token, route)?;
         dpop::check_binding(&claims, jkt)?;
         route.check(&inner.rules, &claims)?;
         if let Some(revocation) = &inner.revocation {
             match revocation.is_revoked_now(&TokenRef::from_claims(&claims)) {
                 Some(answer) => revocation_verdict(answer)?,
                 None => {
+                    // Not cached until a revocation list has answered: the
+                    // next request finds the answer at hand, and is cached.
                     return Ok(Step::Revocation(PendingRevocation {
-                        bytes,
-                        claims,
                         revocation: Arc::clone(revocation),
-                        decode: self.decode,
-                    }))
+                        claims: PendingClaims::Parsed {
+                            bytes,
+                            claims,
+                            decode: self.decode,
+                        },
+                    }));
                 }
             }
         }
-        let claims = (self.decode)(&bytes, claims)
-            .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidClaims))?;
-        Ok(Step::Done(Claims::new(claims)))
+        let invalid = || AuthError::new(AuthErrorKind::InvalidClaims);
+        let Some(cache) = &inner.cache else {
+            let claims = (self.decode)(&bytes, claims).ok_or_else(invalid)?;
+            return Ok(Step::Done(Claims::new(claims)));
+        };
+        // Checked by the rules: a number in range, or absent.
+        let exp = claims.get("exp").and_then(Value::as_f64);
+        let (value, typed): (Arc<Value>, Arc<dyn Any + Send + Sync>) =
+            if TypeId::of::<C>() == TypeId::of::<Value>() {
+                // The claims object is the typed claims: one allocation.
+                let value = Arc::new(Value::Object(claims));
+                (value.clone(), value)
+            } else {
+                let typed = (self.decode)(&bytes, claims.clone()).ok_or_else(invalid)?;
+                (Arc::new(Value::Object(claims)), Arc::new(typed))
+            };
+        let claims = Arc::clone(&typed).downcast::<C>().map_err(|_| invalid())?;
+        let entry = CachedToken::new(
+            value,
+            typed,
+            signed.kid.as_deref(),
+            signed.alg,
+            signed.key_id,
+        );
+        cache.insert(token, entry, inner.rules.clock.now(), exp);
+        Ok(Step::Done(Claims(claims)))
+    }
+
+    /// The cache entry for `token`, and the verifier that stored it. With
+    /// several issuers, each issuer's cache is asked: a few lookups, where
+    /// picking the issuer first would cost a payload parse on every hit.
+    fn cached(&self, token: &str) -> Option<(&VerifierInner, Arc<CachedToken>)> {
+        let lookup = |inner: &VerifierInner| {
+            // No cached token is larger: don't hash a huge one to find out.
+            if token.len() > inner.max_token_len {
+                return None;
+            }
+            let cache = inner.cache.as_ref()?;
+            cache.get(token, inner.rules.clock.now())
+        };
+        match &self.issuers {
+            None => lookup(&self.inner).map(|hit| (&*self.inner, hit)),
+            Some(table) => table
+                .values()
+                .find_map(|inner| lookup(inner).map(|hit| (&**inner, hit))),
+        }
+    }
+
+    /// The size of the verified-token [`cache`](crate::cache) (for several
+    /// issuers, of all their caches together), or `None` when it is off.
+    #[must_use]
+    pub fn cache_stats(&self) -> Option<CacheStats> {
+        let stats = |inner: &VerifierInner| inner.cache.as_ref().map(TokenCache::stats);
+        let Some(table) = &self.issuers else {
+            return stats(&self.inner);
+        };
+        let mut seen: Vec<*const VerifierInner> = Vec::new();
+        let mut total: Option<CacheStats> = None;
+        for inner in table.values() {
+            if seen.contains(&Arc::as_ptr(inner)) {
+                continue;
+            }
+            seen.push(Arc::as_ptr(inner));
+            if let Some(s) = stats(inner) {
+                let t = total.get_or_insert_with(CacheStats::default);
+                t.entries += s.entries;
+                t.capacity += s.capacity;
+            }
+        }
+        total
     }
 
     /// The verifier that handles `token`: this one, or for a verifier over
@@ -398,7 +529,7 @@ impl<C> Verifier<C> {
     pub fn verify_jws(&self, token: &str) -> Result<Vec<u8>, AuthError> {
         let inner = self.pick(token)?;
         let keys = inner.keys.load();
-        let (payload_b64, _) = verify_signature(inner, &keys, token)?;
+        let (payload_b64, _, _) = verify_signature(inner, &keys, token)?;
         URL_SAFE_NO_PAD
             .decode(payload_b64)
             .map_err(|_| AuthErrorKind::MalformedToken.into())
@@ -409,30 +540,107 @@ impl<C> Verifier<C> {
     fn verify_claims(&self, token: &str, route: &RouteRules) -> Result<Verified<'_>, AuthError> {
         let inner = self.pick(token)?;
         let keys = inner.keys.load();
-        let (payload_b64, key) = verify_signature(inner, &keys, token)?;
+        let (payload_b64, key, signed) = verify_signature(inner, &keys, token)?;
         let bytes = decode_segment(payload_b64)?;
         let claims = parse_object(&bytes)?;
         observe::issuer(claims.get("iss").and_then(Value::as_str));
-        let rules = &inner.rules;
-        rules.check(&claims, route.audiences.as_ref())?;
-        // A key bound to an issuer speaks only for that issuer: another
-        // issuer's key cannot mint tokens in its name.
-        if let Some(bound) = key.issuer() {
-            if claims.get("iss").and_then(Value::as_str) != Some(bound) {
-                return Err(AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"));
-            }
-        }
-        Ok((bytes, claims, inner))
+        check_claims(inner, &claims, key, route)?;
+        Ok(Verified {
+            bytes,
+            claims,
+            inner,
+            signed,
+        })
     }
 }
 
+/// The checks of step 5 that [`RouteRules::check`] does not make: the
+/// registered claims (with the route's audience) and the key's issuer.
+/// They run on every request, cache hit or miss.
+fn check_claims(
+    inner: &VerifierInner,
+    claims: &Map<String, Value>,
+    key: &Key,
+    route: &RouteRules,
+) -> Result<(), AuthError> {
+    inner.rules.check(claims, route.audiences.as_ref())?;
+    // A key bound to an issuer speaks only for that issuer: another
+    // issuer's key cannot mint tokens in its name.
+    if let Some(bound) = key.issuer() {
+        if claims.get("iss").and_then(Value::as_str) != Some(bound) {
+            return Err(AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"));
+        }
+    }
+    Ok(())
+}
+
+/// A cache hit: everything that does not depend on the token's bytes runs
+/// again, in the order of a miss (the time and claim rules, the key's
+/// issuer, the DPoP binding, the route's rules, revocation). `None`: the
+/// entry no longer stands (its key left the key set, now names other
+/// material, or is too stale to use) and the token must be verified afresh.
+fn recheck<C: Send + Sync + 'static>(
+    inner: &VerifierInner,
+    token: &str,
+    hit: Arc<CachedToken>,
+    route: &RouteRules,
+    jkt: Option<&str>,
+) -> Option<Result<Step<C>, AuthError>> {
+    let cache = inner.cache.as_ref()?;
+    let keys = inner.keys.load();
+    let key = match keys.select(hit.kid.as_deref(), hit.alg) {
+        Ok(key)
+            if key.id() == hit.key_id
+                && inner.keys.usable(key)
+                && inner.algorithms.contains(hit.alg) =>
+        {
+            key
+        }
+        _ => {
+            cache.remove(token, &hit);
+            return None;
+        }
+    };
+    let (Some(claims), Some(typed)) = (hit.claims(), hit.typed::<C>()) else {
+        cache.remove(token, &hit);
+        return None;
+    };
+    observe::issuer(claims.get("iss").and_then(Value::as_str));
+    let checked = check_claims(inner, claims, key, route)
+        .and_then(|()| dpop::check_binding(claims, jkt))
+        .and_then(|()| route.check(&inner.rules, claims));
+    if let Err(e) = checked {
+        return Some(Err(e));
+    }
+    if let Some(revocation) = &inner.revocation {
+        match revocation.is_revoked_now(&TokenRef::from_claims(claims)) {
+            Some(answer) => {
+                if let Err(e) = revocation_verdict(answer) {
+                    return Some(Err(e));
+                }
+            }
+            None => {
+                return Some(Ok(Step::Revocation(PendingRevocation {
+                    revocation: Arc::clone(revocation),
+                    claims: PendingClaims::Cached {
+                        claims: Claims(typed),
+                        entry: hit,
+                    },
+                })))
+            }
+        }
+    }
+    Some(Ok(Step::Done(Claims(typed))))
+}
+
 /// Steps 1–4 with `inner`'s rules and `keys` (loaded from `inner`); returns
-/// the (still encoded) payload segment and the key that verified it.
+/// the (still encoded) payload segment, the key that verified it, and the
+/// facts the cache needs to select that key again.
 fn verify_signature<'t, 'k>(
     inner: &VerifierInner,
     keys: &'k KeySet,
     token: &'t str,
-) -> Result<(&'t str, &'k Key), AuthError> {
+) -> Result<(&'t str, &'k Key, Signed), AuthError> {
     if token.len() > inner.max_token_len {
         return Err(AuthErrorKind::TokenTooLarge.into());
     }
@@ -445,8 +653,8 @@ fn verify_signature<'t, 'k>(
             _ => return Err(AuthErrorKind::MalformedToken.into()),
         };
 
-    let header = decode_object(header_b64)?;
-    let header = Header::from_map(&header)?;
+    let mut header_map = decode_object(header_b64)?;
+    let header = Header::from_map(&header_map)?;
     let alg = header.alg;
     observe::header(alg, header.kid);
     if !inner.algorithms.contains(alg) {
@@ -471,7 +679,17 @@ fn verify_signature<'t, 'k>(
     if !crypto::verify(message.as_bytes(), signature, key.decoding_key(), alg) {
         return Err(AuthErrorKind::InvalidSignature.into());
     }
-    Ok((payload_b64, key))
+    // Moved out, not copied.
+    let kid = match header_map.remove("kid") {
+        Some(Value::String(kid)) => Some(kid),
+        _ => None,
+    };
+    let signed = Signed {
+        alg,
+        kid,
+        key_id: key.id(),
+    };
+    Ok((payload_b64, key, signed))
 }
 
 impl<C: Send + Sync + 'static> Verifier<C> {
@@ -516,23 +734,44 @@ enum Step<C> {
 /// A verified token whose revocation check must ask the network; it owns
 /// what it needs, so its future is `'static`.
 struct PendingRevocation<C> {
-    bytes: Vec<u8>,
-    claims: Map<String, Value>,
     revocation: Arc<dyn Revocation>,
-    decode: Decode<C>,
+    claims: PendingClaims<C>,
+}
+
+/// The claims of a [`PendingRevocation`]: just verified, or from the cache.
+enum PendingClaims<C> {
+    Parsed {
+        bytes: Vec<u8>,
+        claims: Map<String, Value>,
+        decode: Decode<C>,
+    },
+    Cached {
+        entry: Arc<CachedToken>,
+        claims: Claims<C>,
+    },
 }
 
 impl<C> PendingRevocation<C> {
     /// Asks the revocation list, then decodes the claims.
     async fn finish(self) -> Result<Claims<C>, AuthError> {
+        let invalid = || AuthError::new(AuthErrorKind::InvalidClaims);
+        let map = match &self.claims {
+            PendingClaims::Parsed { claims, .. } => claims,
+            PendingClaims::Cached { entry, .. } => entry.claims().ok_or_else(invalid)?,
+        };
         let answer = self
             .revocation
-            .is_revoked(&TokenRef::from_claims(&self.claims))
+            .is_revoked(&TokenRef::from_claims(map))
             .await;
         revocation_verdict(answer)?;
-        let claims = (self.decode)(&self.bytes, self.claims)
-            .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidClaims))?;
-        Ok(Claims::new(claims))
+        match self.claims {
+            PendingClaims::Parsed {
+                bytes,
+                claims,
+                decode,
+            } => decode(&bytes, claims).map(Claims::new).ok_or_else(invalid),
+            PendingClaims::Cached { claims, .. } => Ok(claims),
+        }
     }
 }
 

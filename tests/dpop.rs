@@ -529,3 +529,42 @@ fn dpop_config_refuses_symmetric_algorithms_and_no_public_url() {
     assert!(build(on().replay_window(Duration::from_secs(10))).is_some());
     assert!(build(on().nonces(Duration::from_secs(60)).nonce_key([1u8; 8])).is_some());
 }
+
+/// The verified-token cache re-checks the binding on every hit: a bound
+/// token accepted with its proof (and so cached) is still refused as a
+/// bearer token, and with another key's proof, while its own proofs keep
+/// working.
+#[tokio::test]
+async fn the_binding_is_checked_again_when_the_token_comes_from_the_cache() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    let other = proof_key(Algorithm::EdDSA);
+    let token = access_token(Some(&key.jkt));
+    let ok = |r: &DpopReply| r.status == 200;
+    assert!(ok(&send(
+        s.addr,
+        &key,
+        &Req::new(&key, "/me", token.clone())
+    )
+    .await));
+    assert!(ok(&send(
+        s.addr,
+        &key,
+        &Req::new(&key, "/me", token.clone())
+    )
+    .await));
+
+    let r = fetch_bearer(s.addr, "/me", &token).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.www.starts_with("Bearer error=\"invalid_token\""),
+        "{}",
+        r.www
+    );
+    let r = send(s.addr, &other, &Req::new(&other, "/me", token.clone())).await;
+    assert_eq!(r.status, 401, "{:?}", r.challenges);
+
+    let r = send(s.addr, &key, &Req::new(&key, "/me", token.clone())).await;
+    assert_eq!(r.status, 200, "{:?}", r.challenges);
+    assert_eq!(r.body["jkt"], key.jkt);
+}

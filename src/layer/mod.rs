@@ -462,7 +462,7 @@ fn dpop_mode<C, R>(layer: &JwtAuthLayer<C, R>) -> DpopMode {
 /// A request with `Authorization: DPoP`: the proof, then the token bound to
 /// the proof's key, then the route's checks; the proof's `jti` is recorded
 /// last.
-fn authenticate_dpop<C, R>(
+fn authenticate_dpop<C: Send + Sync + 'static, R>(
     layer: &JwtAuthLayer<C, R>,
     method: &Method,
     uri: &Uri,
@@ -535,7 +535,7 @@ fn authenticate<C: Send + Sync + 'static, R>(
 /// interceptor: a token whose `kid` is not yet in a remote key set is
 /// refused now, and the refetch it starts serves the next call.
 #[cfg(feature = "tonic")]
-pub(crate) fn authenticate_now<C, R>(
+pub(crate) fn authenticate_now<C: Send + Sync + 'static, R>(
     layer: &JwtAuthLayer<C, R>,
     headers: &HeaderMap,
     uri: &Uri,

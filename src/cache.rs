@@ -1,0 +1,370 @@
+//! The verified-token cache: a token seen and verified before skips the
+//! signature and the parsing, and nothing else.
+//!
+//! Clients send the same access token many times during its life, so most
+//! requests carry a token this authenticator has already verified. The cache
+//! maps the token to what verifying it produced: the claims (an `Arc`, so a
+//! hit clones a pointer) and what is needed to re-check them.
+//!
+//! What a hit still checks, every time (the same code as a miss):
+//! - `exp`, `nbf` and `iat` against the current [`Clock`](crate::Clock),
+//!   and every other registered-claim rule;
+//! - the route's rules: audience, scopes;
+//! - that the key which verified the token is still the key the current key
+//!   set selects for it (a key rotated out, or replaced by a refresh, turns
+//!   the entry into a miss, and the token is verified again or rejected);
+//! - revocation, once configured.
+//!
+//! What it does not do:
+//! - cache failures: only a token that passed every check is stored, so a
+//!   flood of invalid tokens cannot evict good entries;
+//! - keep an entry past the token's `exp` or the configured maximum age
+//!   (default 10 minutes): such an entry is a miss and is removed;
+//! - grow: it holds at most its capacity (default 10,000 tokens), evicting
+//!   the least useful entries ([`quick_cache`]'s CLOCK-Pro-like policy).
+//!
+//! The key is the exact token text. Lookups hash it with a per-process
+//! random seed and compare candidates in constant time, so the time of a
+//! lookup tells nothing about how much of a cached token a guess matched.
+//!
+//! The cache belongs to one [`Authenticator`](crate::Authenticator) and is
+//! shared by every layer made from it. Configure it with
+//! [`AuthenticatorBuilder::cache_capacity`](crate::AuthenticatorBuilder::cache_capacity),
+//! [`cache_max_age`](crate::AuthenticatorBuilder::cache_max_age) and
+//! [`without_cache`](crate::AuthenticatorBuilder::without_cache).
+//!
+//! ```
+//! use std::time::Duration;
+//! use tower_jwt_auth::Authenticator;
+//!
+//! let auth = Authenticator::builder()
+//!     .hmac_secret("a secret of at least thirty-two bytes")
+//!     .cache_capacity(50_000)                      // default 10,000
+//!     .cache_max_age(Duration::from_secs(300))     // default 10 min
+//!     .build()?;
+//! let stats = auth.verifier().cache_stats().expect("on by default");
+//! assert_eq!((stats.entries, stats.capacity), (0, 50_000));
+//! # Ok::<(), tower_jwt_auth::ConfigError>(())
+//! ```
+
+use std::any::Any;
+use std::fmt;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use jsonwebtoken::Algorithm;
+use quick_cache::sync::Cache;
+use quick_cache::Equivalent;
+use serde_json::{Map, Value};
+use subtle::ConstantTimeEq;
+
+use crate::keys::KeyId;
+
+/// Default number of tokens a cache holds.
+pub const DEFAULT_CAPACITY: usize = 10_000;
+
+/// Default longest time an entry is used, whatever the token's `exp`.
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// A snapshot of a cache's size.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CacheStats {
+    /// Tokens held now (expired entries count until they are looked up or
+    /// evicted).
+    pub entries: usize,
+    /// The most tokens it holds.
+    pub capacity: usize,
+}
+
+/// What verifying a token produced, and what re-checking it needs.
+pub(crate) struct CachedToken {
+    /// The whole claims object: the rules run on it on every hit.
+    claims: Arc<Value>,
+    /// The claims as the authenticator's claims type `C` (an `Arc<C>`; the
+    /// same allocation as `claims` when `C` is `serde_json::Value`).
+    typed: Arc<dyn Any + Send + Sync>,
+    /// The header's `kid` and `alg`, to select the key again from the
+    /// current key set.
+    pub(crate) kid: Option<Box<str>>,
+    pub(crate) alg: Algorithm,
+    /// The identity of the key that verified the signature.
+    pub(crate) key_id: KeyId,
+    /// Clock second from which the entry is no longer used: the token's
+    /// `exp` or the maximum age, whichever comes first.
+    expires_at: u64,
+}
+
+impl CachedToken {
+    pub(crate) fn new(
+        claims: Arc<Value>,
+        typed: Arc<dyn Any + Send + Sync>,
+        kid: Option<&str>,
+        alg: Algorithm,
+        key_id: KeyId,
+    ) -> Self {
+        Self {
+            claims,
+            typed,
+            kid: kid.map(Box::from),
+            alg,
+            key_id,
+            expires_at: 0,
+        }
+    }
+
+    /// The claims object (`None` never happens: entries are built from
+    /// objects).
+    pub(crate) fn claims(&self) -> Option<&Map<String, Value>> {
+        self.claims.as_object()
+    }
+
+    /// The typed claims, if they are of type `C` (always, for the one
+    /// authenticator that stored them).
+    pub(crate) fn typed<C: Send + Sync + 'static>(&self) -> Option<Arc<C>> {
+        Arc::clone(&self.typed).downcast::<C>().ok()
+    }
+}
+
+/// The stored key: the token text, compared in constant time.
+struct TokenKey(Box<str>);
+
+/// The lookup key: a borrowed token, hashed like [`TokenKey`].
+struct TokenRef<'a>(&'a str);
+
+impl Hash for TokenKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        TokenRef(&self.0).hash(state);
+    }
+}
+
+impl Hash for TokenRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write(self.0.as_bytes());
+    }
+}
+
+impl PartialEq for TokenKey {
+    fn eq(&self, other: &Self) -> bool {
+        TokenRef(&other.0).equivalent(self)
+    }
+}
+
+impl Eq for TokenKey {}
+
+impl Equivalent<TokenKey> for TokenRef<'_> {
+    fn equivalent(&self, key: &TokenKey) -> bool {
+        // Lengths differ: not equal, and the length of a token is no
+        // secret. Same length: every byte is compared, whatever matches.
+        self.0.len() == key.0.len() && bool::from(self.0.as_bytes().ct_eq(key.0.as_bytes()))
+    }
+}
+
+/// A bounded map from token to [`CachedToken`].
+pub(crate) struct TokenCache {
+    map: Cache<TokenKey, Arc<CachedToken>>,
+    capacity: usize,
+    max_age: u64,
+}
+
+impl fmt::Debug for TokenCache {
+    // Never the tokens: only the size.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenCache")
+            .field("entries", &self.map.len())
+            .field("capacity", &self.capacity)
+            .field("max_age_secs", &self.max_age)
+            .finish()
+    }
+}
+
+impl TokenCache {
+    /// A cache of `capacity` tokens (at least 1), each used at most
+    /// `max_age`.
+    pub(crate) fn new(capacity: usize, max_age: Duration) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            map: Cache::new(capacity),
+            capacity,
+            max_age: max_age.as_secs(),
+        }
+    }
+
+    /// The entry for `token` if there is one still in date at `now`; an
+    /// entry past its time is removed.
+    pub(crate) fn get(&self, token: &str, now: u64) -> Option<Arc<CachedToken>> {
+        let entry = self.map.get(&TokenRef(token))?;
+        if now < entry.expires_at {
+            return Some(entry);
+        }
+        self.remove(token, &entry);
+        None
+    }
+
+    /// Removes `entry` (and not a newer entry for the same token).
+    pub(crate) fn remove(&self, token: &str, entry: &Arc<CachedToken>) {
+        self.map
+            .remove_if(&TokenRef(token), |v| Arc::ptr_eq(v, entry));
+    }
+
+    /// Stores a token that passed every check at `now`, until its `exp`
+    /// (`None`: no `exp`, only the maximum age applies).
+    pub(crate) fn insert(&self, token: &str, mut entry: CachedToken, now: u64, exp: Option<f64>) {
+        let max = now.saturating_add(self.max_age);
+        // Floor: an entry must not outlive `exp`, even by a fraction.
+        let exp = exp.map_or(u64::MAX, |e| e as u64);
+        entry.expires_at = max.min(exp);
+        if entry.expires_at <= now {
+            return;
+        }
+        self.map.insert(TokenKey(token.into()), Arc::new(entry));
+    }
+
+    pub(crate) fn stats(&self) -> CacheStats {
+        CacheStats {
+            entries: self.map.len(),
+            capacity: self.capacity,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::AuthErrorKind;
+    use crate::Verifier;
+
+    fn entry() -> CachedToken {
+        let claims = Arc::new(serde_json::json!({"sub": "a"}));
+        let key = crate::Key::hmac([7u8; 32]).unwrap();
+        CachedToken::new(claims.clone(), claims, None, Algorithm::HS256, key.id())
+    }
+
+    #[test]
+    fn entry_is_used_until_exp_or_max_age_whichever_first() {
+        let cache = TokenCache::new(10, Duration::from_secs(100));
+        cache.insert("t1", entry(), 1000, Some(1050.9));
+        assert!(cache.get("t1", 1049).is_some());
+        assert!(cache.get("t1", 1050).is_none(), "exp is floored");
+        assert_eq!(cache.stats().entries, 0, "an expired entry is removed");
+
+        cache.insert("t2", entry(), 1000, None);
+        assert!(cache.get("t2", 1099).is_some());
+        assert!(cache.get("t2", 1100).is_none(), "max age");
+
+        cache.insert("t3", entry(), 1000, Some(900.0));
+        assert_eq!(cache.stats().entries, 0, "already expired: not stored");
+    }
+
+    #[test]
+    fn lookups_match_the_exact_token_only() {
+        let cache = TokenCache::new(10, DEFAULT_MAX_AGE);
+        cache.insert("abc.def.ghi", entry(), 0, None);
+        assert!(cache.get("abc.def.ghi", 1).is_some());
+        for other in [
+            "abc.def.gh",
+            "abc.def.ghj",
+            "abc.def.ghi.",
+            "Abc.def.ghi",
+            "",
+        ] {
+            assert!(cache.get(other, 1).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn capacity_is_respected() {
+        let cache = TokenCache::new(100, DEFAULT_MAX_AGE);
+        for i in 0..1000 {
+            cache.insert(&format!("token-{i}"), entry(), 0, None);
+        }
+        let stats = cache.stats();
+        assert!(stats.entries <= 100, "{stats:?}");
+        assert_eq!(stats.capacity, 100);
+    }
+
+    #[test]
+    fn remove_spares_a_newer_entry() {
+        let cache = TokenCache::new(10, DEFAULT_MAX_AGE);
+        cache.insert("t", entry(), 0, None);
+        let old = cache.get("t", 1).unwrap();
+        cache.insert("t", entry(), 0, None);
+        cache.remove("t", &old);
+        assert!(cache.get("t", 1).is_some());
+    }
+
+    /// The verifier of `key`, with the cache taken from `from` (the same
+    /// authenticator after its key set changed).
+    fn verifier_with_cache(key: crate::Key, from: Option<Verifier>) -> Verifier {
+        let auth = crate::Authenticator::builder()
+            .key(key)
+            .clock(crate::FixedClock::new(1_000))
+            .build()
+            .unwrap();
+        let verifier = auth.verifier().clone();
+        drop(auth);
+        let mut inner = Arc::try_unwrap(verifier.inner).ok().unwrap();
+        if let Some(from) = from {
+            inner.cache = Arc::try_unwrap(from.inner).ok().unwrap().cache;
+        }
+        Verifier::from_inner(Arc::new(inner), crate::verifier::decode_value)
+    }
+
+    fn hs256(secret: &[u8], kid: &str) -> String {
+        crate::crypto::install_default_provider();
+        let mut header = jsonwebtoken::Header::new(Algorithm::HS256);
+        header.kid = Some(kid.into());
+        let claims = serde_json::json!({"sub": "a", "exp": 2_000});
+        let key = jsonwebtoken::EncodingKey::from_secret(secret);
+        jsonwebtoken::encode(&header, &claims, &key).unwrap()
+    }
+
+    const OLD: &[u8] = b"old-secret-old-secret-old-secret";
+    const NEW: &[u8] = b"new-secret-new-secret-new-secret";
+
+    #[test]
+    fn a_rotated_out_key_turns_its_cached_tokens_into_misses() {
+        let old = crate::Key::hmac(OLD).unwrap().with_kid("k1");
+        let old_key = || old.clone();
+        let token = hs256(OLD, "k1");
+        let v = verifier_with_cache(old_key(), None);
+        assert!(v.verify(&token).is_ok());
+        let entry = v.inner.cache.as_ref().unwrap().get(&token, 1_000).unwrap();
+
+        // The same key (a refresh that changed nothing keeps its id): the
+        // entry still stands and is used as it is.
+        let v = verifier_with_cache(old_key(), Some(v));
+        assert!(v.verify(&token).is_ok());
+        let cache = v.inner.cache.as_ref().unwrap();
+        assert!(Arc::ptr_eq(&cache.get(&token, 1_000).unwrap(), &entry));
+        drop(entry);
+
+        // `k1` now names another key: the cached token is verified afresh,
+        // fails, and its entry is gone.
+        let rotated = verifier_with_cache(crate::Key::hmac(NEW).unwrap().with_kid("k1"), Some(v));
+        assert_eq!(
+            rotated.verify(&token).unwrap_err().kind(),
+            AuthErrorKind::InvalidSignature
+        );
+        assert_eq!(rotated.cache_stats().unwrap().entries, 0);
+
+        // `k1` is gone and `k2` came: unknown key.
+        let token = hs256(NEW, "k1");
+        let v = verifier_with_cache(crate::Key::hmac(NEW).unwrap().with_kid("k1"), None);
+        assert!(v.verify(&token).is_ok());
+        let v = verifier_with_cache(crate::Key::hmac(NEW).unwrap().with_kid("k2"), Some(v));
+        assert_eq!(
+            v.verify(&token).unwrap_err().kind(),
+            AuthErrorKind::UnknownKey
+        );
+        assert_eq!(v.cache_stats().unwrap().entries, 0);
+    }
+
+    #[test]
+    fn debug_shows_no_token() {
+        let cache = TokenCache::new(10, DEFAULT_MAX_AGE);
+        cache.insert("secret.token.text", entry(), 0, None);
+        assert!(!format!("{cache:?}").contains("secret"));
+    }
+}
