@@ -31,6 +31,8 @@ struct Behaviour {
     delay: Duration,
     /// The discovery document's `issuer`, when not the server's own URL.
     issuer: Option<String>,
+    /// A `Cache-Control` header on the JWK Set.
+    cache_control: Option<&'static str>,
 }
 
 struct IdpState {
@@ -55,6 +57,7 @@ impl Idp {
                 stream_len: None,
                 delay: Duration::ZERO,
                 issuer: None,
+                cache_control: None,
             }),
             jwks_hits: AtomicUsize::new(0),
             discovery_hits: AtomicUsize::new(0),
@@ -88,13 +91,13 @@ impl Idp {
 
 async fn jwks(State(state): State<Arc<IdpState>>) -> Response<Body> {
     state.jwks_hits.fetch_add(1, Ordering::SeqCst);
-    let (delay, status, body, stream_len) = {
+    let (delay, status, body, stream_len, cache_control) = {
         let b = state.behaviour.lock().unwrap();
         let body = b
             .raw_body
             .clone()
             .unwrap_or_else(|| serde_json::to_vec(&json!({ "keys": b.keys })).unwrap());
-        (b.delay, b.status, body, b.stream_len)
+        (b.delay, b.status, body, b.stream_len, b.cache_control)
     };
     tokio::time::sleep(delay).await;
     let body = match stream_len {
@@ -105,11 +108,13 @@ async fn jwks(State(state): State<Arc<IdpState>>) -> Response<Body> {
         }
         None => Body::from(body),
     };
-    Response::builder()
+    let mut response = Response::builder()
         .status(status)
-        .header("content-type", "application/json")
-        .body(body)
-        .unwrap()
+        .header("content-type", "application/json");
+    if let Some(cc) = cache_control {
+        response = response.header("cache-control", cc);
+    }
+    response.body(body).unwrap()
 }
 
 async fn discovery(State(state): State<Arc<IdpState>>) -> Response<Body> {
@@ -620,4 +625,36 @@ async fn verify_async_waits_for_the_refetch_and_verify_does_not() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(idp.hits() <= hits + 1);
     assert!(verifier.verify(&ec384).is_ok());
+}
+
+#[tokio::test]
+async fn cache_control_max_age_sets_the_refresh_clamped_to_a_minute() {
+    let idp = Idp::start(vec![jwk("rsa-1")]).await;
+    // max-age=1 is clamped up to 60 s: no refresh for a minute, though the
+    // configured interval is 50 ms.
+    idp.set(|b| b.cache_control = Some("public, max-age=1"));
+    let auth = Authenticator::builder()
+        .jwks_url(idp.url())
+        .remote_options(quick().refresh_interval(Duration::from_millis(50)))
+        .build_async()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(idp.hits(), 1, "max-age (clamped) decides the next refresh");
+    drop(auth);
+
+    // Ignoring Cache-Control, the interval decides.
+    let auth = Authenticator::builder()
+        .jwks_url(idp.url())
+        .remote_options(
+            quick()
+                .refresh_interval(Duration::from_millis(50))
+                .honor_cache_control(false),
+        )
+        .build_async()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(idp.hits() >= 4, "{} fetches", idp.hits());
+    drop(auth);
 }
