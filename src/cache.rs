@@ -194,6 +194,12 @@ impl TokenCache {
     /// The entry for `token` if there is one still in date at `now`; an
     /// entry past its time is removed.
     pub(crate) fn get(&self, token: &str, now: u64) -> Option<Arc<CachedToken>> {
+        let found = self.lookup(token, now);
+        crate::observe::cache_lookup(found.is_some());
+        found
+    }
+
+    fn lookup(&self, token: &str, now: u64) -> Option<Arc<CachedToken>> {
         let entry = self.map.get(&TokenRef(token))?;
         if now < entry.expires_at {
             return Some(entry);

@@ -115,8 +115,8 @@
 //!
 //! # Per-route rules
 //!
-//! An [`Authenticator`] is cheap to clone (an `Arc`): keys, caches and
-//! revocation are held once, and each route's layer adds its own rules on
+//! An [`Authenticator`] is cheap to clone (an `Arc`): keys, the
+//! verified-token cache and revocation are held once, and each route's layer adds its own rules on
 //! top of a valid token: `require_scope`, `require_any_scope`,
 //! `require_all_scopes`, `require_role` (with a [`RoleClaim`] for Keycloak,
 //! Entra ID, Okta...), `require(|claims| ...)` for your own check, and
@@ -144,8 +144,27 @@
 //! with [`jwk_set_file`](AuthenticatorBuilder::jwk_set_file) /
 //! [`jwk_set`](AuthenticatorBuilder::jwk_set); keys are looked up by `kid`,
 //! each bound to the algorithms its type allows (no algorithm confusion).
-//! Fetching the set from a JWKS URL or through OIDC discovery, refreshed in
-//! the background, belongs to the `remote` feature.
+//! With the `remote` feature the authenticator fetches the set itself, from
+//! [`jwks_url`](AuthenticatorBuilder::jwks_url) or through OIDC discovery
+//! ([`oidc_issuer`](AuthenticatorBuilder::oidc_issuer), which also pins
+//! `iss`), at [`build_async`](AuthenticatorBuilder::build_async) and then in
+//! the background. A token naming an unknown `kid` triggers one refetch that
+//! all concurrent requests share (at most one per cooldown); when the
+//! provider is down the last good keys keep serving up to a maximum stale
+//! age, then requests get 503, never an accept. See [`keys::remote`].
+//!
+//! ```no_run
+//! # #[cfg(feature = "remote")]
+//! # async fn run() -> Result<(), tower_jwt_auth::ConfigError> {
+//! let auth = tower_jwt_auth::Authenticator::builder()
+//!     .oidc_issuer("https://idp.example/realms/main")   // discovery, then its JWK Set
+//!     .audience(["api"])
+//!     .build_async()
+//!     .await?;
+//! # let _ = auth; Ok(()) }
+//! ```
+//!
+//! A local JWK Set:
 //!
 //! ```
 //! use tower_jwt_auth::Authenticator;
@@ -195,7 +214,9 @@
 //! Ed25519), mints valid, expired, not-yet-valid, wrong-audience or
 //! other-issuer tokens in one line, and configures the authenticator that
 //! accepts them; [`FixedClock::advance`] moves time without sleeping. No key
-//! files, no network. See [`testing`].
+//! files, no network. With `remote` too, `testing::JwksServer` plays the
+//! identity provider on 127.0.0.1 (JWK Set, OIDC discovery, rotation,
+//! outages). See [`testing`].
 //!
 //! # Observability
 //!
@@ -205,8 +226,10 @@
 //! unavailable). With `metrics` (the [`metrics`] facade, any exporter):
 //! `tower_jwt_auth_requests_total` by `outcome` (`accepted`, `anonymous`,
 //! `rejected`) and `reason` (`expired`, `invalid_signature`, `missing`,
-//! ...), and the histogram `tower_jwt_auth_verification_seconds`. Neither
-//! ever records a token, a secret or key material.
+//! ...), the histogram `tower_jwt_auth_verification_seconds`,
+//! `tower_jwt_auth_cache_total` (`hit`, `miss`) and
+//! `tower_jwt_auth_key_fetches_total` (`ok`, `error`). Neither ever records
+//! a token, a secret or key material.
 //!
 //! # Pieces
 //! A request meets, in order: [`token`] (find the token), [`verifier`]

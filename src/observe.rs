@@ -190,9 +190,8 @@ pub(crate) fn rejected(error: &AuthError) {
     let _ = error;
 }
 
-/// A verified-token cache lookup (for the token cache to call).
+/// A verified-token cache lookup.
 #[inline]
-#[allow(dead_code)] // hook: called by the token cache once it exists
 pub(crate) fn cache_lookup(hit: bool) {
     #[cfg(feature = "metrics")]
     metrics::counter!(CACHE, "result" => if hit { "hit" } else { "miss" }).increment(1);

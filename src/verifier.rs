@@ -587,6 +587,7 @@ fn recheck<C: Send + Sync + 'static>(
     jkt: Option<&str>,
 ) -> Option<Result<Step<C>, AuthError>> {
     let cache = inner.cache.as_ref()?;
+    observe::header(hit.alg, hit.kid.as_deref());
     let keys = inner.keys.load();
     let key = match keys.select(hit.kid.as_deref(), hit.alg) {
         Ok(key)

@@ -166,6 +166,11 @@ async fn requests_are_counted_by_outcome_and_verifications_traced_without_tokens
             "{c:?}"
         );
     }
+    // The good token was verified once, then found in the cache twice (the
+    // 403 on /admin is a route rule, checked again on the hit); the others
+    // were never cached.
+    assert_eq!(n("tower_jwt_auth_cache_total{result=hit}"), 2, "{c:?}");
+    assert_eq!(n("tower_jwt_auth_cache_total{result=miss}"), 3, "{c:?}");
     // One timing per verification: five requests carried a token.
     assert_eq!(
         histogram_len(&snapshot, "tower_jwt_auth_verification_seconds"),
