@@ -1,23 +1,36 @@
-//! Middleware cost against raw jsonwebtoken, in one run:
+//! Verification cost against raw jsonwebtoken, per algorithm, in one run:
 //!
 //!     cargo bench --bench verify
 //!
-//! For each algorithm: `jsonwebtoken::decode` (signature + its default
-//! validation) as the baseline, `Verifier::verify` (our header, key, claims
-//! checks on top), and a whole `JwtAuth` service call (header parsing,
-//! verification, extensions, inner service) with no network.
+//! Groups, one per algorithm (HS256, RS256, PS256, ES256, ES384, EdDSA):
+//! - `jsonwebtoken_decode`: `jsonwebtoken::decode::<Value>` (signature and its
+//!   default validation), the baseline;
+//! - `verifier_miss`: `Verifier::verify` of tokens it has not seen (4,000
+//!   distinct tokens cycled through a 1,000-token cache: every call parses,
+//!   verifies the signature, and inserts);
+//! - `verifier_uncached`: the same with the cache off;
+//! - `verifier_hit`: `Verifier::verify` of one repeated token;
+//! - `layer_hit` / `layer_uncached`: a whole `JwtAuth` call through
+//!   `tower::ServiceExt::oneshot` around a no-op service.
+//!
+//! Group `cache_contention`: HS256 misses (verify + insert) from 1 and 2
+//! threads into one shared cache; the raw insert of candidate cache crates
+//! under contention is in bench/cache-choice.
 
 use std::convert::Infallible;
 use std::hint::black_box;
+use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use http::{Request, Response};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde_json::{json, Value};
-use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_jwt_auth::Authenticator;
+use tower::{service_fn, Layer, ServiceExt};
+use tower_jwt_auth::{Authenticator, AuthenticatorBuilder};
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!!";
+const MISS_TOKENS: usize = 4_000;
+const MISS_CAPACITY: usize = 1_000;
 
 fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(format!(
@@ -31,183 +44,173 @@ struct Case {
     alg: Algorithm,
     enc: EncodingKey,
     dec: DecodingKey,
-    auth: Authenticator,
+    builder: fn() -> AuthenticatorBuilder,
+}
+
+fn pem_builder(name: &'static str) -> AuthenticatorBuilder {
+    Authenticator::builder()
+        .public_key_pem(fixture(name))
+        .unwrap()
 }
 
 fn cases() -> Vec<Case> {
-    let hs = Authenticator::builder()
-        .hmac_secret(SECRET)
-        .build()
-        .unwrap();
-    let es = Authenticator::builder()
-        .public_key_pem(fixture("ec256_public.pem"))
-        .unwrap()
-        .build()
-        .unwrap();
-    let rs = Authenticator::builder()
-        .public_key_pem(fixture("rsa2048_public.pem"))
-        .unwrap()
-        .build()
-        .unwrap();
+    let rsa_enc = || EncodingKey::from_rsa_pem(&fixture("rsa2048_private.pem")).unwrap();
+    let rsa_dec = || DecodingKey::from_rsa_pem(&fixture("rsa2048_public.pem")).unwrap();
     vec![
         Case {
             alg: Algorithm::HS256,
             enc: EncodingKey::from_secret(SECRET),
             dec: DecodingKey::from_secret(SECRET),
-            auth: hs,
+            builder: || Authenticator::builder().hmac_secret(SECRET),
+        },
+        Case {
+            alg: Algorithm::RS256,
+            enc: rsa_enc(),
+            dec: rsa_dec(),
+            builder: || pem_builder("rsa2048_public.pem"),
+        },
+        Case {
+            alg: Algorithm::PS256,
+            enc: rsa_enc(),
+            dec: rsa_dec(),
+            builder: || pem_builder("rsa2048_public.pem"),
         },
         Case {
             alg: Algorithm::ES256,
             enc: EncodingKey::from_ec_pem(&fixture("ec256_private.pem")).unwrap(),
             dec: DecodingKey::from_ec_pem(&fixture("ec256_public.pem")).unwrap(),
-            auth: es,
+            builder: || pem_builder("ec256_public.pem"),
         },
         Case {
-            alg: Algorithm::RS256,
-            enc: EncodingKey::from_rsa_pem(&fixture("rsa2048_private.pem")).unwrap(),
-            dec: DecodingKey::from_rsa_pem(&fixture("rsa2048_public.pem")).unwrap(),
-            auth: rs,
+            alg: Algorithm::ES384,
+            enc: EncodingKey::from_ec_pem(&fixture("ec384_private.pem")).unwrap(),
+            dec: DecodingKey::from_ec_pem(&fixture("ec384_public.pem")).unwrap(),
+            builder: || pem_builder("ec384_public.pem"),
+        },
+        Case {
+            alg: Algorithm::EdDSA,
+            enc: EncodingKey::from_ed_pem(&fixture("ed25519_private.pem")).unwrap(),
+            dec: DecodingKey::from_ed_pem(&fixture("ed25519_public.pem")).unwrap(),
+            builder: || pem_builder("ed25519_public.pem"),
         },
     ]
 }
 
-fn bench(c: &mut Criterion) {
+fn claims(i: usize) -> Value {
+    let exp = jsonwebtoken::get_current_timestamp() + 3600;
+    json!({"sub": format!("user-{i}"), "iss": "https://issuer", "scope": "read write", "iat": exp - 3600, "exp": exp})
+}
+
+fn noop() -> impl tower::Service<
+    Request<()>,
+    Response = Response<()>,
+    Error = Infallible,
+    Future = std::future::Ready<Result<Response<()>, Infallible>>,
+> + Clone {
+    service_fn(|_req: Request<()>| std::future::ready(Ok::<_, Infallible>(Response::new(()))))
+}
+
+fn per_alg(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let exp = jsonwebtoken::get_current_timestamp() + 3600;
-    let claims = json!({"sub": "user-1", "iss": "https://issuer", "scope": "read write", "iat": exp - 3600, "exp": exp});
     for case in cases() {
-        let token = encode(&Header::new(case.alg), &claims, &case.enc).unwrap();
-        let name = format!("{:?}", case.alg);
-        let mut group = c.benchmark_group(name);
-        let validation = Validation::new(case.alg);
+        // Building one authenticator installs jsonwebtoken's provider when
+        // both backends are compiled in.
+        let hit_auth = (case.builder)().build().unwrap();
+        let header = Header::new(case.alg);
+        let token = encode(&header, &claims(0), &case.enc).unwrap();
+        let mut group = c.benchmark_group(format!("{:?}", case.alg));
+
+        let mut validation = Validation::new(case.alg);
+        validation.validate_aud = false;
         group.bench_function("jsonwebtoken_decode", |b| {
             b.iter(|| decode::<Value>(black_box(&token), &case.dec, &validation).unwrap())
         });
-        let verifier = case.auth.verifier().clone();
-        group.bench_function("verifier_verify", |b| {
-            b.iter(|| verifier.verify(black_box(&token)).unwrap())
-        });
-        let mut svc = ServiceBuilder::new()
-            .layer(case.auth.layer())
-            .service_fn(|_req: Request<()>| async { Ok::<_, Infallible>(Response::new(())) });
-        let header = format!("Bearer {token}");
-        group.bench_function("layer_call", |b| {
+
+        let misses: Vec<String> = (0..MISS_TOKENS)
+            .map(|i| encode(&header, &claims(i), &case.enc).unwrap())
+            .collect();
+        let miss_auth = (case.builder)()
+            .cache_capacity(MISS_CAPACITY)
+            .build()
+            .unwrap();
+        let mut next = 0;
+        group.bench_function("verifier_miss", |b| {
             b.iter(|| {
-                let req = Request::builder()
-                    .header("authorization", header.as_str())
-                    .body(())
-                    .unwrap();
-                let res =
-                    rt.block_on(async { svc.ready().await.unwrap().call(req).await.unwrap() });
-                assert_eq!(res.status(), 200);
+                next = (next + 1) % misses.len();
+                miss_auth
+                    .verifier()
+                    .verify(black_box(&misses[next]))
+                    .unwrap()
             })
         });
+        let uncached = (case.builder)().without_cache().build().unwrap();
+        group.bench_function("verifier_uncached", |b| {
+            b.iter(|| uncached.verifier().verify(black_box(&token)).unwrap())
+        });
+        hit_auth.verifier().verify(&token).unwrap();
+        group.bench_function("verifier_hit", |b| {
+            b.iter(|| hit_auth.verifier().verify(black_box(&token)).unwrap())
+        });
+
+        let bearer = format!("Bearer {token}");
+        for (name, auth) in [("layer_hit", &hit_auth), ("layer_uncached", &uncached)] {
+            let svc = auth.layer().layer(noop());
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    let req = Request::builder()
+                        .header("authorization", bearer.as_str())
+                        .body(())
+                        .unwrap();
+                    let res = rt.block_on(svc.clone().oneshot(req)).unwrap();
+                    assert_eq!(res.status(), 200);
+                })
+            });
+        }
         group.finish();
     }
 }
 
-/// What the per-route options cost on top of a plain HS256 verification
-/// (HS256, so the signature does not hide them): the claims type, picking
-/// among several issuers, route rules, and a cookie token source.
-fn bench_options(c: &mut Criterion) {
-    use tower_jwt_auth::{Claims, TokenSource};
-
-    #[derive(serde::Deserialize)]
-    #[allow(dead_code)]
-    struct Typed {
-        sub: String,
-        scope: String,
-        exp: u64,
-    }
-
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .build()
-        .unwrap();
-    let exp = jsonwebtoken::get_current_timestamp() + 3600;
-    let claims = json!({"sub": "user-1", "iss": "https://a", "scope": "read write",
-        "roles": ["admin"], "iat": exp - 3600, "exp": exp});
-    let token = encode(
-        &Header::new(Algorithm::HS256),
-        &claims,
-        &EncodingKey::from_secret(SECRET),
-    )
-    .unwrap();
-    let builder = || {
-        Authenticator::builder()
-            .hmac_secret(SECRET)
-            .issuer(["https://a"])
-    };
-    let mut group = c.benchmark_group("options_HS256");
-
-    let value = builder().build().unwrap();
-    let v = value.verifier().clone();
-    group.bench_function("verify_value", |b| {
-        b.iter(|| v.verify(black_box(&token)).unwrap())
-    });
-    let raw = builder().raw_claims().build().unwrap();
-    let v = raw.verifier().clone();
-    group.bench_function("verify_raw_claims", |b| {
-        b.iter(|| v.verify(black_box(&token)).unwrap())
-    });
-    let typed = builder().claims::<Typed>().build().unwrap();
-    let v = typed.verifier().clone();
-    group.bench_function("verify_typed", |b| {
-        b.iter(|| v.verify(black_box(&token)).unwrap())
-    });
-    let other = Authenticator::builder()
-        .hmac_secret(b"another-secret-another-secret-another!!")
-        .issuer(["https://b"])
-        .build()
-        .unwrap();
-    let multi = Authenticator::by_issuer([other, builder().build().unwrap()]).unwrap();
-    let v = multi.verifier().clone();
-    group.bench_function("verify_by_issuer_2", |b| {
-        b.iter(|| v.verify(black_box(&token)).unwrap())
-    });
-
-    let ok = |_req: Request<()>| async { Ok::<_, Infallible>(Response::new(())) };
-    let mut call = |name: &str, layer: tower_jwt_auth::JwtAuthLayer, header: (&str, String)| {
-        let mut svc = ServiceBuilder::new().layer(layer).service_fn(ok);
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let req = Request::builder()
-                    .header(header.0, header.1.as_str())
-                    .body(())
-                    .unwrap();
-                let res =
-                    rt.block_on(async { svc.ready().await.unwrap().call(req).await.unwrap() });
-                assert_eq!(res.status(), 200);
-            })
+/// `threads` threads verifying (and so inserting) their own distinct
+/// tokens in one shared cache; the time per verification.
+fn contended(auth: &Authenticator, tokens: &[String], threads: usize, iters: u64) -> Duration {
+    let per = tokens.len() / threads;
+    let start = Instant::now();
+    for _ in 0..iters {
+        std::thread::scope(|s| {
+            for chunk in tokens.chunks(per) {
+                s.spawn(move || {
+                    for t in chunk {
+                        black_box(auth.verifier().verify(t).unwrap());
+                    }
+                });
+            }
         });
-    };
-    let bearer = ("authorization", format!("Bearer {token}"));
-    call("layer_plain", value.layer(), bearer.clone());
-    call(
-        "layer_scope_role_check",
-        value
-            .layer()
-            .require_any_scope(["write", "admin"])
-            .require_role("admin")
-            .require(|c: &Claims| {
-                if c["sub"].is_string() {
-                    Ok(())
-                } else {
-                    Err(tower_jwt_auth::Denied::new())
-                }
-            }),
-        bearer,
-    );
-    call(
-        "layer_cookie_source",
-        value
-            .layer()
-            .token_sources([TokenSource::authorization(), TokenSource::cookie("at")]),
-        ("cookie", format!("theme=dark; at={token}; lang=en")),
-    );
+    }
+    start.elapsed() / tokens.len() as u32
+}
+
+fn contention(c: &mut Criterion) {
+    let enc = EncodingKey::from_secret(SECRET);
+    let tokens: Vec<String> = (0..20_000)
+        .map(|i| encode(&Header::new(Algorithm::HS256), &claims(i), &enc).unwrap())
+        .collect();
+    let mut group = c.benchmark_group("cache_contention");
+    group.sample_size(10);
+    for threads in [1, 2] {
+        // Capacity below the token count: the cache is full and evicting.
+        let auth = Authenticator::builder()
+            .hmac_secret(SECRET)
+            .cache_capacity(5_000)
+            .build()
+            .unwrap();
+        group.bench_function(format!("hs256_miss_insert_{threads}_threads"), |b| {
+            b.iter_custom(|n| contended(&auth, &tokens, threads, n))
+        });
+    }
     group.finish();
 }
 
-criterion_group!(benches, bench, bench_options);
+criterion_group!(benches, per_alg, contention);
 criterion_main!(benches);
