@@ -3,6 +3,7 @@
 # with wrk, bounded in time (SECONDS per cell) and connections (32).
 #
 #   bench/load.sh [SECONDS]          every cell below, SECONDS each (default 10)
+#   ALGS=HS256 bench/load.sh 5        only some algorithms
 #   bench/load.sh --soak MINUTES     /me with 10,000 distinct tokens (RS256) for
 #                                    MINUTES, the server's RSS every 10 s
 #
@@ -133,7 +134,7 @@ row() { # alg name rps p50 p99 public
   [ -n "${6:-}" ] && ratio=$(awk -v a="$3" -v b="$6" 'BEGIN {printf "%.2f", a / b}')
   printf '%-6s %-30s %10s %9s %9s %9s %10s\n' "$1" "$2" "$3" "$4" "$5" "$rss" "$ratio"
 }
-for alg in HS256 RS256 ES256; do
+for alg in ${ALGS:-HS256 RS256 ES256}; do
   many=$(mint "$alg" 10000)
   one="$out/$alg-1.txt"
   head -n1 "$many" > "$one"
