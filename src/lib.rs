@@ -253,7 +253,7 @@
 //! | `axum` | yes | `Claims` and `Option<Claims>` extractors |
 //! | `tonic` | no | [`JwtInterceptor`], a tonic interceptor on the same verifier |
 //! | `remote` | no | keys from a JWKS URL or OIDC discovery, refreshed in the background ([`keys::remote`]) |
-//! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis |
+//! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis; `dpop::RedisReplayStore`: one DPoP replay store for a fleet |
 //! | `tracing` | no | a span per verification (`alg`, `kid`, `iss`, outcome); one event per rejection |
 //! | `metrics` | no | request counters by outcome and reason, a histogram of verification time |
 //! | `test-util` | no | [`testing`]: `TestIssuer` (throwaway keys, one-line tokens) for your app's tests |

@@ -54,6 +54,8 @@
 mod htu;
 mod nonce;
 mod proof;
+#[cfg(feature = "redis")]
+mod redis;
 mod replay;
 mod thumbprint;
 
@@ -69,6 +71,8 @@ use crate::keys::AlgorithmSet;
 use crate::rules::Clock;
 use crate::Algorithm;
 
+#[cfg(feature = "redis")]
+pub use self::redis::RedisReplayStore;
 pub use replay::{MemoryReplayStore, ReplayStore, ReplayStoreError};
 pub use thumbprint::jwk_thumbprint;
 
@@ -205,7 +209,7 @@ impl DpopConfig {
 
     /// Where seen proofs are remembered (default: a
     /// [`MemoryReplayStore`] per authenticator). Give every instance of a
-    /// fleet the same shared store.
+    /// fleet the same shared store: `RedisReplayStore` (feature `redis`).
     #[must_use]
     pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
         self.store = Some(Arc::new(store));
@@ -370,6 +374,10 @@ impl Dpop {
     /// Checks the request's proof for `token`; `verify` then verifies the
     /// token bound to the proof key's thumbprint. The `jti` is recorded only
     /// once everything else passed.
+    ///
+    /// With a store that must wait on I/O, the `jti` is recorded by the
+    /// returned future, which the caller awaits and passes to
+    /// [`replay_verdict`] before accepting the request.
     pub(crate) fn authenticate<T>(
         &self,
         method: &Method,
@@ -377,17 +385,25 @@ impl Dpop {
         headers: &HeaderMap,
         token: &str,
         verify: impl FnOnce(&str) -> Result<T, AuthError>,
-    ) -> Result<(T, Accepted), AuthError> {
+    ) -> Result<(T, Accepted, Option<PendingRecord>), AuthError> {
         let proof = self.check_proof(method, uri, headers, token)?;
         let verified = verify(&proof.jkt)?;
-        match self
-            .store
-            .insert_new(&proof.replay_key, proof.remember_until, self.clock.now())
-        {
-            Ok(true) => {}
-            Ok(false) => return Err(AuthErrorKind::InvalidDpopProof.into()),
-            Err(_) => return Err(AuthErrorKind::DpopStoreUnavailable.into()),
-        }
+        let now = self.clock.now();
+        let pending =
+            match self
+                .store
+                .insert_new_async(&proof.replay_key, proof.remember_until, now)
+            {
+                Some(pending) => Some(pending),
+                None => {
+                    replay_verdict(self.store.insert_new(
+                        &proof.replay_key,
+                        proof.remember_until,
+                        now,
+                    ))?;
+                    None
+                }
+            };
         Ok((
             verified,
             Accepted {
@@ -396,6 +412,7 @@ impl Dpop {
                 },
                 next_nonce: proof.next_nonce,
             },
+            pending,
         ))
     }
 
@@ -407,6 +424,20 @@ impl Dpop {
             algorithms: self.algorithms,
             nonce: self.nonces.as_ref().map(|n| n.current(self.clock.now())),
         }
+    }
+}
+
+/// A replay store's record of a proof, still on its way (a network store).
+pub(crate) type PendingRecord =
+    crate::revocation::BoxFuture<'static, Result<bool, ReplayStoreError>>;
+
+/// A replay store's answer as the request's fate: a replay is a broken
+/// proof, a store that cannot answer fails closed (503).
+pub(crate) fn replay_verdict(recorded: Result<bool, ReplayStoreError>) -> Result<(), AuthError> {
+    match recorded {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(AuthErrorKind::InvalidDpopProof.into()),
+        Err(_) => Err(AuthErrorKind::DpopStoreUnavailable.into()),
     }
 }
 

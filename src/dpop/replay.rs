@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::sync::Mutex;
 
+use crate::revocation::BoxFuture;
+
 /// Where seen proofs are remembered.
 ///
 /// A key is SHA-256 over the proof key's thumbprint and the proof's `jti`:
@@ -13,10 +15,11 @@ use std::sync::Mutex;
 /// behind a load balancer must see every proof, or a proof can be replayed
 /// against a sibling).
 ///
-/// The call is synchronous and runs on the request path: an
-/// implementation backed by a network store should answer from a
-/// connection it keeps, with a short timeout, and fail (not accept) on
-/// error.
+/// [`insert_new`](Self::insert_new) is synchronous and runs on the
+/// request path: right for an in-process store. A store that must ask the
+/// network (Redis: `RedisReplayStore`, feature `redis`) answers through
+/// [`insert_new_async`](Self::insert_new_async) instead, which the layer
+/// awaits; either way, an error fails the request (503), never accepts it.
 pub trait ReplayStore: Send + Sync + 'static {
     /// Records `key` until `expires_at` (seconds since the epoch) unless a
     /// record of it that has not expired at `now` exists. `Ok(true)`: the
@@ -31,6 +34,20 @@ pub trait ReplayStore: Send + Sync + 'static {
         expires_at: u64,
         now: u64,
     ) -> Result<bool, ReplayStoreError>;
+
+    /// For a store that must wait on I/O: the same answer as
+    /// [`insert_new`](Self::insert_new), as a future the layer awaits
+    /// (`insert_new` is then not called). The default, `None`, means
+    /// `insert_new` answers at once.
+    fn insert_new_async(
+        &self,
+        key: &[u8; 32],
+        expires_at: u64,
+        now: u64,
+    ) -> Option<BoxFuture<'static, Result<bool, ReplayStoreError>>> {
+        let _ = (key, expires_at, now);
+        None
+    }
 }
 
 impl<T: ReplayStore> ReplayStore for std::sync::Arc<T> {
@@ -41,6 +58,15 @@ impl<T: ReplayStore> ReplayStore for std::sync::Arc<T> {
         now: u64,
     ) -> Result<bool, ReplayStoreError> {
         (**self).insert_new(key, expires_at, now)
+    }
+
+    fn insert_new_async(
+        &self,
+        key: &[u8; 32],
+        expires_at: u64,
+        now: u64,
+    ) -> Option<BoxFuture<'static, Result<bool, ReplayStoreError>>> {
+        (**self).insert_new_async(key, expires_at, now)
     }
 }
 

@@ -9,6 +9,7 @@ use pin_project_lite::pin_project;
 use tower_service::Service;
 
 use super::{accept, checked, reject, ErrorResponder, JwtAuthLayer};
+use crate::dpop;
 use crate::verifier::PendingVerification;
 
 pin_project! {
@@ -51,6 +52,9 @@ struct Waiting<S, ReqBody, C, R> {
     service: S,
     request: Request<ReqBody>,
     layer: JwtAuthLayer<C, R>,
+    /// A DPoP request whose claims were checked and whose proof is being
+    /// recorded by the replay store: what to add once it is.
+    dpop: Option<dpop::Accepted>,
 }
 
 impl<S, ReqBody, C, R> ResponseFuture<S, ReqBody, C, R>
@@ -66,6 +70,21 @@ where
 
     pub(crate) fn with_dpop_nonce(mut self, nonce: Option<HeaderValue>) -> Self {
         self.dpop_nonce = nonce;
+        self
+    }
+
+    /// Makes a [`verifying`](Self::verifying) future the end of a DPoP
+    /// request: its verification records the proof (the claims are
+    /// checked already), then `accepted` goes into the request and the
+    /// response.
+    pub(crate) fn dpop_accepted(mut self, accepted: dpop::Accepted) -> Self {
+        if let Kind::Verifying {
+            waiting: Some(waiting),
+            ..
+        } = &mut self.kind
+        {
+            waiting.dpop = Some(accepted);
+        }
         self
     }
 
@@ -91,6 +110,7 @@ where
                     service,
                     request,
                     layer,
+                    dpop: None,
                 }),
             },
             dpop_nonce: None,
@@ -131,12 +151,22 @@ where
                         mut service,
                         mut request,
                         layer,
+                        dpop,
                     } = waiting
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    match checked(&layer, result) {
+                    let result = match dpop {
+                        // Checked before the proof was recorded.
+                        Some(_) => result,
+                        None => checked(&layer, result),
+                    };
+                    match result {
                         Ok(claims) => {
                             accept(&layer, &mut request, Some(claims));
+                            if let Some(accepted) = dpop {
+                                request.extensions_mut().insert(accepted.bound);
+                                *this.dpop_nonce = accepted.next_nonce;
+                            }
                             let future = service.call(request);
                             this.kind.set(Kind::Inner { future });
                         }

@@ -382,6 +382,12 @@ where
                 let service = std::mem::replace(&mut self.inner, clone);
                 ResponseFuture::verifying(verification, service, req, self.layer.clone())
             }
+            Outcome::DpopPending(recording, accepted) => {
+                let clone = self.inner.clone();
+                let service = std::mem::replace(&mut self.inner, clone);
+                ResponseFuture::verifying(recording, service, req, self.layer.clone())
+                    .dpop_accepted(accepted)
+            }
         }
     }
 }
@@ -448,6 +454,9 @@ enum Outcome<C> {
     Pending(PendingVerification<C>),
     /// A DPoP request, accepted (its proof and its bound token).
     Dpop(Claims<C>, dpop::Accepted),
+    /// A DPoP request, accepted once the replay store has recorded its
+    /// proof (a store that waits on the network).
+    DpopPending(PendingVerification<C>, dpop::Accepted),
 }
 
 /// The route's DPoP mode: its own, else the authenticator's.
@@ -477,7 +486,16 @@ fn authenticate_dpop<C: Send + Sync + 'static, R>(
         checked(layer, claims)
     });
     match result {
-        Ok((claims, accepted)) => Outcome::Dpop(claims, accepted),
+        Ok((claims, accepted, None)) => Outcome::Dpop(claims, accepted),
+        // A replay store that asks the network: accepted once it recorded
+        // the proof's `jti` (the claims were checked above).
+        Ok((claims, accepted, Some(recording))) => Outcome::DpopPending(
+            PendingVerification::new(async move {
+                dpop::replay_verdict(recording.await)?;
+                Ok(claims)
+            }),
+            accepted,
+        ),
         Err(e) => Outcome::Ready(Err(e)),
     }
 }

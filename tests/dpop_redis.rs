@@ -1,0 +1,142 @@
+//! The DPoP replay store shared through a real redis-server (started by
+//! each test on 127.0.0.1 and a free port): two application instances, one
+//! Redis, real HTTP; Redis down fails closed.
+
+mod common;
+mod dpop_support;
+#[path = "common/redis_server.rs"]
+mod redis_server;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use common::*;
+use dpop_support::*;
+use jsonwebtoken::Algorithm;
+use redis_server::RedisServer;
+use serde_json::{json, Value};
+use tower_jwt_auth::dpop::{DpopConfig, DpopMode, RedisReplayStore};
+use tower_jwt_auth::revocation::RedisStore;
+use tower_jwt_auth::{Authenticator, Claims, DpopBound, FixedClock};
+
+const ORIGIN: &str = "https://api.example";
+
+fn access_token(jkt: &str) -> String {
+    hs256(&json!({"sub": "alice", "iat": NOW, "exp": NOW + 3600, "cnf": {"jkt": jkt}}))
+}
+
+async fn me(claims: Claims, bound: Option<Extension<DpopBound>>) -> Json<Value> {
+    Json(json!({
+        "sub": claims["sub"],
+        "jkt": bound.map(|Extension(b)| b.thumbprint().to_owned()),
+    }))
+}
+
+/// One application instance: its own authenticator and its own connection
+/// to the shared Redis.
+async fn instance(redis_url: &str) -> SocketAddr {
+    let store = RedisStore::open(redis_url)
+        .unwrap()
+        .timeout(Duration::from_millis(500));
+    let auth = Authenticator::builder()
+        .hmac_secret(SECRET)
+        .clock(Arc::new(FixedClock::new(NOW)))
+        .dpop(
+            DpopConfig::new(DpopMode::Required)
+                .public_url(ORIGIN)
+                .replay_store(RedisReplayStore::new(store)),
+        )
+        .build()
+        .unwrap();
+    serve(Router::new().route("/me", get(me).layer(auth.layer()))).await
+}
+
+#[tokio::test]
+async fn a_proof_accepted_by_one_instance_is_a_replay_on_the_other() {
+    let redis = RedisServer::start();
+    let (a, b) = (instance(&redis.url()).await, instance(&redis.url()).await);
+    let key = proof_key(Algorithm::ES256);
+    let req = Req::with(&key, ORIGIN, "/me", access_token(&key.jkt), NOW);
+    let proof = req.proof(&key);
+
+    let r = send_proof(a, &req, &proof, false).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["jkt"], key.jkt.as_str(), "handlers see DpopBound");
+    // The same proof again: refused by the other instance and by the first.
+    assert_invalid_proof(&send_proof(b, &req, &proof, false).await, "replay on b");
+    assert_invalid_proof(&send_proof(a, &req, &proof, false).await, "replay on a");
+
+    // A fresh proof (new jti) from the same key works on b.
+    let fresh = Req::with(&key, ORIGIN, "/me", access_token(&key.jkt), NOW);
+    assert_eq!(send(b, &key, &fresh).await.status, 200);
+
+    // One key per accepted proof, under the store's prefix, expiring with
+    // the replay window (60 s iat window + 60 s leeway from iat = NOW).
+    let keys = redis.command(&["DBSIZE"]);
+    assert_eq!(keys, "2");
+    let some = redis.command(&["RANDOMKEY"]);
+    assert!(some.starts_with("tower-jwt-auth:dpop:"), "{some}");
+    let ttl: i64 = redis.command(&["TTL", &some]).parse().unwrap();
+    assert!(ttl > 0 && ttl <= 120, "ttl {ttl}");
+}
+
+#[tokio::test]
+async fn a_rejected_request_records_nothing() {
+    let redis = RedisServer::start();
+    let a = instance(&redis.url()).await;
+    let key = proof_key(Algorithm::EdDSA);
+    let other = proof_key(Algorithm::ES256);
+    // A valid proof for a token bound to another key: 401, and the proof
+    // is not remembered (only accepted proofs are recorded).
+    let req = Req::with(&key, ORIGIN, "/me", access_token(&other.jkt), NOW);
+    let r = send(a, &key, &req).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(redis.command(&["DBSIZE"]), "0");
+}
+
+#[tokio::test]
+async fn redis_unreachable_fails_closed_with_503_then_recovers() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    let a = instance(&redis.url()).await;
+    let key = proof_key(Algorithm::ES256);
+    let warm = Req::with(&key, ORIGIN, "/me", access_token(&key.jkt), NOW);
+    assert_eq!(send(a, &key, &warm).await.status, 200);
+
+    redis.kill();
+    let req = Req::with(&key, ORIGIN, "/me", access_token(&key.jkt), NOW);
+    let proof = req.proof(&key);
+    let start = Instant::now();
+    for _ in 0..3 {
+        let r = send_proof(a, &req, &proof, false).await;
+        assert_eq!(
+            r.status, 503,
+            "a proof that cannot be recorded is not accepted"
+        );
+        assert!(r.challenges.is_empty(), "{:?}", r.challenges);
+    }
+    // Bounded by the store's timeout, not hanging.
+    assert!(start.elapsed() < Duration::from_secs(10));
+
+    // Redis returns (empty): the instance recovers by itself, and the proof
+    // refused during the outage was not recorded, so it is accepted once.
+    let redis = RedisServer::start_on(port);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = send_proof(a, &req, &proof, false).await;
+        if r.status == 200 {
+            break;
+        }
+        assert_eq!(r.status, 503);
+        assert!(Instant::now() < deadline, "no recovery within 10 s");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(redis.command(&["DBSIZE"]), "1");
+    assert_invalid_proof(
+        &send_proof(a, &req, &proof, false).await,
+        "replay after recovery",
+    );
+}
