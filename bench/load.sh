@@ -9,6 +9,11 @@
 #
 # For HS256, RS256 and ES256, cells:
 #   /public                         no auth: the server's ceiling in this run
+#   /public, same header            no auth, but each request carries the
+#                                   Authorization header of the 1-token cell:
+#                                   the same bytes through the kernel and
+#                                   hyper, so the gap to /me is the layer and
+#                                   the handler, not the longer request
 #   /me 1 token                     one repeated token, cache on (default 10,000)
 #   /me 10k tokens                  10,000 distinct tokens cycled, cache on
 #   /me 1 token, cache off          JWT_CACHE_CAPACITY=0: every request verifies
@@ -16,7 +21,7 @@
 #   /me 10k tokens, capacity 1      a cache that (almost) never hits: its
 #                                   bookkeeping cost on the miss path
 # Prints req/s, p50, p99, the server's RSS after the cell, and each /me
-# cell's ratio to /public of the same run. With 2+ CPUs the server is pinned
+# cell's ratio to both /public cells of the same run. With 2+ CPUs the server is pinned
 # to CPU 0 and wrk to the others (taskset), so the server has one core.
 # Needs wrk (installed from Debian's packages when missing, as root) and
 # PyJWT (installed into target/bench-venv from PyPI when missing).
@@ -127,12 +132,13 @@ if [ -n "$soak" ]; then
 fi
 
 echo "$(nproc) CPUs; server on ${server_cpu[*]:-any CPU}, wrk on ${wrk_cpu[*]:-any CPU}; $conns connections, ${secs}s per cell"
-printf '%-6s %-30s %10s %9s %9s %9s %10s\n' alg cell "req/s" p50 p99 "RSS MiB" "/ /public"
-row() { # alg name rps p50 p99 public
-  local ratio="" rss
+printf '%-6s %-30s %10s %9s %9s %9s %10s %10s\n' alg cell "req/s" p50 p99 "RSS MiB" "/ /public" "/ same hdr"
+row() { # alg name rps p50 p99 [public public_hdr]
+  local ratio="" ratio_hdr="" rss
   rss=$(awk -v k="$(rss_kib)" 'BEGIN {printf "%.1f", k / 1024}')
   [ -n "${6:-}" ] && ratio=$(awk -v a="$3" -v b="$6" 'BEGIN {printf "%.2f", a / b}')
-  printf '%-6s %-30s %10s %9s %9s %9s %10s\n' "$1" "$2" "$3" "$4" "$5" "$rss" "$ratio"
+  [ -n "${7:-}" ] && ratio_hdr=$(awk -v a="$3" -v b="$7" 'BEGIN {printf "%.2f", a / b}')
+  printf '%-6s %-30s %10s %9s %9s %9s %10s %10s\n' "$1" "$2" "$3" "$4" "$5" "$rss" "$ratio" "$ratio_hdr"
 }
 for alg in ${ALGS:-HS256 RS256 ES256}; do
   many=$(mint "$alg" 10000)
@@ -142,12 +148,15 @@ for alg in ${ALGS:-HS256 RS256 ES256}; do
   curl -sf -o /dev/null -H "Authorization: Bearer $(cat "$one")" "http://127.0.0.1:$port/me"
   read -r public p50 p99 < <(cell /public)
   row "$alg" "/public" "$public" "$p50" "$p99"
-  read -r rps p50 p99 < <(cell /me "$one"); row "$alg" "/me 1 token" "$rps" "$p50" "$p99" "$public"
-  read -r rps p50 p99 < <(cell /me "$many"); row "$alg" "/me 10k tokens" "$rps" "$p50" "$p99" "$public"
+  read -r hdr p50 p99 < <(cell /public "$one")
+  row "$alg" "/public, same header" "$hdr" "$p50" "$p99"
+  r() { row "$alg" "$1" "$2" "$3" "$4" "$public" "$hdr"; }
+  read -r rps p50 p99 < <(cell /me "$one"); r "/me 1 token" "$rps" "$p50" "$p99"
+  read -r rps p50 p99 < <(cell /me "$many"); r "/me 10k tokens" "$rps" "$p50" "$p99"
   stop; start "$alg" 0
-  read -r rps p50 p99 < <(cell /me "$one"); row "$alg" "/me 1 token, cache off" "$rps" "$p50" "$p99" "$public"
-  read -r rps p50 p99 < <(cell /me "$many"); row "$alg" "/me 10k tokens, cache off" "$rps" "$p50" "$p99" "$public"
+  read -r rps p50 p99 < <(cell /me "$one"); r "/me 1 token, cache off" "$rps" "$p50" "$p99"
+  read -r rps p50 p99 < <(cell /me "$many"); r "/me 10k tokens, cache off" "$rps" "$p50" "$p99"
   stop; start "$alg" 1
-  read -r rps p50 p99 < <(cell /me "$many"); row "$alg" "/me 10k tokens, capacity 1" "$rps" "$p50" "$p99" "$public"
+  read -r rps p50 p99 < <(cell /me "$many"); r "/me 10k tokens, capacity 1" "$rps" "$p50" "$p99"
   stop
 done

@@ -57,7 +57,6 @@ use jsonwebtoken::Algorithm;
 use quick_cache::sync::Cache;
 use quick_cache::Equivalent;
 use serde_json::{Map, Value};
-use subtle::ConstantTimeEq;
 
 use crate::keys::KeyId;
 
@@ -157,7 +156,8 @@ impl Equivalent<TokenKey> for TokenRef<'_> {
     fn equivalent(&self, key: &TokenKey) -> bool {
         // Lengths differ: not equal, and the length of a token is no
         // secret. Same length: every byte is compared, whatever matches.
-        self.0.len() == key.0.len() && bool::from(self.0.as_bytes().ct_eq(key.0.as_bytes()))
+        self.0.len() == key.0.len()
+            && constant_time_eq::constant_time_eq(self.0.as_bytes(), key.0.as_bytes())
     }
 }
 

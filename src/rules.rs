@@ -180,10 +180,22 @@ fn string_claim<'a>(
 
 impl Rules {
     /// Checks the registered claims (RFC 7519 §4.1) of a verified token.
+    #[cfg(test)]
     pub(crate) fn check(
         &self,
         claims: &Map<String, Value>,
         audiences: Option<&HashSet<String>>,
+    ) -> Result<(), AuthError> {
+        self.check_at(claims, audiences, self.clock.now())
+    }
+
+    /// [`check`](Self::check) at clock second `now` (read once per
+    /// request by the caller).
+    pub(crate) fn check_at(
+        &self,
+        claims: &Map<String, Value>,
+        audiences: Option<&HashSet<String>>,
+        now: u64,
     ) -> Result<(), AuthError> {
         for name in &self.required {
             // `"sub": null` is no subject: null counts as absent.
@@ -205,7 +217,7 @@ impl Rules {
         }
 
         // Exact in f64: every accepted value is below 2^53.
-        let now = self.clock.now() as f64;
+        let now = now as f64;
         let leeway = self.leeway as f64;
         if exp.is_some_and(|exp| now >= exp + leeway) {
             return Err(AuthError::claim(AuthErrorKind::Expired, "exp"));

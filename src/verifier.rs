@@ -92,6 +92,8 @@ struct Verified<'v> {
     claims: Map<String, Value>,
     inner: &'v VerifierInner,
     signed: Signed,
+    /// The clock second the claims were checked at.
+    now: u64,
 }
 
 /// The header and key facts of a verified signature.
@@ -382,8 +384,8 @@ impl<C> Verifier<C> {
     where
         C: Send + Sync + 'static,
     {
-        if let Some((inner, hit)) = self.cached(token) {
-            if let Some(step) = recheck(inner, token, hit, route, jkt) {
+        if let Some((inner, hit, now)) = self.cached(token) {
+            if let Some(step) = recheck(inner, token, hit, now, route, jkt) {
                 return step;
             }
         }
@@ -392,6 +394,7 @@ impl<C> Verifier<C> {
             claims,
             inner,
             signed,
+            now,
         } = self.verify_claims(token, route)?;
         dpop::check_binding(&claims, jkt)?;
         route.check(&inner.rules, &claims)?;
@@ -436,27 +439,30 @@ impl<C> Verifier<C> {
             signed.alg,
             signed.key_id,
         );
-        cache.insert(token, entry, inner.rules.clock.now(), exp);
+        cache.insert(token, entry, now, exp);
         Ok(Step::Done(Claims(claims)))
     }
 
-    /// The cache entry for `token`, and the verifier that stored it. With
-    /// several issuers, each issuer's cache is asked: a few lookups, where
-    /// picking the issuer first would cost a payload parse on every hit.
-    fn cached(&self, token: &str) -> Option<(&VerifierInner, Arc<CachedToken>)> {
+    /// The cache entry for `token`, the verifier that stored it, and the
+    /// clock second of the lookup (the hit's checks run at that second: the
+    /// clock is read once per request). With several issuers, each issuer's
+    /// cache is asked: a few lookups, where picking the issuer first would
+    /// cost a payload parse on every hit.
+    fn cached(&self, token: &str) -> Option<(&VerifierInner, Arc<CachedToken>, u64)> {
         let lookup = |inner: &VerifierInner| {
             // No cached token is larger: don't hash a huge one to find out.
             if token.len() > inner.max_token_len {
                 return None;
             }
             let cache = inner.cache.as_ref()?;
-            cache.get(token, inner.rules.clock.now())
+            let now = inner.rules.clock.now();
+            cache.get(token, now).map(|hit| (hit, now))
         };
         match &self.issuers {
-            None => lookup(&self.inner).map(|hit| (&*self.inner, hit)),
+            None => lookup(&self.inner).map(|(hit, now)| (&*self.inner, hit, now)),
             Some(table) => table
                 .values()
-                .find_map(|inner| lookup(inner).map(|hit| (&**inner, hit))),
+                .find_map(|inner| lookup(inner).map(|(hit, now)| (&**inner, hit, now))),
         }
     }
 
@@ -544,12 +550,14 @@ impl<C> Verifier<C> {
         let bytes = decode_segment(payload_b64)?;
         let claims = parse_object(&bytes)?;
         observe::issuer(claims.get("iss").and_then(Value::as_str));
-        check_claims(inner, &claims, key, route)?;
+        let now = inner.rules.clock.now();
+        check_claims(inner, &claims, key, route, now)?;
         Ok(Verified {
             bytes,
             claims,
             inner,
             signed,
+            now,
         })
     }
 }
@@ -562,8 +570,11 @@ fn check_claims(
     claims: &Map<String, Value>,
     key: &Key,
     route: &RouteRules,
+    now: u64,
 ) -> Result<(), AuthError> {
-    inner.rules.check(claims, route.audiences.as_ref())?;
+    inner
+        .rules
+        .check_at(claims, route.audiences.as_ref(), now)?;
     // A key bound to an issuer speaks only for that issuer: another
     // issuer's key cannot mint tokens in its name.
     if let Some(bound) = key.issuer() {
@@ -583,6 +594,7 @@ fn recheck<C: Send + Sync + 'static>(
     inner: &VerifierInner,
     token: &str,
     hit: Arc<CachedToken>,
+    now: u64,
     route: &RouteRules,
     jkt: Option<&str>,
 ) -> Option<Result<Step<C>, AuthError>> {
@@ -607,7 +619,7 @@ fn recheck<C: Send + Sync + 'static>(
         return None;
     };
     observe::issuer(claims.get("iss").and_then(Value::as_str));
-    let checked = check_claims(inner, claims, key, route)
+    let checked = check_claims(inner, claims, key, route, now)
         .and_then(|()| dpop::check_binding(claims, jkt))
         .and_then(|()| route.check(&inner.rules, claims));
     if let Err(e) = checked {

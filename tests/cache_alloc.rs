@@ -30,6 +30,8 @@ struct Counting;
 
 thread_local! {
     static ALLOCATIONS: Cell<usize> = const { Cell::new(0) };
+    /// Bytes allocated minus bytes freed on this thread.
+    static LIVE: Cell<isize> = const { Cell::new(0) };
 }
 
 fn count() {
@@ -37,22 +39,30 @@ fn count() {
     let _ = ALLOCATIONS.try_with(|c| c.set(c.get() + 1));
 }
 
+fn live(delta: isize) {
+    let _ = LIVE.try_with(|c| c.set(c.get() + delta));
+}
+
 // SAFETY: every call is forwarded unchanged to the system allocator; the
 // only addition is a thread-local counter that itself never allocates.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         count();
+        live(layout.size() as isize);
         unsafe { System.alloc(layout) }
     }
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         count();
+        live(layout.size() as isize);
         unsafe { System.alloc_zeroed(layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         count();
+        live(new_size as isize - layout.size() as isize);
         unsafe { System.realloc(ptr, layout, new_size) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        live(-(layout.size() as isize));
         unsafe { System.dealloc(ptr, layout) }
     }
 }
@@ -187,3 +197,47 @@ fn a_cache_hit_through_the_layer_allocates_only_the_extensions() {
         }
     }
 }
+
+/// What `f` leaves allocated on this thread, in bytes.
+fn retained(f: impl FnOnce()) -> isize {
+    let before = LIVE.with(Cell::get);
+    f();
+    LIVE.with(Cell::get) - before
+}
+
+#[test]
+fn a_full_default_cache_holds_each_token_in_a_bounded_number_of_bytes() {
+    // Entries a full default cache (10,000 tokens) holds, per algorithm: the
+    // key, the parsed claims (the `Value` handlers receive) and the entry.
+    // The bound guards against a regression; the figure is printed for
+    // BENCHMARKS.md (`cargo test --test cache_alloc -- --nocapture`).
+    const N: usize = 2_000;
+    for (alg, auth) in authenticators() {
+        let tokens: Vec<String> = (0..N)
+            .map(|i| {
+                let claims = json!({
+                    "sub": format!("user-{i}"), "scope": "read write",
+                    "iat": NOW, "exp": NOW + 600,
+                });
+                token(alg, None, &claims)
+            })
+            .collect();
+        let verifier = auth.verifier();
+        let bytes = retained(|| {
+            for t in &tokens {
+                assert!(verifier.verify(t).is_ok());
+            }
+        });
+        assert_eq!(verifier.cache_stats().unwrap().entries, N);
+        let per_entry = bytes / N as isize;
+        let token_len = tokens[0].len();
+        println!("{alg:?}: {per_entry} bytes per cached token ({token_len}-byte token)");
+        assert!(
+            per_entry <= BOUND,
+            "{alg:?}: {per_entry} bytes per entry, above {BOUND}"
+        );
+    }
+}
+
+/// The most heap bytes one cached token may hold (the claims above).
+const BOUND: isize = 2_048;
