@@ -122,7 +122,7 @@ impl AsRef<str> for RawClaims {
 }
 
 /// The payload, already checked to be one JSON object (so UTF-8).
-pub(crate) fn decode_raw(bytes: &[u8], _: Map<String, Value>) -> Option<RawClaims> {
+pub(crate) fn decode_raw(bytes: &[u8], _: &mut Option<Map<String, Value>>) -> Option<RawClaims> {
     std::str::from_utf8(bytes)
         .ok()
         .map(|s| RawClaims(Box::from(s)))

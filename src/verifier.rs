@@ -31,7 +31,7 @@
 //! `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
 //! configuration, never from the token (RFC 8725 §3.10).
 
-use std::any::{Any, TypeId};
+use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
@@ -72,17 +72,22 @@ pub(crate) struct VerifierInner {
 }
 
 /// Turns a verified payload into `C`: the payload bytes and the same
-/// payload already parsed (and checked) as a JSON object.
-pub(crate) type Decode<C> = fn(&[u8], Map<String, Value>) -> Option<C>;
+/// payload already parsed (and checked) as a JSON object, which a decoder
+/// may take (leaving `None`) instead of parsing the bytes again; one that
+/// does not leaves it for the cache, so it is never cloned.
+pub(crate) type Decode<C> = fn(&[u8], &mut Option<Map<String, Value>>) -> Option<C>;
 
 /// `C` deserialized from the payload bytes, so numbers reach it as sent.
-pub(crate) fn decode_json<C: DeserializeOwned>(bytes: &[u8], _: Map<String, Value>) -> Option<C> {
+pub(crate) fn decode_json<C: DeserializeOwned>(
+    bytes: &[u8],
+    _: &mut Option<Map<String, Value>>,
+) -> Option<C> {
     serde_json::from_slice(bytes).ok()
 }
 
 /// The default claims type: the object already parsed, no second parse.
-pub(crate) fn decode_value(_: &[u8], map: Map<String, Value>) -> Option<Value> {
-    Some(Value::Object(map))
+pub(crate) fn decode_value(_: &[u8], map: &mut Option<Map<String, Value>>) -> Option<Value> {
+    map.take().map(Value::Object)
 }
 
 /// A verified payload: its bytes, the checked claims object, the verifier
@@ -417,20 +422,22 @@ impl<C> Verifier<C> {
         }
         let invalid = || AuthError::new(AuthErrorKind::InvalidClaims);
         let Some(cache) = &inner.cache else {
-            let claims = (self.decode)(&bytes, claims).ok_or_else(invalid)?;
+            let claims = (self.decode)(&bytes, &mut Some(claims)).ok_or_else(invalid)?;
             return Ok(Step::Done(Claims::new(claims)));
         };
         // Checked by the rules: a number in range, or absent.
         let exp = claims.get("exp").and_then(Value::as_f64);
-        let (value, typed): (Arc<Value>, Arc<dyn Any + Send + Sync>) =
-            if TypeId::of::<C>() == TypeId::of::<Value>() {
-                // The claims object is the typed claims: one allocation.
-                let value = Arc::new(Value::Object(claims));
-                (value.clone(), value)
-            } else {
-                let typed = (self.decode)(&bytes, claims.clone()).ok_or_else(invalid)?;
-                (Arc::new(Value::Object(claims)), Arc::new(typed))
-            };
+        // The claims object stays for the cache's re-checks; for the default
+        // claims type it *is* the typed claims: one allocation, no clone.
+        let mut map = Some(claims);
+        let typed: Arc<dyn Any + Send + Sync> =
+            Arc::new((self.decode)(&bytes, &mut map).ok_or_else(invalid)?);
+        let value = match map {
+            Some(map) => Arc::new(Value::Object(map)),
+            None => Arc::clone(&typed)
+                .downcast::<Value>()
+                .map_err(|_| invalid())?,
+        };
         let claims = Arc::clone(&typed).downcast::<C>().map_err(|_| invalid())?;
         let entry = CachedToken::new(
             value,
@@ -782,7 +789,9 @@ impl<C> PendingRevocation<C> {
                 bytes,
                 claims,
                 decode,
-            } => decode(&bytes, claims).map(Claims::new).ok_or_else(invalid),
+            } => decode(&bytes, &mut Some(claims))
+                .map(Claims::new)
+                .ok_or_else(invalid),
             PendingClaims::Cached { claims, .. } => Ok(claims),
         }
     }
