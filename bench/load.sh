@@ -16,6 +16,8 @@
 #                                   the handler, not the longer request
 #   /me 1 token                     one repeated token, cache on (default 10,000)
 #   /me 10k tokens                  10,000 distinct tokens cycled, cache on
+#                                   (default capacity, 10,000: a full cache)
+#   /me 10k tokens, capacity 20k    the same with room to spare
 #   /me 1 token, cache off          JWT_CACHE_CAPACITY=0: every request verifies
 #   /me 10k tokens, cache off       the same, 10,000 distinct tokens
 #   /me 10k tokens, capacity 1      a cache that (almost) never hits: its
@@ -153,6 +155,8 @@ for alg in ${ALGS:-HS256 RS256 ES256}; do
   r() { row "$alg" "$1" "$2" "$3" "$4" "$public" "$hdr"; }
   read -r rps p50 p99 < <(cell /me "$one"); r "/me 1 token" "$rps" "$p50" "$p99"
   read -r rps p50 p99 < <(cell /me "$many"); r "/me 10k tokens" "$rps" "$p50" "$p99"
+  stop; start "$alg" 20000
+  read -r rps p50 p99 < <(cell /me "$many"); r "/me 10k tokens, capacity 20k" "$rps" "$p50" "$p99"
   stop; start "$alg" 0
   read -r rps p50 p99 < <(cell /me "$one"); r "/me 1 token, cache off" "$rps" "$p50" "$p99"
   read -r rps p50 p99 < <(cell /me "$many"); r "/me 10k tokens, cache off" "$rps" "$p50" "$p99"
