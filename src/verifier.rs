@@ -309,25 +309,6 @@ impl<C> Verifier<C> {
         self.pick(token).ok()?.keys.refetch()
     }
 
-    /// As [`verify_for`](Self::verify_for), and the token's `cnf.jkt` must
-    /// be `jkt`: a DPoP request (RFC 9449 §7.1). Never waits: a revocation
-    /// check that must ask the network fails closed.
-    pub(crate) fn verify_bound(
-        &self,
-        token: &str,
-        route: &RouteRules,
-        jkt: &str,
-    ) -> Result<Claims<C>, AuthError>
-    where
-        C: Send + Sync + 'static,
-    {
-        let result = self.verify_now_bound(token, route, Some(jkt));
-        if result.as_ref().is_err_and(may_need_refetch) {
-            drop(self.refetch(token));
-        }
-        result
-    }
-
     /// The whole verification against the keys held now, without waiting:
     /// a revocation check that must ask the network fails closed. For a
     /// bearer request: a token bound to a DPoP key (`cnf.jkt`) is refused.
@@ -335,21 +316,7 @@ impl<C> Verifier<C> {
     where
         C: Send + Sync + 'static,
     {
-        self.verify_now_bound(token, route, None)
-    }
-
-    /// [`verify_now`](Self::verify_now); the token's `cnf.jkt` must be
-    /// `jkt` (a DPoP request) or absent (`None`, a bearer request).
-    fn verify_now_bound(
-        &self,
-        token: &str,
-        route: &RouteRules,
-        jkt: Option<&str>,
-    ) -> Result<Claims<C>, AuthError>
-    where
-        C: Send + Sync + 'static,
-    {
-        match self.verify_steps(token, route, jkt)? {
+        match self.verify_steps(token, route, None)? {
             Step::Done(claims) => Ok(claims),
             Step::Revocation(_) => Err(AuthErrorKind::RevocationUnavailable.into()),
         }
@@ -718,7 +685,19 @@ impl<C: Send + Sync + 'static> Verifier<C> {
     /// a remote key set for an unknown `kid`). Other asynchronous checks
     /// join here by returning [`Verification::Pending`].
     pub(crate) fn verify_request(&self, token: &str, route: &Arc<RouteRules>) -> Verification<C> {
-        match self.verify_steps(token, route, None) {
+        self.verify_request_bound(token, route, None)
+    }
+
+    /// [`verify_request`](Self::verify_request); the token's `cnf.jkt`
+    /// must be `jkt` (a DPoP request, RFC 9449 §7.1) or absent (`None`, a
+    /// bearer request).
+    pub(crate) fn verify_request_bound(
+        &self,
+        token: &str,
+        route: &Arc<RouteRules>,
+        jkt: Option<&str>,
+    ) -> Verification<C> {
+        match self.verify_steps(token, route, jkt) {
             Ok(Step::Done(claims)) => Verification::Ready(Ok(claims)),
             Ok(Step::Revocation(pending)) => {
                 Verification::Pending(PendingVerification::new(pending.finish()))
@@ -728,9 +707,10 @@ impl<C: Send + Sync + 'static> Verifier<C> {
                     let verifier = self.clone();
                     let token = token.to_owned();
                     let route = Arc::clone(route);
+                    let jkt = jkt.map(str::to_owned);
                     Verification::Pending(PendingVerification::new(async move {
                         wait.await;
-                        match verifier.verify_steps(&token, &route, None)? {
+                        match verifier.verify_steps(&token, &route, jkt.as_deref())? {
                             Step::Done(claims) => Ok(claims),
                             Step::Revocation(pending) => pending.finish().await,
                         }

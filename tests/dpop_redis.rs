@@ -19,7 +19,7 @@ use jsonwebtoken::Algorithm;
 use redis_server::RedisServer;
 use serde_json::{json, Value};
 use tower_jwt_auth::dpop::{DpopConfig, DpopMode, RedisReplayStore};
-use tower_jwt_auth::revocation::RedisStore;
+use tower_jwt_auth::revocation::{RedisRevocation, RedisStore, Revocation};
 use tower_jwt_auth::{Authenticator, Claims, DpopBound, FixedClock};
 
 const ORIGIN: &str = "https://api.example";
@@ -139,4 +139,55 @@ async fn redis_unreachable_fails_closed_with_503_then_recovers() {
         &send_proof(a, &req, &proof, false).await,
         "replay after recovery",
     );
+}
+
+#[tokio::test]
+async fn a_dpop_request_waits_for_a_redis_revocation_list_as_a_bearer_one_does() {
+    // Before, a DPoP request verified its token without waiting: with the
+    // revocation list's local cache cold, it got 503 where a bearer
+    // request waited for Redis and got 200.
+    let redis = RedisServer::start();
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let revocation = RedisRevocation::builder(store.clone())
+        .local_cache(Duration::from_millis(1))
+        .build();
+    let auth = Authenticator::builder()
+        .hmac_secret(SECRET)
+        .clock(Arc::new(FixedClock::new(NOW)))
+        .revocation(revocation.clone())
+        .dpop(
+            DpopConfig::new(DpopMode::Required)
+                .public_url(ORIGIN)
+                .replay_store(RedisReplayStore::new(store)),
+        )
+        .build()
+        .unwrap();
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+    let key = proof_key(Algorithm::ES256);
+    let token = |jti: &str| {
+        hs256(&json!({
+            "sub": "alice", "jti": jti, "iat": NOW, "exp": NOW + 3600,
+            "cnf": {"jkt": key.jkt},
+        }))
+    };
+
+    let req = Req::with(&key, ORIGIN, "/me", token("t-1"), NOW);
+    let r = send(addr, &key, &req).await;
+    assert_eq!(r.status, 200, "{:?}", r.challenges);
+    assert_eq!(r.body["jkt"], key.jkt.as_str());
+
+    // Revoked in Redis: the next request (a fresh proof) is refused as
+    // revoked, and its proof is not recorded.
+    revocation.revoke_token("t-1", NOW + 3600).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let before = redis.command(&["DBSIZE"]);
+    let again = Req::with(&key, ORIGIN, "/me", token("t-1"), NOW);
+    let r = send(addr, &key, &again).await;
+    assert_eq!(r.status, 401);
+    assert!(
+        r.challenges.iter().any(|c| c.contains("revoked")),
+        "{:?}",
+        r.challenges
+    );
+    assert_eq!(redis.command(&["DBSIZE"]), before, "nothing recorded");
 }

@@ -63,7 +63,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{HeaderMap, HeaderValue, Method, Uri};
+use http::HeaderValue;
 use serde_json::{Map, Value};
 
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
@@ -346,6 +346,34 @@ impl fmt::Debug for Dpop {
     }
 }
 
+/// What the replay store records of an accepted proof.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReplayRecord {
+    /// SHA-256(jkt, jti).
+    key: [u8; 32],
+    /// Until when the `jti` must be remembered.
+    remember_until: u64,
+}
+
+impl proof::CheckedProof {
+    /// What the request gets once accepted, and what the replay store
+    /// records then.
+    pub(crate) fn into_parts(self) -> (Accepted, ReplayRecord) {
+        (
+            Accepted {
+                bound: DpopBound {
+                    thumbprint: self.jkt.into(),
+                },
+                next_nonce: self.next_nonce,
+            },
+            ReplayRecord {
+                key: self.replay_key,
+                remember_until: self.remember_until,
+            },
+        )
+    }
+}
+
 /// What a DPoP request proved, once the token is verified too.
 #[derive(Debug)]
 pub(crate) struct Accepted {
@@ -371,49 +399,30 @@ impl Dpop {
         route.unwrap_or(self.mode)
     }
 
-    /// Checks the request's proof for `token`; `verify` then verifies the
-    /// token bound to the proof key's thumbprint. The `jti` is recorded only
-    /// once everything else passed.
+    /// Records an accepted proof's `jti`, once everything else passed (the
+    /// proof, the token bound to its key, the route's checks): answered now
+    /// (`Ok(None)`), or, with a store that must wait on I/O, a future the
+    /// caller awaits and passes to [`replay_verdict`] before accepting the
+    /// request.
     ///
-    /// With a store that must wait on I/O, the `jti` is recorded by the
-    /// returned future, which the caller awaits and passes to
-    /// [`replay_verdict`] before accepting the request.
-    pub(crate) fn authenticate<T>(
-        &self,
-        method: &Method,
-        uri: &Uri,
-        headers: &HeaderMap,
-        token: &str,
-        verify: impl FnOnce(&str) -> Result<T, AuthError>,
-    ) -> Result<(T, Accepted, Option<PendingRecord>), AuthError> {
-        let proof = self.check_proof(method, uri, headers, token)?;
-        let verified = verify(&proof.jkt)?;
+    /// # Errors
+    /// A replay ([`AuthErrorKind::InvalidDpopProof`]), or a store that
+    /// cannot answer ([`AuthErrorKind::DpopStoreUnavailable`]).
+    pub(crate) fn record(&self, record: &ReplayRecord) -> Result<Option<PendingRecord>, AuthError> {
         let now = self.clock.now();
-        let pending =
-            match self
-                .store
-                .insert_new_async(&proof.replay_key, proof.remember_until, now)
-            {
-                Some(pending) => Some(pending),
-                None => {
-                    replay_verdict(self.store.insert_new(
-                        &proof.replay_key,
-                        proof.remember_until,
-                        now,
-                    ))?;
-                    None
-                }
-            };
-        Ok((
-            verified,
-            Accepted {
-                bound: DpopBound {
-                    thumbprint: proof.jkt.into(),
-                },
-                next_nonce: proof.next_nonce,
-            },
-            pending,
-        ))
+        match self
+            .store
+            .insert_new_async(&record.key, record.remember_until, now)
+        {
+            Some(pending) => Ok(Some(pending)),
+            None => {
+                replay_verdict(
+                    self.store
+                        .insert_new(&record.key, record.remember_until, now),
+                )?;
+                Ok(None)
+            }
+        }
     }
 
     /// The challenge a rejection on a route in `mode` (not `Off`) carries.

@@ -470,7 +470,10 @@ fn dpop_mode<C, R>(layer: &JwtAuthLayer<C, R>) -> DpopMode {
 
 /// A request with `Authorization: DPoP`: the proof, then the token bound to
 /// the proof's key, then the route's checks; the proof's `jti` is recorded
-/// last.
+/// last. A token whose verification waits on I/O (a refetch of a remote
+/// key set for a new `kid`, a revocation list over the network) is waited
+/// for as a bearer token is, and the checks and the recording follow it in
+/// the same order.
 fn authenticate_dpop<C: Send + Sync + 'static, R>(
     layer: &JwtAuthLayer<C, R>,
     method: &Method,
@@ -481,22 +484,52 @@ fn authenticate_dpop<C: Send + Sync + 'static, R>(
     let Some(dpop) = layer.verifier.dpop() else {
         return Outcome::Ready(Err(AuthErrorKind::InvalidDpopProof.into()));
     };
-    let result = dpop.authenticate(method, uri, headers, token, |jkt| {
-        let claims = layer.verifier.verify_bound(token, &layer.route, jkt);
-        checked(layer, claims)
-    });
-    match result {
-        Ok((claims, accepted, None)) => Outcome::Dpop(claims, accepted),
-        // A replay store that asks the network: accepted once it recorded
-        // the proof's `jti` (the claims were checked above).
-        Ok((claims, accepted, Some(recording))) => Outcome::DpopPending(
-            PendingVerification::new(async move {
-                dpop::replay_verdict(recording.await)?;
-                Ok(claims)
-            }),
-            accepted,
-        ),
-        Err(e) => Outcome::Ready(Err(e)),
+    let proof = match dpop.check_proof(method, uri, headers, token) {
+        Ok(proof) => proof,
+        Err(e) => return Outcome::Ready(Err(e)),
+    };
+    let verification = layer
+        .verifier
+        .verify_request_bound(token, &layer.route, Some(&proof.jkt));
+    let (accepted, record) = proof.into_parts();
+    match verification {
+        Verification::Ready(result) => {
+            let claims = match checked(layer, result) {
+                Ok(claims) => claims,
+                Err(e) => return Outcome::Ready(Err(e)),
+            };
+            match dpop.record(&record) {
+                Ok(None) => Outcome::Dpop(claims, accepted),
+                // A replay store that asks the network: accepted once it
+                // recorded the proof's `jti`.
+                Ok(Some(recording)) => Outcome::DpopPending(
+                    PendingVerification::new(async move {
+                        dpop::replay_verdict(recording.await)?;
+                        Ok(claims)
+                    }),
+                    accepted,
+                ),
+                Err(e) => Outcome::Ready(Err(e)),
+            }
+        }
+        Verification::Pending(verifying) => {
+            let verifier = layer.verifier.clone();
+            let checks = Arc::clone(&layer.checks);
+            Outcome::DpopPending(
+                PendingVerification::new(async move {
+                    let claims = verifying.await?;
+                    run_checks(&checks, &claims)?;
+                    let dpop = verifier
+                        .dpop()
+                        .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidDpopProof))?;
+                    if let Some(recording) = dpop.record(&record)? {
+                        dpop::replay_verdict(recording.await)?;
+                    }
+                    Ok(claims)
+                }),
+                accepted,
+            )
+        }
     }
 }
 
