@@ -4,6 +4,9 @@
 #
 #   bench/load.sh [SECONDS]          every cell below, SECONDS each (default 10)
 #   ALGS=HS256 bench/load.sh 5        only some algorithms
+#   ROUNDS=5 bench/load.sh 5          each cell run 5 times (default 3), the
+#                                    median (by req/s) reported: one run of
+#                                    /public varies by ±10 % here
 #   bench/load.sh --soak MINUTES     /me with 10,000 distinct tokens (RS256) for
 #                                    MINUTES, the server's RSS every 10 s
 #
@@ -95,8 +98,17 @@ mint() {
   echo "$file"
 }
 
-# cell PATH [TOKENS_FILE]: one wrk run; prints "req/s p50 p99".
+rounds="${ROUNDS:-3}"
+
+# cell PATH [TOKENS_FILE]: ROUNDS wrk runs; prints "req/s p50 p99" of the
+# median run by req/s.
 cell() {
+  local i
+  for i in $(seq "$rounds"); do one_run "$@"; done | sort -n | awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}'
+}
+
+# one_run PATH [TOKENS_FILE]: one wrk run; prints "req/s p50 p99".
+one_run() {
   local path=$1 tokens=${2:-} args=()
   if [ -n "$tokens" ]; then
     if [ "$(wc -l < "$tokens")" -eq 1 ]; then
@@ -116,7 +128,7 @@ cell() {
 if [ -n "$soak" ]; then
   tokens=$(mint RS256 10000)
   start RS256
-  secs=$((soak * 60))
+  secs=$((soak * 60)) rounds=1
   echo "soak: RS256, /me with 10,000 distinct tokens, $soak min, $conns connections; RSS every 10 s"
   echo "start RSS: $(rss_kib) KiB"
   cell /me "$tokens" > "$out/soak.txt" &
@@ -133,7 +145,7 @@ if [ -n "$soak" ]; then
   exit 0
 fi
 
-echo "$(nproc) CPUs; server on ${server_cpu[*]:-any CPU}, wrk on ${wrk_cpu[*]:-any CPU}; $conns connections, ${secs}s per cell"
+echo "$(nproc) CPUs; server on ${server_cpu[*]:-any CPU}, wrk on ${wrk_cpu[*]:-any CPU}; $conns connections, ${secs}s per run, median of $rounds runs per cell"
 printf '%-6s %-30s %10s %9s %9s %9s %10s %10s\n' alg cell "req/s" p50 p99 "RSS MiB" "/ /public" "/ same hdr"
 row() { # alg name rps p50 p99 [public public_hdr]
   local ratio="" ratio_hdr="" rss
