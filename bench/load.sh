@@ -21,13 +21,23 @@
 #   /me 10k tokens                  10,000 distinct tokens cycled, cache on
 #                                   (default capacity, 10,000: a full cache)
 #   /me 10k tokens, capacity 20k    the same with room to spare
+#   /me 100k tokens                 100,000 distinct tokens cycled through the
+#                                   default cache: each comes back after
+#                                   100,000 requests, long after it was
+#                                   evicted, so every request is a miss and
+#                                   pays the cache's bookkeeping (lookup,
+#                                   entry, insert, eviction)
 #   /me 1 token, cache off          JWT_CACHE_CAPACITY=0: every request verifies
-#   /me 10k tokens, cache off       the same, 10,000 distinct tokens
-#   /me 10k tokens, capacity 1      a cache that (almost) never hits: its
-#                                   bookkeeping cost on the miss path
-# Prints req/s, p50, p99, the server's RSS after the cell, and each /me
-# cell's ratio to both /public cells of the same run. With 2+ CPUs the server is pinned
-# to CPU 0 and wrk to the others (taskset), so the server has one core.
+#   /me 100k tokens, cache off      the same tokens as /me 100k tokens: the
+#                                   difference between the two is the
+#                                   bookkeeping's cost on the miss path
+# Prints req/s, p50, p99, the server's RSS after the cell, the server's CPU
+# time per request (µs), and for each /me cell: its req/s over /public's
+# and over /public-with-the-same-header's, and the server CPU per request of
+# /public-with-the-same-header over its own (the throughput ratio the
+# server alone would give, even when wrk's one core limits the req/s). With 2+ CPUs the server is pinned
+# to CPU 0 with one tokio worker, and wrk to the others (taskset), so the
+# server has one core.
 # Needs wrk (installed from Debian's packages when missing, as root) and
 # PyJWT (installed into target/bench-venv from PyPI when missing).
 set -euo pipefail
@@ -54,6 +64,8 @@ fi
 cargo build --release -q --example serve
 server_cpu=() wrk_cpu=()
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  # One core for the server (its runtime as users run it: one tokio
+  # worker per CPU it sees), the others for wrk.
   server_cpu=(taskset -c 0) wrk_cpu=(taskset -c "1-$(($(nproc) - 1))")
 fi
 
@@ -107,7 +119,13 @@ cell() {
   for i in $(seq "$rounds"); do one_run "$@"; done | sort -n | awk '{a[NR] = $0} END {print a[int((NR + 1) / 2)]}'
 }
 
-# one_run PATH [TOKENS_FILE]: one wrk run; prints "req/s p50 p99".
+# The server's CPU time so far (user + system), in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }
+tick_us=$((1000000 / $(getconf CLK_TCK)))
+
+# one_run PATH [TOKENS_FILE]: one wrk run; prints "req/s p50 p99 cpu", cpu
+# being the server's CPU time per request in µs (what a request costs the
+# server even when wrk, on its one core, is the bottleneck).
 one_run() {
   local path=$1 tokens=${2:-} args=()
   if [ -n "$tokens" ]; then
@@ -117,12 +135,17 @@ one_run() {
       args=(-s bench/tokens.lua)
     fi
   fi
+  local t0 t1
+  t0=$(cpu_ticks)
   TOKENS_FILE="$tokens" "${wrk_cpu[@]}" wrk -t2 -c"$conns" -d"${secs}s" --latency "${args[@]}" \
     "http://127.0.0.1:$port$path" > "$out/wrk.txt"
+  t1=$(cpu_ticks)
   if grep -q "Non-2xx" "$out/wrk.txt"; then
     echo "non-2xx responses on $path:" >&2; cat "$out/wrk.txt" >&2; exit 1
   fi
-  awk '/Requests\/sec/ {rps=$2} $1=="50%" {p50=$2} $1=="99%" {p99=$2} END {print rps, p50, p99}' "$out/wrk.txt"
+  awk -v ticks=$((t1 - t0)) -v tick_us="$tick_us" '/requests in/ {n=$1} /Requests\/sec/ {rps=$2}
+    $1=="50%" {p50=$2} $1=="99%" {p99=$2}
+    END {printf "%s %s %s %.2f\n", rps, p50, p99, ticks * tick_us / n}' "$out/wrk.txt"
 }
 
 if [ -n "$soak" ]; then
@@ -140,39 +163,41 @@ if [ -n "$soak" ]; then
     echo "t=${t}s RSS $(rss_kib) KiB"
   done
   wait "$wrk_pid"
-  read -r rps p50 p99 < "$out/soak.txt"
+  read -r rps p50 p99 _ < "$out/soak.txt"
   echo "soak: $rps req/s, p50 $p50, p99 $p99"
   exit 0
 fi
 
 echo "$(nproc) CPUs; server on ${server_cpu[*]:-any CPU}, wrk on ${wrk_cpu[*]:-any CPU}; $conns connections, ${secs}s per run, median of $rounds runs per cell"
-printf '%-6s %-30s %10s %9s %9s %9s %10s %10s\n' alg cell "req/s" p50 p99 "RSS MiB" "/ /public" "/ same hdr"
-row() { # alg name rps p50 p99 [public public_hdr]
-  local ratio="" ratio_hdr="" rss
+printf '%-6s %-28s %10s %9s %9s %8s %8s %9s %9s %9s\n' alg cell "req/s" p50 p99 "RSS MiB" "CPU µs" \
+  "rps÷pub" "rps÷hdr" "cpu÷hdr"
+row() { # alg name rps p50 p99 cpu [public public_hdr cpu_hdr]
+  local r1="" r2="" r3="" rss
   rss=$(awk -v k="$(rss_kib)" 'BEGIN {printf "%.1f", k / 1024}')
-  [ -n "${6:-}" ] && ratio=$(awk -v a="$3" -v b="$6" 'BEGIN {printf "%.2f", a / b}')
-  [ -n "${7:-}" ] && ratio_hdr=$(awk -v a="$3" -v b="$7" 'BEGIN {printf "%.2f", a / b}')
-  printf '%-6s %-30s %10s %9s %9s %9s %10s %10s\n' "$1" "$2" "$3" "$4" "$5" "$rss" "$ratio" "$ratio_hdr"
+  [ -n "${7:-}" ] && r1=$(awk -v a="$3" -v b="$7" 'BEGIN {printf "%.2f", a / b}')
+  [ -n "${8:-}" ] && r2=$(awk -v a="$3" -v b="$8" 'BEGIN {printf "%.2f", a / b}')
+  [ -n "${9:-}" ] && r3=$(awk -v a="$6" -v b="$9" 'BEGIN {printf "%.2f", b / a}')
+  printf '%-6s %-28s %10s %9s %9s %8s %8s %9s %9s %9s\n' "$1" "$2" "$3" "$4" "$5" "$rss" "$6" "$r1" "$r2" "$r3"
 }
 for alg in ${ALGS:-HS256 RS256 ES256}; do
   many=$(mint "$alg" 10000)
+  misses=$(mint "$alg" 100000)
   one="$out/$alg-1.txt"
   head -n1 "$many" > "$one"
   start "$alg"
   curl -sf -o /dev/null -H "Authorization: Bearer $(cat "$one")" "http://127.0.0.1:$port/me"
-  read -r public p50 p99 < <(cell /public)
-  row "$alg" "/public" "$public" "$p50" "$p99"
-  read -r hdr p50 p99 < <(cell /public "$one")
-  row "$alg" "/public, same header" "$hdr" "$p50" "$p99"
-  r() { row "$alg" "$1" "$2" "$3" "$4" "$public" "$hdr"; }
-  read -r rps p50 p99 < <(cell /me "$one"); r "/me 1 token" "$rps" "$p50" "$p99"
-  read -r rps p50 p99 < <(cell /me "$many"); r "/me 10k tokens" "$rps" "$p50" "$p99"
+  read -r public p50 p99 cpu < <(cell /public)
+  row "$alg" "/public" "$public" "$p50" "$p99" "$cpu"
+  read -r hdr p50 p99 cpu_hdr < <(cell /public "$one")
+  row "$alg" "/public, same header" "$hdr" "$p50" "$p99" "$cpu_hdr"
+  r() { row "$alg" "$1" "$2" "$3" "$4" "$5" "$public" "$hdr" "$cpu_hdr"; }
+  read -r rps p50 p99 cpu < <(cell /me "$one"); r "/me 1 token" "$rps" "$p50" "$p99" "$cpu"
+  read -r rps p50 p99 cpu < <(cell /me "$many"); r "/me 10k tokens" "$rps" "$p50" "$p99" "$cpu"
+  read -r rps p50 p99 cpu < <(cell /me "$misses"); r "/me 100k tokens" "$rps" "$p50" "$p99" "$cpu"
   stop; start "$alg" 20000
-  read -r rps p50 p99 < <(cell /me "$many"); r "/me 10k tokens, capacity 20k" "$rps" "$p50" "$p99"
+  read -r rps p50 p99 cpu < <(cell /me "$many"); r "/me 10k tokens, capacity 20k" "$rps" "$p50" "$p99" "$cpu"
   stop; start "$alg" 0
-  read -r rps p50 p99 < <(cell /me "$one"); r "/me 1 token, cache off" "$rps" "$p50" "$p99"
-  read -r rps p50 p99 < <(cell /me "$many"); r "/me 10k tokens, cache off" "$rps" "$p50" "$p99"
-  stop; start "$alg" 1
-  read -r rps p50 p99 < <(cell /me "$many"); r "/me 10k tokens, capacity 1" "$rps" "$p50" "$p99"
+  read -r rps p50 p99 cpu < <(cell /me "$one"); r "/me 1 token, cache off" "$rps" "$p50" "$p99" "$cpu"
+  read -r rps p50 p99 cpu < <(cell /me "$misses"); r "/me 100k tokens, cache off" "$rps" "$p50" "$p99" "$cpu"
   stop
 done
