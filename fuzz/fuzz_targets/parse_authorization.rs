@@ -22,7 +22,8 @@ fn is_token68(t: &str) -> bool {
 fuzz_target!(|data: &[u8]| {
     let parsed = parse_authorization(data, LIMIT);
     match &parsed {
-        Ok(Credentials::Bearer(t)) => {
+        // The DPoP scheme (RFC 9449 §7.1) carries the same token68.
+        Ok(Credentials::Bearer(t) | Credentials::Dpop(t)) => {
             assert!(is_token68(t), "{t:?}");
             assert!(t.len() <= LIMIT);
             // The token is a piece of the value, not a rewrite of it.
