@@ -848,7 +848,7 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, AuthError> {
 }
 
 /// JSON bytes → an object with unique member names at every depth.
-fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, AuthError> {
+pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, AuthError> {
     match serde_json::from_slice::<Unique>(bytes) {
         Ok(Unique(Value::Object(map))) => Ok(map),
         _ => Err(AuthErrorKind::MalformedToken.into()),

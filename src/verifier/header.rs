@@ -345,6 +345,71 @@ mod tests {
         assert_eq!(h.kid.as_deref(), Some("k-1"));
     }
 
+    /// The rules as they read on a parsed object (the reader this one
+    /// replaced): the reference for the property test below.
+    fn reference(
+        bytes: &[u8],
+    ) -> Result<(Algorithm, Option<String>, Option<String>), AuthErrorKind> {
+        use serde_json::Value;
+        let h = crate::verifier::parse_object(bytes).map_err(|e| e.kind())?;
+        if h.contains_key("enc") {
+            return Err(AuthErrorKind::Encrypted);
+        }
+        if h.contains_key("crit") || h.contains_key("zip") {
+            return Err(AuthErrorKind::UnsupportedHeader);
+        }
+        match h.get("b64") {
+            None | Some(Value::Bool(true)) => {}
+            Some(Value::Bool(false)) => return Err(AuthErrorKind::UnsupportedHeader),
+            Some(_) => return Err(AuthErrorKind::MalformedToken),
+        }
+        let alg = match h.get("alg") {
+            Some(Value::String(a)) => a
+                .parse::<Algorithm>()
+                .map_err(|_| AuthErrorKind::DisallowedAlgorithm)?,
+            _ => return Err(AuthErrorKind::MalformedToken),
+        };
+        let opt = |name: &str| match h.get(name) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(AuthErrorKind::MalformedToken),
+        };
+        Ok((alg, opt("kid")?, opt("typ")?))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn agrees_with_the_parsed_object_rules_on_generated_headers(
+            members in proptest::collection::vec((0usize..10, 0usize..12), 0..7),
+            escape in proptest::bool::ANY,
+        ) {
+            const NAMES: [&str; 10] =
+                ["alg", "kid", "typ", "b64", "enc", "crit", "zip", "jwk", "x", "\\u0061lg"];
+            const VALUES: [&str; 12] = [
+                r#""HS256""#, r#""ES256""#, r#""none""#, r#""hs256""#, r#""k\u002d1""#,
+                "true", "false", "null", "7", r#"["a"]"#, r#"{"a":1,"b":{"c":2}}"#,
+                r#"{"a":1,"a":2}"#,
+            ];
+            let body: Vec<String> = members
+                .iter()
+                .map(|&(n, v)| {
+                    let name = if escape || n != 9 { NAMES[n] } else { "alg" };
+                    format!(r#""{name}":{}"#, VALUES[v])
+                })
+                .collect();
+            let json = format!("{{{}}}", body.join(","));
+            let ours = Header::parse(json.as_bytes()).map(|h| {
+                (h.alg, h.kid.map(Cow::into_owned), h.typ.map(Cow::into_owned))
+            });
+            proptest::prop_assert_eq!(
+                ours.map_err(|e| e.kind()),
+                reference(json.as_bytes()),
+                "{}",
+                json
+            );
+        }
+    }
+
     #[test]
     fn agrees_with_the_object_parser_on_what_is_well_formed() {
         // Whatever the generic parser (duplicate-checking, every depth)
