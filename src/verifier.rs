@@ -108,6 +108,7 @@ struct Verified<'v> {
 /// The header and key facts of a verified signature.
 struct Signed {
     alg: Algorithm,
+    /// The header's `kid`, copied only when a cache will store it.
     kid: Option<String>,
     key_id: KeyId,
 }
@@ -672,7 +673,8 @@ fn verify_signature<'t, 'k>(
     }
     let signed = Signed {
         alg,
-        kid: header.kid.map(Cow::into_owned),
+        // Only a cache entry keeps the `kid`: no copy without a cache.
+        kid: inner.cache.as_ref().and(header.kid).map(Cow::into_owned),
         key_id: key.id(),
     };
     Ok((payload_b64, key, signed))
