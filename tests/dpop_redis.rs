@@ -20,7 +20,7 @@ use redis_server::RedisServer;
 use serde_json::{json, Value};
 use tower_jwt_auth::dpop::{DpopConfig, DpopMode, RedisReplayStore};
 use tower_jwt_auth::revocation::{RedisRevocation, RedisStore, Revocation};
-use tower_jwt_auth::{Authenticator, Claims, DpopBound, FixedClock};
+use tower_jwt_auth::{Authenticator, AuthenticatorBuilder, Claims, DpopBound, FixedClock};
 
 const ORIGIN: &str = "https://api.example";
 
@@ -35,13 +35,9 @@ async fn me(claims: Claims, bound: Option<Extension<DpopBound>>) -> Json<Value> 
     }))
 }
 
-/// One application instance: its own authenticator and its own connection
-/// to the shared Redis.
-async fn instance(redis_url: &str) -> SocketAddr {
-    let store = RedisStore::open(redis_url)
-        .unwrap()
-        .timeout(Duration::from_millis(500));
-    let auth = Authenticator::builder()
+/// An authenticator requiring DPoP, its replay store in Redis on `store`.
+fn builder(store: RedisStore) -> AuthenticatorBuilder {
+    Authenticator::builder()
         .hmac_secret(SECRET)
         .clock(Arc::new(FixedClock::new(NOW)))
         .dpop(
@@ -49,9 +45,19 @@ async fn instance(redis_url: &str) -> SocketAddr {
                 .public_url(ORIGIN)
                 .replay_store(RedisReplayStore::new(store)),
         )
-        .build()
-        .unwrap();
+}
+
+async fn app(auth: &Authenticator) -> SocketAddr {
     serve(Router::new().route("/me", get(me).layer(auth.layer()))).await
+}
+
+/// One application instance: its own authenticator and its own connection
+/// to the shared Redis.
+async fn instance(redis_url: &str) -> SocketAddr {
+    let store = RedisStore::open(redis_url)
+        .unwrap()
+        .timeout(Duration::from_millis(500));
+    app(&builder(store).build().unwrap()).await
 }
 
 #[tokio::test]
@@ -151,18 +157,11 @@ async fn a_dpop_request_waits_for_a_redis_revocation_list_as_a_bearer_one_does()
     let revocation = RedisRevocation::builder(store.clone())
         .local_cache(Duration::from_millis(1))
         .build();
-    let auth = Authenticator::builder()
-        .hmac_secret(SECRET)
-        .clock(Arc::new(FixedClock::new(NOW)))
+    let auth = builder(store)
         .revocation(revocation.clone())
-        .dpop(
-            DpopConfig::new(DpopMode::Required)
-                .public_url(ORIGIN)
-                .replay_store(RedisReplayStore::new(store)),
-        )
         .build()
         .unwrap();
-    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+    let addr = app(&auth).await;
     let key = proof_key(Algorithm::ES256);
     let token = |jti: &str| {
         hs256(&json!({
