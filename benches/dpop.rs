@@ -21,8 +21,8 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_jwt_auth::dpop::{jwk_thumbprint, DpopConfig, DpopMode};
 use tower_jwt_auth::Authenticator;
+use tower_jwt_auth::{jwk_thumbprint, DpopConfig, DpopMode};
 
 const ORIGIN: &str = "https://api.example";
 const PATH: &str = "/me";

@@ -21,8 +21,8 @@ use axum::routing::get;
 use axum::Router;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
-use tower_jwt_auth::dpop::{DpopConfig, DpopMode};
 use tower_jwt_auth::{Algorithm, Authenticator, Claims, ConfigError, RawClaims};
+use tower_jwt_auth::{DpopConfig, DpopMode};
 
 async fn public() -> &'static str {
     "ok"

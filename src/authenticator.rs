@@ -12,17 +12,20 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::cache::{TokenCache, DEFAULT_CAPACITY, DEFAULT_MAX_AGE};
+use crate::claim_rules::ClaimRules;
 use crate::claims::{decode_raw, RawClaims};
+use crate::clock::Clock;
 use crate::crypto;
-use crate::dpop::DpopConfig;
+use crate::dpop::{Dpop, DpopConfig};
 use crate::error::{ConfigError, KeyError};
+use crate::gate::Gate;
 use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
 use crate::layer::JwtAuthLayer;
-use crate::policy::{RoleClaim, RouteRules};
+use crate::response::is_quotable;
 use crate::revocation::Revocation;
-use crate::rules::{Clock, Rules};
+use crate::route_rules::{Grants, RoleClaim};
 use crate::token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
-use crate::verifier::{decode_json, decode_value, Decode, IssuerTable, Verifier, VerifierInner};
+use crate::verifier::{decode_json, decode_value, Decode, IssuerVerifier, Verifier};
 
 /// Keys and base rules, shared by every route (cheap to clone: an `Arc`).
 ///
@@ -45,6 +48,8 @@ use crate::verifier::{decode_json, decode_value, Decode, IssuerTable, Verifier, 
 pub struct Authenticator<C = Value> {
     verifier: Verifier<C>,
     sources: Arc<[TokenSource]>,
+    realm: Option<Arc<str>>,
+    dpop: Option<Arc<Dpop>>,
 }
 
 impl<C> Clone for Authenticator<C> {
@@ -52,6 +57,8 @@ impl<C> Clone for Authenticator<C> {
         Self {
             verifier: self.verifier.clone(),
             sources: self.sources.clone(),
+            realm: self.realm.clone(),
+            dpop: self.dpop.clone(),
         }
     }
 }
@@ -61,6 +68,8 @@ impl<C> fmt::Debug for Authenticator<C> {
         f.debug_struct("Authenticator")
             .field("verifier", &self.verifier)
             .field("sources", &self.sources)
+            .field("realm", &self.realm)
+            .field("dpop", &self.dpop)
             .finish()
     }
 }
@@ -88,24 +97,43 @@ impl<C> Authenticator<C> {
     /// A layer that requires a valid token.
     #[must_use]
     pub fn layer(&self) -> JwtAuthLayer<C> {
-        JwtAuthLayer::new(
-            self.verifier.clone(),
-            RouteRules::default(),
-            false,
-            self.sources.clone(),
-        )
+        JwtAuthLayer::new(self.gate_with(false))
     }
 
     /// A layer that lets requests without credentials through with no
-    /// claims, and rejects a token that is present but invalid.
+    /// claims, and rejects a token that is present but invalid. A rule of
+    /// any kind added to it (scopes, roles, an audience, a check of your
+    /// own) makes a token necessary again: anonymous never gets further
+    /// than a signed-in caller.
     #[must_use]
     pub fn optional(&self) -> JwtAuthLayer<C> {
-        JwtAuthLayer::new(
-            self.verifier.clone(),
-            RouteRules::default(),
-            true,
-            self.sources.clone(),
-        )
+        JwtAuthLayer::new(self.gate_with(true))
+    }
+
+    /// The request decision of [`layer`](Self::layer), for a framework
+    /// other than tower: [`Gate::decide`]. For route rules, start from a
+    /// layer: `auth.layer().require_scope("read").into_gate()`.
+    #[must_use]
+    pub fn gate(&self) -> Gate<C> {
+        self.gate_with(false)
+    }
+
+    fn gate_with(&self, optional: bool) -> Gate<C> {
+        Gate {
+            verifier: self.verifier.clone(),
+            route: Arc::default(),
+            checks: Arc::from([]),
+            sources: self.sources.clone(),
+            optional,
+            realm: self.realm.clone(),
+            dpop: self.dpop.clone(),
+        }
+    }
+
+    /// The `realm` of the `WWW-Authenticate` challenges, if configured.
+    #[must_use]
+    pub fn realm(&self) -> Option<&str> {
+        self.realm.as_deref()
     }
 
     /// Where this authenticator's layers look for the token, in order.
@@ -160,41 +188,15 @@ impl<C> Authenticator<C> {
     pub fn by_issuer(
         authenticators: impl IntoIterator<Item = Authenticator<C>>,
     ) -> Result<Self, ConfigError> {
-        let mut table = IssuerTable::new();
-        let mut first: Option<Authenticator<C>> = None;
-        for auth in authenticators {
-            let entries: Vec<(String, Arc<VerifierInner>)> = match &auth.verifier.issuers {
-                Some(nested) => nested
-                    .iter()
-                    .map(|(iss, inner)| (iss.clone(), inner.clone()))
-                    .collect(),
-                None => {
-                    let inner = &auth.verifier.inner;
-                    let issuers = inner
-                        .rules
-                        .issuers
-                        .as_ref()
-                        .ok_or(ConfigError::IssuerRequired)?;
-                    issuers
-                        .iter()
-                        .map(|iss| (iss.clone(), inner.clone()))
-                        .collect()
-                }
-            };
-            for (iss, inner) in entries {
-                if table.contains_key(&iss) {
-                    return Err(ConfigError::DuplicateIssuer { issuer: iss });
-                }
-                table.insert(iss, inner);
-            }
+        // The first authenticator's settings apply to every issuer.
+        let mut first: Option<Self> = None;
+        let verifier = Verifier::by_issuer(authenticators.into_iter().map(|auth| {
+            let verifier = auth.verifier.clone();
             first.get_or_insert(auth);
-        }
+            verifier
+        }))?;
         let first = first.ok_or(ConfigError::EmptyList { what: "issuer" })?;
-        let decode = first.verifier.decode();
-        Ok(Self {
-            verifier: Verifier::by_issuer(first.verifier.inner.clone(), table, decode),
-            sources: first.sources,
-        })
+        Ok(Self { verifier, ..first })
     }
 }
 
@@ -205,7 +207,8 @@ pub struct AuthenticatorBuilder<C = Value> {
     keys: KeySet,
     error: Option<ConfigError>,
     algorithms: Option<AlgorithmSet>,
-    rules: Rules,
+    rules: ClaimRules,
+    grants: Grants,
     max_token_len: usize,
     realm: Option<String>,
     sources: Arc<[TokenSource]>,
@@ -235,6 +238,7 @@ impl<C> fmt::Debug for AuthenticatorBuilder<C> {
             .field("keys", &self.keys)
             .field("algorithms", &self.algorithms)
             .field("rules", &self.rules)
+            .field("grants", &self.grants)
             .field("max_token_len", &self.max_token_len)
             .field("realm", &self.realm)
             .field("sources", &self.sources)
@@ -252,7 +256,8 @@ impl AuthenticatorBuilder<Value> {
             keys: KeySet::new(),
             error: None,
             algorithms: None,
-            rules: Rules::default(),
+            rules: ClaimRules::default(),
+            grants: Grants::default(),
             max_token_len: DEFAULT_MAX_TOKEN_LEN,
             realm: None,
             sources: default_sources(),
@@ -291,6 +296,7 @@ impl<C> AuthenticatorBuilder<C> {
             error: self.error,
             algorithms: self.algorithms,
             rules: self.rules,
+            grants: self.grants,
             max_token_len: self.max_token_len,
             realm: self.realm,
             sources: self.sources,
@@ -314,7 +320,7 @@ impl<C> AuthenticatorBuilder<C> {
     /// [`JwtAuthLayer::token_sources`](crate::JwtAuthLayer::token_sources).
     ///
     /// ```
-    /// use tower_jwt_auth::{token::TokenSource, Authenticator};
+    /// use tower_jwt_auth::{Authenticator, TokenSource};
     ///
     /// let auth = Authenticator::builder()
     ///     .hmac_secret("a secret of at least thirty-two bytes")
@@ -334,7 +340,7 @@ impl<C> AuthenticatorBuilder<C> {
     /// roles (default: the `roles` claim).
     #[must_use]
     pub fn role_claim(mut self, claim: RoleClaim) -> Self {
-        self.rules.role_claim = claim;
+        self.grants.role_claim = claim;
         self
     }
 
@@ -470,7 +476,7 @@ impl<C> AuthenticatorBuilder<C> {
     /// string, as some identity providers issue), besides `scope`.
     #[must_use]
     pub fn scp_claim(mut self, enabled: bool) -> Self {
-        self.rules.scp = enabled;
+        self.grants.scp = enabled;
         self
     }
 
@@ -519,7 +525,7 @@ impl<C> AuthenticatorBuilder<C> {
     }
 
     /// DPoP (RFC 9449) for this authenticator's routes; see
-    /// [`dpop`](crate::dpop). A route may change the mode with
+    /// [`DpopConfig`]. A route may change the mode with
     /// [`JwtAuthLayer::dpop`]. Under [`Authenticator::by_issuer`], the first
     /// authenticator's DPoP settings apply to every issuer.
     #[must_use]
@@ -528,7 +534,7 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
-    /// How many verified tokens the [`cache`](crate::cache) holds (default
+    /// How many verified tokens the [cache](crate#verified-token-cache) holds (default
     /// 10,000; `0` turns it off). An entry costs about the token's length
     /// plus its parsed claims (BENCHMARKS.md has measured sizes).
     #[must_use]
@@ -546,7 +552,7 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
-    /// Turns the verified-token [`cache`](crate::cache) off: every request
+    /// Turns the verified-token [cache](crate#verified-token-cache) off: every request
     /// verifies its token's signature.
     #[must_use]
     pub fn without_cache(self) -> Self {
@@ -608,10 +614,7 @@ impl<C> AuthenticatorBuilder<C> {
             }
         }
         if let Some(realm) = &self.realm {
-            if !realm
-                .bytes()
-                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-            {
+            if !is_quotable(realm) {
                 return Err(ConfigError::InvalidRealm);
             }
         }
@@ -630,14 +633,17 @@ impl<C> AuthenticatorBuilder<C> {
 
     fn into_parts(self) -> Result<(Parts<C>, KeySet), ConfigError> {
         let dpop = match self.dpop {
-            Some(config) => Some(config.build(self.rules.leeway, self.rules.clock.clone())?),
+            Some(config) => Some(Arc::new(
+                config.build(self.rules.leeway, self.rules.clock.clone())?,
+            )),
             None => None,
         };
         Ok((
             Parts {
                 rules: self.rules,
+                grants: self.grants,
                 max_token_len: self.max_token_len,
-                realm: self.realm,
+                realm: self.realm.map(Arc::from),
                 sources: self.sources,
                 decode: self.decode,
                 revocation: self.revocation,
@@ -652,31 +658,33 @@ impl<C> AuthenticatorBuilder<C> {
 
 /// What a builder turns into an authenticator once the keys are held.
 struct Parts<C> {
-    rules: Rules,
+    rules: ClaimRules,
+    grants: Grants,
     max_token_len: usize,
-    realm: Option<String>,
+    realm: Option<Arc<str>>,
     sources: Arc<[TokenSource]>,
     decode: Decode<C>,
     revocation: Option<Arc<dyn Revocation>>,
-    dpop: Option<crate::dpop::Dpop>,
+    dpop: Option<Arc<Dpop>>,
     cache: Option<TokenCache>,
 }
 
 impl<C> Parts<C> {
     fn finish(self, keys: KeyStore, algorithms: AlgorithmSet) -> Authenticator<C> {
-        let inner = VerifierInner {
+        let issuer = IssuerVerifier {
             keys,
             algorithms,
             rules: self.rules,
+            grants: self.grants,
             max_token_len: self.max_token_len,
-            realm: self.realm.map(Arc::from),
             revocation: self.revocation,
-            dpop: self.dpop,
             cache: self.cache,
         };
         Authenticator {
-            verifier: Verifier::from_inner(Arc::new(inner), self.decode),
+            verifier: Verifier::new(issuer, self.decode),
             sources: self.sources,
+            realm: self.realm,
+            dpop: self.dpop,
         }
     }
 }
@@ -685,7 +693,7 @@ impl<C> Parts<C> {
 impl<C> AuthenticatorBuilder<C> {
     /// Keys from a JWK Set URL (feature `remote`), fetched by
     /// [`build_async`](Self::build_async) and kept fresh (see
-    /// [`keys::remote`](crate::keys::remote)). HTTPS is required except to
+    /// [`RemoteOptions`](crate::RemoteOptions)). HTTPS is required except to
     /// loopback. Local keys may be added too.
     #[must_use]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
@@ -727,7 +735,7 @@ impl<C> AuthenticatorBuilder<C> {
     /// # Errors
     /// As [`build`](Self::build), and [`ConfigError::RemoteKeys`] naming the
     /// URL when the first fetch fails (unless
-    /// [`RemoteOptions::start_without_keys`](crate::keys::remote::RemoteOptions::start_without_keys)),
+    /// [`RemoteOptions::start_without_keys`](crate::RemoteOptions::start_without_keys)),
     /// when the URL is plain `http` to a host that is not loopback, or when
     /// the discovery document's `issuer` differs or has no `jwks_uri`.
     pub async fn build_async(mut self) -> Result<Authenticator<C>, ConfigError> {

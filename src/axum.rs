@@ -81,9 +81,8 @@ impl std::error::Error for ClaimsRejection {}
 impl IntoResponse for ClaimsRejection {
     fn into_response(self) -> Response {
         match self {
-            Self::Unauthenticated { realm } => {
-                AuthError::new(AuthErrorKind::Missing).to_response(realm.as_deref())
-            }
+            Self::Unauthenticated { realm } => crate::Challenge::bearer(realm.as_deref())
+                .http_response(&AuthError::new(AuthErrorKind::Missing)),
             Self::MissingLayer => {
                 (StatusCode::INTERNAL_SERVER_ERROR, MISSING_LAYER).into_response()
             }
@@ -104,7 +103,7 @@ impl IntoResponse for ClaimsRejection {
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        self.to_response(None)
+        crate::Challenge::bearer(None).http_response(&self)
     }
 }
 

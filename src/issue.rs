@@ -1,51 +1,4 @@
 //! [`TokenIssuer`]: signs access and refresh tokens, exchanges a refresh
-//! token for a new pair (rotation with reuse detection), and revokes
-//! sessions.
-//!
-//! The login flow every JWT guide starts from:
-//! 1. a user logs in; [`TokenIssuer::issue`] returns a [`TokenPair`]: a
-//!    short-lived access token (5 minutes by default, header `typ`
-//!    `at+jwt`, RFC 9068) and a refresh token (24 hours, `typ`
-//!    `refresh+jwt`), both with a random `jti` and the same `sid`: the
-//!    login session, or "family";
-//! 2. the client sends the access token as `Authorization: Bearer`; the
-//!    [`Authenticator`] from [`TokenIssuer::authenticator_builder`] accepts
-//!    only access tokens (`typ` `at+jwt`), checks revocation, and needs no
-//!    other configuration;
-//! 3. when it expires, the client trades the refresh token with
-//!    [`TokenIssuer::refresh`] for a new pair; the used refresh token is
-//!    spent (rotation). A spent refresh token presented again is *reuse*
-//!    (a sign it was stolen, OAuth 2.0 Security BCP §4.14): the whole family
-//!    is revoked and [`RefreshError::Reused`] reported;
-//! 4. logout revokes the session ([`TokenIssuer::revoke_session`]): every
-//!    token of the family stops working, on every instance sharing the
-//!    [`Revocation`] store.
-//!
-//! ```
-//! use tower_jwt_auth::issue::TokenIssuer;
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let issuer = TokenIssuer::builder()
-//!     .hmac_secret("a secret of at least thirty-two bytes")
-//!     .issuer("https://auth.example")
-//!     .audience(["api"])
-//!     .build()?;
-//! let auth = issuer.authenticator_builder().build()?;
-//!
-//! let pair = issuer.issue("alice", &serde_json::json!({"scope": "read"}))?;
-//! let claims = auth.verifier().verify(&pair.access_token)?;
-//! assert_eq!(claims["sub"], "alice");
-//! // A refresh token is not an access token:
-//! assert!(auth.verifier().verify(&pair.refresh_token).is_err());
-//!
-//! let next = issuer.refresh(&pair.refresh_token).await?;      // rotation
-//! assert!(issuer.refresh(&pair.refresh_token).await.is_err()); // reuse: family revoked
-//! assert!(auth.verifier().verify(&next.access_token).is_err());
-//! # Ok(()) }
-//! ```
-//!
-//! [`Authenticator`]: crate::Authenticator
 
 use std::fmt;
 use std::sync::Arc;
@@ -59,11 +12,11 @@ use serde_json::{Map, Value};
 
 use crate::authenticator::{Authenticator, AuthenticatorBuilder};
 use crate::claims::Claims;
+use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::error::{AuthError, ConfigError, KeyError};
 use crate::keys::{Key, KeyKind};
 use crate::revocation::{MemoryRevocation, Revocation, RevocationError, TokenRef};
-use crate::rules::{Clock, SystemClock};
 use crate::verifier::Verifier;
 
 /// The header `typ` of access tokens (RFC 9068 §2.1).
@@ -176,9 +129,57 @@ impl std::error::Error for RefreshError {
     }
 }
 
+/// [`TokenIssuer`]: signs access and refresh tokens, exchanges a refresh
+/// token for a new pair (rotation with reuse detection), and revokes
+/// sessions.
+///
+/// The login flow every JWT guide starts from:
+/// 1. a user logs in; [`TokenIssuer::issue`] returns a [`TokenPair`]: a
+///    short-lived access token (5 minutes by default, header `typ`
+///    `at+jwt`, RFC 9068) and a refresh token (24 hours, `typ`
+///    `refresh+jwt`), both with a random `jti` and the same `sid`: the
+///    login session, or "family";
+/// 2. the client sends the access token as `Authorization: Bearer`; the
+///    [`Authenticator`] from [`TokenIssuer::authenticator_builder`] accepts
+///    only access tokens (`typ` `at+jwt`), checks revocation, and needs no
+///    other configuration;
+/// 3. when it expires, the client trades the refresh token with
+///    [`TokenIssuer::refresh`] for a new pair; the used refresh token is
+///    spent (rotation). A spent refresh token presented again is *reuse*
+///    (a sign it was stolen, OAuth 2.0 Security BCP §4.14): the whole family
+///    is revoked and [`RefreshError::Reused`] reported;
+/// 4. logout revokes the session ([`TokenIssuer::revoke_session`]): every
+///    token of the family stops working, on every instance sharing the
+///    [`Revocation`] store.
+///
+/// ```
+/// use tower_jwt_auth::TokenIssuer;
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let issuer = TokenIssuer::builder()
+///     .hmac_secret("a secret of at least thirty-two bytes")
+///     .issuer("https://auth.example")
+///     .audience(["api"])
+///     .build()?;
+/// let auth = issuer.authenticator_builder().build()?;
+///
+/// let pair = issuer.issue("alice", &serde_json::json!({"scope": "read"}))?;
+/// let claims = auth.verifier().verify(&pair.access_token)?;
+/// assert_eq!(claims["sub"], "alice");
+/// // A refresh token is not an access token:
+/// assert!(auth.verifier().verify(&pair.refresh_token).is_err());
+///
+/// let next = issuer.refresh(&pair.refresh_token).await?;      // rotation
+/// assert!(issuer.refresh(&pair.refresh_token).await.is_err()); // reuse: family revoked
+/// assert!(auth.verifier().verify(&next.access_token).is_err());
+/// # Ok(()) }
+/// ```
+///
+/// [`Authenticator`]: crate::Authenticator
+///
 /// Signs access and refresh tokens; cheap to clone (an `Arc`).
 ///
-/// See the [module docs](self) for the flow.
 #[derive(Clone)]
 pub struct TokenIssuer {
     inner: Arc<IssuerInner>,

@@ -124,7 +124,7 @@
 //! [`Authenticator::optional`] lets anonymous requests through without
 //! claims, but still rejects a bad token. Several issuers:
 //! [`Authenticator::by_issuer`], one authenticator per issuer, picked by the
-//! token's `iss`. See [`policy`].
+//! token's `iss`. See [`RouteRules`] and [`RoleClaim`].
 //!
 //! ```
 //! # use tower_jwt_auth::testing::TestIssuer;
@@ -151,7 +151,7 @@
 //! the background. A token naming an unknown `kid` triggers one refetch that
 //! all concurrent requests share (at most one per cooldown); when the
 //! provider is down the last good keys keep serving up to a maximum stale
-//! age, then requests get 503, never an accept. See [`keys::remote`].
+//! age, then requests get 503, never an accept. See [`RemoteOptions`].
 //!
 //! ```no_run
 //! # #[cfg(feature = "remote")]
@@ -186,7 +186,7 @@
 //! process, `RedisRevocation` (feature `redis`) across a fleet. A list that
 //! cannot answer fails closed (503). [`TokenIssuer`] signs access and refresh
 //! token pairs with rotation and reuse detection, and hands you the matching
-//! authenticator; see [`issue`].
+//! authenticator; see [`TokenIssuer`].
 //!
 //! ```
 //! use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
@@ -204,7 +204,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Sender-constrained tokens: [`dpop`] (RFC 9449) checks DPoP proofs and
+//! Sender-constrained tokens: [`DpopConfig`] (RFC 9449) checks DPoP proofs and
 //! `cnf.jkt` bindings, with replay protection and server nonces.
 //!
 //! # Testing your app
@@ -231,12 +231,50 @@
 //! `tower_jwt_auth_key_fetches_total` (`ok`, `error`). Neither ever records
 //! a token, a secret or key material.
 //!
+//! # Other frameworks
+//!
+//! The layer and the tonic interceptor are thin adapters around one
+//! request decision, [`Gate::decide`]: method, URI and headers in,
+//! [`Decision::Accept`] / [`Decision::Reject`] / [`Decision::Pending`] out.
+//! Any framework's middleware can ask it the same way (see [`Gate`]), and
+//! gets every capability the layer has: token sources, DPoP, route rules,
+//! remote keys, revocation. A [`Rejection`] renders as the RFC 6750 (and
+//! RFC 9449) response or a gRPC status.
+//!
 //! # Pieces
-//! A request meets, in order: [`token`] (find the token), [`verifier`]
-//! (picking the issuer with [`Authenticator::by_issuer`], header checks,
-//! [`keys`] lookup, signature, [`rules`]), then the route's [`policy`]
-//! (scopes, roles, your checks), and [`layer`] turns the outcome into the
-//! inner call or an [`error`] response.
+//! A request meets, in order: the credentials (the [`TokenSource`]s, read
+//! once), the [`Gate`] (the route's decision: a DPoP proof first, when the
+//! request uses DPoP), the [`Verifier`] (picking the issuer with
+//! [`Authenticator::by_issuer`], the JWS header, the [`KeySet`] lookup and
+//! the signature, or the verified-token cache; then one security sequence
+//! for a miss and a hit: claim rules, the key's issuer, the sender binding,
+//! the [`RouteRules`], revocation), the route's own checks on the typed
+//! claims, and the adapter ([`JwtAuthLayer`], [`JwtInterceptor`] or yours)
+//! forwards the request with its [`Claims`] or renders the [`Rejection`].
+//!
+//! # Verified-token cache
+//! A token verified once is kept (up to 10,000 tokens by default, shared
+//! by every layer of an authenticator; see
+//! [`cache_capacity`](AuthenticatorBuilder::cache_capacity)), keyed by its
+//! exact text (compared in constant time), never past its `exp` nor a
+//! maximum age (10 minutes). A hit skips the signature and the parsing
+//! only: the key is selected again from the current key set and must be
+//! the one that verified the token, and the whole security sequence
+//! (time, issuer, audience, binding, the route's rules, revocation) runs
+//! again. Failures are never cached.
+//!
+//! ```
+//! use tower_jwt_auth::testing::TestIssuer;
+//!
+//! let issuer = TestIssuer::hs256();
+//! let auth = issuer.authenticator().build()?;
+//! let token = issuer.token().sign();
+//! auth.verifier().verify(&token)?;                 // verified, then cached
+//! auth.verifier().verify(&token)?;                 // a hit
+//! let stats = auth.verifier().cache_stats().expect("on by default");
+//! assert_eq!(stats.entries, 1);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 //!
 //! # Security defaults
 //! `exp` required, `nbf`/`iat` checked, 60 s leeway, `iss`/`aud` required
@@ -251,8 +289,8 @@
 //! | `aws-lc-rs` | yes | crypto backend: aws-lc-rs |
 //! | `rust-crypto` | no | crypto backend: RustCrypto (pure Rust); aws-lc-rs wins when both are on |
 //! | `axum` | yes | `Claims` and `Option<Claims>` extractors |
-//! | `tonic` | no | [`JwtInterceptor`], a tonic interceptor on the same verifier |
-//! | `remote` | no | keys from a JWKS URL or OIDC discovery, refreshed in the background ([`keys::remote`]) |
+//! | `tonic` | no | [`JwtInterceptor`], a tonic interceptor asking the same [`Gate`] |
+//! | `remote` | no | keys from a JWKS URL or OIDC discovery, refreshed in the background ([`RemoteOptions`]) |
 //! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis; `dpop::RedisReplayStore`: one DPoP replay store for a fleet |
 //! | `tracing` | no | a span per verification (`alg`, `kid`, `iss`, outcome); one event per rejection |
 //! | `metrics` | no | request counters by outcome and reason, a histogram of verification time |
@@ -272,43 +310,69 @@
 #![warn(missing_debug_implementations, unreachable_pub)]
 
 mod authenticator;
-pub mod cache;
-pub mod claims;
+mod cache;
+mod claim_rules;
+mod claims;
+mod clock;
 mod crypto;
-pub mod dpop;
-pub mod error;
-pub mod issue;
-pub mod keys;
-pub mod layer;
+mod dpop;
+mod error;
+mod gate;
+mod issue;
+mod jws;
+mod keys;
+mod layer;
 mod observe;
-pub mod policy;
+mod response;
 pub mod revocation;
-pub mod rules;
-pub mod token;
-pub mod verifier;
+mod route_rules;
+mod token;
+mod verifier;
 
 #[cfg(feature = "axum")]
 pub mod axum;
 #[cfg(feature = "tonic")]
-pub mod tonic;
+mod tonic;
 
 #[cfg(feature = "test-util")]
 pub mod testing;
 
-#[cfg(feature = "tonic")]
-pub use crate::tonic::JwtInterceptor;
+/// The future of the [`JwtAuth`] service.
+pub mod future {
+    pub use crate::layer::future::ResponseFuture;
+}
+
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use cache::CacheStats;
 pub use claims::{Claims, RawClaims};
-pub use dpop::{DpopBound, DpopConfig, DpopMode};
+pub use clock::{Clock, FixedClock, SystemClock};
+#[cfg(feature = "redis")]
+pub use dpop::RedisReplayStore;
+pub use dpop::{
+    jwk_thumbprint, DpopBound, DpopConfig, DpopMode, MemoryReplayStore, ReplayStore,
+    ReplayStoreError,
+};
 pub use error::{AuthError, AuthErrorKind, ConfigError, KeyError};
-pub use issue::{TokenIssuer, TokenPair};
+#[cfg(feature = "remote")]
+pub use error::{FetchError, FetchErrorKind};
+pub use gate::{Accepted, Decision, Gate, Pending};
+pub use issue::{
+    IssueError, RefreshError, TokenIssuer, TokenIssuerBuilder, TokenPair, ACCESS_TOKEN_TYPE,
+    REFRESH_TOKEN_TYPE,
+};
 pub use jsonwebtoken::Algorithm;
 #[cfg(feature = "remote")]
 pub use keys::remote::RemoteOptions;
-pub use keys::{AlgorithmSet, Key, KeySet};
-pub use layer::{DefaultErrorResponse, ErrorResponder, JwtAuth, JwtAuthLayer};
-pub use policy::{Denied, RoleClaim, RouteRules};
-pub use rules::{Clock, FixedClock, SystemClock};
-pub use token::TokenSource;
+pub use keys::{AlgorithmSet, Key, KeyKind, KeySet};
+pub use layer::{JwtAuth, JwtAuthLayer};
+pub use response::{Challenge, DefaultErrorResponse, ErrorResponder, Rejection, RequestHead};
+pub use route_rules::{Denied, RoleClaim, RouteRules};
+pub use token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
+#[cfg(feature = "tonic")]
+pub use tonic::{to_status, JwtInterceptor};
 pub use verifier::Verifier;
+
+// The request parsers, public for the crate's fuzz targets and no-panic
+// tests only.
+#[doc(hidden)]
+pub use token::{bearer_token, find_token, parse_authorization, Credentials};

@@ -50,14 +50,14 @@ pub(crate) const KEY_FETCHES: &str = "tower_jwt_auth_key_fetches_total";
 const MAX_FIELD: usize = 64;
 
 /// One verification being observed: its span and its start time.
-pub(crate) struct Verification {
+pub(crate) struct VerifySpan {
     #[cfg(feature = "tracing")]
     span: tracing::Span,
     #[cfg(feature = "metrics")]
     start: Instant,
 }
 
-impl Verification {
+impl VerifySpan {
     #[inline]
     pub(crate) fn start() -> Self {
         Self {

@@ -1,35 +1,4 @@
 //! Finding the raw token in a request.
-//!
-//! By default the token comes from `Authorization: Bearer <token68>` (RFC
-//! 6750 §2.1); on a route with [DPoP](crate::dpop), from `Authorization:
-//! DPoP <token68>` (RFC 9449 §7.1) too. A layer can read other places instead, or as well, in an
-//! order you choose ([`TokenSource`]): a named cookie, a custom header, a
-//! function of your own, and (only when asked for by name, see
-//! [`TokenSource::danger_query`]) a query parameter.
-//!
-//! The `Authorization` rules, the strictest reading of the RFC that real
-//! clients meet:
-//! - the scheme is matched case-insensitively (RFC 9110 §11.1);
-//! - another scheme (`Basic ...`) means "no credentials", not an error;
-//! - `Bearer` must be followed by one or more spaces and exactly one token68
-//!   (`A-Z a-z 0-9 - . _ ~ + /` then `=` padding), and nothing else;
-//! - `Bearer` alone, two tokens, tabs, other characters, non-ASCII bytes or
-//!   several `Authorization` headers are a malformed request (400);
-//! - a token longer than the limit is rejected before anything is decoded.
-//!
-//! With several sources, every source is read: the first one (in the
-//! configured order) that holds a token supplies it, a malformed source is a
-//! 400, and two sources holding *different* tokens are a 400 too: the layer
-//! never guesses which one the client meant.
-//!
-//! ```
-//! use http::HeaderMap;
-//! use tower_jwt_auth::token::{bearer_token, Credentials};
-//!
-//! let mut headers = HeaderMap::new();
-//! headers.insert("authorization", "Bearer abc.def.ghi".parse().unwrap());
-//! assert_eq!(bearer_token(&headers, 8192), Ok(Credentials::Bearer("abc.def.ghi")));
-//! ```
 
 use std::borrow::Cow;
 use std::fmt;
@@ -116,10 +85,43 @@ pub fn parse_authorization(value: &[u8], max_len: usize) -> Result<Credentials<'
     })
 }
 
-/// One place a layer looks for the token; see the [module docs](self).
+/// Finding the raw token in a request.
+///
+/// By default the token comes from `Authorization: Bearer <token68>` (RFC
+/// 6750 §2.1); on a route with [DPoP](crate::DpopConfig), from `Authorization:
+/// DPoP <token68>` (RFC 9449 §7.1) too. A layer can read other places instead, or as well, in an
+/// order you choose ([`TokenSource`]): a named cookie, a custom header, a
+/// function of your own, and (only when asked for by name, see
+/// [`TokenSource::danger_query`]) a query parameter.
+///
+/// The `Authorization` rules, the strictest reading of the RFC that real
+/// clients meet:
+/// - the scheme is matched case-insensitively (RFC 9110 §11.1);
+/// - another scheme (`Basic ...`) means "no credentials", not an error;
+/// - `Bearer` must be followed by one or more spaces and exactly one token68
+///   (`A-Z a-z 0-9 - . _ ~ + /` then `=` padding), and nothing else;
+/// - `Bearer` alone, two tokens, tabs, other characters, non-ASCII bytes or
+///   several `Authorization` headers are a malformed request (400);
+/// - a token longer than the limit is rejected before anything is decoded.
+///
+/// With several sources, every source is read: the first one (in the
+/// configured order) that holds a token supplies it, a malformed source is a
+/// 400, and two sources holding *different* tokens are a 400 too: the layer
+/// never guesses which one the client meant.
 ///
 /// ```
-/// use tower_jwt_auth::token::TokenSource;
+/// use http::HeaderMap;
+/// use tower_jwt_auth::{bearer_token, Credentials};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("authorization", "Bearer abc.def.ghi".parse().unwrap());
+/// assert_eq!(bearer_token(&headers, 8192), Ok(Credentials::Bearer("abc.def.ghi")));
+/// ```
+///
+/// One place a layer looks for the token.
+///
+/// ```
+/// use tower_jwt_auth::TokenSource;
 ///
 /// // A browser app sends a cookie, API clients the Authorization header.
 /// let sources = [TokenSource::authorization(), TokenSource::cookie("access_token")];
@@ -194,7 +196,7 @@ impl TokenSource {
     /// other token (size limit, then verification).
     ///
     /// ```
-    /// use tower_jwt_auth::token::TokenSource;
+    /// use tower_jwt_auth::TokenSource;
     ///
     /// // `X-Api-Token: jwt <token>`
     /// let source = TokenSource::from_fn(|headers, _uri| {
@@ -266,9 +268,58 @@ pub fn find_token<'r>(
     uri: &'r Uri,
     max_len: usize,
 ) -> Result<Option<Cow<'r, str>>, AuthError> {
+    match find_credentials(sources, headers, uri, max_len, false)? {
+        Found::Bearer(token) => Ok(Some(token)),
+        Found::None | Found::Dpop(_) => Ok(None),
+    }
+}
+
+/// What a request's credentials hold, read once.
+#[derive(Debug)]
+pub(crate) enum Found<'r> {
+    /// No token anywhere.
+    None,
+    /// A bearer token, from the first source that holds one.
+    Bearer(Cow<'r, str>),
+    /// `Authorization: DPoP <token>` on a route with DPoP on.
+    Dpop(&'r str),
+}
+
+/// The request's credentials, every header parsed once: with `dpop`, an
+/// `Authorization: DPoP` token (the DPoP scheme comes only in
+/// `Authorization`, RFC 9449 §7.1, whatever the sources) wins; else the
+/// bearer token of the first of `sources` that holds one, and two sources
+/// holding different tokens are a malformed request.
+pub(crate) fn find_credentials<'r>(
+    sources: &[TokenSource],
+    headers: &'r HeaderMap,
+    uri: &'r Uri,
+    max_len: usize,
+    dpop: bool,
+) -> Result<Found<'r>, AuthError> {
+    let mut authorization: Option<Result<Credentials<'r>, AuthError>> = None;
+    let mut parse_authorization = || {
+        authorization
+            .get_or_insert_with(|| bearer_token(headers, max_len))
+            .clone()
+    };
+    if dpop {
+        if let Ok(Credentials::Dpop(token)) = parse_authorization() {
+            return Ok(Found::Dpop(token));
+        }
+    }
     let mut found: Option<Cow<'r, str>> = None;
     for source in sources {
-        if let Some(token) = source.extract(headers, uri, max_len)? {
+        let token = match &source.0 {
+            SourceKind::Authorization => match parse_authorization()? {
+                Credentials::Bearer(t) => Some(Cow::Borrowed(t)),
+                // A DPoP token is not a bearer token: only the DPoP check
+                // (on routes with DPoP on) may take it.
+                Credentials::None | Credentials::Dpop(_) => None,
+            },
+            _ => source.extract(headers, uri, max_len)?,
+        };
+        if let Some(token) = token {
             match &found {
                 Some(first) if *first != token => {
                     return Err(AuthErrorKind::MalformedRequest.into())
@@ -278,7 +329,7 @@ pub fn find_token<'r>(
             }
         }
     }
-    Ok(found)
+    Ok(found.map_or(Found::None, Found::Bearer))
 }
 
 /// A non-empty token68 of at most `max_len` bytes.

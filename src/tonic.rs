@@ -1,12 +1,25 @@
 //! A tonic interceptor (feature `tonic`), for services that prefer
-//! `with_interceptor` to a tower layer. It is built on the same verifier
-//! and route rules as [`JwtAuthLayer`], and answers with a [`Status`]:
-//! `UNAUTHENTICATED` (16), `PERMISSION_DENIED` (7) for a missing scope or
-//! role, `UNAVAILABLE` (14) when keys are unavailable. An interceptor is
-//! synchronous: it cannot wait for a key refetch, so with remote keys a
-//! token whose `kid` was just published is refused until the refetch it
-//! starts completes; a layer (`Server::builder().layer(auth.layer())`)
-//! waits for that refetch instead.
+//! `with_interceptor` to a tower layer. It asks the same [`Gate`] as
+//! [`JwtAuthLayer`] (so DPoP, route rules and revocation behave the same)
+//! and answers with a [`Status`]: `UNAUTHENTICATED` (16),
+//! `PERMISSION_DENIED` (7) for a missing scope or role, `UNAVAILABLE` (14)
+//! when keys, the revocation list or the replay store are unavailable.
+//!
+//! # Layer or interceptor?
+//! Prefer the layer (`Server::builder().layer(auth.layer())`). An
+//! interceptor is synchronous: it cannot wait for I/O, so a decision that
+//! must wait is started in the background and that one call is refused:
+//! - a token whose `kid` was just published by a remote key source gets
+//!   `UNAUTHENTICATED` until the refetch it starts completes;
+//! - with a revocation list over the network (`RedisRevocation`), a token
+//!   whose answer is not in the list's local cache gets `UNAVAILABLE`, and
+//!   the lookup it starts fills that cache, so the next call with it is
+//!   decided at once (within the local cache's lifetime, 1 s by default);
+//! - with a replay store over the network (`RedisReplayStore`), every DPoP
+//!   call would wait on it: DPoP through an interceptor needs an in-memory
+//!   store.
+//!
+//! The layer waits in each of these cases, and the call goes through.
 //!
 //! ```
 //! use tonic::Request;
@@ -27,26 +40,25 @@
 
 use std::fmt;
 
-use http::Uri;
 use tonic::metadata::{MetadataMap, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::{Code, Request, Status};
 
 use crate::authenticator::Authenticator;
-use crate::claims::AuthMarker;
-use crate::error::AuthError;
-use crate::layer::{authenticate_now, JwtAuthLayer};
+use crate::gate::{Decision, Gate};
+use crate::layer::JwtAuthLayer;
+use crate::response::Rejection;
 
 /// A tonic [`Interceptor`] that authenticates each call; made by
 /// [`JwtAuthLayer::interceptor`] or [`Authenticator::interceptor`].
 pub struct JwtInterceptor<C = serde_json::Value> {
-    layer: JwtAuthLayer<C>,
+    gate: Gate<C>,
 }
 
 impl<C> Clone for JwtInterceptor<C> {
     fn clone(&self) -> Self {
         Self {
-            layer: self.layer.clone(),
+            gate: self.gate.clone(),
         }
     }
 }
@@ -54,7 +66,7 @@ impl<C> Clone for JwtInterceptor<C> {
 impl<C> fmt::Debug for JwtInterceptor<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtInterceptor")
-            .field("layer", &self.layer)
+            .field("gate", &self.gate)
             .finish()
     }
 }
@@ -62,10 +74,15 @@ impl<C> fmt::Debug for JwtInterceptor<C> {
 impl<C> JwtAuthLayer<C> {
     /// The same authentication and route rules as a tonic interceptor. The
     /// layer's token sources apply to the call's metadata (the URI is not
-    /// available to an interceptor, so a query source finds nothing).
+    /// available to an interceptor, so a query source finds nothing, and a
+    /// DPoP proof is checked against the path `/`: give DPoP routes of a
+    /// gRPC server a [`public_url`](crate::DpopConfig::public_url) that
+    /// clients put in their proofs' `htu`).
     #[must_use]
     pub fn interceptor(self) -> JwtInterceptor<C> {
-        JwtInterceptor { layer: self }
+        JwtInterceptor {
+            gate: self.into_gate(),
+        }
     }
 }
 
@@ -84,43 +101,50 @@ impl<C: Send + Sync + 'static> Interceptor for JwtInterceptor<C> {
     fn call(&mut self, request: Request<()>) -> Result<Request<()>, Status> {
         let (metadata, mut extensions, ()) = request.into_parts();
         let headers = metadata.into_headers();
-        let realm = self.layer.verifier().realm_arc();
-        match authenticate_now(&self.layer, &headers, &Uri::default()) {
-            Ok(claims) => {
-                crate::observe::accepted(claims.is_some());
-                if let Some(claims) = claims {
-                    extensions.insert(claims);
-                }
-                extensions.insert(AuthMarker::of::<C>(realm));
-                Ok(Request::from_parts(
+        // gRPC calls are POSTs; tonic gives interceptors no URI.
+        let decision = self.gate.decide_at(&http::Method::POST, None, &headers);
+        let rejection = match decision {
+            Decision::Accept(accepted) => {
+                accepted.insert_into(&mut extensions);
+                return Ok(Request::from_parts(
                     MetadataMap::from_headers(headers),
                     extensions,
                     (),
-                ))
+                ));
             }
-            Err(error) => {
-                error.trace();
-                Err(to_status(&error, realm.as_deref()))
-            }
-        }
+            Decision::Reject(rejection) => rejection,
+            Decision::Pending(pending) => pending.detach(),
+        };
+        Err(to_status(&rejection))
     }
 }
 
-/// The gRPC status of a rejection, with the fixed description as message
-/// and the RFC 6750 challenge as `www-authenticate` metadata.
+/// The gRPC status of a rejection, with the fixed description as message,
+/// the first challenge as `www-authenticate` metadata, and a `dpop-nonce`
+/// when due.
 #[must_use]
-pub fn to_status(error: &AuthError, realm: Option<&str>) -> Status {
+pub fn to_status(rejection: &Rejection) -> Status {
+    let error = rejection.error();
     let code = match error.grpc_status() {
         7 => Code::PermissionDenied,
         14 => Code::Unavailable,
         _ => Code::Unauthenticated,
     };
     let mut status = Status::new(code, error.kind().description());
-    if let Some(challenge) = error
-        .www_authenticate(realm)
+    let challenge = rejection.challenge();
+    if let Some(value) = challenge
+        .www_authenticate(error)
+        .into_iter()
+        .next()
         .and_then(|v| MetadataValue::try_from(v.as_bytes()).ok())
     {
-        status.metadata_mut().insert("www-authenticate", challenge);
+        status.metadata_mut().insert("www-authenticate", value);
+    }
+    if let Some(nonce) = challenge
+        .dpop_nonce()
+        .and_then(|v| MetadataValue::try_from(v.as_bytes()).ok())
+    {
+        status.metadata_mut().insert("dpop-nonce", nonce);
     }
     status
 }

@@ -16,8 +16,8 @@ use common::*;
 use dpop_support::*;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
-use tower_jwt_auth::dpop::{DpopConfig, DpopMode, MemoryReplayStore};
 use tower_jwt_auth::{Authenticator, Claims, DpopBound, FixedClock};
+use tower_jwt_auth::{DpopConfig, DpopMode, MemoryReplayStore};
 
 const ORIGIN: &str = "https://api.example";
 
@@ -296,7 +296,7 @@ async fn proof_key_under_policy_is_rejected() {
     let private = EncodingKey::from_rsa_pem(&fixture("rsa1024_private.pem")).unwrap();
     let public = fixture_str("jwks_rsa1024.json");
     let jwk: Value = serde_json::from_str::<Value>(&public).unwrap()["keys"][0].clone();
-    let jkt = tower_jwt_auth::dpop::jwk_thumbprint(jwk.as_object().unwrap()).unwrap();
+    let jkt = tower_jwt_auth::jwk_thumbprint(jwk.as_object().unwrap()).unwrap();
     let req = Req::new(
         &ProofKey {
             alg: Algorithm::RS256,

@@ -18,9 +18,9 @@ use dpop_support::*;
 use jsonwebtoken::Algorithm;
 use redis_server::RedisServer;
 use serde_json::{json, Value};
-use tower_jwt_auth::dpop::{DpopConfig, DpopMode, RedisReplayStore};
 use tower_jwt_auth::revocation::{RedisRevocation, RedisStore, Revocation};
 use tower_jwt_auth::{Authenticator, AuthenticatorBuilder, Claims, DpopBound, FixedClock};
+use tower_jwt_auth::{DpopConfig, DpopMode, RedisReplayStore};
 
 const ORIGIN: &str = "https://api.example";
 

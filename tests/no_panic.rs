@@ -30,7 +30,7 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;
 use serde_json::{json, Value};
-use tower_jwt_auth::token::{parse_authorization, Credentials};
+use tower_jwt_auth::{parse_authorization, Credentials};
 use tower_jwt_auth::{AuthErrorKind, Authenticator, FixedClock, Key, KeySet};
 
 const NOW: u64 = 1_800_000_000;

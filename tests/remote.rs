@@ -16,9 +16,9 @@ use axum::http::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
-use tower_jwt_auth::dpop::{DpopConfig, DpopMode};
-use tower_jwt_auth::keys::remote::FetchErrorKind;
+use tower_jwt_auth::FetchErrorKind;
 use tower_jwt_auth::{Algorithm, Authenticator, ConfigError, FixedClock, RemoteOptions};
+use tower_jwt_auth::{DpopConfig, DpopMode};
 
 use common::{fixture_str, serve, token};
 
@@ -189,7 +189,7 @@ async fn status(client: &reqwest::Client, addr: SocketAddr, token: &str) -> u16 
         .as_u16()
 }
 
-fn remote_error(e: ConfigError) -> tower_jwt_auth::keys::remote::FetchError {
+fn remote_error(e: ConfigError) -> tower_jwt_auth::FetchError {
     match e {
         ConfigError::RemoteKeys(e) => e,
         other => panic!("expected a remote key error, got {other}"),

@@ -14,9 +14,9 @@ use base64::Engine as _;
 use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
-use tower_jwt_auth::issue::{IssueError, RefreshError, TokenIssuer};
 use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
 use tower_jwt_auth::{AuthErrorKind, Authenticator, Claims, ConfigError, FixedClock, KeyError};
+use tower_jwt_auth::{IssueError, RefreshError, TokenIssuer};
 
 const ISS: &str = "https://auth.example";
 

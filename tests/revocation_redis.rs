@@ -14,11 +14,11 @@ use axum::{Json, Router};
 use common::*;
 use redis_server::RedisServer;
 use serde_json::Value;
-use tower_jwt_auth::issue::{RefreshError, TokenIssuer};
 use tower_jwt_auth::revocation::{
     RedisRevocation, RedisStore, Revocation, RevocationError, TokenRef,
 };
 use tower_jwt_auth::{AuthErrorKind, Claims};
+use tower_jwt_auth::{RefreshError, TokenIssuer};
 
 /// The documented staleness bound of the local cache used below.
 const LOCAL_CACHE: Duration = Duration::from_secs(1);

@@ -10,7 +10,7 @@ use axum::routing::get;
 use axum::Router;
 use common::{fetch, fetch_bearer, serve};
 use serde::Deserialize;
-use tower_jwt_auth::testing::{FixedClock, TestIssuer};
+use tower_jwt_auth::{testing::TestIssuer, FixedClock};
 use tower_jwt_auth::{Algorithm, Claims};
 
 #[derive(Deserialize)]
@@ -128,9 +128,9 @@ async fn readme_testing_your_app() {
 #[cfg(feature = "remote")]
 #[tokio::test]
 async fn jwks_server_publishes_rotates_and_fails_like_an_identity_provider() {
-    use tower_jwt_auth::keys::remote::RemoteOptions;
     use tower_jwt_auth::testing::JwksServer;
     use tower_jwt_auth::Authenticator;
+    use tower_jwt_auth::RemoteOptions;
 
     let idp = JwksServer::start().await.unwrap();
     let old = TestIssuer::rs256().with_issuer(idp.issuer());

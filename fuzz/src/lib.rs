@@ -8,7 +8,11 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::Value;
-use tower_jwt_auth::{Authenticator, FixedClock, Key, KeySet, RouteRules};
+use http::header::AUTHORIZATION;
+use http::{HeaderMap, HeaderValue, Method, Uri};
+use tower_jwt_auth::{
+    AuthError, AuthErrorKind, Authenticator, Claims, Decision, FixedClock, Gate, Key, KeySet,
+};
 
 /// The fixed "now" of every authenticator (seconds since the epoch).
 pub const NOW: u64 = 1_800_000_000;
@@ -74,12 +78,29 @@ pub static AUTH_STRICT: LazyLock<Authenticator<TypedClaims>> = LazyLock::new(|| 
         .expect("authenticator B")
 });
 
-/// Route rules used with authenticator B.
-pub static ROUTE: LazyLock<RouteRules> = LazyLock::new(|| {
-    RouteRules::new()
+/// A route of authenticator B, with rules of its own.
+pub static ROUTE: LazyLock<Gate<TypedClaims>> = LazyLock::new(|| {
+    AUTH_STRICT
+        .layer()
         .require_scope("admin")
         .audience(["api", "other"])
+        .into_gate()
 });
+
+/// The route's decision for `token` sent as `Authorization: Bearer`.
+pub fn decide_route(token: &str) -> Result<Claims<TypedClaims>, AuthError> {
+    let value = HeaderValue::from_str(&format!("Bearer {token}"))
+        .map_err(|_| AuthError::new(AuthErrorKind::MalformedRequest))?;
+    let mut headers = HeaderMap::new();
+    headers.insert(AUTHORIZATION, value);
+    match ROUTE.decide(&Method::GET, &Uri::from_static("/"), &headers) {
+        Decision::Accept(accepted) => accepted
+            .into_claims()
+            .ok_or_else(|| AuthError::new(AuthErrorKind::Missing)),
+        Decision::Reject(rejection) => Err(rejection.error().clone()),
+        Decision::Pending(_) => panic!("no decision waits without remote keys"),
+    }
+}
 
 /// The algorithm the "signed" mode of `verify_token` signs with.
 pub fn signing_alg(selector: u8) -> Algorithm {

@@ -36,18 +36,36 @@ impl PublicUrl {
         })
     }
 
-    /// The normalized URI the proof's `htu` must equal, for this request.
-    pub(crate) fn expected(&self, uri: &RequestUri, headers: &HeaderMap) -> Option<String> {
+    /// Whether a proof's `htu` names this request: equal, once both are
+    /// normalized, to the public origin followed by the request's path; for
+    /// a request whose path is not known (`None`: a tonic interceptor is
+    /// given no URI), any path under the public origin.
+    pub(crate) fn matches(&self, htu: &str, uri: Option<&RequestUri>, headers: &HeaderMap) -> bool {
+        let Some(htu) = normalize(htu) else {
+            return false;
+        };
+        match uri {
+            Some(uri) => self.expected(uri, headers).as_deref() == Some(htu.as_str()),
+            None => self.base(headers).is_some_and(|base| {
+                htu.strip_prefix(base.as_str())
+                    .is_some_and(|path| path.starts_with('/') && !path.contains(['?', '#']))
+            }),
+        }
+    }
+
+    /// The normalized public origin (and path prefix) for this request.
+    fn base(&self, headers: &HeaderMap) -> Option<String> {
         let forwarded = if self.trust_forwarded {
             forwarded_origin(headers)
         } else {
             None
         };
-        let base = match (&forwarded, &self.base) {
-            (Some(origin), _) => origin.as_str(),
-            (None, Some(base)) => base.as_str(),
-            (None, None) => return None,
-        };
+        forwarded.or_else(|| self.base.clone())
+    }
+
+    /// The normalized URI the proof's `htu` must equal, for this request.
+    pub(crate) fn expected(&self, uri: &RequestUri, headers: &HeaderMap) -> Option<String> {
+        let base = self.base(headers)?;
         let path = uri.path();
         let path = if path.starts_with('/') { path } else { "/" };
         normalize(&format!("{base}{path}"))

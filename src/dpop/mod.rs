@@ -1,55 +1,4 @@
 //! Sender-constrained tokens: DPoP (RFC 9449).
-//!
-//! A bearer token works for whoever holds it. A DPoP-bound token names the
-//! thumbprint of a client key in its `cnf.jkt` claim, and each request
-//! carries a proof (`DPoP` header) signed by that key, for that method and
-//! URL, once. A stolen token alone is then useless.
-//!
-//! ```
-//! use tower_jwt_auth::dpop::{DpopConfig, DpopMode};
-//! use tower_jwt_auth::Authenticator;
-//!
-//! let auth = Authenticator::builder()
-//!     .hmac_secret([7u8; 32])
-//!     // DPoP accepted (and Bearer for unbound tokens) on every route...
-//!     .dpop(DpopConfig::new(DpopMode::Allowed).public_url("https://api.example"))
-//!     .build()?;
-//! let mixed = auth.layer();
-//! // ...and required on this one.
-//! let strict = auth.layer().dpop(DpopMode::Required);
-//! # let _ = (mixed, strict);
-//! # Ok::<(), tower_jwt_auth::ConfigError>(())
-//! ```
-//!
-//! # What is checked
-//! For `Authorization: DPoP <token>` with exactly one `DPoP` header (RFC
-//! 9449 §4.3 and §7.1): the proof is a JWS with `typ: dpop+jwt`, an allowed
-//! asymmetric `alg`, and a `jwk` header holding a public key (private
-//! members refused; the key passes the same import policy as configured
-//! keys, so no RSA under 2048 bits); its signature verifies with that key;
-//! `htm` is the method; `htu` is the request URL without query and
-//! fragment, compared after RFC 3986 normalization, with the origin taken
-//! from [`DpopConfig::public_url`] (never from `Host`); `iat` is within the
-//! window; `ath` is the access token's SHA-256; `nonce` is a server nonce
-//! when nonces are on; the `jti` was not seen before ([`ReplayStore`]). The
-//! access token is verified as a bearer token is, and its `cnf.jkt` must be
-//! the proof key's RFC 7638 thumbprint.
-//!
-//! A token with `cnf.jkt` is never accepted as `Bearer`, whatever the mode:
-//! the issuer bound it to a key, and accepting it without a proof would
-//! undo the binding.
-//!
-//! # Responses
-//! A broken proof: 401 `WWW-Authenticate: DPoP error="invalid_dpop_proof",
-//! algs="…"`; a missing or stale nonce: 401 `error="use_dpop_nonce"` with a
-//! `DPoP-Nonce` header; a successful response carries a fresh `DPoP-Nonce`
-//! when the proof's nonce is past half its life. With
-//! [`DpopMode::Allowed`], challenges name both schemes. gRPC calls get
-//! `UNAUTHENTICATED` as for any rejection.
-//!
-//! # Handlers
-//! A request accepted with DPoP carries a [`DpopBound`] in its extensions,
-//! next to its [`Claims`](crate::Claims).
 
 mod htu;
 mod nonce;
@@ -64,11 +13,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderValue;
-use serde_json::{Map, Value};
 
+use crate::clock::Clock;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::keys::AlgorithmSet;
-use crate::rules::Clock;
 use crate::Algorithm;
 
 #[cfg(feature = "redis")]
@@ -104,6 +52,59 @@ const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
     Algorithm::RS512,
 ];
 
+/// Sender-constrained tokens: DPoP (RFC 9449).
+///
+/// A bearer token works for whoever holds it. A DPoP-bound token names the
+/// thumbprint of a client key in its `cnf.jkt` claim, and each request
+/// carries a proof (`DPoP` header) signed by that key, for that method and
+/// URL, once. A stolen token alone is then useless.
+///
+/// ```
+/// use tower_jwt_auth::{DpopConfig, DpopMode};
+/// use tower_jwt_auth::Authenticator;
+///
+/// let auth = Authenticator::builder()
+///     .hmac_secret([7u8; 32])
+///     // DPoP accepted (and Bearer for unbound tokens) on every route...
+///     .dpop(DpopConfig::new(DpopMode::Allowed).public_url("https://api.example"))
+///     .build()?;
+/// let mixed = auth.layer();
+/// // ...and required on this one.
+/// let strict = auth.layer().dpop(DpopMode::Required);
+/// # let _ = (mixed, strict);
+/// # Ok::<(), tower_jwt_auth::ConfigError>(())
+/// ```
+///
+/// # What is checked
+/// For `Authorization: DPoP <token>` with exactly one `DPoP` header (RFC
+/// 9449 §4.3 and §7.1): the proof is a JWS with `typ: dpop+jwt`, an allowed
+/// asymmetric `alg`, and a `jwk` header holding a public key (private
+/// members refused; the key passes the same import policy as configured
+/// keys, so no RSA under 2048 bits); its signature verifies with that key;
+/// `htm` is the method; `htu` is the request URL without query and
+/// fragment, compared after RFC 3986 normalization, with the origin taken
+/// from [`DpopConfig::public_url`] (never from `Host`); `iat` is within the
+/// window; `ath` is the access token's SHA-256; `nonce` is a server nonce
+/// when nonces are on; the `jti` was not seen before ([`ReplayStore`]). The
+/// access token is verified as a bearer token is, and its `cnf.jkt` must be
+/// the proof key's RFC 7638 thumbprint.
+///
+/// A token with `cnf.jkt` is never accepted as `Bearer`, whatever the mode:
+/// the issuer bound it to a key, and accepting it without a proof would
+/// undo the binding.
+///
+/// # Responses
+/// A broken proof: 401 `WWW-Authenticate: DPoP error="invalid_dpop_proof",
+/// algs="…"`; a missing or stale nonce: 401 `error="use_dpop_nonce"` with a
+/// `DPoP-Nonce` header; a successful response carries a fresh `DPoP-Nonce`
+/// when the proof's nonce is past half its life. With
+/// [`DpopMode::Allowed`], challenges name both schemes. gRPC calls get
+/// `UNAUTHENTICATED` as for any rejection.
+///
+/// # Handlers
+/// A request accepted with DPoP carries a [`DpopBound`] in its extensions,
+/// next to its [`Claims`](crate::Claims).
+///
 /// DPoP settings of an [`Authenticator`](crate::Authenticator), given to
 /// [`AuthenticatorBuilder::dpop`](crate::AuthenticatorBuilder::dpop).
 /// Routes take its mode unless they set their own
@@ -358,9 +359,9 @@ pub(crate) struct ReplayRecord {
 impl proof::CheckedProof {
     /// What the request gets once accepted, and what the replay store
     /// records then.
-    pub(crate) fn into_parts(self) -> (Accepted, ReplayRecord) {
+    pub(crate) fn into_parts(self) -> (Proven, ReplayRecord) {
         (
-            Accepted {
+            Proven {
                 bound: DpopBound {
                     thumbprint: self.jkt.into(),
                 },
@@ -376,21 +377,9 @@ impl proof::CheckedProof {
 
 /// What a DPoP request proved, once the token is verified too.
 #[derive(Debug)]
-pub(crate) struct Accepted {
+pub(crate) struct Proven {
     pub(crate) bound: DpopBound,
     pub(crate) next_nonce: Option<HeaderValue>,
-}
-
-/// The DPoP part of a rejection's challenge.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Challenge {
-    /// Only the `DPoP` scheme is offered.
-    pub(crate) required: bool,
-    /// The request used the `DPoP` scheme (its error goes on that
-    /// challenge).
-    pub(crate) used_dpop: bool,
-    pub(crate) algorithms: AlgorithmSet,
-    pub(crate) nonce: Option<HeaderValue>,
 }
 
 impl Dpop {
@@ -425,14 +414,14 @@ impl Dpop {
         }
     }
 
-    /// The challenge a rejection on a route in `mode` (not `Off`) carries.
-    pub(crate) fn challenge(&self, mode: DpopMode, used_dpop: bool) -> Challenge {
-        Challenge {
-            required: mode == DpopMode::Required,
-            used_dpop,
-            algorithms: self.algorithms,
-            nonce: self.nonces.as_ref().map(|n| n.current(self.clock.now())),
-        }
+    /// The algorithms a proof may use (the challenge's `algs`).
+    pub(crate) fn algorithms(&self) -> AlgorithmSet {
+        self.algorithms
+    }
+
+    /// The current server nonce, when nonces are on.
+    pub(crate) fn current_nonce(&self) -> Option<HeaderValue> {
+        self.nonces.as_ref().map(|n| n.current(self.clock.now()))
     }
 }
 
@@ -448,44 +437,4 @@ pub(crate) fn replay_verdict(recorded: Result<bool, ReplayStoreError>) -> Result
         Ok(false) => Err(AuthErrorKind::InvalidDpopProof.into()),
         Err(_) => Err(AuthErrorKind::DpopStoreUnavailable.into()),
     }
-}
-
-/// A verified token's `cnf.jkt` against the proof key's thumbprint
-/// (`expected`, `None` for a bearer request).
-///
-/// # Errors
-/// [`AuthErrorKind::InvalidBinding`]: a bound token sent as bearer, a
-/// DPoP request whose token is unbound or bound to another key, or a
-/// `cnf.jkt` that is not a string.
-pub(crate) fn check_binding(
-    claims: &Map<String, Value>,
-    expected: Option<&str>,
-) -> Result<(), AuthError> {
-    let jkt = match claims.get("cnf") {
-        None => None,
-        Some(Value::Object(cnf)) => match cnf.get("jkt") {
-            None => None,
-            Some(Value::String(jkt)) => Some(jkt.as_str()),
-            Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidClaim, "cnf")),
-        },
-        Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidClaim, "cnf")),
-    };
-    match (jkt, expected) {
-        (None, None) => Ok(()),
-        (Some(jkt), Some(expected)) if jkt == expected => Ok(()),
-        _ => Err(AuthErrorKind::InvalidBinding.into()),
-    }
-}
-
-/// `algs="ES256 PS256 …"` (RFC 9449 §7.1).
-pub(crate) fn algs_attribute(algorithms: AlgorithmSet) -> String {
-    let mut s = String::from("algs=\"");
-    for (i, alg) in algorithms.iter().enumerate() {
-        if i > 0 {
-            s.push(' ');
-        }
-        s.push_str(&format!("{alg:?}"));
-    }
-    s.push('"');
-    s
 }

@@ -2,8 +2,6 @@
 //! store and the token's binding, which the caller does once the access
 //! token is verified too.
 
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
@@ -12,14 +10,9 @@ use sha2::{Digest, Sha256};
 use super::nonce::NonceCheck;
 use super::thumbprint::{access_token_hash, jwk_thumbprint};
 use super::Dpop;
-use crate::crypto;
 use crate::error::{AuthError, AuthErrorKind};
-use crate::keys::KeySet;
-use crate::verifier::decode_object;
-
-/// JWK members that only a private key has (RFC 7518 §6.2.2, §6.3.2,
-/// §6.4; RFC 8037 §2 `d`).
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+use crate::jws::{constant_time_eq, decode_object, Compact};
+use crate::keys::Key;
 
 /// Longest accepted `jti`, in bytes.
 const MAX_JTI_LEN: usize = 256;
@@ -44,11 +37,13 @@ fn invalid() -> AuthError {
 
 impl Dpop {
     /// RFC 9449 §4.3 steps 1–11 for the request's `DPoP` header, bound to
-    /// `token` (`ath`).
+    /// `token` (`ath`); `uri`: `None` when the request's path is not known
+    /// (a tonic interceptor), and then `htu` may name any path under the
+    /// public URL.
     pub(crate) fn check_proof(
         &self,
         method: &Method,
-        uri: &Uri,
+        uri: Option<&Uri>,
         headers: &HeaderMap,
         token: &str,
     ) -> Result<CheckedProof, AuthError> {
@@ -62,13 +57,8 @@ impl Dpop {
             return Err(invalid());
         }
         // (2) a well-formed JWT.
-        let mut parts = proof.split('.');
-        let (Some(header_b64), Some(payload_b64), Some(signature_b64), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(invalid());
-        };
-        let header = decode_object(header_b64).map_err(|_| invalid())?;
+        let jws = Compact::split(proof).map_err(|_| invalid())?;
+        let header = decode_object(jws.header).map_err(|_| invalid())?;
         let alg = self.check_header(&header)?;
         // (5)(6) a public key of an accepted kind, under the same import
         // policy as configured keys (RSA >= 2048 bits, points on the curve).
@@ -77,23 +67,20 @@ impl Dpop {
             _ => return Err(invalid()),
         };
         let key_type = jwk.get("kty").and_then(Value::as_str);
-        if !matches!(key_type, Some("RSA" | "EC" | "OKP"))
-            || PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m))
-        {
+        if !matches!(key_type, Some("RSA" | "EC" | "OKP")) {
             return Err(invalid());
         }
         let jkt = jwk_thumbprint(jwk).ok_or_else(invalid)?;
-        let keys = import(jwk).ok_or_else(invalid)?;
-        let key = keys.select(None, alg).map_err(|_| invalid())?;
+        // Private members refused, and the configured keys' import checks.
+        let key = match Key::from_public_jwk(jwk) {
+            Ok(Some(key)) if key.algorithms().contains(alg) => key,
+            _ => return Err(invalid()),
+        };
         // (7) the signature.
-        let signature = URL_SAFE_NO_PAD
-            .decode(signature_b64)
-            .map_err(|_| invalid())?;
-        let message = &proof[..header_b64.len() + 1 + payload_b64.len()];
-        if !crypto::verify(message.as_bytes(), signature, key.decoding_key(), alg) {
+        if !jws.signature_verifies(key.decoding_key(), alg) {
             return Err(invalid());
         }
-        let claims = decode_object(payload_b64).map_err(|_| invalid())?;
+        let claims = decode_object(jws.payload).map_err(|_| invalid())?;
         let text = |name: &str| match claims.get(name) {
             Some(Value::String(s)) => Ok(s.as_str()),
             _ => Err(invalid()),
@@ -108,8 +95,7 @@ impl Dpop {
             return Err(invalid());
         }
         // (9) htu, both sides normalized.
-        let expected = self.public_url.expected(uri, headers).ok_or_else(invalid)?;
-        if super::htu::normalize(text("htu")?).as_deref() != Some(expected.as_str()) {
+        if !self.public_url.matches(text("htu")?, uri, headers) {
             return Err(invalid());
         }
         // (11) iat within the window, each way, plus the leeway.
@@ -186,14 +172,4 @@ impl Dpop {
         }
         Ok(alg)
     }
-}
-
-/// The proof's key, through the import policy of configured keys.
-fn import(jwk: &Map<String, Value>) -> Option<KeySet> {
-    let set = serde_json::json!({ "keys": [jwk] });
-    KeySet::from_jwks_json(&set.to_string()).ok()
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

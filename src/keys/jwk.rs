@@ -63,7 +63,19 @@ impl KeySet {
     }
 }
 
-const PRIVATE_MEMBERS: [&str; 7] = ["d", "p", "q", "dp", "dq", "qi", "oth"];
+/// JWK members that only a private or secret key has (RFC 7518 §6.2.2,
+/// §6.3.2, §6.4; RFC 8037 §2 `d`): refused on any asymmetric key, in a
+/// configured set, a remote one, or a DPoP proof's header.
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+
+impl Key {
+    /// One public JWK (a DPoP proof's `jwk` header) through the import
+    /// checks of configured keys: `Ok(None)` for a key this crate does not
+    /// verify with, `Err` for a broken or private one.
+    pub(crate) fn from_public_jwk(jwk: &Map<String, Value>) -> Result<Option<Self>, KeyError> {
+        parse_jwk(0, jwk)
+    }
+}
 
 /// One JWK: `Ok(None)` for a key that is not a signature-verification key of
 /// a type this crate verifies with (skipped), `Err` for a broken one.

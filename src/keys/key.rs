@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use jsonwebtoken::{Algorithm, DecodingKey};
 
-use super::policy::hmac_algorithms;
+use super::checks::hmac_algorithms;
 use super::AlgorithmSet;
 use crate::error::KeyError;
 

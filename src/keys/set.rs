@@ -8,6 +8,40 @@ use jsonwebtoken::Algorithm;
 use super::{AlgorithmSet, Key, KeyId};
 use crate::error::{AuthErrorKind, KeyError};
 
+/// Verification keys and the algorithms each may verify.
+///
+/// A [`Key`] binds key material to the set of `alg` values it may verify:
+/// no RSA or EC key verifies `HS*` (the classic algorithm-confusion attack),
+/// an HMAC key verifies only `HS*`, a P-256 key only `ES256`. A token's `alg`
+/// must be allowed by the configured allow-list *and* by its key.
+///
+/// Import policy (RFC 7518, RFC 8725 §3.5):
+/// - HMAC secrets of at least 32 bytes; a secret verifies `HS384` only from
+///   48 bytes and `HS512` only from 64 bytes (a key as long as the hash).
+///   Shorter legacy secrets need the loudly named
+///   [`Key::danger_hmac_short_secret`].
+/// - RSA moduli of at least 2048 bits, with an odd public exponent above 1,
+///   and without the ROCA fingerprint (CVE-2017-15361).
+/// - EC points must lie on P-256 or P-384; Ed25519 keys are 32 bytes.
+/// - JWK Sets: keys with `use` other than `sig`, or `key_ops` without
+///   `verify`, or a `kty`/`crv`/`alg` this crate does not verify with, are
+///   skipped; malformed keys, private key material, duplicate `kid`s, a
+///   set mixing `oct` and asymmetric keys, or an `alg` that contradicts the
+///   key type fail the import.
+///
+/// ```
+/// use tower_jwt_auth::{Key, KeySet};
+///
+/// let mut keys = KeySet::new();
+/// keys.push(Key::hmac(b"an example secret of 32+ bytes!!")?.with_kid("k1"))?;
+/// assert_eq!(keys.len(), 1);
+/// # Ok::<(), tower_jwt_auth::KeyError>(())
+/// ```
+///
+/// One concern per file: [`Key`] and its accessors (`key.rs`), the import
+/// checks every key passes (`checks.rs`), PEM parsing (`pem.rs`), JWK Set
+/// parsing (`jwk.rs`), and the [`KeySet`] with its lookup (`set.rs`).
+///
 /// The verification keys of an authenticator, looked up by `kid`.
 ///
 /// `Debug` lists the keys' kinds, ids and algorithms, never key material.

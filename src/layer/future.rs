@@ -8,15 +8,15 @@ use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::{accept, checked, reject, ErrorResponder, JwtAuthLayer};
-use crate::dpop;
-use crate::verifier::PendingVerification;
+use super::respond;
+use crate::gate::Pending;
+use crate::response::ErrorResponder;
 
 pin_project! {
-    /// The wrapped service's future, a ready rejection, or (only when
-    /// verification waits on I/O, such as the refetch of a remote key set
-    /// for an unknown `kid`) a verification in progress followed by the
-    /// wrapped service's future. The first two are never boxed.
+    /// The wrapped service's future, a ready rejection, or (only when the
+    /// decision waits on I/O, such as the refetch of a remote key set for
+    /// an unknown `kid`) a pending decision followed by the wrapped
+    /// service's future. The first two are never boxed.
     pub struct ResponseFuture<S, ReqBody, C, R>
     where
         S: Service<Request<ReqBody>>,
@@ -36,56 +36,32 @@ pin_project! {
     {
         Inner { #[pin] future: S::Future },
         Reject { response: Option<S::Response> },
-        Verifying {
+        Pending {
             #[pin]
-            verification: PendingVerification<C>,
-            waiting: Option<Waiting<S, ReqBody, C, R>>,
+            decision: Pending<C>,
+            waiting: Option<Waiting<S, ReqBody, R>>,
         },
     }
 }
 
-/// What a verification in progress needs to go on: the inner service that
-/// was made ready for this request (the one in `JwtAuth` was swapped for a
-/// clone, as tower-http's async authorization does), the request, and the
-/// layer's rules and responder.
-struct Waiting<S, ReqBody, C, R> {
+/// What a pending decision needs to go on: the inner service that was made
+/// ready for this request (the one in `JwtAuth` was swapped for a clone, as
+/// tower-http's async authorization does), the request, and the responder.
+struct Waiting<S, ReqBody, R> {
     service: S,
     request: Request<ReqBody>,
-    layer: JwtAuthLayer<C, R>,
-    /// A DPoP request whose claims were checked and whose proof is being
-    /// recorded by the replay store: what to add once it is.
-    dpop: Option<dpop::Accepted>,
+    responder: R,
 }
 
 impl<S, ReqBody, C, R> ResponseFuture<S, ReqBody, C, R>
 where
     S: Service<Request<ReqBody>>,
 {
-    pub(crate) fn inner(future: S::Future) -> Self {
+    pub(crate) fn inner(future: S::Future, dpop_nonce: Option<HeaderValue>) -> Self {
         Self {
             kind: Kind::Inner { future },
-            dpop_nonce: None,
+            dpop_nonce,
         }
-    }
-
-    pub(crate) fn with_dpop_nonce(mut self, nonce: Option<HeaderValue>) -> Self {
-        self.dpop_nonce = nonce;
-        self
-    }
-
-    /// Makes a [`verifying`](Self::verifying) future the end of a DPoP
-    /// request: its verification records the proof (the claims are
-    /// checked already), then `accepted` goes into the request and the
-    /// response.
-    pub(crate) fn dpop_accepted(mut self, accepted: dpop::Accepted) -> Self {
-        if let Kind::Verifying {
-            waiting: Some(waiting),
-            ..
-        } = &mut self.kind
-        {
-            waiting.dpop = Some(accepted);
-        }
-        self
     }
 
     pub(crate) fn reject(response: S::Response) -> Self {
@@ -97,20 +73,19 @@ where
         }
     }
 
-    pub(crate) fn verifying(
-        verification: PendingVerification<C>,
+    pub(crate) fn pending(
+        decision: Pending<C>,
         service: S,
         request: Request<ReqBody>,
-        layer: JwtAuthLayer<C, R>,
+        responder: R,
     ) -> Self {
         Self {
-            kind: Kind::Verifying {
-                verification,
+            kind: Kind::Pending {
+                decision,
                 waiting: Some(Waiting {
                     service,
                     request,
-                    layer,
-                    dpop: None,
+                    responder,
                 }),
             },
             dpop_nonce: None,
@@ -142,36 +117,24 @@ where
                         .take()
                         .expect("ResponseFuture polled after completion")))
                 }
-                KindProj::Verifying {
-                    verification,
-                    waiting,
-                } => {
-                    let result = ready!(verification.poll(cx));
+                KindProj::Pending { decision, waiting } => {
+                    let decided = ready!(decision.poll(cx));
                     let Waiting {
                         mut service,
                         mut request,
-                        layer,
-                        dpop,
+                        responder,
                     } = waiting
                         .take()
                         .expect("ResponseFuture polled after completion");
-                    let result = match dpop {
-                        // Checked before the proof was recorded.
-                        Some(_) => result,
-                        None => checked(&layer, result),
-                    };
-                    match result {
-                        Ok(claims) => {
-                            accept(&layer, &mut request, Some(claims));
-                            if let Some(accepted) = dpop {
-                                request.extensions_mut().insert(accepted.bound);
-                                *this.dpop_nonce = accepted.next_nonce;
-                            }
+                    match decided {
+                        Ok(accepted) => {
+                            *this.dpop_nonce = accepted.dpop_nonce().cloned();
+                            accepted.insert_into(request.extensions_mut());
                             let future = service.call(request);
                             this.kind.set(Kind::Inner { future });
                         }
-                        Err(error) => {
-                            return Poll::Ready(Ok(reject(&layer, &request, &error)));
+                        Err(rejection) => {
+                            return Poll::Ready(Ok(respond(&responder, &rejection, &request)));
                         }
                     }
                 }
@@ -201,15 +164,9 @@ mod tests {
 
     use super::*;
     use crate::error::{AuthError, AuthErrorKind};
-    use crate::{Authenticator, Claims};
-
-    fn layer() -> JwtAuthLayer<Value> {
-        Authenticator::builder()
-            .hmac_secret([7u8; 32])
-            .build()
-            .unwrap()
-            .layer()
-    }
+    use crate::gate::Accepted;
+    use crate::response::{Challenge, DefaultErrorResponse, Rejection};
+    use crate::Claims;
 
     /// An inner service that counts its calls and answers with the `sub` of
     /// the claims it was given.
@@ -233,14 +190,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn verifying_then_accepted_calls_the_inner_service_with_the_claims() {
+    async fn pending_then_accepted_calls_the_inner_service_with_the_claims() {
         let calls = Arc::new(AtomicUsize::new(0));
         let service = echo(calls.clone()).ready_oneshot().await.unwrap();
-        let verification = PendingVerification::new(async {
+        let decision = Pending::<Value>::from_future(async {
             tokio::task::yield_now().await;
-            Ok(Claims::new(serde_json::json!({"sub": "alice"})))
+            let claims = Claims::new(serde_json::json!({"sub": "alice"}));
+            Ok(Accepted::new(Some(claims), None, None))
         });
-        let future = ResponseFuture::verifying(verification, service, Request::new(()), layer());
+        let future =
+            ResponseFuture::pending(decision, service, Request::new(()), DefaultErrorResponse);
         let response = future.await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.body(), "alice");
@@ -248,14 +207,16 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn verifying_then_rejected_answers_without_calling_the_inner_service() {
+    async fn pending_then_rejected_answers_without_calling_the_inner_service() {
         let calls = Arc::new(AtomicUsize::new(0));
         let service = echo(calls.clone());
-        let verification = PendingVerification::new(async {
+        let decision = Pending::<Value>::from_future(async {
             tokio::task::yield_now().await;
-            Err(AuthError::new(AuthErrorKind::KeySourceUnavailable))
+            let error = AuthError::new(AuthErrorKind::KeySourceUnavailable);
+            Err(Rejection::new(error, Challenge::default()))
         });
-        let future = ResponseFuture::verifying(verification, service, Request::new(()), layer());
+        let future =
+            ResponseFuture::pending(decision, service, Request::new(()), DefaultErrorResponse);
         let response = future.await.unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(calls.load(Ordering::SeqCst), 0);

@@ -26,109 +26,38 @@
 //! # Ok(()) }
 //! ```
 
-pub mod future;
+pub(crate) mod future;
 
-use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use http::{HeaderMap, Method, Request, Response, Uri};
+use http::{Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::claims::{AuthMarker, Claims};
-use crate::dpop::{self, DpopMode};
-use crate::error::{AuthError, AuthErrorKind};
-use crate::policy::{run_checks, Check, Denied, RoleClaim, RouteRules};
-use crate::token::{bearer_token, find_token, Credentials, TokenSource};
-use crate::verifier::{PendingVerification, Verification, Verifier};
+use crate::claims::Claims;
+use crate::dpop::DpopMode;
+use crate::gate::{Decision, Gate};
+use crate::response::{DefaultErrorResponse, ErrorResponder, Rejection, RequestHead};
+use crate::route_rules::{Check, Denied, RoleClaim, RouteRules};
+use crate::token::TokenSource;
 
 use self::future::ResponseFuture;
-
-/// What a responder may know of the rejected request.
-#[derive(Debug, Clone, Copy)]
-pub struct RequestHead<'a> {
-    /// The request method.
-    pub method: &'a Method,
-    /// The request headers.
-    pub headers: &'a HeaderMap,
-    /// The configured `realm`, if any.
-    pub realm: Option<&'a str>,
-}
-
-impl RequestHead<'_> {
-    /// Whether this is a gRPC call: `POST` with `content-type`
-    /// `application/grpc`, `application/grpc+…` or `application/grpc-web…`.
-    /// Anything else (a `GET` claiming gRPC) gets plain HTTP statuses, so a
-    /// client cannot turn a 401 into a cacheable 200.
-    #[must_use]
-    pub fn is_grpc(&self) -> bool {
-        let Some(ct) = self.headers.get(http::header::CONTENT_TYPE) else {
-            return false;
-        };
-        let ct = ct.as_bytes();
-        let grpc = ct == b"application/grpc"
-            || ct.starts_with(b"application/grpc+")
-            || ct.starts_with(b"application/grpc-web");
-        grpc && self.method == Method::POST
-    }
-}
-
-/// Turns a rejection into a response. Implemented by
-/// [`DefaultErrorResponse`] and by closures `Fn(&AuthError) -> Response<B>`.
-pub trait ErrorResponder<B> {
-    /// The response for `error` to the request described by `request`.
-    fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<B>;
-}
-
-/// The RFC 6750 response of [`AuthError::to_response`], with an empty body;
-/// for gRPC calls ([`RequestHead::is_grpc`]), a trailers-only gRPC response
-/// ([`AuthError::to_grpc_response`]) that gRPC clients read as a status code
-/// and message.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultErrorResponse;
-
-impl<B: Default> ErrorResponder<B> for DefaultErrorResponse {
-    fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<B> {
-        if request.is_grpc() {
-            error.to_grpc_response(request.realm)
-        } else {
-            error.to_response(request.realm)
-        }
-    }
-}
-
-impl<B, F> ErrorResponder<B> for F
-where
-    F: Fn(&AuthError) -> Response<B>,
-{
-    fn respond(&self, error: &AuthError, _: &RequestHead<'_>) -> Response<B> {
-        self(error)
-    }
-}
 
 /// Applies [`JwtAuth`] to a service, with one route's rules.
 ///
 /// Made by [`Authenticator::layer`](crate::Authenticator::layer) or
 /// [`Authenticator::optional`](crate::Authenticator::optional).
 pub struct JwtAuthLayer<C = serde_json::Value, R = DefaultErrorResponse> {
-    verifier: Verifier<C>,
-    route: Arc<RouteRules>,
-    checks: Arc<[Check<C>]>,
-    sources: Arc<[TokenSource]>,
-    optional: bool,
+    gate: Gate<C>,
     responder: R,
 }
 
 impl<C, R: Clone> Clone for JwtAuthLayer<C, R> {
     fn clone(&self) -> Self {
         Self {
-            verifier: self.verifier.clone(),
-            route: self.route.clone(),
-            checks: self.checks.clone(),
-            sources: self.sources.clone(),
-            optional: self.optional,
+            gate: self.gate.clone(),
             responder: self.responder.clone(),
         }
     }
@@ -137,38 +66,27 @@ impl<C, R: Clone> Clone for JwtAuthLayer<C, R> {
 impl<C, R> fmt::Debug for JwtAuthLayer<C, R> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("JwtAuthLayer")
-            .field("verifier", &self.verifier)
-            .field("route", &self.route)
-            .field("checks", &self.checks.len())
-            .field("sources", &self.sources)
-            .field("optional", &self.optional)
+            .field("gate", &self.gate)
             .field("responder", &std::any::type_name::<R>())
             .finish()
     }
 }
 
 impl<C> JwtAuthLayer<C> {
-    pub(crate) fn new(
-        verifier: Verifier<C>,
-        route: RouteRules,
-        optional: bool,
-        sources: Arc<[TokenSource]>,
-    ) -> Self {
+    pub(crate) fn new(gate: Gate<C>) -> Self {
         Self {
-            verifier,
-            route: Arc::new(route),
-            checks: Arc::from([]),
-            sources,
-            optional,
+            gate,
             responder: DefaultErrorResponse,
         }
     }
 }
 
 impl<C, R> JwtAuthLayer<C, R> {
-    #[cfg_attr(not(feature = "tonic"), allow(dead_code))]
-    pub(crate) fn verifier(&self) -> &Verifier<C> {
-        &self.verifier
+    /// This route's request decision, for a framework other than tower
+    /// ([`Gate::decide`]) or a tonic interceptor.
+    #[must_use]
+    pub fn into_gate(self) -> Gate<C> {
+        self.gate
     }
 
     /// Also requires `scope` (in the `scope` claim, or `scp` when enabled);
@@ -250,17 +168,17 @@ impl<C, R> JwtAuthLayer<C, R> {
     where
         F: Fn(&Claims<C>) -> Result<(), Denied> + Send + Sync + 'static,
     {
-        let mut checks: Vec<Check<C>> = self.checks.iter().cloned().collect();
+        let mut checks: Vec<Check<C>> = self.gate.checks.iter().cloned().collect();
         checks.push(Arc::new(check));
-        self.checks = checks.into();
+        self.gate.checks = checks.into();
         self
     }
 
     /// Looks for the token in these places, in this order, on this route
-    /// (replacing the authenticator's sources; see [`crate::token`]).
+    /// (replacing the authenticator's sources; see [`TokenSource`]).
     #[must_use]
     pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
-        self.sources = sources.into_iter().collect();
+        self.gate.sources = sources.into_iter().collect();
         self
     }
 
@@ -286,7 +204,7 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     fn with_route(mut self, f: impl FnOnce(RouteRules) -> RouteRules) -> Self {
-        let route = Arc::make_mut(&mut self.route);
+        let route = Arc::make_mut(&mut self.gate.route);
         *route = f(std::mem::take(route));
         self
     }
@@ -296,11 +214,7 @@ impl<C, R> JwtAuthLayer<C, R> {
     #[must_use]
     pub fn on_error<R2>(self, responder: R2) -> JwtAuthLayer<C, R2> {
         JwtAuthLayer {
-            verifier: self.verifier,
-            route: self.route,
-            checks: self.checks,
-            sources: self.sources,
-            optional: self.optional,
+            gate: self.gate,
             responder,
         }
     }
@@ -363,236 +277,41 @@ where
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        match authenticate(&self.layer, req.method(), req.headers(), req.uri()) {
-            Outcome::Ready(Ok(claims)) => {
-                accept(&self.layer, &mut req, claims);
-                ResponseFuture::inner(self.inner.call(req))
+        match self
+            .layer
+            .gate
+            .decide(req.method(), req.uri(), req.headers())
+        {
+            Decision::Accept(accepted) => {
+                let nonce = accepted.dpop_nonce().cloned();
+                accepted.insert_into(req.extensions_mut());
+                ResponseFuture::inner(self.inner.call(req), nonce)
             }
-            Outcome::Dpop(claims, accepted) => {
-                accept(&self.layer, &mut req, Some(claims));
-                req.extensions_mut().insert(accepted.bound);
-                ResponseFuture::inner(self.inner.call(req)).with_dpop_nonce(accepted.next_nonce)
+            Decision::Reject(rejection) => {
+                ResponseFuture::reject(respond(&self.layer.responder, &rejection, &req))
             }
-            Outcome::Ready(Err(error)) => ResponseFuture::reject(reject(&self.layer, &req, &error)),
-            Outcome::Pending(verification) => {
+            Decision::Pending(pending) => {
                 // The service made ready by `poll_ready` goes with the
                 // future; this one is replaced by a clone (tower-http's
                 // async authorization does the same).
                 let clone = self.inner.clone();
                 let service = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::verifying(verification, service, req, self.layer.clone())
-            }
-            Outcome::DpopPending(recording, accepted) => {
-                let clone = self.inner.clone();
-                let service = std::mem::replace(&mut self.inner, clone);
-                ResponseFuture::verifying(recording, service, req, self.layer.clone())
-                    .dpop_accepted(accepted)
+                ResponseFuture::pending(pending, service, req, self.layer.responder.clone())
             }
         }
     }
 }
 
-/// Lets a request through: its claims (if any) and the marker that the
-/// extractors check go into its extensions.
-fn accept<C: Send + Sync + 'static, R, B>(
-    layer: &JwtAuthLayer<C, R>,
-    req: &mut Request<B>,
-    claims: Option<Claims<C>>,
-) {
-    crate::observe::accepted(claims.is_some());
-    let ext = req.extensions_mut();
-    if let Some(claims) = claims {
-        ext.insert(claims);
-    }
-    ext.insert(AuthMarker::of::<C>(layer.verifier.realm_arc()));
-}
-
-/// The rejection response for `error`.
-fn reject<C, R: ErrorResponder<ResBody>, B, ResBody>(
-    layer: &JwtAuthLayer<C, R>,
+/// The responder's answer to a rejected request.
+fn respond<R: ErrorResponder<ResBody>, B, ResBody>(
+    responder: &R,
+    rejection: &Rejection,
     req: &Request<B>,
-    error: &AuthError,
 ) -> Response<ResBody> {
-    error.trace();
-    // On a route with DPoP, the challenges name it (RFC 9449 §7.1).
-    let with_dpop;
-    let mode = dpop_mode(layer);
-    let error = match (layer.verifier.dpop(), mode) {
-        (Some(d), DpopMode::Allowed | DpopMode::Required) => {
-            let used_dpop = matches!(
-                bearer_token(req.headers(), layer.verifier.max_token_len()),
-                Ok(Credentials::Dpop(_))
-            );
-            with_dpop = error.clone().with_dpop(d.challenge(mode, used_dpop));
-            &with_dpop
-        }
-        _ => error,
-    };
     let head = RequestHead {
         method: req.method(),
         headers: req.headers(),
-        realm: layer.verifier.realm(),
+        challenge: rejection.challenge(),
     };
-    layer.responder.respond(error, &head)
-}
-
-/// The layer's own checks on verified claims (the route's custom checks).
-fn checked<C, R>(
-    layer: &JwtAuthLayer<C, R>,
-    claims: Result<Claims<C>, AuthError>,
-) -> Result<Claims<C>, AuthError> {
-    let claims = claims?;
-    run_checks(&layer.checks, &claims)?;
-    Ok(claims)
-}
-
-/// What the layer does with a request.
-enum Outcome<C> {
-    /// Decided now; `Ok(None)`: no credentials on an optional route.
-    Ready(Result<Option<Claims<C>>, AuthError>),
-    /// Decided once the verification completes (then [`checked`]).
-    Pending(PendingVerification<C>),
-    /// A DPoP request, accepted (its proof and its bound token).
-    Dpop(Claims<C>, dpop::Accepted),
-    /// A DPoP request, accepted once the replay store has recorded its
-    /// proof (a store that waits on the network).
-    DpopPending(PendingVerification<C>, dpop::Accepted),
-}
-
-/// The route's DPoP mode: its own, else the authenticator's.
-fn dpop_mode<C, R>(layer: &JwtAuthLayer<C, R>) -> DpopMode {
-    let route = layer.route.dpop;
-    layer
-        .verifier
-        .dpop()
-        .map_or(route.unwrap_or_default(), |d| d.mode(route))
-}
-
-/// A request with `Authorization: DPoP`: the proof, then the token bound to
-/// the proof's key, then the route's checks; the proof's `jti` is recorded
-/// last. A token whose verification waits on I/O (a refetch of a remote
-/// key set for a new `kid`, a revocation list over the network) is waited
-/// for as a bearer token is, and the checks and the recording follow it in
-/// the same order.
-fn authenticate_dpop<C: Send + Sync + 'static, R>(
-    layer: &JwtAuthLayer<C, R>,
-    method: &Method,
-    uri: &Uri,
-    headers: &HeaderMap,
-    token: &str,
-) -> Outcome<C> {
-    let Some(dpop) = layer.verifier.dpop() else {
-        return Outcome::Ready(Err(AuthErrorKind::InvalidDpopProof.into()));
-    };
-    let proof = match dpop.check_proof(method, uri, headers, token) {
-        Ok(proof) => proof,
-        Err(e) => return Outcome::Ready(Err(e)),
-    };
-    let verification = layer
-        .verifier
-        .verify_request_bound(token, &layer.route, Some(&proof.jkt));
-    let (accepted, record) = proof.into_parts();
-    match verification {
-        Verification::Ready(result) => {
-            let claims = match checked(layer, result) {
-                Ok(claims) => claims,
-                Err(e) => return Outcome::Ready(Err(e)),
-            };
-            match dpop.record(&record) {
-                Ok(None) => Outcome::Dpop(claims, accepted),
-                // A replay store that asks the network: accepted once it
-                // recorded the proof's `jti`.
-                Ok(Some(recording)) => Outcome::DpopPending(
-                    PendingVerification::new(async move {
-                        dpop::replay_verdict(recording.await)?;
-                        Ok(claims)
-                    }),
-                    accepted,
-                ),
-                Err(e) => Outcome::Ready(Err(e)),
-            }
-        }
-        Verification::Pending(verifying) => {
-            let verifier = layer.verifier.clone();
-            let checks = Arc::clone(&layer.checks);
-            Outcome::DpopPending(
-                PendingVerification::new(async move {
-                    let claims = verifying.await?;
-                    run_checks(&checks, &claims)?;
-                    let dpop = verifier
-                        .dpop()
-                        .ok_or_else(|| AuthError::new(AuthErrorKind::InvalidDpopProof))?;
-                    if let Some(recording) = dpop.record(&record)? {
-                        dpop::replay_verdict(recording.await)?;
-                    }
-                    Ok(claims)
-                }),
-                accepted,
-            )
-        }
-    }
-}
-
-/// The request's token; `Ok(None)` when an optional route without
-/// requirements lets it through without one.
-fn token_of<'r, C, R>(
-    layer: &JwtAuthLayer<C, R>,
-    headers: &'r HeaderMap,
-    uri: &'r Uri,
-) -> Result<Option<Cow<'r, str>>, AuthError> {
-    let max_len = layer.verifier.max_token_len();
-    let dpop_required = dpop_mode(layer) == DpopMode::Required;
-    match find_token(&layer.sources, headers, uri, max_len)? {
-        // A bearer token (from any source) where DPoP is required.
-        Some(_) if dpop_required => Err(AuthErrorKind::DpopRequired.into()),
-        Some(token) => Ok(Some(token)),
-        // A route with requirements needs a token even when optional:
-        // anonymous must never get further than a signed-in caller. (An
-        // optional route stays optional with DPoP required: what it
-        // requires is that a token, when sent, be DPoP-bound.)
-        None if layer.optional && !layer.route.has_requirements() && layer.checks.is_empty() => {
-            Ok(None)
-        }
-        None => Err(AuthErrorKind::Missing.into()),
-    }
-}
-
-fn authenticate<C: Send + Sync + 'static, R>(
-    layer: &JwtAuthLayer<C, R>,
-    method: &Method,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Outcome<C> {
-    let mode = dpop_mode(layer);
-    if mode != DpopMode::Off {
-        // The DPoP scheme comes only in `Authorization` (RFC 9449 §7.1).
-        if let Ok(Credentials::Dpop(token)) = bearer_token(headers, layer.verifier.max_token_len())
-        {
-            return authenticate_dpop(layer, method, uri, headers, token);
-        }
-    }
-    let token = match token_of(layer, headers, uri) {
-        Ok(Some(token)) => token,
-        Ok(None) => return Outcome::Ready(Ok(None)),
-        Err(e) => return Outcome::Ready(Err(e)),
-    };
-    match layer.verifier.verify_request(&token, &layer.route) {
-        Verification::Ready(result) => Outcome::Ready(checked(layer, result).map(Some)),
-        Verification::Pending(p) => Outcome::Pending(p),
-    }
-}
-
-/// [`authenticate`] without waiting, for the (synchronous) tonic
-/// interceptor: a token whose `kid` is not yet in a remote key set is
-/// refused now, and the refetch it starts serves the next call.
-#[cfg(feature = "tonic")]
-pub(crate) fn authenticate_now<C: Send + Sync + 'static, R>(
-    layer: &JwtAuthLayer<C, R>,
-    headers: &HeaderMap,
-    uri: &Uri,
-) -> Result<Option<Claims<C>>, AuthError> {
-    match token_of(layer, headers, uri)? {
-        None => Ok(None),
-        Some(token) => checked(layer, layer.verifier.verify_for(&token, &layer.route)).map(Some),
-    }
+    responder.respond(rejection.error(), &head)
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use super::{verdict, BoxFuture, Revocation, RevocationError, TokenRef};
-use crate::rules::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock};
 
 /// Default bound on live entries of a [`MemoryRevocation`].
 const DEFAULT_MAX_ENTRIES: usize = 1_000_000;

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{keys_of, verdict, BoxFuture, Revocation, RevocationError, TokenRef};
-use crate::rules::{Clock, SystemClock};
+use crate::clock::{Clock, SystemClock};
 
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_LOCAL_CACHE: Duration = Duration::from_secs(1);

@@ -1,7 +1,7 @@
 //! Test utilities for your application's tests (feature `test-util`): a
 //! [`TestIssuer`] with a throwaway key pair that mints tokens in one line and
 //! hands you the matching [`Authenticator`] builder,
-//! and a steppable [`FixedClock`]. No key files, no network.
+//! and a steppable [`FixedClock`](crate::FixedClock). No key files, no network.
 //!
 //! ```
 //! use tower_jwt_auth::testing::TestIssuer;
@@ -49,9 +49,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Time: give the issuer a shared [`FixedClock`]; its tokens and its
+//! Time: give the issuer a shared [`FixedClock`](crate::FixedClock); its tokens and its
 //! authenticator then read the same clock, and
-//! [`FixedClock::advance`] expires a token without sleeping.
+//! [`FixedClock::advance`](crate::FixedClock::advance) expires a token without sleeping.
 //!
 //! Keys from an identity provider (with the `remote` feature too): a
 //! `JwksServer` serves a JWK Set and an OIDC discovery document on
@@ -67,12 +67,10 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::{json, Map, Value};
 
-pub use crate::rules::FixedClock;
-
 use crate::authenticator::{Authenticator, AuthenticatorBuilder};
+use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::keys::{Key, KeySet};
-use crate::rules::{Clock, SystemClock};
 
 mod keygen;
 
@@ -434,6 +432,7 @@ impl TokenBuilder<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::FixedClock;
     use crate::AuthErrorKind;
 
     const NOW: u64 = 1_800_000_000;
@@ -508,15 +507,20 @@ mod tests {
             k(issuer.token().kid(Some("nope"))),
             Err(AuthErrorKind::UnknownKey)
         );
-        let scoped = crate::RouteRules::new().require_scope("admin");
-        let v = auth.verifier();
+        let gate = auth.layer().require_scope("admin").into_gate();
+        let decide = |token: &str| {
+            let mut headers = http::HeaderMap::new();
+            let bearer = format!("Bearer {token}").parse().unwrap();
+            headers.insert(http::header::AUTHORIZATION, bearer);
+            gate.decide(&http::Method::GET, &http::Uri::from_static("/"), &headers)
+        };
         let read = issuer.token().scope("read").sign();
-        assert_eq!(
-            v.verify_for(&read, &scoped).unwrap_err().kind(),
-            AuthErrorKind::InsufficientScope
-        );
+        assert!(matches!(
+            decide(&read),
+            crate::Decision::Reject(r) if r.error().kind() == AuthErrorKind::InsufficientScope
+        ));
         let admin = issuer.token().scope("read admin").sign();
-        assert!(v.verify_for(&admin, &scoped).is_ok());
+        assert!(matches!(decide(&admin), crate::Decision::Accept(_)));
     }
 
     #[test]

@@ -1,48 +1,4 @@
 //! Keys from an identity provider (feature `remote`): a JWK Set URL, or
-//! OIDC discovery, fetched at start and kept fresh.
-//!
-//! - **Fetching**: reqwest with rustls and the webpki roots (public
-//!   identity providers work out of the box), a connect timeout (5 s), a
-//!   total timeout (10 s), a body limit (1 MiB) enforced while reading, at
-//!   most 5 redirects, HTTPS required except to loopback (or with the loudly
-//!   named [`RemoteOptions::danger_allow_http`]), on redirects too.
-//! - **Holding**: the current keys sit in an [`arc_swap::ArcSwap`]: a request
-//!   loads them without a lock and never waits for a refresh. The key policy
-//!   of local keys applies to each key; a key it refuses is skipped with a
-//!   warning and the others keep serving; `oct` keys are never taken from a
-//!   remote set (a published secret is no secret); keys sharing a `kid` are
-//!   all skipped.
-//! - **Refreshing**: the first fetch happens in
-//!   [`build_async`](crate::AuthenticatorBuilder::build_async) (its error
-//!   names the URL; with [`RemoteOptions::start_without_keys`] it starts
-//!   anyway and answers 503 until keys arrive). A background task refreshes
-//!   every 10 min, or as the response's `Cache-Control: max-age` says
-//!   (clamped to 1 min ..= 24 h); after a failure it retries sooner (from the
-//!   cooldown, doubling up to the interval). A token whose `kid` is unknown
-//!   triggers one refetch that every concurrent request shares (single
-//!   flight), at most one per cooldown (30 s): a flood of random kids costs
-//!   at most one fetch per cooldown. Only such a request waits, and at most
-//!   the fetch timeout. A failing refresh changes nothing: the last good keys
-//!   keep verifying for up to the maximum stale age (24 h); after that their
-//!   tokens get 503 (never an accept) and a warning is logged. The task ends
-//!   when the last clone of the authenticator is dropped.
-//! - **Events** (`tracing`): fetches, rotations (kids added and removed),
-//!   skipped keys and failures, with the URL, status and key counts; never
-//!   key material.
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use tower_jwt_auth::{keys::remote::RemoteOptions, Authenticator};
-//!
-//! # async fn run() -> Result<(), tower_jwt_auth::ConfigError> {
-//! let auth = Authenticator::builder()
-//!     .oidc_issuer("https://idp.example/realms/main") // iss pinned to it
-//!     .audience(["api"])
-//!     .remote_options(RemoteOptions::new().refresh_interval(Duration::from_secs(300)))
-//!     .build_async()
-//!     .await?;
-//! # let _ = auth; Ok(()) }
-//! ```
 
 mod fetch;
 
@@ -57,11 +13,12 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use super::jwk::parse_remote_jwks;
-use super::{Key, KeySet, RefetchWait};
-use crate::rules::Clock;
+use super::source::RefetchWait;
+use super::{Key, KeySet};
+use crate::clock::Clock;
+use crate::error::{FetchError, FetchErrorKind};
 
 pub(crate) use fetch::{parse_url, Source};
-pub use fetch::{FetchError, FetchErrorKind};
 
 use fetch::{Fetched, Fetcher};
 
@@ -69,6 +26,52 @@ use fetch::{Fetched, Fetcher};
 const MIN_MAX_AGE: Duration = Duration::from_secs(60);
 const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
+/// Keys from an identity provider (feature `remote`): a JWK Set URL, or
+/// OIDC discovery, fetched at start and kept fresh.
+///
+/// - **Fetching**: reqwest with rustls and the webpki roots (public
+///   identity providers work out of the box), a connect timeout (5 s), a
+///   total timeout (10 s), a body limit (1 MiB) enforced while reading, at
+///   most 5 redirects, HTTPS required except to loopback (or with the loudly
+///   named [`RemoteOptions::danger_allow_http`]), on redirects too.
+/// - **Holding**: the current keys sit in an [`arc_swap::ArcSwap`]: a request
+///   loads them without a lock and never waits for a refresh. The key policy
+///   of local keys applies to each key; a key it refuses is skipped with a
+///   warning and the others keep serving; `oct` keys are never taken from a
+///   remote set (a published secret is no secret); keys sharing a `kid` are
+///   all skipped.
+/// - **Refreshing**: the first fetch happens in
+///   [`build_async`](crate::AuthenticatorBuilder::build_async) (its error
+///   names the URL; with [`RemoteOptions::start_without_keys`] it starts
+///   anyway and answers 503 until keys arrive). A background task refreshes
+///   every 10 min, or as the response's `Cache-Control: max-age` says
+///   (clamped to 1 min ..= 24 h); after a failure it retries sooner (from the
+///   cooldown, doubling up to the interval). A token whose `kid` is unknown
+///   triggers one refetch that every concurrent request shares (single
+///   flight), at most one per cooldown (30 s): a flood of random kids costs
+///   at most one fetch per cooldown. Only such a request waits, and at most
+///   the fetch timeout. A failing refresh changes nothing: the last good keys
+///   keep verifying for up to the maximum stale age (24 h); after that their
+///   tokens get 503 (never an accept) and a warning is logged. The task ends
+///   when the last clone of the authenticator is dropped.
+/// - **Events** (`tracing`): fetches, rotations (kids added and removed),
+///   skipped keys and failures, with the URL, status and key counts; never
+///   key material.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use tower_jwt_auth::{Authenticator, RemoteOptions};
+///
+/// # async fn run() -> Result<(), tower_jwt_auth::ConfigError> {
+/// let auth = Authenticator::builder()
+///     .oidc_issuer("https://idp.example/realms/main") // iss pinned to it
+///     .audience(["api"])
+///     .remote_options(RemoteOptions::new().refresh_interval(Duration::from_secs(300)))
+///     .build_async()
+///     .await?;
+/// # let _ = auth; Ok(()) }
+/// ```
+///
 /// How a remote key source fetches and refreshes. The defaults suit a
 /// public identity provider; every value is documented with its default.
 #[derive(Debug, Clone)]

@@ -21,15 +21,15 @@ use super::{Unique, UniqueVisitor};
 use crate::error::{AuthError, AuthErrorKind};
 
 /// The protected header members this crate reads.
-pub(super) struct Header<'a> {
-    pub(super) alg: Algorithm,
-    pub(super) kid: Option<Cow<'a, str>>,
-    pub(super) typ: Option<Cow<'a, str>>,
+pub(crate) struct Header<'a> {
+    pub(crate) alg: Algorithm,
+    pub(crate) kid: Option<Cow<'a, str>>,
+    pub(crate) typ: Option<Cow<'a, str>>,
 }
 
 impl<'a> Header<'a> {
     /// Reads the decoded header bytes.
-    pub(super) fn parse(bytes: &'a [u8]) -> Result<Self, AuthError> {
+    pub(crate) fn parse(bytes: &'a [u8]) -> Result<Self, AuthError> {
         let malformed = || AuthError::new(AuthErrorKind::MalformedToken);
         let fields: Fields<'a> = serde_json::from_slice(bytes).map_err(|_| malformed())?;
         // RFC 7516 §4.1.2: `enc` makes it a JWE.
@@ -236,7 +236,7 @@ impl<'de> Visitor<'de> for MemberVisitor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::verifier::decode_object;
+    use crate::jws::decode_object;
 
     fn header(json: &str) -> Result<Algorithm, AuthErrorKind> {
         Header::parse(json.as_bytes())
@@ -351,7 +351,7 @@ mod tests {
         bytes: &[u8],
     ) -> Result<(Algorithm, Option<String>, Option<String>), AuthErrorKind> {
         use serde_json::Value;
-        let h = crate::verifier::parse_object(bytes).map_err(|e| e.kind())?;
+        let h = crate::jws::parse_object(bytes).map_err(|e| e.kind())?;
         if h.contains_key("enc") {
             return Err(AuthErrorKind::Encrypted);
         }

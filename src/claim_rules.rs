@@ -1,5 +1,7 @@
-//! Claims rules: time (`exp`, `nbf`, `iat` with leeway), issuer, audience,
-//! required claims, header `typ`, and per-route scopes.
+//! Claim rules: time (`exp`, `nbf`, `iat` with leeway), issuer, audience,
+//! required claims and header `typ`: what every token of an authenticator
+//! must pass, whatever the route (route rules add scopes and roles on top:
+//! [`RouteRules`](crate::RouteRules)).
 //!
 //! Defaults, each the safe reading of RFC 7519 and RFC 8725:
 //! - `exp` is required; `nbf` and `iat` are checked when present;
@@ -15,133 +17,40 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map, Value};
 
+use crate::clock::{Clock, SystemClock};
 use crate::error::{AuthError, AuthErrorKind};
-use crate::policy::RoleClaim;
 
 /// Largest NumericDate accepted: 9999-12-31T23:59:59Z.
 const MAX_NUMERIC_DATE: f64 = 253_402_300_799.0;
 
-/// Source of the current time, in whole seconds since the Unix epoch.
-pub trait Clock: Send + Sync + 'static {
-    /// Seconds since 1970-01-01T00:00:00Z.
-    fn now(&self) -> u64;
-}
-
-/// The system clock.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
-
-impl Clock for SystemClock {
-    fn now(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs())
-    }
-}
-
-/// A clock that stands still until moved: for tests.
-///
-/// Share it with an `Arc` to move time under a running authenticator:
-///
-/// ```
-/// use std::sync::Arc;
-/// use std::time::Duration;
-/// use tower_jwt_auth::{Clock, FixedClock};
-///
-/// let clock = Arc::new(FixedClock::new(1_800_000_000));
-/// // Authenticator::builder().clock(clock.clone()) ...
-/// clock.advance(Duration::from_secs(3600));
-/// assert_eq!(clock.now(), 1_800_003_600);
-/// ```
-#[derive(Debug, Default)]
-pub struct FixedClock(AtomicU64);
-
-impl FixedClock {
-    /// A clock showing `now` (seconds since the epoch).
-    #[must_use]
-    pub fn new(now: u64) -> Self {
-        Self(AtomicU64::new(now))
-    }
-
-    /// A clock showing the current system time, standing still from then on.
-    #[must_use]
-    pub fn at_system_time() -> Self {
-        Self::new(SystemClock.now())
-    }
-
-    /// Sets the time.
-    pub fn set(&self, now: u64) {
-        self.0.store(now, Ordering::Relaxed);
-    }
-
-    /// Moves the time forward by `by` (whole seconds; saturating).
-    pub fn advance(&self, by: Duration) {
-        let secs = by.as_secs();
-        // fetch_update never fails when the closure always returns Some.
-        let _ = self
-            .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
-                Some(t.saturating_add(secs))
-            });
-    }
-
-    /// Moves the time back by `by` (whole seconds; saturating at the epoch).
-    pub fn rewind(&self, by: Duration) {
-        let secs = by.as_secs();
-        let _ = self
-            .0
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {
-                Some(t.saturating_sub(secs))
-            });
-    }
-}
-
-impl Clock for FixedClock {
-    fn now(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
-    }
-}
-
-impl<T: Clock + ?Sized> Clock for Arc<T> {
-    fn now(&self) -> u64 {
-        (**self).now()
-    }
-}
-
 /// The token rules shared by every route of an authenticator.
 #[derive(Clone)]
-pub(crate) struct Rules {
+pub(crate) struct ClaimRules {
     pub(crate) issuers: Option<HashSet<String>>,
     pub(crate) audiences: Option<HashSet<String>>,
     pub(crate) required: Vec<&'static str>,
     pub(crate) leeway: u64,
     pub(crate) typ: Option<String>,
-    pub(crate) scp: bool,
-    pub(crate) role_claim: RoleClaim,
     pub(crate) clock: Arc<dyn Clock>,
 }
 
-impl fmt::Debug for Rules {
+impl fmt::Debug for ClaimRules {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Rules")
+        f.debug_struct("ClaimRules")
             .field("issuers", &self.issuers)
             .field("audiences", &self.audiences)
             .field("required", &self.required)
             .field("leeway", &self.leeway)
             .field("typ", &self.typ)
-            .field("scp", &self.scp)
-            .field("role_claim", &self.role_claim)
             .finish_non_exhaustive()
     }
 }
 
-impl Default for Rules {
+impl Default for ClaimRules {
     fn default() -> Self {
         Self {
             issuers: None,
@@ -149,8 +58,6 @@ impl Default for Rules {
             required: vec!["exp"],
             leeway: 60,
             typ: None,
-            scp: false,
-            role_claim: RoleClaim::default(),
             clock: Arc::new(SystemClock),
         }
     }
@@ -178,7 +85,7 @@ fn string_claim<'a>(
     }
 }
 
-impl Rules {
+impl ClaimRules {
     /// Checks the registered claims (RFC 7519 §4.1) of a verified token.
     #[cfg(test)]
     pub(crate) fn check(
@@ -270,61 +177,24 @@ impl Rules {
     }
 }
 
-impl Rules {
-    /// Whether the token grants `required`: the space-separated `scope`
-    /// claim (RFC 9068 §2.2.3, RFC 8693 §4.2) and, only when enabled, the
-    /// `scp` claim as an array or a space-separated string. An empty scope
-    /// is never granted.
-    pub(crate) fn has_scope(&self, claims: &Map<String, Value>, required: &str) -> bool {
-        if required.is_empty() {
-            return false;
-        }
-        let in_str = |v: &Value| {
-            v.as_str()
-                .is_some_and(|s| s.split(' ').any(|scope| scope == required))
-        };
-        claims.get("scope").is_some_and(in_str)
-            || (self.scp
-                && claims.get("scp").is_some_and(|v| match v {
-                    Value::Array(items) => items.iter().any(|i| i.as_str() == Some(required)),
-                    other => in_str(other),
-                }))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::clock::FixedClock;
 
     const NOW: u64 = 1_700_000_000;
 
-    fn rules() -> Rules {
-        Rules {
+    fn rules() -> ClaimRules {
+        ClaimRules {
             clock: Arc::new(FixedClock::new(NOW)),
-            ..Rules::default()
+            ..ClaimRules::default()
         }
     }
 
-    fn check(r: &Rules, v: Value) -> Result<(), AuthErrorKind> {
+    fn check(r: &ClaimRules, v: Value) -> Result<(), AuthErrorKind> {
         r.check(v.as_object().unwrap(), None).map_err(|e| e.kind())
-    }
-
-    #[test]
-    fn fixed_clock_steps_forward_and_back() {
-        let c = FixedClock::new(NOW);
-        c.advance(Duration::from_secs(90));
-        assert_eq!(c.now(), NOW + 90);
-        c.rewind(Duration::from_millis(30_999));
-        assert_eq!(c.now(), NOW + 60, "whole seconds");
-        c.rewind(Duration::from_secs(u64::MAX));
-        assert_eq!(c.now(), 0);
-        c.set(u64::MAX - 1);
-        c.advance(Duration::from_secs(5));
-        assert_eq!(c.now(), u64::MAX);
-        let system = FixedClock::at_system_time().now();
-        assert!(system.abs_diff(SystemClock.now()) <= 1);
     }
 
     #[test]
@@ -341,7 +211,7 @@ mod tests {
             check(&r, json!({"exp": NOW - 60})),
             Err(AuthErrorKind::Expired)
         );
-        let strict = Rules {
+        let strict = ClaimRules {
             leeway: 0,
             ..rules()
         };
@@ -394,7 +264,7 @@ mod tests {
 
     #[test]
     fn iss_and_aud_are_required_once_configured() {
-        let r = Rules {
+        let r = ClaimRules {
             issuers: Some(["https://i".to_owned()].into()),
             audiences: Some(["api".to_owned()].into()),
             ..rules()
@@ -420,7 +290,7 @@ mod tests {
 
     #[test]
     fn typ_compares_media_types() {
-        let r = Rules {
+        let r = ClaimRules {
             typ: Some("at+jwt".into()),
             ..rules()
         };
@@ -431,31 +301,8 @@ mod tests {
     }
 
     #[test]
-    fn scopes_from_scope_and_scp_when_enabled() {
-        let m = |v: Value| v.as_object().unwrap().clone();
-        let r = rules();
-        assert!(r.has_scope(&m(json!({"scope": "read admin"})), "admin"));
-        assert!(!r.has_scope(&m(json!({"scope": "read administrator"})), "admin"));
-        assert!(!r.has_scope(&m(json!({"scope": ["admin"]})), "admin"));
-        assert!(
-            !r.has_scope(&m(json!({"scp": ["admin"]})), "admin"),
-            "scp is opt-in"
-        );
-        assert!(
-            !r.has_scope(&m(json!({"scope": "a  b"})), ""),
-            "empty scope"
-        );
-        let scp = Rules {
-            scp: true,
-            ..rules()
-        };
-        assert!(scp.has_scope(&m(json!({"scp": ["admin"]})), "admin"));
-        assert!(scp.has_scope(&m(json!({"scp": "a admin"})), "admin"));
-    }
-
-    #[test]
     fn a_null_required_claim_is_missing() {
-        let r = Rules {
+        let r = ClaimRules {
             required: vec!["exp", "tenant"],
             ..rules()
         };

@@ -39,7 +39,6 @@ use serde_json::{Map, Value};
 use crate::claims::Claims;
 use crate::dpop::DpopMode;
 use crate::error::{AuthError, AuthErrorKind};
-use crate::rules::Rules;
 
 /// Where a token's roles are: a path of member names from the top of the
 /// claims object to an array of strings (or a single string).
@@ -120,6 +119,36 @@ impl Default for RoleClaim {
     }
 }
 
+/// Where an authenticator reads a token's grants: the role claim of
+/// [`RouteRules::require_role`], and whether `scp` counts besides `scope`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Grants {
+    pub(crate) role_claim: RoleClaim,
+    pub(crate) scp: bool,
+}
+
+impl Grants {
+    /// Whether the token grants `required`: the space-separated `scope`
+    /// claim (RFC 9068 §2.2.3, RFC 8693 §4.2) and, only when enabled, the
+    /// `scp` claim as an array or a space-separated string. An empty scope
+    /// is never granted.
+    pub(crate) fn has_scope(&self, claims: &Map<String, Value>, required: &str) -> bool {
+        if required.is_empty() {
+            return false;
+        }
+        let in_str = |v: &Value| {
+            v.as_str()
+                .is_some_and(|s| s.split(' ').any(|scope| scope == required))
+        };
+        claims.get("scope").is_some_and(in_str)
+            || (self.scp
+                && claims.get("scp").is_some_and(|v| match v {
+                    Value::Array(items) => items.iter().any(|i| i.as_str() == Some(required)),
+                    other => in_str(other),
+                }))
+    }
+}
+
 /// A route rule's refusal: the request gets 403 `insufficient_scope`.
 ///
 /// The reason is for logs (`tracing` feature), never sent to the client.
@@ -192,7 +221,7 @@ impl RouteRules {
     }
 
     /// Sets this route's DPoP mode (RFC 9449), replacing the
-    /// authenticator's; see [`crate::dpop`].
+    /// authenticator's; see [`DpopConfig`](crate::DpopConfig).
     #[must_use]
     pub fn dpop(mut self, mode: DpopMode) -> Self {
         self.dpop = Some(mode);
@@ -277,23 +306,25 @@ impl RouteRules {
         self
     }
 
-    /// Whether the route asks more of a token than being valid (scopes or
-    /// roles): such a route needs a token even when optional.
+    /// Whether the route asks more of a token than being valid (scopes,
+    /// roles, an audience of its own): such a route needs a token even when
+    /// optional, so that anonymous never gets further than a signed-in
+    /// caller.
     pub(crate) fn has_requirements(&self) -> bool {
-        !self.scopes.is_empty() || !self.roles.is_empty()
+        !self.scopes.is_empty() || !self.roles.is_empty() || self.audiences.is_some()
     }
 
     /// Checks scopes and roles on verified claims. Runs on every request,
     /// cached verification or not.
     pub(crate) fn check(
         &self,
-        rules: &Rules,
+        grants: &Grants,
         claims: &Map<String, Value>,
     ) -> Result<(), AuthError> {
         let scopes_ok = self
             .scopes
             .iter()
-            .all(|any| any.iter().any(|s| rules.has_scope(claims, s)));
+            .all(|any| any.iter().any(|s| grants.has_scope(claims, s)));
         if !scopes_ok {
             // The challenge may list the scopes only when each is required
             // (RFC 6750 §3: the scopes "necessary to access").
@@ -306,7 +337,7 @@ impl RouteRules {
             return Err(AuthError::insufficient_scope(&listed));
         }
         for rule in &self.roles {
-            let claim = rule.claim.as_ref().unwrap_or(&rules.role_claim);
+            let claim = rule.claim.as_ref().unwrap_or(&grants.role_claim);
             if !rule.any_of.iter().any(|r| claim.grants(claims, r)) {
                 return Err(AuthError::new(AuthErrorKind::Forbidden));
             }
@@ -343,7 +374,7 @@ mod tests {
 
     fn check(route: RouteRules, claims: Value) -> Result<(), AuthErrorKind> {
         route
-            .check(&Rules::default(), &m(claims))
+            .check(&Grants::default(), &m(claims))
             .map_err(|e| e.kind())
     }
 
@@ -374,17 +405,17 @@ mod tests {
 
     #[test]
     fn the_challenge_lists_scopes_only_when_each_is_required() {
-        let www = |r: RouteRules| {
-            r.check(&Rules::default(), &m(json!({})))
+        let scope = |r: RouteRules| {
+            r.check(&Grants::default(), &m(json!({})))
                 .unwrap_err()
-                .www_authenticate(None)
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_owned()
+                .scope()
+                .map(str::to_owned)
         };
-        assert!(www(RouteRules::new().require_all_scopes(["a", "b"])).ends_with("scope=\"a b\""));
-        assert!(!www(RouteRules::new().require_any_scope(["a", "b"])).contains("scope=\""));
+        assert_eq!(
+            scope(RouteRules::new().require_all_scopes(["a", "b"])).as_deref(),
+            Some("a b")
+        );
+        assert_eq!(scope(RouteRules::new().require_any_scope(["a", "b"])), None);
     }
 
     #[test]
@@ -475,5 +506,28 @@ mod tests {
             check(all(), json!({"roles": ["admin"]})),
             Err(AuthErrorKind::Forbidden)
         );
+    }
+
+    #[test]
+    fn scopes_from_scope_and_scp_when_enabled() {
+        let m = |v: Value| v.as_object().unwrap().clone();
+        let r = Grants::default();
+        assert!(r.has_scope(&m(json!({"scope": "read admin"})), "admin"));
+        assert!(!r.has_scope(&m(json!({"scope": "read administrator"})), "admin"));
+        assert!(!r.has_scope(&m(json!({"scope": ["admin"]})), "admin"));
+        assert!(
+            !r.has_scope(&m(json!({"scp": ["admin"]})), "admin"),
+            "scp is opt-in"
+        );
+        assert!(
+            !r.has_scope(&m(json!({"scope": "a  b"})), ""),
+            "empty scope"
+        );
+        let scp = Grants {
+            scp: true,
+            ..Grants::default()
+        };
+        assert!(scp.has_scope(&m(json!({"scp": ["admin"]})), "admin"));
+        assert!(scp.has_scope(&m(json!({"scp": "a admin"})), "admin"));
     }
 }

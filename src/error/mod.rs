@@ -1,0 +1,303 @@
+//! Errors: why a request was rejected ([`AuthError`]) and why a configuration
+//! could not be built ([`ConfigError`]).
+//!
+//! An [`AuthError`] maps to an RFC 6750 §3 response: its
+//! [`status`](AuthError::status) and its
+//! [`www_authenticate`](AuthError::www_authenticate) value. The client sees the
+//! error code and a short fixed description; the detailed reason goes to
+//! `tracing` (feature `tracing`). Nothing here ever holds a token, a secret or
+//! key material, so `Debug` and `Display` are safe to log.
+
+use std::fmt;
+
+use http::StatusCode;
+
+mod config;
+#[cfg(feature = "remote")]
+mod fetch;
+
+pub use config::{ConfigError, KeyError};
+#[cfg(feature = "remote")]
+pub use fetch::{FetchError, FetchErrorKind};
+
+/// Why a request was rejected.
+#[non_exhaustive]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum AuthErrorKind {
+    /// No credentials: no `Authorization` header, or one with another scheme
+    /// (RFC 6750 §3.1: the response carries no `error` attribute).
+    Missing,
+    /// The `Authorization` header is not a well-formed `Bearer` credential:
+    /// `Bearer` with no token, two tokens, characters outside token68, several
+    /// `Authorization` headers, or a value that is not visible ASCII. Also:
+    /// two token sources holding different tokens, or one source (a cookie,
+    /// a header, a query parameter) given twice.
+    MalformedRequest,
+    /// The token is larger than the configured limit; nothing was decoded.
+    TokenTooLarge,
+    /// The token is not a compact JWS: not three base64url segments, a header
+    /// or payload that is not a JSON object, duplicate member names.
+    MalformedToken,
+    /// The token is a JWE (five segments or an `enc` header): encrypted
+    /// tokens are rejected, not decrypted.
+    Encrypted,
+    /// The header uses a feature this crate does not implement and must not
+    /// ignore: `crit`, `b64: false`, `zip`.
+    UnsupportedHeader,
+    /// The header's `typ` is not the configured one.
+    InvalidType,
+    /// The header's `alg` is `none`, unknown, not in the allow-list, or not
+    /// allowed for the selected key.
+    DisallowedAlgorithm,
+    /// No configured key matches the token's `kid` (or, without a `kid`, no
+    /// single key fits its `alg`).
+    UnknownKey,
+    /// The signature does not verify with the selected key.
+    InvalidSignature,
+    /// `exp` is in the past (beyond the leeway).
+    Expired,
+    /// `nbf` is in the future (beyond the leeway).
+    NotYetValid,
+    /// `iat` is in the future (beyond the leeway).
+    IssuedInFuture,
+    /// `iss` is not one of the accepted issuers.
+    InvalidIssuer,
+    /// `aud` names none of the accepted audiences.
+    InvalidAudience,
+    /// A required claim is absent.
+    MissingClaim,
+    /// A registered claim has the wrong JSON type or an out-of-range value
+    /// (`exp` as a string, `iss` as an array, a negative `nbf`, ...).
+    InvalidClaim,
+    /// The claims do not deserialize into the application's claims type.
+    InvalidClaims,
+    /// The token is valid but lacks a scope the route requires.
+    InsufficientScope,
+    /// The token is valid but a route rule refused it: a required role is
+    /// missing, or the route's own check returned
+    /// [`Denied`](crate::Denied). Answered like
+    /// [`InsufficientScope`](Self::InsufficientScope): 403
+    /// `insufficient_scope`, gRPC `PERMISSION_DENIED`.
+    Forbidden,
+    /// The key source could not provide keys (for example a remote JWK Set
+    /// that was never fetched); answered with 503, never with an accept.
+    KeySourceUnavailable,
+    /// The token was revoked (logout, refresh token reuse, a subject's
+    /// "logout everywhere"): 401 `invalid_token`.
+    Revoked,
+    /// The revocation list could not be consulted (Redis unreachable):
+    /// answered with 503, never with an accept (fail closed).
+    RevocationUnavailable,
+    /// The DPoP proof is missing, malformed, badly signed, for another
+    /// method, URL or token, too old or too new, or replayed (RFC 9449
+    /// §7.1: `invalid_dpop_proof`).
+    InvalidDpopProof,
+    /// The DPoP proof lacks a valid, current server nonce (RFC 9449 §9:
+    /// `use_dpop_nonce`); the response carries one in `DPoP-Nonce`.
+    UseDpopNonce,
+    /// The token's key binding (`cnf.jkt`) does not fit the request: a
+    /// DPoP-bound token sent as `Bearer`, or a DPoP request whose token is
+    /// unbound or bound to another key.
+    InvalidBinding,
+    /// The route requires DPoP and the request used `Bearer`.
+    DpopRequired,
+    /// The DPoP replay store could not record the proof; answered with
+    /// 503, never with an accept.
+    DpopStoreUnavailable,
+}
+
+impl AuthErrorKind {
+    /// The RFC 6750 §3.1 error code, or `None` when no credentials were sent.
+    #[must_use]
+    pub fn error_code(self) -> Option<&'static str> {
+        match self {
+            Self::Missing
+            | Self::KeySourceUnavailable
+            | Self::RevocationUnavailable
+            | Self::DpopStoreUnavailable => None,
+            Self::MalformedRequest => Some("invalid_request"),
+            Self::InvalidDpopProof => Some("invalid_dpop_proof"),
+            Self::UseDpopNonce => Some("use_dpop_nonce"),
+            Self::InsufficientScope | Self::Forbidden => Some("insufficient_scope"),
+            _ => Some("invalid_token"),
+        }
+    }
+
+    /// The HTTP status of the rejection.
+    #[must_use]
+    pub fn status(self) -> StatusCode {
+        match self {
+            Self::MalformedRequest => StatusCode::BAD_REQUEST,
+            Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
+            Self::KeySourceUnavailable
+            | Self::RevocationUnavailable
+            | Self::DpopStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
+            _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// A short, fixed, client-safe description (used as `error_description`).
+    #[must_use]
+    pub fn description(self) -> &'static str {
+        match self {
+            Self::Missing => "no bearer token",
+            Self::MalformedRequest => "malformed authorization header",
+            Self::TokenTooLarge => "the token is too large",
+            Self::MalformedToken => "the token is malformed",
+            Self::Encrypted => "encrypted tokens are not accepted",
+            Self::UnsupportedHeader => "the token header uses an unsupported feature",
+            Self::InvalidType => "the token type is not accepted",
+            Self::DisallowedAlgorithm => "the token algorithm is not allowed",
+            Self::UnknownKey => "no key matches the token",
+            Self::InvalidSignature => "the token signature is invalid",
+            Self::Expired => "the token has expired",
+            Self::NotYetValid => "the token is not valid yet",
+            Self::IssuedInFuture => "the token was issued in the future",
+            Self::InvalidIssuer => "the token issuer is not accepted",
+            Self::InvalidAudience => "the token audience is not accepted",
+            Self::MissingClaim => "the token lacks a required claim",
+            Self::InvalidClaim => "the token has an invalid claim",
+            Self::InvalidClaims => "the token claims are not accepted",
+            Self::InsufficientScope => "the token lacks the required scope",
+            Self::Forbidden => "the token does not grant access to this resource",
+            Self::KeySourceUnavailable => "the signing keys are unavailable",
+            Self::Revoked => "the token has been revoked",
+            Self::RevocationUnavailable => "the revocation list is unavailable",
+            Self::InvalidDpopProof => "the dpop proof is invalid",
+            Self::UseDpopNonce => "the dpop proof must carry the current server nonce",
+            Self::InvalidBinding => "the token is not bound to the key of this request",
+            Self::DpopRequired => "a dpop-bound token and proof are required",
+            Self::DpopStoreUnavailable => "the dpop replay store is unavailable",
+        }
+    }
+}
+
+/// A rejected request: the [`AuthErrorKind`] and, for claim errors, the name
+/// of the claim (never its value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthError {
+    kind: AuthErrorKind,
+    claim: Option<&'static str>,
+    scope: Option<String>,
+}
+
+impl AuthError {
+    /// An error of this kind.
+    #[must_use]
+    pub fn new(kind: AuthErrorKind) -> Self {
+        Self {
+            kind,
+            claim: None,
+            scope: None,
+        }
+    }
+
+    pub(crate) fn claim(kind: AuthErrorKind, claim: &'static str) -> Self {
+        Self {
+            kind,
+            claim: Some(claim),
+            scope: None,
+        }
+    }
+
+    /// Insufficient scope; the challenge lists every scope the route needs.
+    pub(crate) fn insufficient_scope(required: &[String]) -> Self {
+        // RFC 6750 §3: scope = scope-token *( SP scope-token ) with the
+        // RFC 6749 §3.3 charset; otherwise the attribute is left out.
+        let listable = !required.is_empty() && required.iter().all(|s| is_scope_token(s));
+        Self {
+            kind: AuthErrorKind::InsufficientScope,
+            claim: None,
+            scope: listable.then(|| required.join(" ")),
+        }
+    }
+
+    /// Why the request was rejected.
+    #[must_use]
+    pub fn kind(&self) -> AuthErrorKind {
+        self.kind
+    }
+
+    /// The registered claim the error is about (`"exp"`, `"aud"`, ...), if any.
+    #[must_use]
+    pub fn claim_name(&self) -> Option<&'static str> {
+        self.claim
+    }
+
+    /// The scopes a 403 `insufficient_scope` challenge may list (RFC 6750
+    /// §3: only when the route requires each of them), space-separated.
+    #[must_use]
+    pub fn scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The HTTP status of the rejection (RFC 6750 §3.1).
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        self.kind.status()
+    }
+
+    /// The gRPC status code: 16 `UNAUTHENTICATED`, 7 `PERMISSION_DENIED`
+    /// for a missing scope or role, 14 `UNAVAILABLE` when keys are unavailable.
+    #[must_use]
+    pub fn grpc_status(&self) -> u16 {
+        match self.kind {
+            AuthErrorKind::InsufficientScope | AuthErrorKind::Forbidden => 7,
+            AuthErrorKind::KeySourceUnavailable
+            | AuthErrorKind::RevocationUnavailable
+            | AuthErrorKind::DpopStoreUnavailable => 14,
+            _ => 16,
+        }
+    }
+}
+
+impl From<AuthErrorKind> for AuthError {
+    fn from(kind: AuthErrorKind) -> Self {
+        Self::new(kind)
+    }
+}
+
+impl fmt::Display for AuthError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.kind.description())?;
+        if let Some(claim) = self.claim {
+            write!(f, " (claim `{claim}`)")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for AuthError {}
+
+pub(crate) fn is_scope_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_header_is_400_invalid_request() {
+        assert_eq!(AuthErrorKind::MalformedRequest.status(), 400);
+        assert_eq!(
+            AuthErrorKind::MalformedRequest.error_code(),
+            Some("invalid_request")
+        );
+    }
+
+    #[test]
+    fn only_listable_scopes_are_kept() {
+        assert_eq!(
+            AuthError::insufficient_scope(&["a".into(), "b".into()]).scope(),
+            Some("a b")
+        );
+        assert_eq!(
+            AuthError::insufficient_scope(&["ok".into(), "ad\"min".into()]).scope(),
+            None
+        );
+        assert_eq!(AuthError::insufficient_scope(&[]).scope(), None);
+    }
+}

@@ -1,0 +1,398 @@
+//! Rendering rejections: the `WWW-Authenticate` challenges of RFC 6750 §3
+//! (`Bearer`) and RFC 9449 §7.1 (`DPoP`), the HTTP response, the gRPC
+//! response, and the rejection's log event and metric.
+//!
+//! An [`AuthError`] says *why* a request was refused (its kind, the claim,
+//! the scopes a 403 may list). A [`Challenge`] says *how to ask again* on
+//! this route: the realm, and on a route with DPoP the schemes offered, the
+//! proof algorithms and the current server nonce. A [`Rejection`] holds
+//! both, and is what [`Gate::decide`](crate::Gate::decide) hands back; an
+//! [`ErrorResponder`] turns it into a response (the default one,
+//! [`DefaultErrorResponse`], as RFC 6750 says). Bodies never hold the token.
+//!
+//! ```
+//! use tower_jwt_auth::{AuthError, AuthErrorKind, Challenge};
+//!
+//! let expired = AuthError::new(AuthErrorKind::Expired);
+//! let res = Challenge::bearer(Some("api")).http_response::<String>(&expired);
+//! assert_eq!(res.status(), 401);
+//! assert_eq!(
+//!     res.headers()["www-authenticate"],
+//!     r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#
+//! );
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+
+use http::header::{CACHE_CONTROL, CONTENT_TYPE, WWW_AUTHENTICATE};
+use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
+
+use crate::error::{AuthError, AuthErrorKind};
+use crate::keys::AlgorithmSet;
+
+/// How a client may ask again on the route that refused it: what the
+/// `WWW-Authenticate` challenges and the `DPoP-Nonce` header say, besides
+/// the error itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Challenge {
+    realm: Option<Arc<str>>,
+    dpop: Option<DpopChallenge>,
+}
+
+/// The DPoP side of a challenge (RFC 9449 §7.1), on a route with DPoP on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct DpopChallenge {
+    /// Only the `DPoP` scheme is offered.
+    pub(crate) required: bool,
+    /// The request used the `DPoP` scheme (its error goes on that
+    /// challenge).
+    pub(crate) used_dpop: bool,
+    pub(crate) algorithms: AlgorithmSet,
+    pub(crate) nonce: Option<HeaderValue>,
+}
+
+impl Challenge {
+    /// A `Bearer` challenge, with a `realm` when given (a realm that cannot
+    /// be a quoted string is left out; the builder refuses such a realm).
+    #[must_use]
+    pub fn bearer(realm: Option<&str>) -> Self {
+        Self {
+            realm: realm.filter(|r| is_quotable(r)).map(Arc::from),
+            dpop: None,
+        }
+    }
+
+    pub(crate) fn new(realm: Option<Arc<str>>, dpop: Option<DpopChallenge>) -> Self {
+        Self { realm, dpop }
+    }
+
+    /// The configured `realm`, if any.
+    #[must_use]
+    pub fn realm(&self) -> Option<&str> {
+        self.realm.as_deref()
+    }
+
+    /// The server nonce to send in `DPoP-Nonce` (RFC 9449 §9), when the
+    /// route uses DPoP nonces.
+    #[must_use]
+    pub fn dpop_nonce(&self) -> Option<&HeaderValue> {
+        self.dpop.as_ref().and_then(|d| d.nonce.as_ref())
+    }
+
+    /// Every `WWW-Authenticate` challenge for `error`, the one carrying the
+    /// error first: `Bearer` (RFC 6750 §3) and, on a route with DPoP,
+    /// `DPoP` with its `algs` (RFC 9449 §7.1). Empty for 503: the client is
+    /// not asked for other credentials.
+    #[must_use]
+    pub fn www_authenticate(&self, error: &AuthError) -> Vec<HeaderValue> {
+        if error.status() == StatusCode::SERVICE_UNAVAILABLE {
+            return Vec::new();
+        }
+        let Some(dpop) = &self.dpop else {
+            return self.one("Bearer", error, true, None).into_iter().collect();
+        };
+        let algs = algs_attribute(dpop.algorithms);
+        // DPoP-only errors, a DPoP request, or a DPoP-only route: the error
+        // goes on the DPoP challenge.
+        let on_dpop = dpop.required
+            || dpop.used_dpop
+            || matches!(
+                error.kind(),
+                AuthErrorKind::InvalidDpopProof | AuthErrorKind::UseDpopNonce
+            );
+        let dpop_challenge = self.one("DPoP", error, on_dpop, Some(&algs));
+        if dpop.required {
+            return dpop_challenge.into_iter().collect();
+        }
+        let bearer = self.one("Bearer", error, !on_dpop, None);
+        let (first, second) = if on_dpop {
+            (dpop_challenge, bearer)
+        } else {
+            (bearer, dpop_challenge)
+        };
+        first.into_iter().chain(second).collect()
+    }
+
+    fn one(
+        &self,
+        scheme: &str,
+        error: &AuthError,
+        with_error: bool,
+        algs: Option<&str>,
+    ) -> Option<HeaderValue> {
+        let mut value = String::from(scheme);
+        let mut sep = " ";
+        if let Some(realm) = &self.realm {
+            value.push_str(sep);
+            value.push_str("realm=\"");
+            value.push_str(realm);
+            value.push('"');
+            sep = ", ";
+        }
+        if let Some(code) = error.kind().error_code().filter(|_| with_error) {
+            value.push_str(sep);
+            value.push_str("error=\"");
+            value.push_str(code);
+            value.push_str("\", error_description=\"");
+            value.push_str(error.kind().description());
+            value.push('"');
+            if let Some(scope) = error.scope() {
+                value.push_str(", scope=\"");
+                value.push_str(scope);
+                value.push('"');
+            }
+            sep = ", ";
+        }
+        if let Some(algs) = algs {
+            value.push_str(sep);
+            value.push_str(algs);
+        }
+        // Every part is a fixed string or was checked to be a valid
+        // quoted-string body (realm at build, scope by the error).
+        HeaderValue::from_str(&value).ok()
+    }
+
+    /// The RFC 6750 response: status, `WWW-Authenticate`, `DPoP-Nonce` when
+    /// due, `Cache-Control: no-store`, and an empty body.
+    #[must_use]
+    pub fn http_response<B: Default>(&self, error: &AuthError) -> Response<B> {
+        let mut res = Response::new(B::default());
+        *res.status_mut() = error.status();
+        let headers = res.headers_mut();
+        for challenge in self.www_authenticate(error) {
+            headers.append(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(nonce) = self.dpop_nonce() {
+            headers.insert("dpop-nonce", nonce.clone());
+        }
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        res
+    }
+
+    /// A trailers-only gRPC response: HTTP 200, `content-type:
+    /// application/grpc`, `grpc-status` ([`AuthError::grpc_status`]) and
+    /// `grpc-message` (the fixed description), `Cache-Control: no-store`,
+    /// the first challenge and the `DPoP-Nonce` when due.
+    #[must_use]
+    pub fn grpc_response<B: Default>(&self, error: &AuthError) -> Response<B> {
+        let mut res = Response::new(B::default());
+        let headers = res.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/grpc"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert("grpc-status", HeaderValue::from(error.grpc_status()));
+        // Descriptions are fixed printable ASCII without '%': valid
+        // grpc-message values as they are.
+        headers.insert(
+            "grpc-message",
+            HeaderValue::from_static(error.kind().description()),
+        );
+        if let Some(challenge) = self.www_authenticate(error).into_iter().next() {
+            headers.insert(WWW_AUTHENTICATE, challenge);
+        }
+        if let Some(nonce) = self.dpop_nonce() {
+            headers.insert("dpop-nonce", nonce.clone());
+        }
+        res
+    }
+}
+
+/// Whether `s` may stand in a quoted string as it is (printable ASCII
+/// without `"` or `\`).
+pub(crate) fn is_quotable(s: &str) -> bool {
+    s.bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+}
+
+/// `algs="ES256 PS256 …"` (RFC 9449 §7.1).
+fn algs_attribute(algorithms: AlgorithmSet) -> String {
+    let mut s = String::from("algs=\"");
+    for (i, alg) in algorithms.iter().enumerate() {
+        if i > 0 {
+            s.push(' ');
+        }
+        s.push_str(&format!("{alg:?}"));
+    }
+    s.push('"');
+    s
+}
+
+/// A refused request: why ([`AuthError`]) and how to ask again
+/// ([`Challenge`]). Made by [`Gate::decide`](crate::Gate::decide), which
+/// records it (one `tracing` event, the rejection counter) as it is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    error: AuthError,
+    challenge: Challenge,
+}
+
+impl Rejection {
+    /// A rejection, recorded: one `tracing` event (feature `tracing`; WARN
+    /// when the server side failed, else DEBUG) and the rejection counter
+    /// (feature `metrics`).
+    pub(crate) fn new(error: AuthError, challenge: Challenge) -> Self {
+        crate::observe::rejected(&error);
+        Self { error, challenge }
+    }
+
+    /// Why the request was refused.
+    #[must_use]
+    pub fn error(&self) -> &AuthError {
+        &self.error
+    }
+
+    /// How the client may ask again.
+    #[must_use]
+    pub fn challenge(&self) -> &Challenge {
+        &self.challenge
+    }
+
+    /// The default response for a request with `method` and `headers`: a
+    /// gRPC response for a gRPC call ([`RequestHead::is_grpc`]), else the
+    /// RFC 6750 response.
+    #[must_use]
+    pub fn to_response<B: Default>(&self, method: &Method, headers: &HeaderMap) -> Response<B> {
+        let head = RequestHead {
+            method,
+            headers,
+            challenge: &self.challenge,
+        };
+        DefaultErrorResponse.respond(&self.error, &head)
+    }
+}
+
+/// What a responder may know of the refused request.
+#[derive(Debug, Clone, Copy)]
+pub struct RequestHead<'a> {
+    /// The request method.
+    pub method: &'a Method,
+    /// The request headers.
+    pub headers: &'a HeaderMap,
+    /// How the client may ask again (realm, DPoP schemes and nonce).
+    pub challenge: &'a Challenge,
+}
+
+impl RequestHead<'_> {
+    /// Whether this is a gRPC call: `POST` with `content-type`
+    /// `application/grpc`, `application/grpc+…` or `application/grpc-web…`.
+    /// Anything else (a `GET` claiming gRPC) gets plain HTTP statuses, so a
+    /// client cannot turn a 401 into a cacheable 200.
+    #[must_use]
+    pub fn is_grpc(&self) -> bool {
+        let Some(ct) = self.headers.get(CONTENT_TYPE) else {
+            return false;
+        };
+        let ct = ct.as_bytes();
+        let grpc = ct == b"application/grpc"
+            || ct.starts_with(b"application/grpc+")
+            || ct.starts_with(b"application/grpc-web");
+        grpc && self.method == Method::POST
+    }
+}
+
+/// Turns a rejection into a response. Implemented by
+/// [`DefaultErrorResponse`] and by closures `Fn(&AuthError) -> Response<B>`.
+pub trait ErrorResponder<B> {
+    /// The response for `error` to the request described by `request`.
+    fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<B>;
+}
+
+/// The RFC 6750 response ([`Challenge::http_response`]), with an empty
+/// body; for gRPC calls ([`RequestHead::is_grpc`]), a trailers-only gRPC
+/// response ([`Challenge::grpc_response`]) that gRPC clients read as a
+/// status code and message.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DefaultErrorResponse;
+
+impl<B: Default> ErrorResponder<B> for DefaultErrorResponse {
+    fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<B> {
+        if request.is_grpc() {
+            request.challenge.grpc_response(error)
+        } else {
+            request.challenge.http_response(error)
+        }
+    }
+}
+
+impl<B, F> ErrorResponder<B> for F
+where
+    F: Fn(&AuthError) -> Response<B>,
+{
+    fn respond(&self, error: &AuthError, _: &RequestHead<'_>) -> Response<B> {
+        self(error)
+    }
+}
+
+impl fmt::Display for Rejection {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl std::error::Error for Rejection {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn www(error: &AuthError, challenge: &Challenge) -> String {
+        challenge.www_authenticate(error)[0]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn missing_credentials_challenge_has_no_error_attribute() {
+        let missing = AuthError::new(AuthErrorKind::Missing);
+        assert_eq!(www(&missing, &Challenge::bearer(None)), "Bearer");
+        assert_eq!(
+            www(&missing, &Challenge::bearer(Some("api"))),
+            "Bearer realm=\"api\""
+        );
+    }
+
+    #[test]
+    fn invalid_token_challenge_names_the_error() {
+        assert_eq!(
+            www(&AuthErrorKind::Expired.into(), &Challenge::bearer(None)),
+            "Bearer error=\"invalid_token\", error_description=\"the token has expired\""
+        );
+    }
+
+    #[test]
+    fn insufficient_scope_challenge_names_the_scope_only_when_safe() {
+        let bearer = Challenge::bearer(None);
+        let v = www(&AuthError::insufficient_scope(&["admin".into()]), &bearer);
+        assert!(v.ends_with(", scope=\"admin\""));
+        let v = www(
+            &AuthError::insufficient_scope(&["a".into(), "b".into()]),
+            &bearer,
+        );
+        assert!(v.ends_with(", scope=\"a b\""));
+        let v = www(
+            &AuthError::insufficient_scope(&["ok".into(), "ad\"min".into()]),
+            &bearer,
+        );
+        assert!(!v.contains("scope=\""));
+        assert_eq!(AuthErrorKind::InsufficientScope.status(), 403);
+    }
+
+    #[test]
+    fn unavailable_has_no_challenge() {
+        let e = AuthError::new(AuthErrorKind::RevocationUnavailable);
+        assert!(Challenge::bearer(None).www_authenticate(&e).is_empty());
+        let res = Challenge::bearer(None).http_response::<()>(&e);
+        assert_eq!(res.status(), 503);
+        assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
+    }
+
+    #[test]
+    fn an_unquotable_realm_is_left_out() {
+        assert_eq!(Challenge::bearer(Some("a\"b")).realm(), None);
+    }
+}

@@ -1,0 +1,114 @@
+//! The security sequence: every check after the signature, written once
+//! and run in this order for a cache miss and a cache hit alike:
+//! 1. claim rules (`exp`, `nbf`, `iat`, `iss`, `aud` with the route's
+//!    audience, required claims; [`ClaimRules`](crate::claim_rules));
+//! 2. the key's issuer: a key bound to an issuer speaks only for it;
+//! 3. the sender binding: the token's `cnf.jkt` against the request's DPoP
+//!    proof key (RFC 9449 §7.1), or absent for a bearer request;
+//! 4. the route's scopes and roles ([`RouteRules`]);
+//! 5. revocation, answered now or by a future (a list over the network).
+
+use std::future::Future;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::{IssuerVerifier, Verdict};
+use crate::error::{AuthError, AuthErrorKind};
+use crate::keys::Key;
+use crate::revocation::{Revocation, RevocationError, TokenRef};
+use crate::route_rules::RouteRules;
+
+/// What the request adds to a verification: the route's rules and the
+/// DPoP proof key's thumbprint (`None`: a bearer request).
+pub(super) struct Request<'a> {
+    pub(super) route: &'a RouteRules,
+    pub(super) jkt: Option<&'a str>,
+}
+
+/// Runs the sequence at clock second `now`. `Ok(Some(list))`: every check
+/// passed but revocation, which `list` must answer over the network.
+pub(super) fn run(
+    verifier: &IssuerVerifier,
+    claims: &Map<String, Value>,
+    key: &Key,
+    request: &Request<'_>,
+    now: u64,
+) -> Result<Option<Arc<dyn Revocation>>, AuthError> {
+    verifier
+        .rules
+        .check_at(claims, request.route.audiences.as_ref(), now)?;
+    // A key bound to an issuer speaks only for that issuer: another
+    // issuer's key cannot mint tokens in its name.
+    if let Some(bound) = key.issuer() {
+        if claims.get("iss").and_then(Value::as_str) != Some(bound) {
+            return Err(AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"));
+        }
+    }
+    binding(claims, request.jkt)?;
+    request.route.check(&verifier.grants, claims)?;
+    let Some(revocation) = &verifier.revocation else {
+        return Ok(None);
+    };
+    match revocation.is_revoked_now(&TokenRef::from_claims(claims)) {
+        Some(answer) => verdict(answer).map(|()| None),
+        None => Ok(Some(Arc::clone(revocation))),
+    }
+}
+
+/// The token's `cnf.jkt` against the proof key's thumbprint (`expected`,
+/// `None` for a bearer request).
+///
+/// # Errors
+/// [`AuthErrorKind::InvalidBinding`]: a bound token sent as bearer, a DPoP
+/// request whose token is unbound or bound to another key; a `cnf` or
+/// `cnf.jkt` of the wrong type is an invalid claim.
+fn binding(claims: &Map<String, Value>, expected: Option<&str>) -> Result<(), AuthError> {
+    let jkt = match claims.get("cnf") {
+        None => None,
+        Some(Value::Object(cnf)) => match cnf.get("jkt") {
+            None => None,
+            Some(Value::String(jkt)) => Some(jkt.as_str()),
+            Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidClaim, "cnf")),
+        },
+        Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidClaim, "cnf")),
+    };
+    match (jkt, expected) {
+        (None, None) => Ok(()),
+        (Some(jkt), Some(expected)) if jkt == expected => Ok(()),
+        _ => Err(AuthErrorKind::InvalidBinding.into()),
+    }
+}
+
+/// Asks `revocation` over the network about `claims`.
+pub(super) async fn ask(
+    revocation: &dyn Revocation,
+    claims: &Map<String, Value>,
+) -> Result<(), AuthError> {
+    verdict(revocation.is_revoked(&TokenRef::from_claims(claims)).await)
+}
+
+/// A verification waiting for a revocation answer; without waiting, the
+/// list is unavailable (fail closed).
+pub(super) fn pending_revocation<T>(
+    wait: impl Future<Output = Result<T, AuthError>> + Send + 'static,
+) -> Verdict<T> {
+    Verdict::Pending {
+        wait: Box::pin(wait),
+        unless_waited: AuthErrorKind::RevocationUnavailable.into(),
+    }
+}
+
+/// A revocation list's answer as a verification outcome: revoked is 401,
+/// a list that cannot answer is 503 (fail closed).
+fn verdict(answer: Result<bool, RevocationError>) -> Result<(), AuthError> {
+    match answer {
+        Ok(false) => Ok(()),
+        Ok(true) => Err(AuthErrorKind::Revoked.into()),
+        Err(_e) => {
+            #[cfg(feature = "tracing")]
+            tracing::warn!(error = %_e, "revocation list unavailable: request refused");
+            Err(AuthErrorKind::RevocationUnavailable.into())
+        }
+    }
+}
