@@ -3,7 +3,6 @@
 //! counters it reads; requests go through a real axum server with the layer.
 
 mod common;
-mod dpop_support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -673,15 +672,15 @@ async fn a_dpop_request_naming_a_new_kid_waits_for_the_refetch_as_a_bearer_one_d
         .await
         .unwrap();
     let addr = app(&auth).await;
-    let key = dpop_support::proof_key(Algorithm::EdDSA);
+    let key = common::dpop::proof_key(Algorithm::EdDSA);
     let bound = |kid: &str, alg: Algorithm| {
         let mut claims = claims();
         claims["cnf"] = json!({"jkt": key.jkt});
         token(alg, Some(kid), &claims)
     };
-    let request = |token: String| dpop_support::Req::with(&key, ORIGIN, "/me", token, now());
+    let request = |token: String| common::dpop::Req::with(&key, ORIGIN, "/me", token, now());
     let first = request(bound("rsa-1", Algorithm::RS256));
-    assert_eq!(dpop_support::send(addr, &key, &first).await.status, 200);
+    assert_eq!(common::dpop::send(addr, &key, &first).await.status, 200);
 
     // The provider rotates in a key: the first DPoP request whose token
     // names it is accepted after one refetch, not refused while the
@@ -689,19 +688,19 @@ async fn a_dpop_request_naming_a_new_kid_waits_for_the_refetch_as_a_bearer_one_d
     let before = idp.hits();
     idp.set(|b| b.keys = vec![jwk("rsa-1"), jwk("ec256-1")]);
     let rotated = request(bound("ec256-1", Algorithm::ES256));
-    let reply = dpop_support::send(addr, &key, &rotated).await;
+    let reply = common::dpop::send(addr, &key, &rotated).await;
     assert_eq!(reply.status, 200, "{:?}", reply.challenges);
     assert_eq!(idp.hits(), before + 1, "exactly one refetch");
 
     // After the wait, the proof was recorded like any other: the same
     // proof again is a replay.
     let proof = rotated.proof(&key);
-    dpop_support::assert_invalid_proof(
-        &dpop_support::send_proof(addr, &rotated, &proof, false).await,
+    common::dpop::assert_invalid_proof(
+        &common::dpop::send_proof(addr, &rotated, &proof, false).await,
         "a replay",
     );
 
     // A kid the provider never publishes: refused after the wait, as 401.
     let unknown = request(bound("nobody", Algorithm::ES256));
-    assert_eq!(dpop_support::send(addr, &key, &unknown).await.status, 401);
+    assert_eq!(common::dpop::send(addr, &key, &unknown).await.status, 401);
 }

@@ -2,7 +2,10 @@
 //! tokens signed with jsonwebtoken from the fixture keys.
 #![allow(dead_code)]
 
+pub mod dpop;
+
 use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -11,6 +14,14 @@ use serde_json::Value;
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret!";
 pub const NOW: u64 = 1_800_000_000;
+
+/// The wall clock, in seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
 
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
