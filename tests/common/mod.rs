@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod dpop;
+#[cfg(feature = "remote")]
+pub mod idp;
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
