@@ -5,6 +5,7 @@
 pub mod dpop;
 #[cfg(feature = "remote")]
 pub mod idp;
+pub mod logs;
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
