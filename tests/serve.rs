@@ -9,7 +9,6 @@ mod common;
 mod serve;
 
 use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use common::*;
 use jsonwebtoken::Algorithm;
@@ -17,13 +16,6 @@ use serde_json::{json, Value};
 
 const ISS: &str = "https://issuer.contract";
 const AUD: &str = "contract-api";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
 
 fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
     let map: HashMap<String, String> = vars
