@@ -95,6 +95,12 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A token's JSON segment `i` (0: the header, 1: the claims), decoded.
+pub fn segment(token: &str, i: usize) -> Value {
+    let seg = token.split('.').nth(i).expect("a segment");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).expect("base64url")).expect("JSON")
+}
+
 /// A token whose header and payload are exactly these JSON texts, validly
 /// signed with `key` for `alg`.
 pub fn raw_token(
@@ -161,4 +167,27 @@ pub fn merged(base: &Value, extra: Value) -> Value {
         }
     }
     c
+}
+
+/// `tries` concurrent refresh exchanges of `refresh_token`, spread over
+/// `issuers` in turn; how many succeeded.
+pub async fn refresh_winners(
+    issuers: &[tower_jwt_auth::issue::TokenIssuer],
+    refresh_token: &str,
+    tries: usize,
+) -> usize {
+    let tasks: Vec<_> = issuers
+        .iter()
+        .cycle()
+        .take(tries)
+        .map(|issuer| {
+            let (issuer, token) = (issuer.clone(), refresh_token.to_owned());
+            tokio::spawn(async move { issuer.refresh(&token).await.is_ok() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    wins
 }
