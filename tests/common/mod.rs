@@ -115,6 +115,16 @@ pub fn raw_token(
     format!("{message}.{sig}")
 }
 
+/// An environment (`name -> value`) holding only `vars`, for the examples'
+/// `configure` functions.
+pub fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    move |name| map.get(name).cloned()
+}
+
 /// Serves `app` on 127.0.0.1 and a free port; the server task ends with the
 /// test's runtime.
 pub async fn serve(app: axum::Router) -> SocketAddr {
