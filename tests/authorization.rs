@@ -18,73 +18,54 @@ fn exp() -> u64 {
     jsonwebtoken::get_current_timestamp() + 600
 }
 
-/// `claims` plus an `exp`, signed.
+/// `claims`, signed, with an `exp` unless they have one.
 fn tok(claims: Value) -> String {
-    hs256(&merged(&claims, json!({"exp": exp()})))
+    hs256(&merged(&json!({"exp": exp()}), claims))
 }
 
-async fn status(addr: std::net::SocketAddr, path: &str, claims: Value) -> (u16, String) {
-    let r = fetch_bearer(addr, path, &tok(claims)).await;
-    (r.status, r.www)
+/// What the layer does with a token on a route with rules.
+#[derive(Clone, Copy, Debug)]
+enum Expect {
+    /// 200.
+    Allowed,
+    /// 403 `insufficient_scope`.
+    Forbidden,
+    /// 403 `insufficient_scope` whose challenge names these scopes.
+    ForbiddenNaming(&'static str),
+    /// 401 `invalid_token`: the token fails before any rule runs.
+    Unauthorized,
 }
 
-fn forbidden(r: &(u16, String)) -> bool {
-    r.0 == 403 && r.1.contains("error=\"insufficient_scope\"")
+/// GET `path` with a token for `claims`; asserts `expect`, naming `case`.
+async fn check(addr: std::net::SocketAddr, case: &str, path: &str, claims: &Value, expect: Expect) {
+    let r = fetch_bearer(addr, path, &tok(claims.clone())).await;
+    let what = format!("{case}: {path} with {claims}: {expect:?}");
+    let (status, www_part) = match expect {
+        Expect::Allowed => (200, ""),
+        Expect::Forbidden => (403, "error=\"insufficient_scope\""),
+        Expect::ForbiddenNaming(scopes) => {
+            assert!(
+                r.www.contains(&format!("scope=\"{scopes}\"")),
+                "{what}: {}",
+                r.www
+            );
+            (403, "error=\"insufficient_scope\"")
+        }
+        Expect::Unauthorized => (401, "invalid_token"),
+    };
+    assert_eq!(r.status, status, "{what}: {}", r.www);
+    assert!(r.www.contains(www_part), "{what}: {}", r.www);
 }
 
-#[tokio::test]
-async fn any_of_and_all_of_scopes() {
-    let auth = Authenticator::builder()
-        .hmac_secret(SECRET)
-        .build()
-        .unwrap();
-    let app = Router::new()
-        .route(
-            "/any",
-            get(ok).layer(auth.layer().require_any_scope(["read", "admin"])),
-        )
-        .route(
-            "/all",
-            get(ok).layer(auth.layer().require_all_scopes(["read", "write"])),
-        )
-        .route(
-            "/both",
-            get(ok).layer(
-                auth.layer()
-                    .require_any_scope(["a", "b"])
-                    .require_scope("c"),
-            ),
-        );
-    let addr = serve(app).await;
-    assert_eq!(status(addr, "/any", json!({"scope": "admin"})).await.0, 200);
-    assert_eq!(
-        status(addr, "/any", json!({"scope": "x read"})).await.0,
-        200
-    );
-    assert!(forbidden(
-        &status(addr, "/any", json!({"scope": "write"})).await
-    ));
-    assert!(forbidden(&status(addr, "/any", json!({})).await));
-
-    assert_eq!(
-        status(addr, "/all", json!({"scope": "write read"})).await.0,
-        200
-    );
-    let r = status(addr, "/all", json!({"scope": "read"})).await;
-    assert!(forbidden(&r), "{r:?}");
-    assert!(r.1.contains("scope=\"read write\""), "{}", r.1);
-
-    assert_eq!(status(addr, "/both", json!({"scope": "b c"})).await.0, 200);
-    assert!(forbidden(
-        &status(addr, "/both", json!({"scope": "a b"})).await
-    ));
-    assert!(forbidden(
-        &status(addr, "/both", json!({"scope": "c"})).await
-    ));
+#[derive(serde::Deserialize)]
+struct Tenanted {
+    tenant: String,
+    level: u32,
 }
 
-#[tokio::test]
-async fn roles_in_identity_provider_shapes() {
+/// Scopes (any-of, all-of, both), roles in the shapes identity providers
+/// send, and a custom check on typed claims, each on its own route.
+fn rules_app() -> Router {
     let plain = Authenticator::builder()
         .hmac_secret(SECRET)
         .build()
@@ -99,7 +80,39 @@ async fn roles_in_identity_provider_shapes() {
         .role_claim(RoleClaim::path(["https://example.com/claims", "roles"]))
         .build()
         .unwrap();
-    let app = Router::new()
+    let typed = Authenticator::builder()
+        .claims::<Tenanted>()
+        .hmac_secret(SECRET)
+        .build()
+        .unwrap();
+    let acme_only = typed.layer().require(|c: &Claims<Tenanted>| {
+        if c.tenant == "acme" {
+            Ok(())
+        } else {
+            Err(Denied::because("another tenant"))
+        }
+    });
+    let senior = acme_only
+        .clone()
+        .require(|c: &Claims<Tenanted>| (c.level >= 3).then_some(()).ok_or_else(Denied::new));
+    Router::new()
+        .route(
+            "/any-scope",
+            get(ok).layer(plain.layer().require_any_scope(["read", "admin"])),
+        )
+        .route(
+            "/all-scopes",
+            get(ok).layer(plain.layer().require_all_scopes(["read", "write"])),
+        )
+        .route(
+            "/both",
+            get(ok).layer(
+                plain
+                    .layer()
+                    .require_any_scope(["a", "b"])
+                    .require_scope("c"),
+            ),
+        )
         .route("/roles", get(ok).layer(plain.layer().require_role("admin")))
         .route(
             "/groups",
@@ -118,126 +131,168 @@ async fn roles_in_identity_provider_shapes() {
             ),
         )
         .route(
-            "/any",
+            "/any-role",
             get(ok).layer(keycloak.layer().require_any_role(["ops", "admin"])),
         )
         .route(
             "/custom",
             get(ok).layer(custom.layer().require_role("editor")),
-        );
-    let addr = serve(app).await;
+        )
+        .route("/acme", get(ok).layer(acme_only))
+        .route("/senior", get(ok).layer(senior))
+}
 
-    // Entra ID app roles (and the common `roles` claim).
-    assert_eq!(
-        status(addr, "/roles", json!({"roles": ["admin"]})).await.0,
-        200
-    );
-    assert!(forbidden(
-        &status(addr, "/roles", json!({"roles": ["user"]})).await
-    ));
-    assert!(forbidden(
-        &status(addr, "/roles", json!({"groups": ["admin"]})).await
-    ));
-    assert!(forbidden(
-        &status(addr, "/roles", json!({"scope": "admin"})).await
-    ));
-    // Okta / Cognito style groups.
-    assert_eq!(
-        status(addr, "/groups", json!({"groups": ["staff"]}))
-            .await
-            .0,
-        200
-    );
-    assert!(forbidden(
-        &status(addr, "/groups", json!({"roles": ["staff"]})).await
-    ));
-
-    // Keycloak realm roles, and a top-level `roles` is not them.
+#[tokio::test]
+async fn route_rules_allow_or_refuse_each_token_by_its_claims() {
+    use Expect::*;
+    let addr = serve(rules_app()).await;
     let kc = json!({
         "realm_access": {"roles": ["offline_access", "admin"]},
         "resource_access": {"billing": {"roles": ["manager"]}, "crm": {"roles": ["admin"]}},
     });
-    assert_eq!(status(addr, "/realm", kc.clone()).await.0, 200);
-    assert!(forbidden(
-        &status(addr, "/realm", json!({"roles": ["admin"]})).await
-    ));
-    assert_eq!(status(addr, "/any", kc.clone()).await.0, 200);
-    // Keycloak client roles: this client's, not another client's.
-    assert_eq!(status(addr, "/client", kc).await.0, 200);
-    let other_client = json!({"resource_access": {"crm": {"roles": ["manager"]}}});
-    assert!(forbidden(&status(addr, "/client", other_client).await));
-
-    // A configured path whose first name contains dots and slashes.
-    let ns = json!({"https://example.com/claims": {"roles": ["editor"]}});
-    assert_eq!(status(addr, "/custom", ns).await.0, 200);
-    let flat = json!({"https://example.com/claims.roles": ["editor"]});
-    assert!(forbidden(&status(addr, "/custom", flat).await));
-}
-
-#[tokio::test]
-async fn a_token_that_fails_verification_is_401_before_any_rule() {
-    let auth = Authenticator::builder()
-        .hmac_secret(SECRET)
-        .build()
-        .unwrap();
-    let addr =
-        serve(Router::new().route("/", get(ok).layer(auth.layer().require_role("admin")))).await;
-    let expired = hs256(&json!({"roles": ["admin"], "exp": 1}));
-    let r = fetch_bearer(addr, "/", &expired).await;
-    assert_eq!(r.status, 401);
-    assert!(r.www.contains("invalid_token"));
-}
-
-#[derive(serde::Deserialize)]
-struct Tenanted {
-    tenant: String,
-    level: u32,
-}
-
-#[tokio::test]
-async fn a_custom_check_on_typed_claims() {
-    let auth = Authenticator::builder()
-        .claims::<Tenanted>()
-        .hmac_secret(SECRET)
-        .build()
-        .unwrap();
-    let acme_only = auth.layer().require(|c: &Claims<Tenanted>| {
-        if c.tenant == "acme" {
-            Ok(())
-        } else {
-            Err(Denied::because("another tenant"))
-        }
-    });
-    let senior = acme_only
-        .clone()
-        .require(|c: &Claims<Tenanted>| (c.level >= 3).then_some(()).ok_or_else(Denied::new));
-    let app = Router::new()
-        .route("/acme", get(ok).layer(acme_only))
-        .route("/senior", get(ok).layer(senior));
-    let addr = serve(app).await;
-    assert_eq!(
-        status(addr, "/acme", json!({"tenant": "acme", "level": 1}))
-            .await
-            .0,
-        200
-    );
-    assert!(forbidden(
-        &status(addr, "/acme", json!({"tenant": "evil", "level": 9})).await
-    ));
-    assert_eq!(
-        status(addr, "/senior", json!({"tenant": "acme", "level": 3}))
-            .await
-            .0,
-        200
-    );
-    assert!(forbidden(
-        &status(addr, "/senior", json!({"tenant": "acme", "level": 2})).await
-    ));
-    assert!(forbidden(
-        &status(addr, "/senior", json!({"tenant": "evil", "level": 3})).await
-    ));
-    // Claims that do not fit the type never reach the check: 401.
-    assert_eq!(status(addr, "/acme", json!({"tenant": 5})).await.0, 401);
+    let cases = [
+        // Any-of and all-of scopes, and both on one route.
+        (
+            "any-of scope",
+            "/any-scope",
+            json!({"scope": "admin"}),
+            Allowed,
+        ),
+        (
+            "any-of scope",
+            "/any-scope",
+            json!({"scope": "x read"}),
+            Allowed,
+        ),
+        (
+            "any-of scope",
+            "/any-scope",
+            json!({"scope": "write"}),
+            Forbidden,
+        ),
+        ("any-of scope", "/any-scope", json!({}), Forbidden),
+        (
+            "all-of scopes",
+            "/all-scopes",
+            json!({"scope": "write read"}),
+            Allowed,
+        ),
+        (
+            "all-of scopes",
+            "/all-scopes",
+            json!({"scope": "read"}),
+            ForbiddenNaming("read write"),
+        ),
+        ("any-of and one", "/both", json!({"scope": "b c"}), Allowed),
+        (
+            "any-of and one",
+            "/both",
+            json!({"scope": "a b"}),
+            Forbidden,
+        ),
+        ("any-of and one", "/both", json!({"scope": "c"}), Forbidden),
+        // Entra ID app roles (and the common `roles` claim).
+        (
+            "roles claim",
+            "/roles",
+            json!({"roles": ["admin"]}),
+            Allowed,
+        ),
+        (
+            "roles claim",
+            "/roles",
+            json!({"roles": ["user"]}),
+            Forbidden,
+        ),
+        (
+            "roles claim",
+            "/roles",
+            json!({"groups": ["admin"]}),
+            Forbidden,
+        ),
+        (
+            "roles claim",
+            "/roles",
+            json!({"scope": "admin"}),
+            Forbidden,
+        ),
+        // Okta / Cognito style groups.
+        ("groups", "/groups", json!({"groups": ["staff"]}), Allowed),
+        ("groups", "/groups", json!({"roles": ["staff"]}), Forbidden),
+        // Keycloak realm roles, and a top-level `roles` is not them.
+        ("Keycloak realm", "/realm", kc.clone(), Allowed),
+        (
+            "Keycloak realm",
+            "/realm",
+            json!({"roles": ["admin"]}),
+            Forbidden,
+        ),
+        ("Keycloak realm, any-of", "/any-role", kc.clone(), Allowed),
+        // Keycloak client roles: this client's, not another client's.
+        ("Keycloak client", "/client", kc, Allowed),
+        (
+            "Keycloak client",
+            "/client",
+            json!({"resource_access": {"crm": {"roles": ["manager"]}}}),
+            Forbidden,
+        ),
+        // A configured path whose first name contains dots and slashes.
+        (
+            "custom path",
+            "/custom",
+            json!({"https://example.com/claims": {"roles": ["editor"]}}),
+            Allowed,
+        ),
+        (
+            "custom path",
+            "/custom",
+            json!({"https://example.com/claims.roles": ["editor"]}),
+            Forbidden,
+        ),
+        // A custom check on typed claims, and two checks on one route.
+        (
+            "typed check",
+            "/acme",
+            json!({"tenant": "acme", "level": 1}),
+            Allowed,
+        ),
+        (
+            "typed check",
+            "/acme",
+            json!({"tenant": "evil", "level": 9}),
+            Forbidden,
+        ),
+        (
+            "two checks",
+            "/senior",
+            json!({"tenant": "acme", "level": 3}),
+            Allowed,
+        ),
+        (
+            "two checks",
+            "/senior",
+            json!({"tenant": "acme", "level": 2}),
+            Forbidden,
+        ),
+        (
+            "two checks",
+            "/senior",
+            json!({"tenant": "evil", "level": 3}),
+            Forbidden,
+        ),
+        // Claims that do not fit the type never reach the check.
+        ("typed check", "/acme", json!({"tenant": 5}), Unauthorized),
+        // A token that fails verification is 401 before any rule.
+        (
+            "expired",
+            "/roles",
+            json!({"roles": ["admin"], "exp": 1}),
+            Unauthorized,
+        ),
+    ];
+    for (case, path, claims, expect) in cases {
+        check(addr, case, path, &claims, expect).await;
+    }
 }
 
 #[tokio::test]
@@ -264,9 +319,14 @@ async fn optional_routes_with_rules_still_need_a_token() {
         let r = fetch(addr, path, None).await;
         assert_eq!((r.status, r.www.as_str()), (401, "Bearer"), "{path}");
     }
-    assert_eq!(
-        status(addr, "/role", json!({"roles": ["admin"]})).await.0,
-        200
-    );
-    assert_eq!(status(addr, "/check", json!({})).await.0, 200);
+    let admin = json!({"roles": ["admin"]});
+    check(addr, "optional, role", "/role", &admin, Expect::Allowed).await;
+    check(
+        addr,
+        "optional, check",
+        "/check",
+        &json!({}),
+        Expect::Allowed,
+    )
+    .await;
 }

@@ -4,7 +4,6 @@
 //! `control_request_is_accepted`).
 
 mod common;
-mod dpop_support;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,9 +11,9 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use common::dpop::*;
 use common::*;
-use dpop_support::*;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use tower_jwt_auth::{Authenticator, Claims, DpopBound, FixedClock};
 use tower_jwt_auth::{DpopConfig, DpopMode, MemoryReplayStore};
@@ -23,11 +22,8 @@ const ORIGIN: &str = "https://api.example";
 
 /// An access token bound to `jkt` (or unbound with `None`).
 fn access_token(jkt: Option<&str>) -> String {
-    let mut claims = json!({"sub": "alice", "scope": "read", "iat": NOW, "exp": NOW + 3600});
-    if let Some(jkt) = jkt {
-        claims["cnf"] = json!({ "jkt": jkt });
-    }
-    hs256(&claims)
+    let claims = json!({"sub": "alice", "scope": "read", "iat": NOW, "exp": NOW + 3600});
+    hs256(&bound_to(claims, jkt))
 }
 
 impl Req {
@@ -84,7 +80,7 @@ async fn server() -> Server {
 async fn control_request_is_accepted() {
     let s = server().await;
     let key = proof_key(Algorithm::ES256);
-    let req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    let req = strict(&key);
     let r = send(s.addr, &key, &req).await;
     assert_eq!(r.status, 200, "{:?}", r.challenges);
     assert_eq!(r.body["claims"]["sub"], "alice");
@@ -109,34 +105,73 @@ async fn proofs_signed_with_es256_rs256_ps256_and_eddsa_are_accepted() {
     }
 }
 
-#[tokio::test]
-async fn wrong_htm_is_rejected() {
-    let s = server().await;
-    let key = proof_key(Algorithm::ES256);
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    req.claims["htm"] = json!("POST");
-    assert_invalid_proof(&send(s.addr, &key, &req).await, "htm POST on GET");
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    req.claims["htm"] = json!("get");
-    assert_invalid_proof(&send(s.addr, &key, &req).await, "htm lowercase");
+/// A request to `/strict` that is accepted unless a test breaks one thing.
+fn strict(key: &ProofKey) -> Req {
+    Req::new(key, "/strict", access_token(Some(&key.jkt)))
 }
 
 #[tokio::test]
-async fn htu_with_a_query_is_rejected() {
+async fn a_proof_with_one_claim_or_header_member_broken_is_rejected() {
     let s = server().await;
     let key = proof_key(Algorithm::ES256);
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    req.claims["htu"] = json!(format!("{ORIGIN}/strict?x=1"));
-    assert_invalid_proof(&send(s.addr, &key, &req).await, "htu with query");
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    req.claims["htu"] = json!(format!("{ORIGIN}/strict#frag"));
-    assert_invalid_proof(&send(s.addr, &key, &req).await, "htu with fragment");
-}
-
-#[tokio::test]
-async fn htu_of_another_host_or_path_is_rejected() {
-    let s = server().await;
-    let key = proof_key(Algorithm::ES256);
+    type Breaker = Box<dyn Fn(&mut Req)>;
+    let drop_header = |member: &'static str| -> Breaker {
+        Box::new(move |r| {
+            r.header.as_object_mut().unwrap().remove(member);
+        })
+    };
+    let mut cases: Vec<(String, Breaker)> = vec![
+        // htm
+        (
+            "htm POST on GET".into(),
+            Box::new(|r| r.claims["htm"] = json!("POST")),
+        ),
+        (
+            "htm lowercase".into(),
+            Box::new(|r| r.claims["htm"] = json!("get")),
+        ),
+        // htu with a query or a fragment
+        (
+            "htu with query".into(),
+            Box::new(|r| r.claims["htu"] = json!(format!("{ORIGIN}/strict?x=1"))),
+        ),
+        (
+            "htu with fragment".into(),
+            Box::new(|r| r.claims["htu"] = json!(format!("{ORIGIN}/strict#frag"))),
+        ),
+        // ath of another token, or none
+        (
+            "ath of another token".into(),
+            Box::new(|r| r.claims["ath"] = json!(ath("another token"))),
+        ),
+        (
+            "no ath".into(),
+            Box::new(|r| {
+                r.claims.as_object_mut().unwrap().remove("ath");
+            }),
+        ),
+        // Any `d`: the check is on the member's presence, the proof is
+        // otherwise valid.
+        (
+            "private jwk".into(),
+            Box::new(|r| r.header["jwk"]["d"] = json!(b64([1u8; 32]))),
+        ),
+        // typ, jwk and crit in the header
+        (
+            "typ JWT".into(),
+            Box::new(|r| r.header["typ"] = json!("JWT")),
+        ),
+        ("no typ".into(), drop_header("typ")),
+        ("no jwk".into(), drop_header("jwk")),
+        (
+            "crit".into(),
+            Box::new(|r| r.header["crit"] = json!(["exp"])),
+        ),
+        // two DPoP headers, or none
+        ("two DPoP headers".into(), Box::new(|r| r.extra_proofs = 1)),
+        ("no DPoP header".into(), Box::new(|r| r.no_proof = true)),
+    ];
+    // htu of another host or path
     for htu in [
         "https://other.example/strict".to_owned(),
         "http://api.example/strict".to_owned(),
@@ -145,9 +180,36 @@ async fn htu_of_another_host_or_path_is_rejected() {
         format!("{ORIGIN}/me"),
         "/strict".to_owned(),
     ] {
-        let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-        req.claims["htu"] = json!(htu);
-        assert_invalid_proof(&send(s.addr, &key, &req).await, &htu);
+        let case = format!("htu {htu}");
+        cases.push((case, Box::new(move |r| r.claims["htu"] = json!(htu))));
+    }
+    for (case, breaker) in cases {
+        let mut req = strict(&key);
+        breaker(&mut req);
+        assert_invalid_proof(&send(s.addr, &key, &req).await, &case);
+    }
+}
+
+#[tokio::test]
+async fn a_proof_not_signed_with_an_asymmetric_key_is_rejected() {
+    let s = server().await;
+    let key = proof_key(Algorithm::ES256);
+    // alg none; an HS256 proof "keyed" with an oct JWK, and one with the EC
+    // key's JWK.
+    let unsigned: fn(&Req) -> String = Req::unsigned_proof;
+    let hmac: fn(&Req) -> String = Req::hmac_proof;
+    let hs256 = |jwk: Value| json!({"typ": "dpop+jwt", "alg": "HS256", "jwk": jwk});
+    let mut none = strict(&key).header;
+    none["alg"] = json!("none");
+    for (case, header, proof) in [
+        ("alg none", none, unsigned),
+        ("HS256, oct jwk", hs256(oct_jwk()), hmac),
+        ("HS256, the EC key's jwk", hs256(key.jwk.clone()), hmac),
+    ] {
+        let mut req = strict(&key);
+        req.header = header;
+        let proof = proof(&req);
+        assert_invalid_proof(&send_proof(s.addr, &req, &proof, false).await, case);
     }
 }
 
@@ -160,7 +222,7 @@ async fn htu_is_compared_after_rfc3986_normalization() {
         "https://api.example/./x/../strict",
         "https://api.example/%73trict",
     ] {
-        let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+        let mut req = strict(&key);
         req.claims["htu"] = json!(htu);
         let r = send(s.addr, &key, &req).await;
         assert_eq!(r.status, 200, "{htu}: {:?}", r.challenges);
@@ -179,7 +241,7 @@ async fn iat_too_old_or_too_new_is_rejected_at_the_window_edge() {
         (NOW + 121, false),
         (NOW - 3600, false),
     ] {
-        let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+        let mut req = strict(&key);
         req.claims["iat"] = json!(iat);
         let r = send(s.addr, &key, &req).await;
         if ok {
@@ -188,7 +250,7 @@ async fn iat_too_old_or_too_new_is_rejected_at_the_window_edge() {
             assert_invalid_proof(&r, &format!("iat {iat}"));
         }
     }
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    let mut req = strict(&key);
     req.claims["iat"] = json!(format!("{NOW}"));
     assert_invalid_proof(&send(s.addr, &key, &req).await, "iat as a string");
 }
@@ -197,7 +259,7 @@ async fn iat_too_old_or_too_new_is_rejected_at_the_window_edge() {
 async fn replayed_jti_is_rejected() {
     let s = server().await;
     let key = proof_key(Algorithm::ES256);
-    let req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    let req = strict(&key);
     let proof = req.proof(&key);
     assert_eq!(send_proof(s.addr, &req, &proof, false).await.status, 200);
     assert_invalid_proof(&send_proof(s.addr, &req, &proof, false).await, "replay");
@@ -212,18 +274,6 @@ async fn replayed_jti_is_rejected() {
 }
 
 #[tokio::test]
-async fn wrong_ath_is_rejected() {
-    let s = server().await;
-    let key = proof_key(Algorithm::ES256);
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    req.claims["ath"] = json!(ath("another token"));
-    assert_invalid_proof(&send(s.addr, &key, &req).await, "ath of another token");
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    req.claims.as_object_mut().unwrap().remove("ath");
-    assert_invalid_proof(&send(s.addr, &key, &req).await, "no ath");
-}
-
-#[tokio::test]
 async fn token_bound_to_another_key_is_rejected() {
     let s = server().await;
     let key = proof_key(Algorithm::ES256);
@@ -231,87 +281,32 @@ async fn token_bound_to_another_key_is_rejected() {
     // A stolen token bound to `other`, presented with the thief's own proof.
     let req = Req::new(&key, "/strict", access_token(Some(&other.jkt)));
     let r = send(s.addr, &key, &req).await;
-    assert_eq!(r.status, 401);
-    assert!(
-        r.challenges[0].starts_with("DPoP error=\"invalid_token\""),
-        "{:?}",
-        r.challenges
-    );
+    assert_refused(&r, "DPoP error=\"invalid_token\"", "bound to another key");
     // An unbound token cannot be used with DPoP either.
     let req = Req::new(&key, "/strict", access_token(None));
     let r = send(s.addr, &key, &req).await;
-    assert_eq!(r.status, 401);
-    assert!(r.challenges[0].starts_with("DPoP error=\"invalid_token\""));
+    assert_refused(&r, "DPoP error=\"invalid_token\"", "unbound");
 }
 
-#[tokio::test]
-async fn proof_with_alg_none_is_rejected() {
-    let s = server().await;
-    let key = proof_key(Algorithm::ES256);
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    req.header["alg"] = json!("none");
-    let proof = format!(
-        "{}.{}.",
-        b64(req.header.to_string()),
-        b64(req.claims.to_string())
-    );
-    assert_invalid_proof(&send_proof(s.addr, &req, &proof, false).await, "alg none");
-}
-
-#[tokio::test]
-async fn hmac_proof_is_rejected() {
-    let s = server().await;
-    let key = proof_key(Algorithm::ES256);
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    // An HS256 proof "keyed" with an oct JWK, and one with the EC key's JWK.
-    let oct = json!({"kty": "oct", "k": b64(SECRET)});
-    for jwk in [oct, key.jwk.clone()] {
-        req.header = json!({"typ": "dpop+jwt", "alg": "HS256", "jwk": jwk});
-        let proof = raw_token(
-            &req.header.to_string(),
-            &req.claims.to_string(),
-            Algorithm::HS256,
-            &EncodingKey::from_secret(SECRET.as_bytes()),
-        );
-        assert_invalid_proof(&send_proof(s.addr, &req, &proof, false).await, "HS256");
-    }
-}
-
-#[tokio::test]
-async fn private_jwk_is_rejected() {
-    let s = server().await;
-    let key = proof_key(Algorithm::ES256);
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    // Any `d`: the check is on the member's presence, the proof is otherwise valid.
-    req.header["jwk"]["d"] = json!(b64([1u8; 32]));
-    assert_invalid_proof(&send(s.addr, &key, &req).await, "private jwk");
-}
-
-/// aws-lc-rs refuses to sign with a 1024-bit RSA key, RustCrypto does: the
-/// proof below is validly signed, so only the key policy can refuse it.
 #[cfg(feature = "rust-crypto")]
 #[tokio::test]
 async fn proof_key_under_policy_is_rejected() {
     let s = server().await;
-    let private = EncodingKey::from_rsa_pem(&fixture("rsa1024_private.pem")).unwrap();
+    let private = jsonwebtoken::EncodingKey::from_rsa_pem(&fixture("rsa1024_private.pem")).unwrap();
     let public = fixture_str("jwks_rsa1024.json");
     let jwk: Value = serde_json::from_str::<Value>(&public).unwrap()["keys"][0].clone();
     let jkt = tower_jwt_auth::jwk_thumbprint(jwk.as_object().unwrap()).unwrap();
     let req = Req::new(
         &ProofKey {
             alg: Algorithm::RS256,
-            private: EncodingKey::from_secret(b"unused"),
+            private: jsonwebtoken::EncodingKey::from_secret(b"unused"),
             jwk: jwk.clone(),
             jkt: jkt.clone(),
         },
         "/strict",
         access_token(Some(&jkt)),
     );
-    let message = format!(
-        "{}.{}",
-        b64(req.header.to_string()),
-        b64(req.claims.to_string())
-    );
+    let message = req.signing_input();
     let signer = (jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.signer_factory)(
         &Algorithm::RS256,
         &private,
@@ -323,38 +318,6 @@ async fn proof_key_under_policy_is_rejected() {
         &send_proof(s.addr, &req, &proof, false).await,
         "rsa 1024 proof key",
     );
-}
-
-#[tokio::test]
-async fn wrong_typ_or_missing_jwk_is_rejected() {
-    let s = server().await;
-    let key = proof_key(Algorithm::ES256);
-    for (member, value) in [
-        ("typ", json!("JWT")),
-        ("typ", Value::Null),
-        ("jwk", Value::Null),
-        ("crit", json!(["exp"])),
-    ] {
-        let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-        if value.is_null() {
-            req.header.as_object_mut().unwrap().remove(member);
-        } else {
-            req.header[member] = value;
-        }
-        assert_invalid_proof(&send(s.addr, &key, &req).await, member);
-    }
-}
-
-#[tokio::test]
-async fn two_dpop_headers_or_none_are_rejected() {
-    let s = server().await;
-    let key = proof_key(Algorithm::ES256);
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    req.extra_proofs = 1;
-    assert_invalid_proof(&send(s.addr, &key, &req).await, "two DPoP headers");
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
-    req.no_proof = true;
-    assert_invalid_proof(&send(s.addr, &key, &req).await, "no DPoP header");
 }
 
 #[tokio::test]
@@ -382,9 +345,8 @@ async fn bound_token_as_bearer_is_rejected_on_every_route() {
     let mut req = Req::new(&key, "/strict", token);
     req.scheme = "Bearer";
     let r = send(s.addr, &key, &req).await;
-    assert_eq!(r.status, 401);
+    assert_refused(&r, "DPoP error=\"invalid_token\"", "Bearer on /strict");
     assert_eq!(r.challenges.len(), 1, "{:?}", r.challenges);
-    assert!(r.challenges[0].starts_with("DPoP error=\"invalid_token\""));
 }
 
 #[tokio::test]
@@ -409,9 +371,12 @@ async fn challenges_name_both_schemes_when_both_are_allowed() {
     );
     // ...not where it is required.
     let r = send_raw(s.addr, "/strict", Some(&format!("Bearer {token}"))).await;
-    assert_eq!(r.status, 401);
+    assert_refused(
+        &r,
+        "DPoP error=\"invalid_token\"",
+        "unbound Bearer on /strict",
+    );
     assert_eq!(r.challenges.len(), 1);
-    assert!(r.challenges[0].starts_with("DPoP error=\"invalid_token\""));
     let r = send_raw(s.addr, "/strict", None).await;
     assert_eq!(r.challenges, vec![r.challenges[0].clone()]);
     assert!(
@@ -435,12 +400,7 @@ async fn nonce_round_trip() {
     // 1. No nonce: 401 use_dpop_nonce, and one in DPoP-Nonce.
     let req = Req::new(&key, "/strict", token.clone());
     let r = send(s.addr, &key, &req).await;
-    assert_eq!(r.status, 401);
-    assert!(
-        r.challenges[0].starts_with("DPoP error=\"use_dpop_nonce\""),
-        "{:?}",
-        r.challenges
-    );
+    assert_refused(&r, "DPoP error=\"use_dpop_nonce\"", "no nonce");
     let nonce = r.nonce.expect("a DPoP-Nonce header");
     // 2. With it: accepted, no new nonce needed yet.
     let mut req = Req::new(&key, "/strict", token.clone());
@@ -464,8 +424,7 @@ async fn nonce_round_trip() {
         req.claims["nonce"] = json!(stale);
         req.claims["iat"] = json!(NOW + 500);
         let r = send(s.addr, &key, &req).await;
-        assert_eq!(r.status, 401);
-        assert!(r.challenges[0].starts_with("DPoP error=\"use_dpop_nonce\""));
+        assert_refused(&r, "DPoP error=\"use_dpop_nonce\"", stale);
         assert!(r.nonce.is_some());
     }
     let mut req = Req::new(&key, "/strict", token);
@@ -501,7 +460,7 @@ async fn two_instances_sharing_a_replay_store_refuse_a_replay_across_them() {
 async fn grpc_calls_get_unauthenticated() {
     let s = server().await;
     let key = proof_key(Algorithm::ES256);
-    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    let mut req = strict(&key);
     req.method = "POST";
     // htm stays GET: a broken proof.
     let r = send_proof(s.addr, &req, &req.proof(&key), true).await;

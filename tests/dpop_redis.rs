@@ -3,7 +3,6 @@
 //! Redis, real HTTP; Redis down fails closed.
 
 mod common;
-mod dpop_support;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 
@@ -13,8 +12,8 @@ use std::time::{Duration, Instant};
 
 use axum::routing::get;
 use axum::{Extension, Json, Router};
+use common::dpop::*;
 use common::*;
-use dpop_support::*;
 use jsonwebtoken::Algorithm;
 use redis_server::RedisServer;
 use serde_json::{json, Value};

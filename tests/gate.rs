@@ -3,7 +3,6 @@
 //! request's credentials are read once, whichever way it is decided.
 
 mod common;
-mod dpop_support;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +10,7 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
-use dpop_support::{proof_key, send, Req};
+use common::dpop::{proof_key, send, Req};
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{Claims, DpopConfig, DpopMode, JwtAuthLayer, TokenSource};
 

@@ -3,13 +3,12 @@
 //! with DPoP and with revocation through a real redis-server.
 
 mod common;
-mod dpop_support;
 #[path = "common/redis_server.rs"]
 mod redis_server;
 
 use std::time::Duration;
 
-use dpop_support::{proof_key, Req};
+use common::dpop::{proof_key, Req};
 use jsonwebtoken::Algorithm;
 use redis_server::RedisServer;
 use serde_json::json;

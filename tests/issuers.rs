@@ -24,10 +24,6 @@ async fn me(claims: Claims) -> String {
     )
 }
 
-fn now() -> u64 {
-    jsonwebtoken::get_current_timestamp()
-}
-
 fn attacker_key() -> EncodingKey {
     EncodingKey::from_rsa_pem(&fixture("attacker_rsa_private.pem")).unwrap()
 }
@@ -249,40 +245,10 @@ fn configuration_errors() {
 #[cfg(feature = "remote")]
 #[tokio::test]
 async fn a_local_and_a_remote_issuer_in_one_layer() {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::{Arc, Mutex};
-
+    use common::idp::{jwk, Idp};
     use tower_jwt_auth::RemoteOptions;
 
-    #[derive(Default)]
-    struct Jwks {
-        keys: Mutex<Vec<Value>>,
-        hits: AtomicUsize,
-    }
-    let jwk = |kid: &str| -> Value {
-        let set: Value = serde_json::from_str(&fixture_str("jwks.json")).unwrap();
-        set["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|k| k["kid"] == kid)
-            .unwrap()
-            .clone()
-    };
-    let state = Arc::new(Jwks::default());
-    *state.keys.lock().unwrap() = vec![jwk("ec256-1")];
-    let jwks_app = Router::new()
-        .route(
-            "/jwks",
-            get(
-                |axum::extract::State(s): axum::extract::State<Arc<Jwks>>| async move {
-                    s.hits.fetch_add(1, Ordering::SeqCst);
-                    axum::Json(json!({ "keys": *s.keys.lock().unwrap() }))
-                },
-            ),
-        )
-        .with_state(state.clone());
-    let jwks_addr = serve(jwks_app).await;
+    let idp = Idp::start(vec![jwk("ec256-1")]).await;
 
     // Issuer A: local RSA key. Issuer B: remote set (EC keys).
     let a = Authenticator::builder()
@@ -291,20 +257,15 @@ async fn a_local_and_a_remote_issuer_in_one_layer() {
         .unwrap()
         .build()
         .unwrap();
-    let b = Authenticator::builder()
+    let b = idp
+        .builder(RemoteOptions::new().timeout(Duration::from_secs(2)))
         .issuer([B])
-        .jwks_url(format!("http://{jwks_addr}/jwks"))
-        .remote_options(RemoteOptions::new().timeout(Duration::from_secs(2)))
         .build_async()
         .await
         .unwrap();
     let auth = Authenticator::by_issuer([a, b]).unwrap();
     let addr = start(&auth).await;
-    assert_eq!(
-        state.hits.load(Ordering::SeqCst),
-        1,
-        "fetched once at build"
-    );
+    assert_eq!(idp.hits(), 1, "fetched once at build");
 
     let claims_of = |iss: &str| json!({"iss": iss, "sub": "u1", "exp": now() + 600});
     let r = fetch_bearer(addr, "/me", &by_a(&claims_of(A), false)).await;
@@ -321,10 +282,10 @@ async fn a_local_and_a_remote_issuer_in_one_layer() {
 
     // B publishes a new key: a token naming it is accepted after one
     // refetch of B's set (A has no remote set to refetch).
-    *state.keys.lock().unwrap() = vec![jwk("ec256-1"), jwk("ed-1")];
+    idp.set(|b| b.keys = vec![jwk("ec256-1"), jwk("ed-1")]);
     let new_kid = token(Algorithm::EdDSA, Some("ed-1"), &claims_of(B));
     assert_eq!(fetch_bearer(addr, "/me", &new_kid).await.status, 200);
-    assert_eq!(state.hits.load(Ordering::SeqCst), 2, "one refetch");
+    assert_eq!(idp.hits(), 2, "one refetch");
 
     // A's key claiming B: B's remote set has no such key, 401.
     let forged = by_a(&claims_of(B), true);

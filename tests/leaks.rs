@@ -5,53 +5,15 @@
 
 mod common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use axum::routing::get;
 use axum::{Json, Router};
+use common::logs::capture;
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 use tower_jwt_auth::{Authenticator, Claims, FixedClock, Key, KeySet};
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
-    }
-}
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
-
-fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
-    let out = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_writer(out.clone())
-        .with_ansi(false)
-        .finish();
-    let guard = tracing::subscriber::set_default(subscriber);
-    (out, guard)
-}
+use tracing::Level;
+use tracing_subscriber::fmt::format::FmtSpan;
 
 async fn me(claims: Claims) -> Json<Value> {
     Json(claims.as_ref().clone())
@@ -80,7 +42,8 @@ fn assert_clean(what: &str, text: &str, token: &str) {
     }
 }
 
-/// Every response part as one text: status, headers, body.
+/// `GET /me` with this `Authorization`: the status, and the whole reply as
+/// text.
 async fn raw_reply(addr: std::net::SocketAddr, authorization: &str) -> (u16, String) {
     let res = reqwest::Client::new()
         .get(format!("http://{addr}/me"))
@@ -88,6 +51,11 @@ async fn raw_reply(addr: std::net::SocketAddr, authorization: &str) -> (u16, Str
         .send()
         .await
         .unwrap();
+    reply_text(res).await
+}
+
+/// Every response part as one text: status, headers, body.
+async fn reply_text(res: reqwest::Response) -> (u16, String) {
     let status = res.status().as_u16();
     let mut text = format!("{status}\n");
     for (k, v) in res.headers() {
@@ -99,7 +67,7 @@ async fn raw_reply(addr: std::net::SocketAddr, authorization: &str) -> (u16, Str
 
 #[tokio::test]
 async fn no_token_secret_or_key_in_logs_or_responses_on_any_failure_path() {
-    let (logs, _guard) = capture();
+    let (logs, _guard) = capture(Level::TRACE, FmtSpan::NONE);
     let auth = Authenticator::builder()
         .hmac_secret(SECRET)
         .public_key_pem(fixture("rsa2048_public.pem"))
@@ -198,7 +166,7 @@ async fn no_token_secret_or_key_in_logs_or_responses_on_any_failure_path() {
 
 #[tokio::test]
 async fn each_rejection_is_one_debug_event_naming_its_kind() {
-    let (logs, _guard) = capture();
+    let (logs, _guard) = capture(Level::TRACE, FmtSpan::NONE);
     let auth = Authenticator::builder()
         .hmac_secret(SECRET)
         .clock(FixedClock::new(NOW))
@@ -294,7 +262,7 @@ fn debug_and_display_of_every_public_type_are_redacted() {
 async fn other_token_sources_rules_and_issuers_leak_nothing() {
     use tower_jwt_auth::{Denied, TokenSource};
 
-    let (logs, _guard) = capture();
+    let (logs, _guard) = capture(Level::TRACE, FmtSpan::NONE);
     let one = |iss: &str| {
         Authenticator::builder()
             .hmac_secret(SECRET)
@@ -322,13 +290,8 @@ async fn other_token_sources_rules_and_issuers_leak_nothing() {
         });
     let addr = serve(Router::new().route("/me", get(me).layer(layer))).await;
 
-    let claims = |extra: Value| {
-        let mut c = json!({"iss": "https://a", "sub": "ok", "roles": ["admin"], "exp": NOW + 600});
-        for (k, v) in extra.as_object().unwrap() {
-            c[k] = v.clone();
-        }
-        hs256(&c)
-    };
+    let base = json!({"iss": "https://a", "sub": "ok", "roles": ["admin"], "exp": NOW + 600});
+    let claims = |extra: Value| hs256(&merged(&base, extra));
     let tokens = [
         claims(json!({"roles": ["user"]})),
         claims(json!({"sub": "nope"})),
@@ -353,14 +316,8 @@ async fn other_token_sources_rules_and_issuers_leak_nothing() {
                 .header("authorization", format!("Bearer {other}")),
         ];
         for req in requests {
-            let res = req.send().await.unwrap();
-            let status = res.status().as_u16();
+            let (status, text) = reply_text(req.send().await.unwrap()).await;
             assert!([400, 401, 403].contains(&status), "{status}");
-            let mut text = format!("{status}\n");
-            for (k, v) in res.headers() {
-                text.push_str(&format!("{k}: {}\n", String::from_utf8_lossy(v.as_bytes())));
-            }
-            text.push_str(&res.text().await.unwrap());
             assert_clean("response", &text, t);
             assert_clean("response", &text, &other);
         }

@@ -11,7 +11,6 @@ mod redis_server;
 #[path = "../examples/login.rs"]
 mod login;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -19,13 +18,8 @@ use common::*;
 use redis_server::RedisServer;
 use serde_json::{json, Value};
 
-fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    move |name| map.get(name).cloned()
-}
+/// The login that base_env() accepts.
+const GOOD_LOGIN: &str = r#"{"username":"demo","password":"correct horse"}"#;
 
 fn base_env() -> Vec<(&'static str, String)> {
     vec![
@@ -71,13 +65,7 @@ async fn post(addr: SocketAddr, path: &str, bearer: Option<&str>, body: &str) ->
 }
 
 async fn login_ok(addr: SocketAddr) -> (String, String) {
-    let r = post(
-        addr,
-        "/login",
-        None,
-        r#"{"username":"demo","password":"correct horse"}"#,
-    )
-    .await;
+    let r = post(addr, "/login", None, GOOD_LOGIN).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     (
         r.body["access_token"].as_str().unwrap().to_owned(),
@@ -105,13 +93,7 @@ fn invalid_grant(r: &JsonReply) {
 #[tokio::test]
 async fn login_answers_the_pair_and_refuses_bad_credentials() {
     let addr = start(&base_env()).await;
-    let r = post(
-        addr,
-        "/login",
-        None,
-        r#"{"username":"demo","password":"correct horse"}"#,
-    )
-    .await;
+    let r = post(addr, "/login", None, GOOD_LOGIN).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.cache_control, "no-store");
     assert_eq!(r.body["token_type"], "Bearer");
@@ -232,13 +214,7 @@ async fn lifetimes_come_from_the_environment() {
     env.push(("ACCESS_TTL", "60".into()));
     env.push(("REFRESH_TTL", "120".into()));
     let addr = start(&env).await;
-    let r = post(
-        addr,
-        "/login",
-        None,
-        r#"{"username":"demo","password":"correct horse"}"#,
-    )
-    .await;
+    let r = post(addr, "/login", None, GOOD_LOGIN).await;
     assert_eq!(r.body["expires_in"], 60);
     let me = fetch_bearer(addr, "/me", r.body["access_token"].as_str().unwrap()).await;
     let claims: Value = serde_json::from_str(&me.body).unwrap();

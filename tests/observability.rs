@@ -6,37 +6,16 @@
 mod common;
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::sync::{Arc, Mutex};
 
 use axum::routing::get;
 use axum::Router;
+use common::logs::capture;
 use common::{fetch, fetch_bearer, serve};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 use metrics_util::MetricKind;
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::Claims;
-use tracing_subscriber::fmt::MakeWriter;
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl<'a> MakeWriter<'a> for Captured {
-    type Writer = Captured;
-    fn make_writer(&'a self) -> Self::Writer {
-        self.clone()
-    }
-}
+use tracing_subscriber::fmt::format::FmtSpan;
 
 async fn me(_: Claims) -> &'static str {
     "ok"
@@ -87,14 +66,7 @@ async fn requests_are_counted_by_outcome_and_verifications_traced_without_tokens
         .install()
         .expect("the only recorder of this test binary");
 
-    let out = Captured::default();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::DEBUG)
-        .with_writer(out.clone())
-        .with_ansi(false)
-        .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (out, _guard) = capture(tracing::Level::DEBUG, FmtSpan::CLOSE);
 
     let issuer = TestIssuer::es256();
     let auth = issuer.authenticator().build().unwrap();
@@ -177,7 +149,7 @@ async fn requests_are_counted_by_outcome_and_verifications_traced_without_tokens
         5
     );
 
-    let text = String::from_utf8_lossy(&out.0.lock().unwrap()).into_owned();
+    let text = out.text();
     let spans: Vec<&str> = text.lines().filter(|l| l.contains("jwt_verify")).collect();
     assert_eq!(spans.len(), 5, "{text}");
 

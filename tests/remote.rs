@@ -1,159 +1,21 @@
 //! Remote keys (feature `remote`) against a real JWKS and OIDC discovery
 //! server on 127.0.0.1:0 whose behaviour each test sets and whose request
-//! counters it reads; requests go through a real axum server with the layer.
+//! counters it reads (tests/common/idp.rs); requests go through a real axum
+//! server with the layer.
 
 mod common;
-mod dpop_support;
 
-use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::time::Duration;
 
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::Response;
-use axum::routing::get;
-use axum::Router;
 use serde_json::{json, Value};
 use tower_jwt_auth::FetchErrorKind;
-use tower_jwt_auth::{Algorithm, Authenticator, ConfigError, FixedClock, RemoteOptions};
+use tower_jwt_auth::{Algorithm, Authenticator, ConfigError, FixedClock};
 use tower_jwt_auth::{DpopConfig, DpopMode};
 
-use common::{fixture_str, serve, token};
-
-/// What the identity provider does; each test changes it as it goes.
-struct Behaviour {
-    keys: Vec<Value>,
-    status: u16,
-    /// Sent instead of the JWK Set.
-    raw_body: Option<Vec<u8>>,
-    /// A streamed body of this many bytes, without `Content-Length`.
-    stream_len: Option<usize>,
-    delay: Duration,
-    /// The discovery document's `issuer`, when not the server's own URL.
-    issuer: Option<String>,
-    /// A `Cache-Control` header on the JWK Set.
-    cache_control: Option<&'static str>,
-}
-
-struct IdpState {
-    behaviour: Mutex<Behaviour>,
-    jwks_hits: AtomicUsize,
-    discovery_hits: AtomicUsize,
-    addr: Mutex<Option<SocketAddr>>,
-}
-
-struct Idp {
-    addr: SocketAddr,
-    state: Arc<IdpState>,
-}
-
-impl Idp {
-    async fn start(keys: Vec<Value>) -> Self {
-        let state = Arc::new(IdpState {
-            behaviour: Mutex::new(Behaviour {
-                keys,
-                status: 200,
-                raw_body: None,
-                stream_len: None,
-                delay: Duration::ZERO,
-                issuer: None,
-                cache_control: None,
-            }),
-            jwks_hits: AtomicUsize::new(0),
-            discovery_hits: AtomicUsize::new(0),
-            addr: Mutex::new(None),
-        });
-        let app = Router::new()
-            .route("/jwks", get(jwks))
-            .route("/.well-known/openid-configuration", get(discovery))
-            .with_state(state.clone());
-        let addr = serve(app).await;
-        *state.addr.lock().unwrap() = Some(addr);
-        Self { addr, state }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/jwks", self.addr)
-    }
-
-    fn issuer(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn hits(&self) -> usize {
-        self.state.jwks_hits.load(Ordering::SeqCst)
-    }
-
-    fn set(&self, f: impl FnOnce(&mut Behaviour)) {
-        f(&mut self.state.behaviour.lock().unwrap());
-    }
-}
-
-async fn jwks(State(state): State<Arc<IdpState>>) -> Response<Body> {
-    state.jwks_hits.fetch_add(1, Ordering::SeqCst);
-    let (delay, status, body, stream_len, cache_control) = {
-        let b = state.behaviour.lock().unwrap();
-        let body = b
-            .raw_body
-            .clone()
-            .unwrap_or_else(|| serde_json::to_vec(&json!({ "keys": b.keys })).unwrap());
-        (b.delay, b.status, body, b.stream_len, b.cache_control)
-    };
-    tokio::time::sleep(delay).await;
-    let body = match stream_len {
-        Some(len) => {
-            let chunks =
-                (0..len.div_ceil(65536)).map(|_| Ok::<_, std::io::Error>(vec![b' '; 65536]));
-            Body::from_stream(futures_util::stream::iter(chunks))
-        }
-        None => Body::from(body),
-    };
-    let mut response = Response::builder()
-        .status(status)
-        .header("content-type", "application/json");
-    if let Some(cc) = cache_control {
-        response = response.header("cache-control", cc);
-    }
-    response.body(body).unwrap()
-}
-
-async fn discovery(State(state): State<Arc<IdpState>>) -> Response<Body> {
-    state.discovery_hits.fetch_add(1, Ordering::SeqCst);
-    let addr = state.addr.lock().unwrap().unwrap();
-    let issuer = state
-        .behaviour
-        .lock()
-        .unwrap()
-        .issuer
-        .clone()
-        .unwrap_or_else(|| format!("http://{addr}"));
-    let doc = json!({ "issuer": issuer, "jwks_uri": format!("http://{addr}/jwks") });
-    Response::builder()
-        .header("content-type", "application/json")
-        .body(Body::from(doc.to_string()))
-        .unwrap()
-}
-
-/// The fixture JWK with this `kid` (jwks.json: rsa-1, ec256-1, ec384-1, ed-1).
-fn jwk(kid: &str) -> Value {
-    let set: Value = serde_json::from_str(&fixture_str("jwks.json")).unwrap();
-    set["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .unwrap()
-        .clone()
-}
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
+use common::dpop::{self, assert_invalid_proof, bound_to, proof_key, send, send_proof};
+use common::idp::{jwk, quick, refused, Api, Idp};
+use common::{fixture_str, now, token};
 
 fn claims() -> Value {
     json!({"sub": "alice", "exp": now() + 3600, "iat": now()})
@@ -167,54 +29,19 @@ fn ec_token() -> String {
     token(Algorithm::ES256, Some("ec256-1"), &claims())
 }
 
-/// Short timeouts and refresh; tests that need another setting change it.
-fn quick() -> RemoteOptions {
-    RemoteOptions::new()
-        .timeout(Duration::from_secs(1))
-        .connect_timeout(Duration::from_secs(1))
-}
-
-async fn app(auth: &Authenticator) -> SocketAddr {
-    serve(Router::new().route("/me", get(|| async { "ok" }).layer(auth.layer()))).await
-}
-
-async fn status(client: &reqwest::Client, addr: SocketAddr, token: &str) -> u16 {
-    client
-        .get(format!("http://{addr}/me"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("request")
-        .status()
-        .as_u16()
-}
-
-fn remote_error(e: ConfigError) -> tower_jwt_auth::FetchError {
-    match e {
-        ConfigError::RemoteKeys(e) => e,
-        other => panic!("expected a remote key error, got {other}"),
-    }
-}
-
 #[tokio::test]
 async fn new_kid_is_accepted_after_exactly_one_refetch_and_a_removed_key_after_the_next_refresh() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(quick().refresh_interval(Duration::from_millis(300)))
-        .build_async()
-        .await
-        .unwrap();
-    let addr = app(&auth).await;
-    let client = reqwest::Client::new();
+    let options = quick().refresh_interval(Duration::from_millis(300));
+    let api = Api::serve(&idp.authenticator(options).await).await;
     assert_eq!(idp.hits(), 1, "the first fetch happens at build");
-    assert_eq!(status(&client, addr, &rsa_token()).await, 200);
+    assert_eq!(api.status(&rsa_token()).await, 200);
 
     // The provider publishes a new key; a token naming it is accepted
     // after one refetch (the background refresh is not due yet).
     let before = idp.hits();
     idp.set(|b| b.keys = vec![jwk("rsa-1"), jwk("ec256-1")]);
-    assert_eq!(status(&client, addr, &ec_token()).await, 200);
+    assert_eq!(api.status(&ec_token()).await, 200);
     assert_eq!(idp.hits(), before + 1, "exactly one refetch");
 
     // The old key leaves the set: rejected once the next refresh ran.
@@ -224,31 +51,25 @@ async fn new_kid_is_accepted_after_exactly_one_refetch_and_a_removed_key_after_t
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(status(&client, addr, &rsa_token()).await, 401);
-    assert_eq!(status(&client, addr, &ec_token()).await, 200);
+    assert_eq!(api.status(&rsa_token()).await, 401);
+    assert_eq!(api.status(&ec_token()).await, 200);
 }
 
 #[tokio::test]
 async fn a_thousand_concurrent_requests_with_one_unknown_kid_cause_one_fetch() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(quick().timeout(Duration::from_secs(5)))
-        .build_async()
-        .await
-        .unwrap();
-    let addr = app(&auth).await;
+    let options = quick().timeout(Duration::from_secs(5));
+    let api = Api::serve(&idp.authenticator(options).await).await;
     // The refetch takes a while, so that all requests arrive during it.
     idp.set(|b| {
         b.keys = vec![jwk("rsa-1"), jwk("ec256-1")];
         b.delay = Duration::from_millis(1500);
     });
-    let client = reqwest::Client::new();
     let token = ec_token();
     let mut requests = tokio::task::JoinSet::new();
     for _ in 0..1000 {
-        let (client, token) = (client.clone(), token.clone());
-        requests.spawn(async move { status(&client, addr, &token).await });
+        let (api, token) = (api.clone(), token.clone());
+        requests.spawn(async move { api.status(&token).await });
     }
     let mut ok = 0;
     while let Some(status) = requests.join_next().await {
@@ -261,44 +82,30 @@ async fn a_thousand_concurrent_requests_with_one_unknown_kid_cause_one_fetch() {
 #[tokio::test]
 async fn a_thousand_random_kids_within_one_cooldown_cost_at_most_one_fetch() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(quick())
-        .build_async()
-        .await
-        .unwrap();
-    let addr = app(&auth).await;
-    let client = reqwest::Client::new();
+    let api = Api::serve(&idp.authenticator(quick()).await).await;
     let mut requests = tokio::task::JoinSet::new();
     for i in 0..1000 {
-        let client = client.clone();
+        let api = api.clone();
         let token = token(
             Algorithm::RS256,
             Some(&format!("random-{i}-{}", rand::random::<u64>())),
             &claims(),
         );
-        requests.spawn(async move { status(&client, addr, &token).await });
+        requests.spawn(async move { api.status(&token).await });
     }
     while let Some(status) = requests.join_next().await {
         assert_eq!(status.unwrap(), 401);
     }
     assert!(idp.hits() <= 2, "{} fetches", idp.hits());
     // The known key never stopped working.
-    assert_eq!(status(&client, addr, &rsa_token()).await, 200);
+    assert_eq!(api.status(&rsa_token()).await, 200);
 }
 
 #[tokio::test]
 async fn down_at_start_is_a_clear_error_naming_the_url() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
     idp.set(|b| b.status = 500);
-    let e = remote_error(
-        Authenticator::builder()
-            .jwks_url(idp.url())
-            .remote_options(quick())
-            .build_async()
-            .await
-            .unwrap_err(),
-    );
+    let e = idp.refused(quick()).await;
     assert_eq!(e.kind(), &FetchErrorKind::Status(500));
     assert!(e.to_string().contains(&idp.url()), "{e}");
     assert!(
@@ -312,14 +119,12 @@ async fn down_at_start_is_a_clear_error_naming_the_url() {
         l.local_addr().unwrap()
     };
     let url = format!("http://{closed}/jwks");
-    let e = remote_error(
+    let e = refused(
         Authenticator::builder()
             .jwks_url(&url)
-            .remote_options(quick())
-            .build_async()
-            .await
-            .unwrap_err(),
-    );
+            .remote_options(quick()),
+    )
+    .await;
     assert_eq!(e.kind(), &FetchErrorKind::Connect);
     assert!(e.to_string().contains(&url));
 }
@@ -328,128 +133,91 @@ async fn down_at_start_is_a_clear_error_naming_the_url() {
 async fn down_at_start_can_start_answering_503_until_keys_arrive() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
     idp.set(|b| b.status = 503);
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(
-            quick()
-                .start_without_keys(true)
-                .unknown_kid_cooldown(Duration::from_millis(200)),
-        )
-        .build_async()
-        .await
-        .unwrap();
-    let addr = app(&auth).await;
-    let client = reqwest::Client::new();
-    assert_eq!(status(&client, addr, &rsa_token()).await, 503);
+    let options = quick()
+        .start_without_keys(true)
+        .unknown_kid_cooldown(Duration::from_millis(200));
+    let api = Api::serve(&idp.authenticator(options).await).await;
+    assert_eq!(api.status(&rsa_token()).await, 503);
     idp.set(|b| b.status = 200);
     tokio::time::sleep(Duration::from_millis(250)).await;
     // Past the cooldown, a request refetches and waits for it.
-    assert_eq!(status(&client, addr, &rsa_token()).await, 200);
+    assert_eq!(api.status(&rsa_token()).await, 200);
 }
 
 #[tokio::test]
 async fn down_mid_run_keeps_known_keys_until_the_max_stale_age_then_503() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
     let clock = Arc::new(FixedClock::new(now()));
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
+    let options = quick()
+        .refresh_interval(Duration::from_millis(100))
+        .unknown_kid_cooldown(Duration::from_millis(100))
+        .max_stale_age(Duration::from_secs(3600));
+    let auth = idp
+        .builder(options)
         .clock(clock.clone())
-        .remote_options(
-            quick()
-                .refresh_interval(Duration::from_millis(100))
-                .unknown_kid_cooldown(Duration::from_millis(100))
-                .max_stale_age(Duration::from_secs(3600)),
-        )
         .build_async()
         .await
         .unwrap();
-    let addr = app(&auth).await;
-    let client = reqwest::Client::new();
+    let api = Api::serve(&auth).await;
     // Down, and hanging: known keys never wait on it.
     idp.set(|b| {
         b.status = 500;
         b.delay = Duration::from_secs(30);
     });
     let hits = idp.hits();
-    let quick_client = reqwest::Client::builder()
-        .timeout(Duration::from_millis(900))
-        .build()
-        .unwrap();
+    let impatient = api.with_timeout(Duration::from_millis(900));
     while idp.hits() == hits {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(status(&quick_client, addr, &rsa_token()).await, 200);
+    assert_eq!(impatient.status(&rsa_token()).await, 200);
     idp.set(|b| b.delay = Duration::ZERO);
     tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(status(&client, addr, &rsa_token()).await, 200);
+    assert_eq!(api.status(&rsa_token()).await, 200);
     // An hour later (the injected clock), still no good fetch: 503.
     clock.set(now() + 3601);
-    assert_eq!(status(&client, addr, &rsa_token()).await, 503);
+    assert_eq!(api.status(&rsa_token()).await, 503);
     // The provider comes back: the next refresh restores service.
     idp.set(|b| b.status = 200);
     let hits = idp.hits();
     while idp.hits() < hits + 2 {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    assert_eq!(status(&client, addr, &rsa_token()).await, 200);
+    assert_eq!(api.status(&rsa_token()).await, 200);
 }
 
 #[tokio::test]
 async fn slow_server_times_out_and_no_request_waits_past_the_timeout() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
     idp.set(|b| b.delay = Duration::from_secs(30));
-    let e = remote_error(
-        Authenticator::builder()
-            .jwks_url(idp.url())
-            .remote_options(quick())
-            .build_async()
-            .await
-            .unwrap_err(),
-    );
-    assert_eq!(e.kind(), &FetchErrorKind::Timeout);
+    assert_eq!(idp.refused(quick()).await.kind(), &FetchErrorKind::Timeout);
 
     idp.set(|b| b.delay = Duration::ZERO);
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(quick())
-        .build_async()
-        .await
-        .unwrap();
-    let addr = app(&auth).await;
+    let api = Api::serve(&idp.authenticator(quick()).await).await;
     idp.set(|b| b.delay = Duration::from_secs(30));
     // An unknown kid waits for the refetch, but never past the 1 s fetch
     // timeout (the client gives up at 5 s).
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(5))
-        .build()
-        .unwrap();
-    assert_eq!(status(&client, addr, &ec_token()).await, 401);
-    assert_eq!(status(&client, addr, &rsa_token()).await, 200);
+    let api = api.with_timeout(Duration::from_secs(5));
+    assert_eq!(api.status(&ec_token()).await, 401);
+    assert_eq!(api.status(&rsa_token()).await, 200);
 }
 
 #[tokio::test]
 async fn non_json_oversized_and_error_responses_are_refused_at_start() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
-    let build = || {
-        Authenticator::builder()
-            .jwks_url(idp.url())
-            .remote_options(quick())
-            .build_async()
-    };
     idp.set(|b| b.raw_body = Some(b"<html>not json</html>".to_vec()));
     assert_eq!(
-        remote_error(build().await.unwrap_err()).kind(),
+        idp.refused(quick()).await.kind(),
         &FetchErrorKind::InvalidDocument
     );
     idp.set(|b| b.raw_body = Some(br#"{"keys":[]}"#.to_vec()));
     assert_eq!(
-        remote_error(build().await.unwrap_err()).kind(),
+        idp.refused(quick()).await.kind(),
         &FetchErrorKind::NoUsableKeys
     );
     // 10 MiB, announced by Content-Length: refused before reading.
     idp.set(|b| b.raw_body = Some(vec![b' '; 10 << 20]));
     assert_eq!(
-        remote_error(build().await.unwrap_err()).kind(),
+        idp.refused(quick()).await.kind(),
         &FetchErrorKind::TooLarge { limit: 1 << 20 }
     );
     // 10 MiB streamed without a length: refused while reading.
@@ -458,7 +226,7 @@ async fn non_json_oversized_and_error_responses_are_refused_at_start() {
         b.stream_len = Some(10 << 20);
     });
     assert_eq!(
-        remote_error(build().await.unwrap_err()).kind(),
+        idp.refused(quick()).await.kind(),
         &FetchErrorKind::TooLarge { limit: 1 << 20 }
     );
     idp.set(|b| {
@@ -466,7 +234,7 @@ async fn non_json_oversized_and_error_responses_are_refused_at_start() {
         b.status = 500;
     });
     assert_eq!(
-        remote_error(build().await.unwrap_err()).kind(),
+        idp.refused(quick()).await.kind(),
         &FetchErrorKind::Status(500)
     );
 }
@@ -481,7 +249,8 @@ async fn unusable_keys_in_a_remote_set_are_skipped_and_the_others_serve() {
     let mut enc = jwk("ec256-1");
     enc["kid"] = "enc".into();
     enc["use"] = "enc".into();
-    let oct = json!({"kty": "oct", "kid": "oct", "k": common::b64(common::SECRET)});
+    let mut oct = dpop::oct_jwk();
+    oct["kid"] = "oct".into();
     let idp = Idp::start(vec![
         jwk("rsa-1"),
         oct,
@@ -491,18 +260,12 @@ async fn unusable_keys_in_a_remote_set_are_skipped_and_the_others_serve() {
         enc,
     ])
     .await;
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(quick())
-        .build_async()
-        .await
-        .unwrap();
-    let addr = app(&auth).await;
-    let client = reqwest::Client::new();
-    assert_eq!(status(&client, addr, &rsa_token()).await, 200);
+    let auth = idp.authenticator(quick()).await;
+    let api = Api::serve(&auth).await;
+    assert_eq!(api.status(&rsa_token()).await, 200);
     // The oct key would verify HS256 with a secret everyone can read.
     let hs = token(Algorithm::HS256, Some("oct"), &claims());
-    assert_eq!(status(&client, addr, &hs).await, 401);
+    assert_eq!(api.status(&hs).await, 401);
     // The 1024-bit key (no backend here signs with one) is not in the set.
     let held = format!("{:?}", auth.verifier());
     assert!(held.contains("\"rsa-1\""), "{held}");
@@ -510,37 +273,31 @@ async fn unusable_keys_in_a_remote_set_are_skipped_and_the_others_serve() {
         assert!(!held.contains(&format!("\"{skipped}\"")), "{held}");
     }
     let dup = token(Algorithm::ES256, Some("dup"), &claims());
-    assert_eq!(status(&client, addr, &dup).await, 401);
+    assert_eq!(api.status(&dup).await, 401);
     let enc = token(Algorithm::ES256, Some("enc"), &claims());
-    assert_eq!(status(&client, addr, &enc).await, 401);
+    assert_eq!(api.status(&enc).await, 401);
 }
 
 #[tokio::test]
 async fn oidc_discovery_pins_the_issuer_and_binds_the_keys() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
-    let auth = Authenticator::builder()
-        .oidc_issuer(idp.issuer())
-        .remote_options(quick())
-        .build_async()
-        .await
-        .unwrap();
-    assert_eq!(idp.state.discovery_hits.load(Ordering::SeqCst), 1);
+    let auth = idp.oidc_builder(quick()).build_async().await.unwrap();
+    assert_eq!(idp.discovery_hits(), 1);
     assert_eq!(idp.hits(), 1);
-    let addr = app(&auth).await;
-    let client = reqwest::Client::new();
+    let api = Api::serve(&auth).await;
     let good = token(
         Algorithm::RS256,
         Some("rsa-1"),
         &common::merged(&claims(), json!({"iss": idp.issuer()})),
     );
-    assert_eq!(status(&client, addr, &good).await, 200);
+    assert_eq!(api.status(&good).await, 200);
     for iss in [json!(null), json!("http://other.example")] {
         let bad = token(
             Algorithm::RS256,
             Some("rsa-1"),
             &common::merged(&claims(), json!({ "iss": iss })),
         );
-        assert_eq!(status(&client, addr, &bad).await, 401, "iss {iss}");
+        assert_eq!(api.status(&bad).await, 401, "iss {iss}");
     }
 }
 
@@ -549,14 +306,7 @@ async fn discovery_with_another_issuer_is_refused_even_in_503_mode() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
     idp.set(|b| b.issuer = Some("https://evil.example".into()));
     for start_anyway in [false, true] {
-        let e = remote_error(
-            Authenticator::builder()
-                .oidc_issuer(idp.issuer())
-                .remote_options(quick().start_without_keys(start_anyway))
-                .build_async()
-                .await
-                .unwrap_err(),
-        );
+        let e = refused(idp.oidc_builder(quick().start_without_keys(start_anyway))).await;
         assert_eq!(e.kind(), &FetchErrorKind::IssuerMismatch);
         assert!(e.to_string().contains(&idp.issuer()));
     }
@@ -569,7 +319,7 @@ async fn plain_http_to_a_non_loopback_host_is_refused_without_a_request() {
         Authenticator::builder().jwks_url("http://idp.example/jwks"),
         Authenticator::builder().oidc_issuer("http://idp.example/realms/main"),
     ] {
-        let e = remote_error(build.build_async().await.unwrap_err());
+        let e = refused(build).await;
         assert_eq!(e.kind(), &FetchErrorKind::InsecureUrl);
         assert!(e.to_string().contains("http://idp.example/"));
     }
@@ -585,12 +335,9 @@ async fn plain_http_to_a_non_loopback_host_is_refused_without_a_request() {
 #[tokio::test]
 async fn the_background_refresh_stops_when_the_authenticator_is_dropped() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(quick().refresh_interval(Duration::from_millis(50)))
-        .build_async()
-        .await
-        .unwrap();
+    let auth = idp
+        .authenticator(quick().refresh_interval(Duration::from_millis(50)))
+        .await;
     let layer = auth.layer();
     drop(auth);
     // A clone (the layer) keeps it alive and refreshing.
@@ -607,12 +354,9 @@ async fn the_background_refresh_stops_when_the_authenticator_is_dropped() {
 #[tokio::test]
 async fn verify_async_waits_for_the_refetch_and_verify_does_not() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(quick().unknown_kid_cooldown(Duration::ZERO))
-        .build_async()
-        .await
-        .unwrap();
+    let auth = idp
+        .authenticator(quick().unknown_kid_cooldown(Duration::ZERO))
+        .await;
     idp.set(|b| b.keys = vec![jwk("rsa-1"), jwk("ec256-1")]);
     let verifier = auth.verifier();
     assert!(verifier.verify_async(&ec_token()).await.is_ok());
@@ -632,30 +376,19 @@ async fn verify_async_waits_for_the_refetch_and_verify_does_not() {
 #[tokio::test]
 async fn cache_control_max_age_sets_the_refresh_clamped_to_a_minute() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
+    let every_50ms = || quick().refresh_interval(Duration::from_millis(50));
     // max-age=1 is clamped up to 60 s: no refresh for a minute, though the
     // configured interval is 50 ms.
     idp.set(|b| b.cache_control = Some("public, max-age=1"));
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(quick().refresh_interval(Duration::from_millis(50)))
-        .build_async()
-        .await
-        .unwrap();
+    let auth = idp.authenticator(every_50ms()).await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(idp.hits(), 1, "max-age (clamped) decides the next refresh");
     drop(auth);
 
     // Ignoring Cache-Control, the interval decides.
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(
-            quick()
-                .refresh_interval(Duration::from_millis(50))
-                .honor_cache_control(false),
-        )
-        .build_async()
-        .await
-        .unwrap();
+    let auth = idp
+        .authenticator(every_50ms().honor_cache_control(false))
+        .await;
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(idp.hits() >= 4, "{} fetches", idp.hits());
     drop(auth);
@@ -665,23 +398,19 @@ async fn cache_control_max_age_sets_the_refresh_clamped_to_a_minute() {
 async fn a_dpop_request_naming_a_new_kid_waits_for_the_refetch_as_a_bearer_one_does() {
     const ORIGIN: &str = "https://api.example";
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
-    let auth = Authenticator::builder()
-        .jwks_url(idp.url())
-        .remote_options(quick())
+    let auth = idp
+        .builder(quick())
         .dpop(DpopConfig::new(DpopMode::Required).public_url(ORIGIN))
         .build_async()
         .await
         .unwrap();
-    let addr = app(&auth).await;
-    let key = dpop_support::proof_key(Algorithm::EdDSA);
-    let bound = |kid: &str, alg: Algorithm| {
-        let mut claims = claims();
-        claims["cnf"] = json!({"jkt": key.jkt});
-        token(alg, Some(kid), &claims)
-    };
-    let request = |token: String| dpop_support::Req::with(&key, ORIGIN, "/me", token, now());
+    let addr = Api::serve(&auth).await.addr;
+    let key = proof_key(Algorithm::EdDSA);
+    let bound =
+        |kid: &str, alg: Algorithm| token(alg, Some(kid), &bound_to(claims(), Some(&key.jkt)));
+    let request = |token: String| dpop::Req::with(&key, ORIGIN, "/me", token, now());
     let first = request(bound("rsa-1", Algorithm::RS256));
-    assert_eq!(dpop_support::send(addr, &key, &first).await.status, 200);
+    assert_eq!(send(addr, &key, &first).await.status, 200);
 
     // The provider rotates in a key: the first DPoP request whose token
     // names it is accepted after one refetch, not refused while the
@@ -689,19 +418,16 @@ async fn a_dpop_request_naming_a_new_kid_waits_for_the_refetch_as_a_bearer_one_d
     let before = idp.hits();
     idp.set(|b| b.keys = vec![jwk("rsa-1"), jwk("ec256-1")]);
     let rotated = request(bound("ec256-1", Algorithm::ES256));
-    let reply = dpop_support::send(addr, &key, &rotated).await;
+    let reply = send(addr, &key, &rotated).await;
     assert_eq!(reply.status, 200, "{:?}", reply.challenges);
     assert_eq!(idp.hits(), before + 1, "exactly one refetch");
 
     // After the wait, the proof was recorded like any other: the same
     // proof again is a replay.
     let proof = rotated.proof(&key);
-    dpop_support::assert_invalid_proof(
-        &dpop_support::send_proof(addr, &rotated, &proof, false).await,
-        "a replay",
-    );
+    assert_invalid_proof(&send_proof(addr, &rotated, &proof, false).await, "a replay");
 
     // A kid the provider never publishes: refused after the wait, as 401.
     let unknown = request(bound("nobody", Algorithm::ES256));
-    assert_eq!(dpop_support::send(addr, &key, &unknown).await.status, 401);
+    assert_eq!(send(addr, &key, &unknown).await.status, 401);
 }

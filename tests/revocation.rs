@@ -9,14 +9,12 @@ use std::time::Duration;
 
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use base64::Engine as _;
 use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
 use tower_jwt_auth::{AuthErrorKind, Authenticator, Claims, ConfigError, FixedClock, KeyError};
-use tower_jwt_auth::{IssueError, RefreshError, TokenIssuer};
+use tower_jwt_auth::{IssueError, RefreshError, TokenIssuer, TokenIssuerBuilder};
 
 const ISS: &str = "https://auth.example";
 
@@ -36,9 +34,9 @@ fn issuer() -> TokenIssuer {
     issuer_at(Arc::new(FixedClock::new(NOW)), MemoryRevocation::new())
 }
 
-fn part(token: &str, i: usize) -> Value {
-    let seg = token.split('.').nth(i).unwrap();
-    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).unwrap()).unwrap()
+/// Why `auth` refuses `token`; it must refuse it.
+fn refusal(auth: &Authenticator, token: &str) -> AuthErrorKind {
+    auth.verifier().verify(token).unwrap_err().kind()
 }
 
 #[test]
@@ -48,9 +46,14 @@ fn issued_tokens_carry_registered_claims_typ_and_kid() {
         .issue("alice", &json!({"scope": "read write"}))
         .unwrap();
     assert_eq!(pair.token_type, "Bearer");
-    assert_eq!(pair.expires_in, 300);
-    let (ah, ac) = (part(&pair.access_token, 0), part(&pair.access_token, 1));
-    let (rh, rc) = (part(&pair.refresh_token, 0), part(&pair.refresh_token, 1));
+    let (ah, ac) = (
+        segment(&pair.access_token, 0),
+        segment(&pair.access_token, 1),
+    );
+    let (rh, rc) = (
+        segment(&pair.refresh_token, 0),
+        segment(&pair.refresh_token, 1),
+    );
     assert_eq!(ah, json!({"alg": "HS256", "typ": "at+jwt", "kid": "k1"}));
     assert_eq!(
         rh,
@@ -65,35 +68,39 @@ fn issued_tokens_carry_registered_claims_typ_and_kid() {
         assert_eq!(c["scope"], "read write");
         assert_eq!(c["jti"].as_str().unwrap().len(), 22, "128 random bits");
     }
-    assert_eq!(ac["exp"], NOW + 300);
-    assert_eq!(rc["exp"], NOW + 86_400);
     assert_ne!(ac["jti"], rc["jti"]);
     assert_eq!(ac["sid"], rc["sid"], "one session");
     let again = issuer.issue("alice", &()).unwrap();
-    assert_ne!(part(&again.access_token, 1)["sid"], ac["sid"]);
+    assert_ne!(segment(&again.access_token, 1)["sid"], ac["sid"]);
     assert!(!format!("{pair:?}").contains(&pair.access_token));
 }
 
 #[test]
-fn lifetimes_are_configurable() {
-    let issuer = TokenIssuer::builder()
+fn lifetimes_default_to_five_minutes_and_a_day_and_are_configurable() {
+    let configured = TokenIssuer::builder()
         .hmac_secret(SECRET)
         .access_ttl(Duration::from_secs(60))
         .refresh_ttl(Duration::from_secs(3600))
         .clock(FixedClock::new(NOW))
         .build()
         .unwrap();
-    let pair = issuer.issue("bob", &()).unwrap();
-    assert_eq!(part(&pair.access_token, 1)["exp"], NOW + 60);
-    assert_eq!(part(&pair.refresh_token, 1)["exp"], NOW + 3600);
-    assert_eq!(pair.expires_in, 60);
-    assert!(matches!(
-        TokenIssuer::builder()
-            .hmac_secret(SECRET)
-            .access_ttl(Duration::ZERO)
-            .build(),
-        Err(ConfigError::InvalidLifetime)
-    ));
+    for (case, issuer, access, refresh) in [
+        ("default", issuer(), 300, 86_400),
+        ("configured", configured, 60, 3600),
+    ] {
+        let pair = issuer.issue("bob", &()).unwrap();
+        assert_eq!(
+            segment(&pair.access_token, 1)["exp"],
+            NOW + access,
+            "{case}"
+        );
+        assert_eq!(
+            segment(&pair.refresh_token, 1)["exp"],
+            NOW + refresh,
+            "{case}"
+        );
+        assert_eq!(pair.expires_in, access, "{case}");
+    }
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -144,91 +151,112 @@ fn custom_claims_from_any_serde_type_and_registered_names_refused() {
 
 #[test]
 fn every_key_type_signs_tokens_its_authenticator_verifies() {
-    for (alg, private, public) in [
+    // The algorithm is the key's default unless one is chosen (PS384).
+    for (alg, private, public, chosen) in [
         (
             Algorithm::RS256,
             "rsa2048_private.pem",
             "rsa2048_public.pem",
+            false,
         ),
-        (Algorithm::ES256, "ec256_private.pem", "ec256_public.pem"),
-        (Algorithm::ES384, "ec384_private.pem", "ec384_public.pem"),
+        (
+            Algorithm::PS384,
+            "rsa2048_private.pem",
+            "rsa2048_public.pem",
+            true,
+        ),
+        (
+            Algorithm::ES256,
+            "ec256_private.pem",
+            "ec256_public.pem",
+            false,
+        ),
+        (
+            Algorithm::ES384,
+            "ec384_private.pem",
+            "ec384_public.pem",
+            false,
+        ),
         (
             Algorithm::EdDSA,
             "ed25519_private.pem",
             "ed25519_public.pem",
+            false,
         ),
     ] {
-        let issuer = TokenIssuer::builder()
+        let mut builder = TokenIssuer::builder()
             .private_key_pem(fixture(private), fixture(public))
-            .kid("kid-1")
-            .build()
-            .unwrap();
-        let pair = issuer.issue("dave", &()).unwrap();
-        assert_eq!(part(&pair.access_token, 0)["alg"], json!(alg));
+            .kid("kid-1");
+        if chosen {
+            builder = builder.algorithm(alg);
+        }
+        let issuer = builder.build().unwrap();
         let auth = issuer.authenticator_builder().build().unwrap();
-        let claims = auth.verifier().verify(&pair.access_token).unwrap();
-        assert_eq!(claims["sub"], "dave", "{alg:?}");
+        let pair = issuer.issue("dave", &()).unwrap();
+        let access_only = issuer.issue_access_token("dave", &()).unwrap();
+        for token in [&pair.access_token, &access_only] {
+            assert_eq!(segment(token, 0)["alg"], json!(alg), "{alg:?}");
+            let claims = auth.verifier().verify(token).unwrap();
+            assert_eq!(claims["sub"], "dave", "{alg:?}");
+        }
     }
-    let ps = TokenIssuer::builder()
-        .private_key_pem(
-            fixture("rsa2048_private.pem"),
-            fixture("rsa2048_public.pem"),
-        )
-        .algorithm(Algorithm::PS384)
-        .build()
-        .unwrap();
-    let t = ps.issue_access_token("eve", &()).unwrap();
-    assert_eq!(part(&t, 0)["alg"], "PS384");
-    assert!(ps
-        .authenticator_builder()
-        .build()
-        .unwrap()
-        .verifier()
-        .verify(&t)
-        .is_ok());
 }
 
 #[test]
-fn mismatched_or_weak_signing_keys_are_refused_at_build() {
-    let mismatch = TokenIssuer::builder()
-        .private_key_pem(
-            fixture("attacker_rsa_private.pem"),
-            fixture("rsa2048_public.pem"),
-        )
-        .build();
-    assert!(matches!(
-        mismatch,
-        Err(ConfigError::Key(KeyError::KeyPairMismatch))
-    ));
-    assert!(matches!(
-        TokenIssuer::builder().hmac_secret("short").build(),
-        Err(ConfigError::Key(KeyError::HmacTooShort { len: 5 }))
-    ));
-    assert!(matches!(
-        TokenIssuer::builder()
-            .private_key_pem(
+fn mismatched_or_weak_keys_and_zero_lifetimes_are_refused_at_build() {
+    type Refusal = fn(&ConfigError) -> bool;
+    let cases: [(&str, TokenIssuerBuilder, Refusal); 7] = [
+        (
+            "private and public keys of two pairs",
+            TokenIssuer::builder().private_key_pem(
+                fixture("attacker_rsa_private.pem"),
+                fixture("rsa2048_public.pem"),
+            ),
+            |e| matches!(e, ConfigError::Key(KeyError::KeyPairMismatch)),
+        ),
+        (
+            "a 5-byte HMAC secret",
+            TokenIssuer::builder().hmac_secret("short"),
+            |e| matches!(e, ConfigError::Key(KeyError::HmacTooShort { len: 5 })),
+        ),
+        (
+            "a 1024-bit RSA key",
+            TokenIssuer::builder().private_key_pem(
                 fixture("rsa1024_private.pem"),
-                fixture("rsa1024_public.pem")
-            )
-            .build(),
-        Err(ConfigError::Key(KeyError::RsaTooSmall { bits: 1024 }))
-    ));
-    assert!(matches!(
-        TokenIssuer::builder()
-            .hmac_secret(SECRET)
-            .algorithm(Algorithm::RS256)
-            .build(),
-        Err(ConfigError::Key(KeyError::AlgorithmMismatch))
-    ));
-    assert!(matches!(
-        TokenIssuer::builder().build(),
-        Err(ConfigError::NoKeys)
-    ));
-    // Garbage PEM never panics.
-    assert!(TokenIssuer::builder()
-        .private_key_pem(b"not a pem", fixture("rsa2048_public.pem"))
-        .build()
-        .is_err());
+                fixture("rsa1024_public.pem"),
+            ),
+            |e| matches!(e, ConfigError::Key(KeyError::RsaTooSmall { bits: 1024 })),
+        ),
+        (
+            "RS256 with an HMAC secret",
+            TokenIssuer::builder()
+                .hmac_secret(SECRET)
+                .algorithm(Algorithm::RS256),
+            |e| matches!(e, ConfigError::Key(KeyError::AlgorithmMismatch)),
+        ),
+        ("no key", TokenIssuer::builder(), |e| {
+            matches!(e, ConfigError::NoKeys)
+        }),
+        // Garbage PEM never panics.
+        (
+            "garbage PEM",
+            TokenIssuer::builder().private_key_pem(b"not a pem", fixture("rsa2048_public.pem")),
+            |_| true,
+        ),
+        (
+            "a zero access lifetime",
+            TokenIssuer::builder()
+                .hmac_secret(SECRET)
+                .access_ttl(Duration::ZERO),
+            |e| matches!(e, ConfigError::InvalidLifetime),
+        ),
+    ];
+    for (case, builder, expected) in cases {
+        match builder.build() {
+            Err(e) => assert!(expected(&e), "{case}: {e:?}"),
+            Ok(_) => panic!("{case}: built"),
+        }
+    }
 }
 
 /// Attack: a stolen refresh token used as an access token (it lives 24 h).
@@ -239,10 +267,7 @@ fn refresh_token_is_refused_as_access_token() {
     let pair = issuer.issue("alice", &()).unwrap();
     assert!(auth.verifier().verify(&pair.access_token).is_ok());
     assert_eq!(
-        auth.verifier()
-            .verify(&pair.refresh_token)
-            .unwrap_err()
-            .kind(),
+        refusal(&auth, &pair.refresh_token),
         AuthErrorKind::InvalidType
     );
 }
@@ -281,7 +306,10 @@ async fn refresh_rotates_the_pair_and_keeps_session_and_custom_claims() {
     let second = issuer.refresh(&first.refresh_token).await.unwrap();
     assert_ne!(second.access_token, first.access_token);
     assert_ne!(second.refresh_token, first.refresh_token);
-    let (a1, a2) = (part(&first.access_token, 1), part(&second.access_token, 1));
+    let (a1, a2) = (
+        segment(&first.access_token, 1),
+        segment(&second.access_token, 1),
+    );
     assert_eq!(a2["sid"], a1["sid"]);
     assert_eq!(a2["scope"], "read");
     assert_eq!(a2["sub"], "alice");
@@ -308,10 +336,7 @@ async fn refresh_token_reuse_revokes_the_whole_family() {
     // Every token of the family is dead: the first and second access
     // tokens, and the second refresh token.
     for t in [&first.access_token, &second.access_token] {
-        assert_eq!(
-            auth.verifier().verify(t).unwrap_err().kind(),
-            AuthErrorKind::Revoked
-        );
+        assert_eq!(refusal(&auth, t), AuthErrorKind::Revoked);
     }
     assert!(matches!(
         issuer.refresh(&second.refresh_token).await,
@@ -327,18 +352,7 @@ async fn refresh_token_reuse_revokes_the_whole_family() {
 async fn concurrent_refreshes_of_one_token_let_exactly_one_win() {
     let issuer = issuer();
     let pair = issuer.issue("alice", &()).unwrap();
-    let tasks: Vec<_> = (0..8)
-        .map(|_| {
-            let issuer = issuer.clone();
-            let token = pair.refresh_token.clone();
-            tokio::spawn(async move { issuer.refresh(&token).await.is_ok() })
-        })
-        .collect();
-    let mut wins = 0;
-    for t in tasks {
-        wins += usize::from(t.await.unwrap());
-    }
-    assert_eq!(wins, 1);
+    assert_eq!(refresh_winners(&[issuer], &pair.refresh_token, 8).await, 1);
 }
 
 #[tokio::test]
@@ -349,10 +363,7 @@ async fn logout_everywhere_revokes_older_tokens_of_the_subject_only() {
     let a = issuer.issue("alice", &()).unwrap();
     let b = issuer.issue("bob", &()).unwrap();
     issuer.revoke_subject("alice").await.unwrap();
-    assert_eq!(
-        auth.verifier().verify(&a.access_token).unwrap_err().kind(),
-        AuthErrorKind::Revoked
-    );
+    assert_eq!(refusal(&auth, &a.access_token), AuthErrorKind::Revoked);
     assert!(matches!(
         issuer.refresh(&a.refresh_token).await,
         Err(RefreshError::Revoked)
@@ -371,35 +382,25 @@ async fn revoked_entries_expire_with_their_tokens() {
         .grace(Duration::from_secs(60));
     let issuer = issuer_at(clock.clone(), store.clone());
     let pair = issuer.issue("alice", &()).unwrap();
-    let access = part(&pair.access_token, 1);
+    let access = segment(&pair.access_token, 1);
     let jti = access["jti"].as_str().unwrap();
     assert!(store.revoke_token(jti, NOW + 300).await.unwrap());
     let auth = issuer.authenticator_builder().build().unwrap();
-    assert_eq!(
-        auth.verifier()
-            .verify(&pair.access_token)
-            .unwrap_err()
-            .kind(),
-        AuthErrorKind::Revoked
-    );
-    // Within exp + leeway the entry is still there ...
-    clock.set(NOW + 359);
-    assert_eq!(
-        auth.verifier()
-            .verify(&pair.access_token)
-            .unwrap_err()
-            .kind(),
-        AuthErrorKind::Revoked
-    );
-    // ... and once the token is dead anyway the entry is gone: no growth.
-    clock.set(NOW + 360);
-    assert_eq!(
-        auth.verifier()
-            .verify(&pair.access_token)
-            .unwrap_err()
-            .kind(),
-        AuthErrorKind::Expired
-    );
+    // Within exp + leeway the entry is still there, and once the token is
+    // dead anyway the entry is gone (below: no growth).
+    for (at, refused) in [
+        (NOW, AuthErrorKind::Revoked),
+        (NOW + 359, AuthErrorKind::Revoked),
+        (NOW + 360, AuthErrorKind::Expired),
+    ] {
+        clock.set(at);
+        assert_eq!(
+            refusal(&auth, &pair.access_token),
+            refused,
+            "at NOW + {}",
+            at - NOW
+        );
+    }
     let token = tower_jwt_auth::revocation::TokenRef {
         jti: Some(jti),
         ..Default::default()
@@ -419,7 +420,7 @@ async fn revoked_token_is_401_invalid_token_saying_revoked_over_http() {
     let pair = issuer.issue("alice", &()).unwrap();
     let ok = fetch_bearer(addr, "/me", &pair.access_token).await;
     assert_eq!(ok.status, 200);
-    let sid = part(&pair.access_token, 1)["sid"]
+    let sid = segment(&pair.access_token, 1)["sid"]
         .as_str()
         .unwrap()
         .to_owned();

@@ -51,13 +51,7 @@ async fn serve_instance(issuer: &TokenIssuer) -> SocketAddr {
 }
 
 fn sid_of(token: &str) -> String {
-    use base64::Engine as _;
-    let payload = token.split('.').nth(1).unwrap();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(payload)
-        .unwrap();
-    let claims: Value = serde_json::from_slice(&bytes).unwrap();
-    claims["sid"].as_str().unwrap().to_owned()
+    segment(token, 1)["sid"].as_str().unwrap().to_owned()
 }
 
 /// Polls `/me` until it answers `status`, for at most `within`; returns how
@@ -247,20 +241,7 @@ async fn concurrent_refreshes_across_instances_let_exactly_one_win() {
     let redis = RedisServer::start();
     let issuers: Vec<_> = (0..4).map(|_| instance(&redis.url())).collect();
     let pair = issuers[0].issue("alice", &()).unwrap();
-    let tasks: Vec<_> = issuers
-        .iter()
-        .cycle()
-        .take(8)
-        .map(|i| {
-            let (i, t) = (i.clone(), pair.refresh_token.clone());
-            tokio::spawn(async move { i.refresh(&t).await.is_ok() })
-        })
-        .collect();
-    let mut wins = 0;
-    for t in tasks {
-        wins += usize::from(t.await.unwrap());
-    }
-    assert_eq!(wins, 1);
+    assert_eq!(refresh_winners(&issuers, &pair.refresh_token, 8).await, 1);
 }
 
 #[tokio::test]
@@ -271,10 +252,7 @@ async fn revoked_entries_expire_in_redis() {
         .local_cache(Duration::ZERO)
         .grace(Duration::ZERO)
         .build();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let now = now();
     assert!(list.revoke_token("short-lived", now + 2).await.unwrap());
     assert!(!list.revoke_token("short-lived", now + 2).await.unwrap());
     let t = TokenRef {

@@ -8,30 +8,12 @@ mod common;
 #[path = "../examples/serve.rs"]
 mod serve;
 
-use std::collections::HashMap;
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 
 const ISS: &str = "https://issuer.contract";
 const AUD: &str = "contract-api";
-
-fn now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-}
-
-fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
-    let map: HashMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    move |name| map.get(name).cloned()
-}
 
 async fn start(vars: &[(&str, String)]) -> std::net::SocketAddr {
     let config = serve::configure(&env_of(vars)).await.expect("configure");

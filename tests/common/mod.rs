@@ -2,7 +2,13 @@
 //! tokens signed with jsonwebtoken from the fixture keys.
 #![allow(dead_code)]
 
+pub mod dpop;
+#[cfg(feature = "remote")]
+pub mod idp;
+pub mod logs;
+
 use std::net::SocketAddr;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
@@ -11,6 +17,14 @@ use serde_json::Value;
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret!";
 pub const NOW: u64 = 1_800_000_000;
+
+/// The wall clock, in seconds since the epoch.
+pub fn now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
 
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -81,6 +95,12 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// A token's JSON segment `i` (0: the header, 1: the claims), decoded.
+pub fn segment(token: &str, i: usize) -> Value {
+    let seg = token.split('.').nth(i).expect("a segment");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).expect("base64url")).expect("JSON")
+}
+
 /// A token whose header and payload are exactly these JSON texts, validly
 /// signed with `key` for `alg`.
 pub fn raw_token(
@@ -93,6 +113,16 @@ pub fn raw_token(
     let message = format!("{}.{}", b64(header_json), b64(payload_json));
     let sig = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("sign");
     format!("{message}.{sig}")
+}
+
+/// An environment (`name -> value`) holding only `vars`, for the examples'
+/// `configure` functions.
+pub fn env_of(vars: &[(&str, String)]) -> impl Fn(&str) -> Option<String> {
+    let map: std::collections::HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    move |name| map.get(name).cloned()
 }
 
 /// Serves `app` on 127.0.0.1 and a free port; the server task ends with the
@@ -147,4 +177,27 @@ pub fn merged(base: &Value, extra: Value) -> Value {
         }
     }
     c
+}
+
+/// `tries` concurrent refresh exchanges of `refresh_token`, spread over
+/// `issuers` in turn; how many succeeded.
+pub async fn refresh_winners(
+    issuers: &[tower_jwt_auth::TokenIssuer],
+    refresh_token: &str,
+    tries: usize,
+) -> usize {
+    let tasks: Vec<_> = issuers
+        .iter()
+        .cycle()
+        .take(tries)
+        .map(|issuer| {
+            let (issuer, token) = (issuer.clone(), refresh_token.to_owned());
+            tokio::spawn(async move { issuer.refresh(&token).await.is_ok() })
+        })
+        .collect();
+    let mut wins = 0;
+    for t in tasks {
+        wins += usize::from(t.await.unwrap());
+    }
+    wins
 }

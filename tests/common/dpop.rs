@@ -1,7 +1,6 @@
-//! DPoP test plumbing shared by tests/dpop.rs and tests/dpop_serve.rs:
-//! client proof keys (jsonwebtoken's), proofs, and a reqwest client that
-//! sends them.
-#![allow(dead_code)]
+//! DPoP (RFC 9449) test plumbing: client proof keys (jsonwebtoken's),
+//! access tokens bound to them, proofs (valid, unsigned, HMAC), a reqwest
+//! client that sends them, and the checks on the layer's answers.
 
 use std::net::SocketAddr;
 
@@ -9,7 +8,7 @@ use jsonwebtoken::jwk::{Jwk, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
 
-use crate::common::{b64, ensure_provider, raw_token, signing_key};
+use super::{b64, ensure_provider, raw_token, signing_key, SECRET};
 
 /// A client's proof key: the private key, its public JWK, its thumbprint
 /// (computed by jsonwebtoken, independently of the crate).
@@ -31,6 +30,20 @@ pub fn proof_key(alg: Algorithm) -> ProofKey {
         jwk: serde_json::to_value(&jwk).expect("jwk json"),
         jkt,
     }
+}
+
+/// `claims` with `cnf.jkt` set to `jkt` (a token bound to that key), or
+/// unchanged with `None`.
+pub fn bound_to(mut claims: Value, jkt: Option<&str>) -> Value {
+    if let Some(jkt) = jkt {
+        claims["cnf"] = json!({ "jkt": jkt });
+    }
+    claims
+}
+
+/// An `oct` JWK holding the test secret: what an HMAC proof would name.
+pub fn oct_jwk() -> Value {
+    json!({"kty": "oct", "k": b64(SECRET)})
 }
 
 pub fn ath(token: &str) -> String {
@@ -72,12 +85,38 @@ impl Req {
         }
     }
 
+    /// The proof for this request, signed with `key`.
     pub fn proof(&self, key: &ProofKey) -> String {
         raw_token(
             &self.header.to_string(),
             &self.claims.to_string(),
             key.alg,
             &key.private,
+        )
+    }
+
+    /// The JWS signing input: header and claims, encoded, with a dot.
+    pub fn signing_input(&self) -> String {
+        format!(
+            "{}.{}",
+            b64(self.header.to_string()),
+            b64(self.claims.to_string())
+        )
+    }
+
+    /// This request's header and claims with an empty signature (the form
+    /// of an `alg: none` proof).
+    pub fn unsigned_proof(&self) -> String {
+        format!("{}.", self.signing_input())
+    }
+
+    /// This request's header and claims signed HS256 with the test secret.
+    pub fn hmac_proof(&self) -> String {
+        raw_token(
+            &self.header.to_string(),
+            &self.claims.to_string(),
+            Algorithm::HS256,
+            &EncodingKey::from_secret(SECRET.as_bytes()),
         )
     }
 }
@@ -88,6 +127,28 @@ pub struct DpopReply {
     pub nonce: Option<String>,
     pub body: Value,
     pub grpc_status: Option<String>,
+}
+
+impl DpopReply {
+    async fn read(res: reqwest::Response) -> Self {
+        let header = |n: &str| res.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+        let challenges = res
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap().to_owned())
+            .collect();
+        let (nonce, grpc_status) = (header("dpop-nonce"), header("grpc-status"));
+        let status = res.status().as_u16();
+        let text = res.text().await.unwrap();
+        Self {
+            status,
+            challenges,
+            nonce,
+            body: serde_json::from_str(&text).unwrap_or(Value::Null),
+            grpc_status,
+        }
+    }
 }
 
 pub async fn send_proof(addr: SocketAddr, req: &Req, proof: &str, grpc: bool) -> DpopReply {
@@ -104,28 +165,20 @@ pub async fn send_proof(addr: SocketAddr, req: &Req, proof: &str, grpc: bool) ->
     if grpc {
         r = r.header("content-type", "application/grpc");
     }
-    let res = r.send().await.expect("request");
-    let header = |n: &str| res.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
-    let challenges = res
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let (nonce, grpc_status) = (header("dpop-nonce"), header("grpc-status"));
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    DpopReply {
-        status,
-        challenges,
-        nonce,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        grpc_status,
-    }
+    DpopReply::read(r.send().await.expect("request")).await
 }
 
 pub async fn send(addr: SocketAddr, key: &ProofKey, req: &Req) -> DpopReply {
     send_proof(addr, req, &req.proof(key), false).await
+}
+
+/// GET `path` with an optional raw `Authorization` value and no proof.
+pub async fn send_raw(addr: SocketAddr, path: &str, authorization: Option<&str>) -> DpopReply {
+    let mut r = reqwest::Client::new().get(format!("http://{addr}{path}"));
+    if let Some(a) = authorization {
+        r = r.header("authorization", a);
+    }
+    DpopReply::read(r.send().await.expect("request")).await
 }
 
 /// The `algs` attribute lists the asymmetric algorithms, never HS*.
@@ -153,25 +206,10 @@ pub fn assert_invalid_proof(r: &DpopReply, what: &str) {
     assert!(r.body.is_null(), "{what}: no body");
 }
 
-pub async fn send_raw(addr: SocketAddr, path: &str, authorization: Option<&str>) -> DpopReply {
-    let mut r = reqwest::Client::new().get(format!("http://{addr}{path}"));
-    if let Some(a) = authorization {
-        r = r.header("authorization", a);
-    }
-    let res = r.send().await.expect("request");
-    let challenges = res
-        .headers()
-        .get_all("www-authenticate")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
-    let status = res.status().as_u16();
-    let text = res.text().await.unwrap();
-    DpopReply {
-        status,
-        challenges,
-        nonce: None,
-        body: serde_json::from_str(&text).unwrap_or(Value::Null),
-        grpc_status: None,
-    }
+/// 401 whose first challenge starts with `challenge` (e.g.
+/// `DPoP error="invalid_token"`).
+pub fn assert_refused(r: &DpopReply, challenge: &str, what: &str) {
+    assert_eq!(r.status, 401, "{what}");
+    let first = r.challenges.first().map(String::as_str).unwrap_or("");
+    assert!(first.starts_with(challenge), "{what}: {:?}", r.challenges);
 }
