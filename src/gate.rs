@@ -44,7 +44,7 @@ use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 
 use http::{Extensions, HeaderMap, HeaderValue, Method, Uri};
 
@@ -140,13 +140,11 @@ pub(crate) struct Proof {
 }
 
 impl<C: Send + Sync + 'static> Accepted<C> {
-    /// An accepted request, counted (feature `metrics`).
     pub(crate) fn new(
         claims: Option<Claims<C>>,
         proof: Option<Proof>,
         realm: Option<Arc<str>>,
     ) -> Self {
-        crate::observe::accepted(claims.is_some());
         let (dpop, nonce) = match proof {
             Some(p) => (Some(p.bound), p.next_nonce),
             None => (None, None),
@@ -220,7 +218,18 @@ impl<C> Future for Pending<C> {
     type Output = Result<Accepted<C>, Rejection>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.wait.as_mut().poll(cx)
+        let decided = ready!(self.wait.as_mut().poll(cx));
+        record(&decided);
+        Poll::Ready(decided)
+    }
+}
+
+/// Counts an answered request (feature `metrics`) and logs a rejection
+/// (feature `tracing`): once per request, where the answer is given.
+fn record<C>(decided: &Result<Accepted<C>, Rejection>) {
+    match decided {
+        Ok(accepted) => crate::observe::accepted(accepted.claims.is_some()),
+        Err(rejection) => rejection.record(),
     }
 }
 
@@ -232,7 +241,9 @@ impl<C> Pending<C> {
     #[must_use]
     pub fn into_rejection(self) -> Rejection {
         let (error, challenge) = self.unless_waited;
-        Rejection::new(error, challenge)
+        let rejection = Rejection::new(error, challenge);
+        rejection.record();
+        rejection
     }
 }
 
@@ -258,14 +269,15 @@ impl<C: Send + 'static> Pending<C> {
     /// rejection a caller that cannot wait gets (503 while a revocation
     /// list has no answer at hand, 401 for a `kid` not yet known).
     #[cfg(feature = "tonic")]
-    pub(crate) fn detach(self) -> Rejection {
+    pub(crate) fn detach(mut self) -> Rejection {
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            // The wait alone: its answer serves no request, so it is not
+            // recorded.
             let wait = self.wait;
             runtime.spawn(async move {
                 let _ = wait.await;
             });
-            let (error, challenge) = self.unless_waited;
-            return Rejection::new(error, challenge);
+            self.wait = Box::pin(std::future::pending());
         }
         self.into_rejection()
     }
@@ -319,11 +331,28 @@ impl<C: Send + Sync + 'static> Gate<C> {
         self.decide_at(method, Some(uri), headers)
     }
 
+    /// [`decide`](Self::decide), recorded when answered now (a pending
+    /// decision is recorded when it completes).
+    pub(crate) fn decide_at(
+        &self,
+        method: &Method,
+        uri: Option<&Uri>,
+        headers: &HeaderMap,
+    ) -> Decision<C> {
+        let decision = self.decide_unrecorded(method, uri, headers);
+        match &decision {
+            Decision::Accept(accepted) => crate::observe::accepted(accepted.claims.is_some()),
+            Decision::Reject(rejection) => rejection.record(),
+            Decision::Pending(_) => {}
+        }
+        decision
+    }
+
     /// [`decide`](Self::decide) for a request whose URI may not be known
     /// (`None`: a tonic interceptor is given none; query sources then find
     /// nothing, and a DPoP proof's `htu` may name any path under the public
     /// URL).
-    pub(crate) fn decide_at(
+    fn decide_unrecorded(
         &self,
         method: &Method,
         uri: Option<&Uri>,

@@ -283,6 +283,18 @@
 //! of 32+ bytes, RSA of 2048+ bits, no key ever taken from the token
 //! (`jku`, `x5u`, `jwk` ignored). See [RFC 7519], [RFC 6750] and [RFC 8725].
 //!
+//! # Weakening a check: every `danger_*` in one place
+//! Each default above is safe; an opt-out that weakens one is named
+//! `danger_*`, so a review finds them all with one search:
+//!
+//! | opt-out | what it weakens |
+//! |---|---|
+//! | [`AuthenticatorBuilder::danger_allow_missing_exp`] | tokens without `exp` never expire |
+//! | [`AuthenticatorBuilder::danger_hmac_short_secret`], [`Key::danger_hmac_short_secret`] | HMAC secrets shorter than their hash (RFC 7518 §3.2) |
+//! | [`TokenSource::danger_query`] | a token in the URL (logs, history, `Referer`) |
+//! | `RemoteOptions::danger_allow_http` (feature `remote`) | key sets fetched over plain `http` from a host that is not loopback |
+//! | `RedisRevocationBuilder::danger_fail_open` (feature `redis`) | tokens accepted while the revocation list is unreachable |
+//!
 //! # Features
 //! | feature | default | what |
 //! |---|---|---|

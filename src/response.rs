@@ -219,7 +219,7 @@ fn algs_attribute(algorithms: AlgorithmSet) -> String {
 
 /// A refused request: why ([`AuthError`]) and how to ask again
 /// ([`Challenge`]). Made by [`Gate::decide`](crate::Gate::decide), which
-/// records it (one `tracing` event, the rejection counter) as it is made.
+/// records it (one `tracing` event, the rejection counter) as it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     error: AuthError,
@@ -227,12 +227,15 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    /// A rejection, recorded: one `tracing` event (feature `tracing`; WARN
+    pub(crate) fn new(error: AuthError, challenge: Challenge) -> Self {
+        Self { error, challenge }
+    }
+
+    /// Records the rejection: one `tracing` event (feature `tracing`; WARN
     /// when the server side failed, else DEBUG) and the rejection counter
     /// (feature `metrics`).
-    pub(crate) fn new(error: AuthError, challenge: Challenge) -> Self {
-        crate::observe::rejected(&error);
-        Self { error, challenge }
+    pub(crate) fn record(&self) {
+        crate::observe::rejected(&self.error);
     }
 
     /// Why the request was refused.

@@ -1,42 +1,4 @@
-//! A tonic interceptor (feature `tonic`), for services that prefer
-//! `with_interceptor` to a tower layer. It asks the same [`Gate`] as
-//! [`JwtAuthLayer`] (so DPoP, route rules and revocation behave the same)
-//! and answers with a [`Status`]: `UNAUTHENTICATED` (16),
-//! `PERMISSION_DENIED` (7) for a missing scope or role, `UNAVAILABLE` (14)
-//! when keys, the revocation list or the replay store are unavailable.
-//!
-//! # Layer or interceptor?
-//! Prefer the layer (`Server::builder().layer(auth.layer())`). An
-//! interceptor is synchronous: it cannot wait for I/O, so a decision that
-//! must wait is started in the background and that one call is refused:
-//! - a token whose `kid` was just published by a remote key source gets
-//!   `UNAUTHENTICATED` until the refetch it starts completes;
-//! - with a revocation list over the network (`RedisRevocation`), a token
-//!   whose answer is not in the list's local cache gets `UNAVAILABLE`, and
-//!   the lookup it starts fills that cache, so the next call with it is
-//!   decided at once (within the local cache's lifetime, 1 s by default);
-//! - with a replay store over the network (`RedisReplayStore`), every DPoP
-//!   call would wait on it: DPoP through an interceptor needs an in-memory
-//!   store.
-//!
-//! The layer waits in each of these cases, and the call goes through.
-//!
-//! ```
-//! use tonic::Request;
-//! use tonic::service::Interceptor;
-//! use tower_jwt_auth::Authenticator;
-//!
-//! let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
-//! let mut interceptor = auth.layer().require_scope("greet").interceptor();
-//! // GreeterServer::with_interceptor(greeter, interceptor) in a server;
-//! // here, a call without a token:
-//! let status = interceptor.call(Request::new(())).unwrap_err();
-//! assert_eq!(status.code(), tonic::Code::Unauthenticated);
-//! # Ok::<(), tower_jwt_auth::ConfigError>(())
-//! ```
-//!
-//! The handler reads the claims as with the layer:
-//! `request.extensions().get::<Claims>()`.
+//! The tonic interceptor (feature `tonic`): an adapter around the [`Gate`].
 
 use std::fmt;
 
@@ -49,8 +11,47 @@ use crate::gate::{Decision, Gate};
 use crate::layer::JwtAuthLayer;
 use crate::response::Rejection;
 
-/// A tonic [`Interceptor`] that authenticates each call; made by
-/// [`JwtAuthLayer::interceptor`] or [`Authenticator::interceptor`].
+/// A tonic interceptor (feature `tonic`), for services that prefer
+/// `with_interceptor` to a tower layer. It asks the same [`Gate`] as
+/// [`JwtAuthLayer`] (so DPoP, route rules and revocation behave the same)
+/// and answers with a [`Status`]: `UNAUTHENTICATED` (16),
+/// `PERMISSION_DENIED` (7) for a missing scope or role, `UNAVAILABLE` (14)
+/// when keys, the revocation list or the replay store are unavailable.
+///
+/// # Layer or interceptor?
+/// Prefer the layer (`Server::builder().layer(auth.layer())`). An
+/// interceptor is synchronous: it cannot wait for I/O, so a decision that
+/// must wait is started in the background and that one call is refused:
+/// - a token whose `kid` was just published by a remote key source gets
+///   `UNAUTHENTICATED` until the refetch it starts completes;
+/// - with a revocation list over the network (`RedisRevocation`), a token
+///   whose answer is not in the list's local cache gets `UNAVAILABLE`, and
+///   the lookup it starts fills that cache, so the next call with it is
+///   decided at once (within the local cache's lifetime, 1 s by default);
+/// - with a replay store over the network (`RedisReplayStore`), every DPoP
+///   call would wait on it: DPoP through an interceptor needs an in-memory
+///   store.
+///
+/// The layer waits in each of these cases, and the call goes through.
+///
+/// ```
+/// use tonic::Request;
+/// use tonic::service::Interceptor;
+/// use tower_jwt_auth::Authenticator;
+///
+/// let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
+/// let mut interceptor = auth.layer().require_scope("greet").interceptor();
+/// // GreeterServer::with_interceptor(greeter, interceptor) in a server;
+/// // here, a call without a token:
+/// let status = interceptor.call(Request::new(())).unwrap_err();
+/// assert_eq!(status.code(), tonic::Code::Unauthenticated);
+/// # Ok::<(), tower_jwt_auth::ConfigError>(())
+/// ```
+///
+/// The handler reads the claims as with the layer:
+/// `request.extensions().get::<Claims>()`.
+///
+/// Made by [`JwtAuthLayer::interceptor`] or [`Authenticator::interceptor`].
 pub struct JwtInterceptor<C = serde_json::Value> {
     gate: Gate<C>,
 }

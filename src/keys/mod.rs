@@ -19,6 +19,11 @@ pub use key::{Key, KeyKind};
 pub use set::KeySet;
 pub(crate) use source::KeyStore;
 
+/// A wait for a key refetch; it completes when the refetch is done or its
+/// time is up, whichever comes first.
+pub(crate) type RefetchWait =
+    std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
+
 const ALL_ALGORITHMS: [Algorithm; 12] = [
     Algorithm::HS256,
     Algorithm::HS384,

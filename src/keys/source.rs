@@ -3,17 +3,11 @@
 //! each refresh so that readers never take a lock.
 
 use std::fmt;
-use std::future::Future;
 use std::ops::Deref;
-use std::pin::Pin;
 #[cfg(feature = "remote")]
 use std::sync::Arc;
 
-use super::{Key, KeySet};
-
-/// A wait for a key refetch; it completes when the refetch is done or its
-/// time is up, whichever comes first.
-pub(crate) type RefetchWait = Pin<Box<dyn Future<Output = ()> + Send + 'static>>;
+use super::{Key, KeySet, RefetchWait};
 
 /// The keys of one verifier.
 pub(crate) enum KeyStore {

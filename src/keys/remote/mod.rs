@@ -13,8 +13,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use super::jwk::parse_remote_jwks;
-use super::source::RefetchWait;
-use super::{Key, KeySet};
+use super::{Key, KeySet, RefetchWait};
 use crate::clock::Clock;
 use crate::error::{FetchError, FetchErrorKind};
 
