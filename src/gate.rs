@@ -1,43 +1,4 @@
-//! The request decision, without tower: [`Gate::decide`] reads a request's
-//! method, URI and headers once and answers [`Decision::Accept`],
-//! [`Decision::Reject`] or [`Decision::Pending`]. The tower layer, its
-//! response future and the tonic interceptor are thin adapters around it;
-//! so is your own framework's middleware:
-//!
-//! ```
-//! use http::{HeaderMap, Method, Uri};
-//! use tower_jwt_auth::{testing::TestIssuer, Decision};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let issuer = TestIssuer::hs256();
-//! let auth = issuer.authenticator().build()?;
-//! let gate = auth.layer().require_scope("read").into_gate();
-//!
-//! let mut headers = HeaderMap::new();
-//! let token = issuer.token().claim("scope", "read").sign();
-//! headers.insert("authorization", format!("Bearer {token}").parse()?);
-//! let uri: Uri = "/items".parse()?;
-//! let accepted = match gate.decide(&Method::GET, &uri, &headers) {
-//!     Decision::Accept(accepted) => accepted,
-//!     // Your framework's response: status, `WWW-Authenticate`, ...
-//!     Decision::Reject(rejection) => {
-//!         let response = rejection.to_response::<String>(&Method::GET, &headers);
-//!         return Err(format!("refused with {}", response.status()).into());
-//!     }
-//!     // A key refetch, a revocation list or a replay store over the
-//!     // network: await it (or see `Pending` for callers that cannot).
-//!     Decision::Pending(pending) => pending.await.map_err(|r| r.to_string())?,
-//! };
-//! assert_eq!(accepted.claims().map(|c| c["scope"].clone()), Some("read".into()));
-//! # Ok(()) }
-//! ```
-//!
-//! The order, for every adapter: the credentials (token sources, the
-//! `Bearer` or `DPoP` scheme) are parsed once; a DPoP request's proof is
-//! checked first, then its token; the [`Verifier`] runs the security
-//! sequence (claims, binding, route rules, revocation); then the route's
-//! own checks on the typed claims; a DPoP proof's `jti` is recorded last.
+//! The request decision, without tower: [`Gate`].
 
 use std::borrow::Cow;
 use std::fmt;
@@ -56,6 +17,47 @@ use crate::route_rules::{Check, RouteRules};
 use crate::token::{find_credentials, Found, TokenSource};
 use crate::verifier::{Verdict, Verifier};
 
+/// The request decision, without tower: [`Gate::decide`] reads a request's
+/// method, URI and headers once and answers [`Decision::Accept`],
+/// [`Decision::Reject`] or [`Decision::Pending`]. The tower layer, its
+/// response future and the tonic interceptor are thin adapters around it;
+/// so is your own framework's middleware:
+///
+/// ```
+/// use http::{HeaderMap, Method, Uri};
+/// use tower_jwt_auth::{testing::TestIssuer, Decision};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let issuer = TestIssuer::hs256();
+/// let auth = issuer.authenticator().build()?;
+/// let gate = auth.layer().require_scope("read").into_gate();
+///
+/// let mut headers = HeaderMap::new();
+/// let token = issuer.token().claim("scope", "read").sign();
+/// headers.insert("authorization", format!("Bearer {token}").parse()?);
+/// let uri: Uri = "/items".parse()?;
+/// let accepted = match gate.decide(&Method::GET, &uri, &headers) {
+///     Decision::Accept(accepted) => accepted,
+///     // Your framework's response: status, `WWW-Authenticate`, ...
+///     Decision::Reject(rejection) => {
+///         let response = rejection.to_response::<String>(&Method::GET, &headers);
+///         return Err(format!("refused with {}", response.status()).into());
+///     }
+///     // A key refetch, a revocation list or a replay store over the
+///     // network: await it (or see `Pending` for callers that cannot).
+///     Decision::Pending(pending) => pending.await.map_err(|r| r.to_string())?,
+/// };
+/// assert_eq!(accepted.claims().map(|c| c["scope"].clone()), Some("read".into()));
+/// # Ok(()) }
+/// ```
+///
+/// The order, for every adapter: the credentials (token sources, the
+/// `Bearer` or `DPoP` scheme) are parsed once; a DPoP request's proof is
+/// checked first, then its token; the [`Verifier`] runs the security
+/// sequence (claims, binding, route rules, revocation); then the route's
+/// own checks on the typed claims; a DPoP proof's `jti` is recorded last.
+///
 /// One route's request decision: the authenticator's verifier and
 /// settings, the route's rules and checks, its token sources, and whether
 /// a token is optional. Made by

@@ -1,26 +1,4 @@
-//! Rendering rejections: the `WWW-Authenticate` challenges of RFC 6750 §3
-//! (`Bearer`) and RFC 9449 §7.1 (`DPoP`), the HTTP response, the gRPC
-//! response, and the rejection's log event and metric.
-//!
-//! An [`AuthError`] says *why* a request was refused (its kind, the claim,
-//! the scopes a 403 may list). A [`Challenge`] says *how to ask again* on
-//! this route: the realm, and on a route with DPoP the schemes offered, the
-//! proof algorithms and the current server nonce. A [`Rejection`] holds
-//! both, and is what [`Gate::decide`](crate::Gate::decide) hands back; an
-//! [`ErrorResponder`] turns it into a response (the default one,
-//! [`DefaultErrorResponse`], as RFC 6750 says). Bodies never hold the token.
-//!
-//! ```
-//! use tower_jwt_auth::{AuthError, AuthErrorKind, Challenge};
-//!
-//! let expired = AuthError::new(AuthErrorKind::Expired);
-//! let res = Challenge::bearer(Some("api")).http_response::<String>(&expired);
-//! assert_eq!(res.status(), 401);
-//! assert_eq!(
-//!     res.headers()["www-authenticate"],
-//!     r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#
-//! );
-//! ```
+//! Rendering rejections: [`Challenge`], [`Rejection`], [`ErrorResponder`].
 
 use std::fmt;
 use std::sync::Arc;
@@ -31,6 +9,30 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::keys::AlgorithmSet;
 
+/// Rendering rejections: the `WWW-Authenticate` challenges of RFC 6750 §3
+/// (`Bearer`) and RFC 9449 §7.1 (`DPoP`), the HTTP response, the gRPC
+/// response, and the rejection's log event and metric.
+///
+/// An [`AuthError`] says *why* a request was refused (its kind, the claim,
+/// the scopes a 403 may list). A [`Challenge`] says *how to ask again* on
+/// this route: the realm, and on a route with DPoP the schemes offered, the
+/// proof algorithms and the current server nonce. A [`Rejection`] holds
+/// both, and is what [`Gate::decide`](crate::Gate::decide) hands back; an
+/// [`ErrorResponder`] turns it into a response (the default one,
+/// [`DefaultErrorResponse`], as RFC 6750 says). Bodies never hold the token.
+///
+/// ```
+/// use tower_jwt_auth::{AuthError, AuthErrorKind, Challenge};
+///
+/// let expired = AuthError::new(AuthErrorKind::Expired);
+/// let res = Challenge::bearer(Some("api")).http_response::<String>(&expired);
+/// assert_eq!(res.status(), 401);
+/// assert_eq!(
+///     res.headers()["www-authenticate"],
+///     r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#
+/// );
+/// ```
+///
 /// How a client may ask again on the route that refused it: what the
 /// `WWW-Authenticate` challenges and the `DPoP-Nonce` header say, besides
 /// the error itself.

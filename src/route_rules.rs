@@ -1,34 +1,4 @@
 //! Route rules: what a verified token must also grant on one route.
-//!
-//! These run after the token is verified (signature, time, issuer,
-//! audience), on its claims, and every failure is a 403
-//! `insufficient_scope` (gRPC `PERMISSION_DENIED`):
-//! - scopes, from the space-separated `scope` claim (RFC 9068 §2.2.3) and,
-//!   when enabled, `scp`: all of a list ([`RouteRules::require_scope`]) or
-//!   any of one ([`RouteRules::require_any_scope`]);
-//! - roles, from wherever the identity provider puts them ([`RoleClaim`]):
-//!   `roles` (Entra ID, Auth0 custom claims), `groups` (Okta, Cognito),
-//!   Keycloak's `realm_access.roles` and `resource_access.<client>.roles`,
-//!   or any claim path;
-//! - a check of your own on the typed claims (`Fn(&Claims<C>) -> Result<(),
-//!   Denied>`), on the layer: [`JwtAuthLayer::require`](crate::JwtAuthLayer::require).
-//!
-//! ```
-//! use tower_jwt_auth::{Authenticator, RoleClaim};
-//!
-//! let auth = Authenticator::builder()
-//!     .hmac_secret("a secret of at least thirty-two bytes")
-//!     .role_claim(RoleClaim::keycloak_realm())      // where roles live
-//!     .build()?;
-//! let read = auth.layer().require_any_scope(["read", "admin"]);
-//! let write = auth.layer().require_scope("read").require_scope("write");
-//! let ops = auth.layer().require_any_role(["ops", "admin"]);
-//! let billing = auth
-//!     .layer()
-//!     .require_role_in(RoleClaim::keycloak_client("billing"), "manager");
-//! # let _ = (read, write, ops, billing);
-//! # Ok::<(), tower_jwt_auth::ConfigError>(())
-//! ```
 
 use std::collections::HashSet;
 use std::fmt;
@@ -200,6 +170,38 @@ struct RoleRule {
     any_of: Vec<String>,
 }
 
+/// Route rules: what a verified token must also grant on one route.
+///
+/// These run after the token is verified (signature, time, issuer,
+/// audience), on its claims, and every failure is a 403
+/// `insufficient_scope` (gRPC `PERMISSION_DENIED`):
+/// - scopes, from the space-separated `scope` claim (RFC 9068 §2.2.3) and,
+///   when enabled, `scp`: all of a list ([`RouteRules::require_scope`]) or
+///   any of one ([`RouteRules::require_any_scope`]);
+/// - roles, from wherever the identity provider puts them ([`RoleClaim`]):
+///   `roles` (Entra ID, Auth0 custom claims), `groups` (Okta, Cognito),
+///   Keycloak's `realm_access.roles` and `resource_access.<client>.roles`,
+///   or any claim path;
+/// - a check of your own on the typed claims (`Fn(&Claims<C>) -> Result<(),
+///   Denied>`), on the layer: [`JwtAuthLayer::require`](crate::JwtAuthLayer::require).
+///
+/// ```
+/// use tower_jwt_auth::{Authenticator, RoleClaim};
+///
+/// let auth = Authenticator::builder()
+///     .hmac_secret("a secret of at least thirty-two bytes")
+///     .role_claim(RoleClaim::keycloak_realm())      // where roles live
+///     .build()?;
+/// let read = auth.layer().require_any_scope(["read", "admin"]);
+/// let write = auth.layer().require_scope("read").require_scope("write");
+/// let ops = auth.layer().require_any_role(["ops", "admin"]);
+/// let billing = auth
+///     .layer()
+///     .require_role_in(RoleClaim::keycloak_client("billing"), "manager");
+/// # let _ = (read, write, ops, billing);
+/// # Ok::<(), tower_jwt_auth::ConfigError>(())
+/// ```
+///
 /// Route-specific rules layered on an authenticator's rules: scopes, roles,
 /// and an audience that replaces the authenticator's. Usually set through
 /// [`JwtAuthLayer`](crate::JwtAuthLayer)'s methods of the same names.

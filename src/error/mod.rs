@@ -1,12 +1,4 @@
-//! Errors: why a request was rejected ([`AuthError`]) and why a configuration
-//! could not be built ([`ConfigError`]).
-//!
-//! An [`AuthError`] maps to an RFC 6750 §3 response: its
-//! [`status`](AuthError::status) and its
-//! [`www_authenticate`](AuthError::www_authenticate) value. The client sees the
-//! error code and a short fixed description; the detailed reason goes to
-//! `tracing` (feature `tracing`). Nothing here ever holds a token, a secret or
-//! key material, so `Debug` and `Display` are safe to log.
+//! Errors: why a request was rejected ([`AuthError`]) and why a configuration could not be built.
 
 use std::fmt;
 
@@ -172,6 +164,13 @@ impl AuthErrorKind {
     }
 }
 
+/// Why a request was rejected. It maps to an RFC 6750 §3 response: its
+/// [`status`](AuthError::status), error code and fixed description, which a
+/// [`Challenge`](crate::Challenge) renders. The client sees the error code
+/// and a short fixed description; the detailed reason goes to `tracing`
+/// (feature `tracing`). Nothing here ever holds a token, a secret or key
+/// material, so `Debug` and `Display` are safe to log.
+///
 /// A rejected request: the [`AuthErrorKind`] and, for claim errors, the name
 /// of the claim (never its value).
 #[derive(Debug, Clone, PartialEq, Eq)]

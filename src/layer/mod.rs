@@ -1,30 +1,4 @@
-//! The tower middleware: [`JwtAuthLayer`], [`JwtAuth`] and
-//! [`future::ResponseFuture`].
-//!
-//! A request with a valid token goes to the inner service with
-//! [`Claims<C>`](crate::Claims) in its extensions. Any other request gets an
-//! RFC 6750 response and never reaches the inner service. Rejections are
-//! responses, not errors, so `JwtAuth<S>` has the inner service's error type.
-//!
-//! ```
-//! use http::{Request, Response, StatusCode};
-//! use tower::{Service, ServiceBuilder, ServiceExt};
-//! use tower_jwt_auth::{Authenticator, Claims};
-//!
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
-//! let mut svc = ServiceBuilder::new()
-//!     .layer(auth.layer())
-//!     .service_fn(|req: Request<String>| async move {
-//!         let claims = req.extensions().get::<Claims>().cloned();
-//!         Ok::<_, std::convert::Infallible>(Response::new(format!("{:?}", claims.is_some())))
-//!     });
-//! let res = svc.ready().await?.call(Request::new(String::new())).await?;
-//! assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-//! assert_eq!(res.headers()["www-authenticate"], "Bearer");
-//! # Ok(()) }
-//! ```
+//! The tower middleware: [`JwtAuthLayer`], [`JwtAuth`] and the response future.
 
 pub(crate) mod future;
 
@@ -45,6 +19,34 @@ use crate::token::TokenSource;
 
 use self::future::ResponseFuture;
 
+/// The tower middleware: [`JwtAuthLayer`], [`JwtAuth`] and
+/// [`future::ResponseFuture`].
+///
+/// A request with a valid token goes to the inner service with
+/// [`Claims<C>`](crate::Claims) in its extensions. Any other request gets an
+/// RFC 6750 response and never reaches the inner service. Rejections are
+/// responses, not errors, so `JwtAuth<S>` has the inner service's error type.
+///
+/// ```
+/// use http::{Request, Response, StatusCode};
+/// use tower::{Service, ServiceBuilder, ServiceExt};
+/// use tower_jwt_auth::{Authenticator, Claims};
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
+/// let mut svc = ServiceBuilder::new()
+///     .layer(auth.layer())
+///     .service_fn(|req: Request<String>| async move {
+///         let claims = req.extensions().get::<Claims>().cloned();
+///         Ok::<_, std::convert::Infallible>(Response::new(format!("{:?}", claims.is_some())))
+///     });
+/// let res = svc.ready().await?.call(Request::new(String::new())).await?;
+/// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(res.headers()["www-authenticate"], "Bearer");
+/// # Ok(()) }
+/// ```
+///
 /// Applies [`JwtAuth`] to a service, with one route's rules.
 ///
 /// Made by [`Authenticator::layer`](crate::Authenticator::layer) or

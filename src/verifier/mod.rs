@@ -1,34 +1,4 @@
-//! The core: [`Verifier`] turns a token into [`Claims`] or an [`AuthError`].
-//! It knows nothing of HTTP or tower; the [`Gate`](crate::Gate) calls it for
-//! every request, and code without a request (jobs, tests) calls it directly.
-//!
-//! Order of checks (cheapest and most telling first; no crypto runs on a
-//! token whose header is already unacceptable):
-//! 1. size limit, then exactly three base64url segments (five = JWE);
-//! 2. header: a JSON object without duplicate members; `enc` (JWE), `crit`,
-//!    `b64: false` and `zip` rejected; `alg` allowed by the allow-list (never
-//!    `none`, in any spelling); `typ` when configured;
-//! 3. key selection by `kid` and `alg` ([`KeySet`](crate::keys::KeySet));
-//! 4. signature, with the key's own provider verifier;
-//! 5. the security sequence ([`sequence`]): claim rules (time, `iss`,
-//!    `aud`, required claims), the key's issuer, the sender binding
-//!    (`cnf`), the route's scopes and roles, revocation; then the claims are
-//!    deserialized into `C` from the payload bytes (so typed claims see
-//!    numbers exactly as sent; see [`RawClaims`](crate::RawClaims)).
-//!
-//! With the verified-token cache on (the default), a token verified before
-//! skips steps 1–4 and the parsing: its key is selected again from the
-//! current key set and must be the one that verified it, and step 5 runs
-//! again, the same function as on a miss.
-//!
-//! A verifier made by [`Authenticator::by_issuer`](crate::Authenticator::by_issuer)
-//! first reads the token's *unverified* `iss` only to pick which issuer's
-//! verifier runs; that verifier's keys and rules then decide, so a token
-//! signed by one issuer's key and claiming another issuer fails its
-//! signature check.
-//!
-//! `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
-//! configuration, never from the token (RFC 8725 §3.10).
+//! The core: [`Verifier`] turns a token into claims or an error.
 
 mod issuer;
 mod sequence;
@@ -107,6 +77,38 @@ impl Clone for Issuers {
     }
 }
 
+/// The core: [`Verifier`] turns a token into [`Claims`] or an [`AuthError`].
+/// It knows nothing of HTTP or tower; the [`Gate`](crate::Gate) calls it for
+/// every request, and code without a request (jobs, tests) calls it directly.
+///
+/// Order of checks (cheapest and most telling first; no crypto runs on a
+/// token whose header is already unacceptable):
+/// 1. size limit, then exactly three base64url segments (five = JWE);
+/// 2. header: a JSON object without duplicate members; `enc` (JWE), `crit`,
+///    `b64: false` and `zip` rejected; `alg` allowed by the allow-list (never
+///    `none`, in any spelling); `typ` when configured;
+/// 3. key selection by `kid` and `alg` ([`KeySet`](crate::KeySet));
+/// 4. signature, with the key's own provider verifier;
+/// 5. the security sequence: claim rules (time, `iss`,
+///    `aud`, required claims), the key's issuer, the sender binding
+///    (`cnf`), the route's scopes and roles, revocation; then the claims are
+///    deserialized into `C` from the payload bytes (so typed claims see
+///    numbers exactly as sent; see [`RawClaims`](crate::RawClaims)).
+///
+/// With the verified-token cache on (the default), a token verified before
+/// skips steps 1–4 and the parsing: its key is selected again from the
+/// current key set and must be the one that verified it, and step 5 runs
+/// again, the same function as on a miss.
+///
+/// A verifier made by [`Authenticator::by_issuer`](crate::Authenticator::by_issuer)
+/// first reads the token's *unverified* `iss` only to pick which issuer's
+/// verifier runs; that verifier's keys and rules then decide, so a token
+/// signed by one issuer's key and claiming another issuer fails its
+/// signature check.
+///
+/// `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
+/// configuration, never from the token (RFC 8725 §3.10).
+///
 /// Verifies tokens against keys and rules; cheap to clone (an `Arc`).
 ///
 /// Built by [`Authenticator::builder`](crate::Authenticator::builder) and
