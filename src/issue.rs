@@ -649,7 +649,7 @@ impl TokenIssuer {
                     sub,
                     "refresh token reuse detected: the session has been revoked"
                 );
-                let until = i.clock.now().saturating_add(i.refresh_ttl);
+                let until = self.session_expiry();
                 i.revocation
                     .revoke_family(sid, until)
                     .await
@@ -679,17 +679,27 @@ impl TokenIssuer {
 
     /// Logout: revokes every token of the session `sid` (the access token's
     /// and all refresh tokens descended from the same login), on every
-    /// instance sharing the revocation list.
+    /// instance sharing the revocation list, until the longest-lived of
+    /// them (access or refresh token) has expired.
     ///
     /// # Errors
     /// [`RevocationError`] when the list cannot record it.
     pub async fn revoke_session(&self, sid: &str) -> Result<(), RevocationError> {
-        let until = self
-            .inner
-            .clock
+        self.inner
+            .revocation
+            .revoke_family(sid, self.session_expiry())
+            .await
+    }
+
+    /// The latest `exp` a token issued until now can have: the entry that
+    /// revokes a session or a subject must live until then (the store adds
+    /// its grace for the verifier's leeway), whichever of the access and
+    /// refresh tokens lives longer.
+    fn session_expiry(&self) -> u64 {
+        let i = &*self.inner;
+        i.clock
             .now()
-            .saturating_add(self.inner.refresh_ttl);
-        self.inner.revocation.revoke_family(sid, until).await
+            .saturating_add(i.refresh_ttl.max(i.access_ttl))
     }
 
     /// Logout everywhere: revokes every token of `sub` issued until now (in
@@ -699,10 +709,9 @@ impl TokenIssuer {
     /// [`RevocationError`] when the list cannot record it.
     pub async fn revoke_subject(&self, sub: &str) -> Result<(), RevocationError> {
         let now = self.inner.clock.now();
-        let until = now.saturating_add(self.inner.refresh_ttl.max(self.inner.access_ttl));
         self.inner
             .revocation
-            .revoke_subject(sub, now.saturating_add(1), until)
+            .revoke_subject(sub, now.saturating_add(1), self.session_expiry())
             .await
     }
 }
