@@ -333,7 +333,9 @@ impl TokenIssuerBuilder {
         self
     }
 
-    /// The clock for `iat`, `nbf`, `exp` (default: the system clock).
+    /// The clock for `iat`, `nbf`, `exp` (default: the system clock), also
+    /// used by the default revocation list and by the authenticators from
+    /// [`TokenIssuer::authenticator_builder`].
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -341,9 +343,18 @@ impl TokenIssuerBuilder {
     }
 
     /// The revocation list that spends refresh tokens and records logouts
-    /// (default: a fresh [`MemoryRevocation`]; several instances share a
+    /// (default: a fresh [`MemoryRevocation`] on the issuer's
+    /// [`clock`](Self::clock); several instances share a
     /// `RedisRevocation`). The authenticator from
     /// [`TokenIssuer::authenticator_builder`] checks the same list.
+    ///
+    /// A list given here keeps its own clock: entries expire at times of
+    /// the issuer's clock (a token's `exp`), so give it the same one (e.g.
+    /// `MemoryRevocation::new().clock(clock.clone())` with a
+    /// [`FixedClock`](crate::FixedClock)); a list whose clock runs ahead of
+    /// the issuer's forgets revocations and spent refresh tokens early.
+    /// The same holds for a `RedisRevocation`, whose TTLs are counted on
+    /// its builder's `clock`.
     #[must_use]
     pub fn revocation(mut self, revocation: impl Revocation) -> Self {
         self.revocation = Some(Arc::new(revocation));
@@ -388,10 +399,12 @@ impl TokenIssuerBuilder {
         if access_ttl == 0 || refresh_ttl == 0 {
             return Err(ConfigError::InvalidLifetime);
         }
-        let revocation = self
-            .revocation
-            .unwrap_or_else(|| Arc::new(MemoryRevocation::new()));
         let clock = self.clock;
+        // One clock for the issuer, its default list and its authenticators:
+        // entries expire at times of the issuer's clock (a token's `exp`).
+        let revocation = self.revocation.unwrap_or_else(|| {
+            Arc::new(MemoryRevocation::new().clock(SharedClock(Arc::clone(&clock))))
+        });
         let mut refresh = Authenticator::builder()
             .key(verify_key.clone())
             .typ(REFRESH_TOKEN_TYPE)

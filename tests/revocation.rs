@@ -511,3 +511,51 @@ async fn session_revocation_outlives_access_tokens_longer_than_refresh_tokens() 
         }
     }
 }
+
+/// Issue 17, finding 2: the default revocation list runs on the issuer's
+/// clock. With the issuer's clock a month behind the system clock, every
+/// entry (expiring at a time of the issuer's clock) used to be dead on
+/// arrival: a spent refresh token was exchanged again, and a logout did not
+/// stop the access token.
+#[tokio::test]
+async fn default_revocation_list_runs_on_the_issuers_clock() {
+    let clock = Arc::new(FixedClock::new(now() - 30 * 86_400));
+    let issuer = TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISS)
+        .audience(["api"])
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let auth: Authenticator = issuer.authenticator_builder().build().unwrap();
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+
+    // Reuse of a spent refresh token is detected, and revokes the family.
+    let first = issuer.issue("alice", &()).unwrap();
+    let second = issuer.refresh(&first.refresh_token).await.unwrap();
+    assert!(matches!(
+        issuer.refresh(&first.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    for token in [&first.access_token, &second.access_token] {
+        let r = fetch_bearer(addr, "/me", token).await;
+        assert_eq!(r.status, 401, "{}", r.www);
+        assert!(r.www.contains("revoked"), "{}", r.www);
+    }
+
+    // A logout stops the access token, until it expires.
+    let pair = issuer.issue("bob", &()).unwrap();
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200
+    );
+    let sid = segment(&pair.access_token, 1)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    issuer.revoke_session(&sid).await.unwrap();
+    clock.advance(Duration::from_secs(300 + 59));
+    let r = fetch_bearer(addr, "/me", &pair.access_token).await;
+    assert_eq!(r.status, 401);
+    assert!(r.www.contains("revoked"), "{}", r.www);
+}
