@@ -326,3 +326,51 @@ async fn debug_of_the_store_hides_the_redis_password() {
     let err = store.ping().await.unwrap_err().to_string();
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// Finding 5: a lookup in flight when this instance revokes must not write
+/// its older "not revoked" answer over the revocation in the local cache.
+/// The lookup is held in flight (Redis paused, then its answer left
+/// unread) while the same instance revokes; once it completes, the local
+/// answer must still be "revoked".
+#[tokio::test]
+async fn a_lookup_in_flight_never_undoes_this_instances_revocation() {
+    let redis = RedisServer::start();
+    let list = revocation(&redis.url(), LOCAL_CACHE);
+    list.store().ping().await.unwrap();
+    let far = now() + 3600;
+    for kind in ["jti", "sid", "sub"] {
+        let name = format!("{kind}-in-flight");
+        let t = TokenRef {
+            jti: (kind == "jti").then_some(name.as_str()),
+            sid: (kind == "sid").then_some(name.as_str()),
+            sub: (kind == "sub").then_some(name.as_str()),
+            iat: Some(now() - 10),
+            exp: Some(far),
+        };
+        // The lookup starts and waits on a paused Redis.
+        assert_eq!(redis.command(&["CLIENT", "PAUSE", "300", "ALL"]), "OK");
+        let mut lookup = list.is_revoked(&t);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), &mut lookup)
+                .await
+                .is_err(),
+            "the lookup is in flight"
+        );
+        // Meanwhile this instance revokes (answered once Redis resumes,
+        // after the lookup's older answer).
+        match kind {
+            "jti" => assert!(list.revoke_token(&name, far).await.unwrap()),
+            "sid" => list.revoke_family(&name, far).await.unwrap(),
+            _ => list.revoke_subject(&name, now() + 1, far).await.unwrap(),
+        }
+        // The lookup completes with the answer it started with...
+        let _ = lookup.await.unwrap();
+        // ...and the token is refused at once, from the local cache too.
+        assert!(
+            matches!(list.is_revoked_now(&t), Some(Ok(true)) | None),
+            "{kind}: the local cache undid this instance's revocation: {:?}",
+            list.is_revoked_now(&t)
+        );
+        assert!(list.is_revoked(&t).await.unwrap(), "{kind}");
+    }
+}

@@ -220,16 +220,43 @@ return 1",
 
 /// Answers from Redis, per kind (jti, sid, sub: the order of
 /// [`keys_of`]) and keyed by the token's own strings, so a hit builds no
-/// key. A value is what Redis held (`None`: no entry) and when it was read.
+/// key. A value is what Redis held (`None`: no entry), when it was read,
+/// and the generation of the cache when it was written.
+///
+/// The cache only ever moves towards "revoked" for what this instance
+/// revoked: every revocation on this instance bumps `generation` and marks
+/// its entry revoked; an answer from a lookup that started before (an
+/// older generation) is merged with that entry (the more revoked of the
+/// two wins) instead of overwriting it, and is not remembered at all once
+/// entries were evicted after it started.
 #[derive(Default)]
 struct LocalCache {
-    maps: [HashMap<String, (Option<u64>, Instant)>; 3],
+    maps: [HashMap<String, Entry>; 3],
+    /// Bumped by every revocation made on this instance.
+    generation: u64,
+    /// The generation at the last eviction: older lookups are not
+    /// remembered (an evicted revocation mark cannot protect itself).
+    evicted_at: u64,
+}
+
+#[derive(Clone, Copy)]
+struct Entry {
+    value: Option<u64>,
+    at: Instant,
+    generation: u64,
 }
 
 impl LocalCache {
     fn len(&self) -> usize {
         self.maps.iter().map(HashMap::len).sum()
     }
+}
+
+/// The more revoked of two answers for one key: any entry beats none, and
+/// a later subject cut-off beats an earlier one (jti and sid entries hold
+/// 0, so for them this is "any entry").
+fn more_revoked(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    a.max(b)
 }
 
 /// The token's strings in [`keys_of`] order.
@@ -394,24 +421,83 @@ impl RedisRevocation {
         self.inner.local.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Remembers Redis's answer for one field (`kind` in [`keys_of`] order).
-    fn remember(&self, kind: usize, field: &str, value: Option<u64>) {
-        if self.inner.local_ttl.is_zero() {
+    /// The generation a lookup starts at (see [`LocalCache`]).
+    fn generation(&self) -> u64 {
+        self.local().generation
+    }
+
+    /// Makes room for one more entry: drops expired answers, and all of
+    /// them if that is not enough (dropping answers is always safe: they
+    /// are asked again).
+    fn make_room(&self, local: &mut LocalCache, now: Instant) {
+        if local.len() < LOCAL_CACHE_MAX_ENTRIES {
             return;
+        }
+        let ttl = self.inner.local_ttl;
+        for map in &mut local.maps {
+            map.retain(|_, e| now.duration_since(e.at) < ttl);
+        }
+        if local.len() >= LOCAL_CACHE_MAX_ENTRIES {
+            local.maps.iter_mut().for_each(HashMap::clear);
+        }
+        local.evicted_at = local.generation;
+    }
+
+    /// Remembers Redis's answer for one field (`kind` in [`keys_of`] order)
+    /// from a lookup that started at generation `started`; returns the
+    /// answer to use, which is more revoked than Redis's when this
+    /// instance revoked the field after the lookup started.
+    fn remember(&self, kind: usize, field: &str, value: Option<u64>, started: u64) -> Option<u64> {
+        if self.inner.local_ttl.is_zero() {
+            return value;
         }
         let now = Instant::now();
         let mut local = self.local();
-        if local.len() >= LOCAL_CACHE_MAX_ENTRIES {
-            let ttl = self.inner.local_ttl;
-            for map in &mut local.maps {
-                map.retain(|_, (_, at)| now.duration_since(*at) < ttl);
-            }
-            if local.len() >= LOCAL_CACHE_MAX_ENTRIES {
-                // Dropping cached answers is always safe: they are asked again.
-                local.maps.iter_mut().for_each(HashMap::clear);
-            }
+        let generation = local.generation;
+        let value = match local.maps[kind].get(field) {
+            // This instance revoked it after the lookup started: the
+            // older answer may predate the revocation.
+            Some(e) if e.generation > started => more_revoked(e.value, value),
+            _ => value,
+        };
+        if started < local.evicted_at {
+            // A revocation mark this lookup could predate may have been
+            // evicted: do not remember an answer that could undo it.
+            return value;
         }
-        local.maps[kind].insert(field.to_owned(), (value, now));
+        self.make_room(&mut local, now);
+        local.maps[kind].insert(
+            field.to_owned(),
+            Entry {
+                value,
+                at: now,
+                generation,
+            },
+        );
+        value
+    }
+
+    /// Marks a field revoked by this instance (after Redis recorded it):
+    /// `value` merged with what the cache holds, at a new generation, so
+    /// that no lookup already in flight can write an older answer over it.
+    fn mark_revoked(&self, kind: usize, field: &str, value: u64) {
+        let now = Instant::now();
+        let mut local = self.local();
+        local.generation += 1;
+        let generation = local.generation;
+        if self.inner.local_ttl.is_zero() {
+            return;
+        }
+        self.make_room(&mut local, now);
+        let old = local.maps[kind].get(field).and_then(|e| e.value);
+        local.maps[kind].insert(
+            field.to_owned(),
+            Entry {
+                value: more_revoked(old, Some(value)),
+                at: now,
+                generation,
+            },
+        );
     }
 
     fn ttl(&self, expires_at: u64) -> Duration {
@@ -443,6 +529,7 @@ impl Revocation for RedisRevocation {
     ) -> BoxFuture<'a, Result<bool, RevocationError>> {
         Box::pin(async move {
             let keys = keys_of(token);
+            let started = self.generation();
             let wanted: Vec<&str> = keys.iter().flatten().map(String::as_str).collect();
             let values = match self.inner.store.get_many(&wanted).await {
                 Ok(v) => v,
@@ -454,8 +541,7 @@ impl Revocation for RedisRevocation {
             for (kind, field) in fields(token).into_iter().enumerate() {
                 if let Some(field) = field {
                     let v = values.next().flatten();
-                    self.remember(kind, field, v);
-                    found[kind] = v;
+                    found[kind] = self.remember(kind, field, v, started);
                 }
             }
             Ok(verdict(token, found))
@@ -471,11 +557,11 @@ impl Revocation for RedisRevocation {
         let mut found = [None; 3];
         for (kind, field) in fields(token).into_iter().enumerate() {
             if let Some(field) = field {
-                let (value, at) = local.maps[kind].get(field)?;
-                if at.elapsed() >= ttl {
+                let e = local.maps[kind].get(field)?;
+                if e.at.elapsed() >= ttl {
                     return None;
                 }
-                found[kind] = *value;
+                found[kind] = e.value;
             }
         }
         Some(Ok(verdict(token, found)))
@@ -490,7 +576,7 @@ impl Revocation for RedisRevocation {
             let key = format!("jti:{jti}");
             let ttl = self.ttl(expires_at);
             let fresh = self.inner.store.insert_if_absent(&key, 0, ttl).await?;
-            self.remember(0, jti, Some(0));
+            self.mark_revoked(0, jti, 0);
             Ok(fresh)
         })
     }
@@ -504,7 +590,7 @@ impl Revocation for RedisRevocation {
             let key = format!("sid:{sid}");
             let ttl = self.ttl(expires_at);
             self.inner.store.insert_if_absent(&key, 0, ttl).await?;
-            self.remember(1, sid, Some(0));
+            self.mark_revoked(1, sid, 0);
             Ok(())
         })
     }
@@ -519,9 +605,10 @@ impl Revocation for RedisRevocation {
             let key = format!("sub:{sub}");
             let ttl = self.ttl(expires_at);
             self.inner.store.set_max(&key, issued_before, ttl).await?;
-            // The stored cut-off may be later than ours: forget the local
-            // answer so the next check reads it.
-            self.local().maps[2].remove(sub);
+            // Redis may hold a later cut-off (another instance's): ours is
+            // a lower bound, and later ones are seen within the local
+            // cache's lifetime, like any other instance's revocation.
+            self.mark_revoked(2, sub, issued_before);
             Ok(())
         })
     }
