@@ -374,3 +374,72 @@ async fn a_lookup_in_flight_never_undoes_this_instances_revocation() {
         assert!(list.is_revoked(&t).await.unwrap(), "{kind}");
     }
 }
+
+/// Finding 8: the first request after a Redis restart met the connection
+/// the restart broke and failed (503 / an error). Idempotent commands are
+/// retried once on a fresh connection within the store's timeout.
+#[tokio::test]
+async fn the_first_request_after_a_redis_restart_succeeds() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    let list = revocation(&redis.url(), Duration::ZERO);
+    let far = now() + 3600;
+    assert!(list.revoke_token("before", far).await.unwrap());
+
+    // Each operation, first thing after a restart, on the first try.
+    for (i, op) in [
+        "revoke_token",
+        "revoke_family",
+        "revoke_subject",
+        "is_revoked",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        redis.kill();
+        redis = RedisServer::start_on(port);
+        let jti = format!("after-{i}");
+        let r = match op {
+            "revoke_token" => list.revoke_token(&jti, far).await.map(|fresh| {
+                assert!(fresh, "the retried SET NX counts as this call's");
+            }),
+            "revoke_family" => list.revoke_family(&jti, far).await,
+            "revoke_subject" => list.revoke_subject(&jti, now(), far).await,
+            _ => {
+                let token = TokenRef {
+                    jti: Some(&jti),
+                    sid: Some("restart-sid"),
+                    sub: Some("restart-sub"),
+                    iat: Some(now()),
+                    exp: Some(far),
+                };
+                list.is_revoked(&token).await.map(|revoked| {
+                    assert!(!revoked, "an empty Redis revoked nothing");
+                })
+            }
+        };
+        assert!(r.is_ok(), "{op} after a restart: {r:?}");
+    }
+
+    // Through HTTP: the first request after a restart is answered 200.
+    let issuer = TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer("https://auth.example")
+        .revocation(list)
+        .build()
+        .unwrap();
+    let addr = serve_instance(&issuer).await;
+    let pair = issuer.issue("alice", &()).unwrap();
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200
+    );
+    redis.kill();
+    let _redis = RedisServer::start_on(port);
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200,
+        "the first request after a restart"
+    );
+    assert!(issuer.refresh(&pair.refresh_token).await.is_ok());
+}

@@ -116,42 +116,75 @@ impl RedisStore {
         k
     }
 
-    async fn run<T>(
-        &self,
-        op: &'static str,
-        fut: impl Future<Output = redis::RedisResult<T>>,
-    ) -> Result<T, RevocationError> {
-        match tokio::time::timeout(self.timeout, fut).await {
+    /// Runs one command (built by `attempt` on a connection) within the
+    /// store's timeout. `attempt` must be idempotent: when the first try
+    /// meets a broken connection (Redis restarted since the last command,
+    /// a reset), it is tried once more, on the fresh connection the manager
+    /// opens, within the same timeout. A healthy Redis never costs a
+    /// request an error because an earlier connection died.
+    async fn run<T, F, Fut>(&self, op: &'static str, mut attempt: F) -> Result<T, RevocationError>
+    where
+        F: FnMut(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let tries = async {
+            match attempt(self.conn.clone()).await {
+                Err(e) if broken_connection(&e) => attempt(self.conn.clone()).await,
+                r => r,
+            }
+        };
+        match tokio::time::timeout(self.timeout, tries).await {
             Ok(r) => r.map_err(unavailable(op)),
             Err(_) => Err(RevocationError::Unavailable(format!("{op}: timed out"))),
         }
     }
 
-    /// Sets `key` (prefixed) to `value` for `ttl` unless it exists, in one
-    /// atomic `SET NX EX`; `true` when this call set it. The `ttl` is
-    /// clamped to between one second and ten years.
+    /// Sets `key` (prefixed) unless it exists, for `ttl`, atomically; `true`
+    /// when this call set it. The `ttl` is clamped to between one second
+    /// and ten years.
+    ///
+    /// The entry holds a random number drawn for this call, so the call can
+    /// be retried after a broken connection (see [`run`](Self::run))
+    /// without losing its answer: the retry sets the key if it is still
+    /// absent, and otherwise finds this call's own number there when the
+    /// first try reached Redis (this call set it: `true`), or another's
+    /// (`false`). A DPoP proof or a refresh token spent by the first try is
+    /// thus never reported as a replay by its own retry, and a replay is
+    /// never reported as new.
     ///
     /// # Errors
-    /// [`RevocationError::Unavailable`] when Redis does not answer in time.
+    /// [`RevocationError::Unavailable`] when Redis does not answer in time
+    /// (or the OS has no randomness to give).
     pub async fn insert_if_absent(
         &self,
         key: &str,
-        value: u64,
         ttl: Duration,
     ) -> Result<bool, RevocationError> {
-        let mut conn = self.conn.clone();
-        let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(key))
-            .arg(value)
-            .arg("NX")
-            .arg("EX")
-            .arg(ttl_secs(ttl));
-        let set: Option<String> = self.run("set", cmd.query_async(&mut conn)).await?;
-        Ok(set.is_some())
+        static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+        let script = SCRIPT.get_or_init(|| {
+            redis::Script::new(
+                r"if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
+  return 1
+end
+if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
+return 0",
+            )
+        });
+        let token = getrandom::u64()
+            .map_err(|_| RevocationError::Unavailable("set: no randomness".into()))?;
+        let mut inv = script.key(self.key(key));
+        inv.arg(token).arg(ttl_secs(ttl));
+        let inv = &inv;
+        let set: i64 = self
+            .run("set", |mut conn| async move {
+                inv.invoke_async(&mut conn).await
+            })
+            .await?;
+        Ok(set == 1)
     }
 
     /// Sets `key` (prefixed) to `value` unless it holds a larger number, and
-    /// keeps it at least `ttl`; atomic (a Lua script).
+    /// keeps it at least `ttl`; atomic (a Lua script), and idempotent.
     ///
     /// # Errors
     /// [`RevocationError::Unavailable`] when Redis does not answer in time.
@@ -177,10 +210,14 @@ end
 return 1",
             )
         });
-        let mut conn = self.conn.clone();
         let mut inv = script.key(self.key(key));
         inv.arg(value).arg(ttl_secs(ttl));
-        let _: i64 = self.run("set_max", inv.invoke_async(&mut conn)).await?;
+        let inv = &inv;
+        let _: i64 = self
+            .run("set_max", |mut conn| async move {
+                inv.invoke_async(&mut conn).await
+            })
+            .await?;
         Ok(())
     }
 
@@ -193,12 +230,16 @@ return 1",
         if keys.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("MGET");
         for k in keys {
             cmd.arg(self.key(k));
         }
-        let values: Vec<Option<String>> = self.run("mget", cmd.query_async(&mut conn)).await?;
+        let cmd = &cmd;
+        let values: Vec<Option<String>> = self
+            .run("mget", |mut conn| async move {
+                cmd.query_async(&mut conn).await
+            })
+            .await?;
         Ok(values
             .into_iter()
             .map(|v| v.and_then(|s| s.parse().ok()))
@@ -210,12 +251,21 @@ return 1",
     /// # Errors
     /// [`RevocationError::Unavailable`] when it does not, in time.
     pub async fn ping(&self) -> Result<(), RevocationError> {
-        let mut conn = self.conn.clone();
+        let cmd = redis::cmd("PING");
+        let cmd = &cmd;
         let _: String = self
-            .run("ping", redis::cmd("PING").query_async(&mut conn))
+            .run("ping", |mut conn| async move {
+                cmd.query_async(&mut conn).await
+            })
             .await?;
         Ok(())
     }
+}
+
+/// Whether `e` says the connection broke (rather than Redis answering
+/// with an error): the command may be retried on a fresh one.
+fn broken_connection(e: &redis::RedisError) -> bool {
+    e.is_connection_dropped() || e.is_io_error() || e.is_unrecoverable_error()
 }
 
 /// Answers from Redis, per kind (jti, sid, sub: the order of
@@ -575,7 +625,7 @@ impl Revocation for RedisRevocation {
         Box::pin(async move {
             let key = format!("jti:{jti}");
             let ttl = self.ttl(expires_at);
-            let fresh = self.inner.store.insert_if_absent(&key, 0, ttl).await?;
+            let fresh = self.inner.store.insert_if_absent(&key, ttl).await?;
             self.mark_revoked(0, jti, 0);
             Ok(fresh)
         })
@@ -589,7 +639,7 @@ impl Revocation for RedisRevocation {
         Box::pin(async move {
             let key = format!("sid:{sid}");
             let ttl = self.ttl(expires_at);
-            self.inner.store.insert_if_absent(&key, 0, ttl).await?;
+            self.inner.store.insert_if_absent(&key, ttl).await?;
             self.mark_revoked(1, sid, 0);
             Ok(())
         })
