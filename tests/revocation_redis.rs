@@ -443,3 +443,49 @@ async fn the_first_request_after_a_redis_restart_succeeds() {
     );
     assert!(issuer.refresh(&pair.refresh_token).await.is_ok());
 }
+
+/// Finding 9c: Redis TTLs were capped at ten years, so a token with a later
+/// `exp` became valid again once its entry expired. Beyond the cap the
+/// entry is kept without expiry.
+#[tokio::test]
+async fn revocations_of_tokens_living_beyond_ten_years_never_expire() {
+    let redis = RedisServer::start();
+    let list = revocation(&redis.url(), Duration::ZERO);
+    let far = now() + 20 * 365 * 86_400;
+    let soon = now() + 3600;
+    assert!(list.revoke_token("forever", far).await.unwrap());
+    list.revoke_family("forever", far).await.unwrap();
+    list.revoke_subject("forever", now(), far).await.unwrap();
+    // A later, shorter-lived cut-off keeps the subject entry persistent.
+    list.revoke_subject("forever", now() + 1, soon)
+        .await
+        .unwrap();
+    for key in ["jti:forever", "sid:forever", "sub:forever"] {
+        let ttl = redis.command(&["TTL", &format!("tower-jwt-auth:{key}")]);
+        assert_eq!(ttl, "-1", "{key}: kept without expiry, not for ten years");
+    }
+    let t = TokenRef {
+        jti: Some("forever"),
+        ..TokenRef::default()
+    };
+    assert!(list.is_revoked(&t).await.unwrap());
+    // The subject entry holds the later cut-off.
+    let cutoff: u64 = redis
+        .command(&["GET", "tower-jwt-auth:sub:forever"])
+        .parse()
+        .unwrap();
+    assert!(cutoff > now() - 5, "{cutoff}");
+    // Ordinary lifetimes keep their TTL.
+    list.revoke_family("ordinary", soon).await.unwrap();
+    let ttl: i64 = redis
+        .command(&["TTL", "tower-jwt-auth:sid:ordinary"])
+        .parse()
+        .unwrap();
+    assert!(ttl > 3500 && ttl <= 3600 + 300, "ttl {ttl}");
+    list.revoke_subject("ordinary", now(), soon).await.unwrap();
+    let ttl: i64 = redis
+        .command(&["TTL", "tower-jwt-auth:sub:ordinary"])
+        .parse()
+        .unwrap();
+    assert!(ttl > 3500 && ttl <= 3600 + 300, "ttl {ttl}");
+}

@@ -17,12 +17,19 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(1);
 const DEFAULT_LOCAL_CACHE: Duration = Duration::from_secs(1);
 const LOCAL_CACHE_MAX_ENTRIES: usize = 100_000;
 const DEFAULT_PREFIX: &str = "tower-jwt-auth:";
-/// The longest TTL given to Redis (Redis refuses expiries that overflow).
+/// The longest TTL given to Redis (Redis refuses expiries that overflow);
+/// an entry that must live longer gets no expiry at all.
 const MAX_TTL_SECS: u64 = 10 * 365 * 86_400;
 
-/// A TTL in whole seconds, at least 1 and at most ten years.
+/// A TTL in whole seconds for the scripts: at least 1, and 0 (the entry
+/// never expires) beyond ten years. Never shorter than asked: an entry that
+/// expired before the token it revokes would make that token valid again.
 fn ttl_secs(ttl: Duration) -> u64 {
-    ttl.as_secs().clamp(1, MAX_TTL_SECS)
+    match ttl.as_secs() {
+        0 => 1,
+        s if s > MAX_TTL_SECS => 0,
+        s => s,
+    }
 }
 
 /// A Redis connection (the `redis` crate's auto-reconnecting
@@ -140,8 +147,9 @@ impl RedisStore {
     }
 
     /// Sets `key` (prefixed) unless it exists, for `ttl`, atomically; `true`
-    /// when this call set it. The `ttl` is clamped to between one second
-    /// and ten years.
+    /// when this call set it. The `ttl` is at least one second; beyond ten
+    /// years (more than Redis's expiries safely hold) the entry never
+    /// expires.
     ///
     /// The entry holds a random number drawn for this call, so the call can
     /// be retried after a broken connection (see [`run`](Self::run))
@@ -163,9 +171,13 @@ impl RedisStore {
         static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
         let script = SCRIPT.get_or_init(|| {
             redis::Script::new(
-                r"if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then
-  return 1
+                r"local ok
+if ARGV[2] == '0' then
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'NX')
+else
+  ok = redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2])
 end
+if ok then return 1 end
 if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
 return 0",
             )
@@ -184,7 +196,8 @@ return 0",
     }
 
     /// Sets `key` (prefixed) to `value` unless it holds a larger number, and
-    /// keeps it at least `ttl`; atomic (a Lua script), and idempotent.
+    /// keeps it at least `ttl` (beyond ten years, or once without expiry:
+    /// for ever); atomic (a Lua script), and idempotent.
     ///
     /// # Errors
     /// [`RevocationError::Unavailable`] when Redis does not answer in time.
@@ -200,12 +213,18 @@ return 0",
                 r"local c = redis.call('GET', KEYS[1])
 local v = tonumber(ARGV[1])
 local ttl = tonumber(ARGV[2])
-if (not c) or (tonumber(c) or 0) < v then
-  local left = redis.call('TTL', KEYS[1])
-  if left > ttl then ttl = left end
-  redis.call('SET', KEYS[1], ARGV[1], 'EX', ttl)
-elseif redis.call('TTL', KEYS[1]) < ttl then
-  redis.call('EXPIRE', KEYS[1], ttl)
+local left = redis.call('TTL', KEYS[1])
+if left == -1 then
+  ttl = 0
+elseif ttl ~= 0 and left > ttl then
+  ttl = left
+end
+local nv = ARGV[1]
+if c and (tonumber(c) or 0) >= v then nv = c end
+if ttl == 0 then
+  redis.call('SET', KEYS[1], nv)
+else
+  redis.call('SET', KEYS[1], nv, 'EX', ttl)
 end
 return 1",
             )
@@ -319,7 +338,10 @@ fn fields<'a>(token: &TokenRef<'a>) -> [Option<&'a str>; 3] {
 ///
 /// - Entries live as long as the tokens they revoke (Redis TTL = the
 ///   token's remaining life plus a grace covering the verifier's leeway,
-///   5 minutes by default), so Redis memory stays bounded.
+///   5 minutes by default), so Redis memory stays bounded. An entry for
+///   a token living more than ten years gets no expiry at all (Redis's
+///   expiries are capped there; an entry expiring first would make the
+///   token valid again): such an entry stays until deleted by hand.
 /// - A check costs one `MGET` round trip (jti, sid and sub keys at once).
 ///   With the local cache (default 1 s, [`RedisRevocationBuilder::local_cache`])
 ///   answers are kept that long in process, so a hot token costs no round
