@@ -67,23 +67,86 @@ fn unavailable(op: &'static str) -> impl Fn(redis::RedisError) -> RevocationErro
     move |e| RevocationError::Unavailable(format!("{op}: {:?}", e.kind()))
 }
 
-impl RedisStore {
-    /// A store for `url` (`redis://HOST:PORT[/DB]`, `rediss://` needs the
-    /// redis crate's TLS features), with the key prefix `tower-jwt-auth:`
-    /// and a 1 s timeout per operation. Must be called within a Tokio
-    /// runtime (the connection runs on it).
+/// Configures a [`RedisStore`]: where Redis is and which certificate
+/// authorities a `rediss://` (TLS) connection trusts.
+///
+/// TLS (`rediss://HOST:PORT`) uses rustls. By default the server's
+/// certificate must chain to a public root (the Mozilla set of
+/// `webpki-roots`); [`ca_file`](Self::ca_file) or
+/// [`root_certificates_pem`](Self::root_certificates_pem) make it chain to
+/// those CAs instead (a private CA, as managed Redis services and
+/// self-hosted Redis use: trusting only it is stricter than adding it to
+/// the public roots). The host name is always checked against the
+/// certificate, and nothing turns the checks off: a URL asking for that
+/// (`rediss://…/#insecure`) is refused.
+///
+/// ```no_run
+/// use tower_jwt_auth::revocation::RedisStore;
+///
+/// # async fn run() -> Result<(), tower_jwt_auth::revocation::RevocationError> {
+/// let store = RedisStore::builder("rediss://redis.internal:6380")
+///     .ca_file("/etc/redis/ca.pem")
+///     .build()?;
+/// # let _ = store; Ok(()) }
+/// ```
+pub struct RedisStoreBuilder {
+    url: String,
+    roots: Roots,
+}
+
+/// Where the trusted CA certificates come from.
+enum Roots {
+    Public,
+    File(std::path::PathBuf),
+    Pem(Vec<u8>),
+}
+
+impl fmt::Debug for RedisStoreBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may hold a password: never printed.
+        let roots = match &self.roots {
+            Roots::Public => "public",
+            Roots::File(_) => "file",
+            Roots::Pem(_) => "pem",
+        };
+        f.debug_struct("RedisStoreBuilder")
+            .field("roots", &roots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStoreBuilder {
+    /// Trusts the CA certificates in the PEM file at `path` (read by
+    /// [`build`](Self::build)) instead of the public roots. `rediss://` only.
+    #[must_use]
+    pub fn ca_file(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.roots = Roots::File(path.into());
+        self
+    }
+
+    /// Trusts the CA certificates in `pem` (one or more `CERTIFICATE`
+    /// blocks) instead of the public roots. `rediss://` only.
+    #[must_use]
+    pub fn root_certificates_pem(mut self, pem: impl Into<Vec<u8>>) -> Self {
+        self.roots = Roots::Pem(pem.into());
+        self
+    }
+
+    /// The store (key prefix `tower-jwt-auth:`, 1 s timeout; change them on
+    /// the store). Must be called within a Tokio runtime (the connection
+    /// runs on it). Connecting is lazy.
     ///
     /// # Errors
-    /// [`RevocationError::Config`] for a malformed URL or outside a Tokio
-    /// runtime.
-    pub fn open(url: &str) -> Result<Self, RevocationError> {
+    /// [`RevocationError::Config`] for a malformed URL, a `#insecure` URL,
+    /// CA certificates for a URL that is not `rediss://`, a CA file that
+    /// cannot be read or holds no certificate, or outside a Tokio runtime.
+    pub fn build(self) -> Result<RedisStore, RevocationError> {
         if tokio::runtime::Handle::try_current().is_err() {
             return Err(RevocationError::Config(
-                "RedisStore::open must be called within a Tokio runtime".into(),
+                "RedisStore must be built within a Tokio runtime".into(),
             ));
         }
-        let client = redis::Client::open(url)
-            .map_err(|e| RevocationError::Config(format!("invalid redis url ({:?})", e.kind())))?;
+        let client = client(&self.url, &self.roots)?;
         let timeout = DEFAULT_TIMEOUT;
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(timeout))
@@ -93,11 +156,110 @@ impl RedisStore {
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| RevocationError::Config(format!("redis client ({:?})", e.kind())))?;
-        Ok(Self {
+        Ok(RedisStore {
             conn,
             prefix: Arc::from(DEFAULT_PREFIX),
             timeout,
         })
+    }
+}
+
+/// Reads the trusted CA certificates: PEM with at least one certificate.
+fn root_pem(roots: &Roots) -> Result<Option<Vec<u8>>, RevocationError> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::CertificateDer;
+    let pem = match roots {
+        Roots::Public => return Ok(None),
+        Roots::Pem(pem) => pem.clone(),
+        Roots::File(path) => std::fs::read(path).map_err(|e| {
+            RevocationError::Config(format!("redis CA file {}: {}", path.display(), e.kind()))
+        })?,
+    };
+    let mut certs = 0;
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        if cert.is_err() {
+            return Err(RevocationError::Config(
+                "redis CA certificates: malformed PEM".into(),
+            ));
+        }
+        certs += 1;
+    }
+    if certs == 0 {
+        return Err(RevocationError::Config(
+            "redis CA certificates: no CERTIFICATE in the PEM".into(),
+        ));
+    }
+    Ok(Some(pem))
+}
+
+/// A client for `url` with the trust `roots` (TLS URLs only), refusing a
+/// URL that turns certificate checks off.
+fn client(url: &str, roots: &Roots) -> Result<redis::Client, RevocationError> {
+    let invalid = |e: redis::RedisError| {
+        RevocationError::Config(format!("invalid redis url ({:?})", e.kind()))
+    };
+    let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(invalid)?;
+    let tls = match info.addr() {
+        redis::ConnectionAddr::TcpTls { insecure: true, .. } => {
+            return Err(RevocationError::Config(
+                "redis url turns TLS certificate checks off (#insecure): refused".into(),
+            ))
+        }
+        redis::ConnectionAddr::TcpTls { .. } => true,
+        _ => false,
+    };
+    let root_cert = root_pem(roots)?;
+    if !tls {
+        if root_cert.is_some() {
+            return Err(RevocationError::Config(
+                "redis CA certificates need a rediss:// url".into(),
+            ));
+        }
+        return redis::Client::open(info).map_err(invalid);
+    }
+    install_crypto_provider();
+    redis::Client::build_with_tls(
+        info,
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert,
+        },
+    )
+    .map_err(|e| RevocationError::Config(format!("redis tls ({:?})", e.kind())))
+}
+
+/// The redis crate's rustls configuration asks for the process-wide crypto
+/// provider: install ring's when the application has not chosen one (a
+/// panic otherwise, when several providers are compiled in).
+fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err: another thread installed one meanwhile, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
+impl RedisStore {
+    /// A store for `url` (`redis://HOST:PORT[/DB]`, or `rediss://` for TLS
+    /// trusting the public roots), with the key prefix `tower-jwt-auth:`
+    /// and a 1 s timeout per operation. Must be called within a Tokio
+    /// runtime (the connection runs on it). [`builder`](Self::builder)
+    /// configures the trusted CAs.
+    ///
+    /// # Errors
+    /// [`RevocationError::Config`] for a malformed URL or outside a Tokio
+    /// runtime.
+    pub fn open(url: &str) -> Result<Self, RevocationError> {
+        Self::builder(url).build()
+    }
+
+    /// A builder for a store on `url`, to configure TLS trust
+    /// ([`RedisStoreBuilder::ca_file`]).
+    #[must_use]
+    pub fn builder(url: &str) -> RedisStoreBuilder {
+        RedisStoreBuilder {
+            url: url.to_owned(),
+            roots: Roots::Public,
+        }
     }
 
     /// Prefixes every key with `prefix` instead of `tower-jwt-auth:` (to
