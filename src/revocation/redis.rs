@@ -9,6 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::cluster_async::ClusterConnection;
 
 use super::{keys_of, verdict, BoxFuture, Revocation, RevocationError, TokenRef};
 use crate::clock::{Clock, SystemClock};
@@ -47,7 +48,7 @@ fn ttl_secs(ttl: Duration) -> u64 {
 /// the connection comes back by itself when Redis returns.
 #[derive(Clone)]
 pub struct RedisStore {
-    conn: ConnectionManager,
+    conn: Conn,
     prefix: Arc<str>,
     timeout: Duration,
 }
@@ -59,6 +60,46 @@ impl fmt::Debug for RedisStore {
             .field("prefix", &self.prefix)
             .field("timeout", &self.timeout)
             .finish_non_exhaustive()
+    }
+}
+
+/// One Redis server (an auto-reconnecting connection) or a Redis Cluster
+/// (the redis crate's cluster client: a connection per node, requests
+/// routed by key slot, the slot map refreshed on `MOVED`).
+#[derive(Clone)]
+enum Conn {
+    Single(ConnectionManager),
+    Cluster(ClusterConnection),
+}
+
+impl redis::aio::ConnectionLike for Conn {
+    fn req_packed_command<'a>(
+        &'a mut self,
+        cmd: &'a redis::Cmd,
+    ) -> redis::RedisFuture<'a, redis::Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<redis::Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
     }
 }
 
@@ -90,8 +131,14 @@ fn unavailable(op: &'static str) -> impl Fn(redis::RedisError) -> RevocationErro
 /// # let _ = store; Ok(()) }
 /// ```
 pub struct RedisStoreBuilder {
-    url: String,
+    target: Target,
     roots: Roots,
+}
+
+/// One server, or the seed nodes of a cluster.
+enum Target {
+    Single(String),
+    Cluster(Vec<String>),
 }
 
 /// Where the trusted CA certificates come from.
@@ -146,16 +193,24 @@ impl RedisStoreBuilder {
                 "RedisStore must be built within a Tokio runtime".into(),
             ));
         }
-        let client = client(&self.url, &self.roots)?;
         let timeout = DEFAULT_TIMEOUT;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_millis(200));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| RevocationError::Config(format!("redis client ({:?})", e.kind())))?;
+        let conn = match &self.target {
+            Target::Single(url) => {
+                let client = client(url, &self.roots)?;
+                let config = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(timeout))
+                    .set_response_timeout(Some(timeout))
+                    .set_number_of_retries(1)
+                    .set_min_delay(Duration::from_millis(50))
+                    .set_max_delay(Duration::from_millis(200));
+                let conn =
+                    ConnectionManager::new_lazy_with_config(client, config).map_err(|e| {
+                        RevocationError::Config(format!("redis client ({:?})", e.kind()))
+                    })?;
+                Conn::Single(conn)
+            }
+            Target::Cluster(urls) => Conn::Cluster(cluster(urls, &self.roots, timeout)?),
+        };
         Ok(RedisStore {
             conn,
             prefix: Arc::from(DEFAULT_PREFIX),
@@ -192,13 +247,14 @@ fn root_pem(roots: &Roots) -> Result<Option<Vec<u8>>, RevocationError> {
     Ok(Some(pem))
 }
 
-/// A client for `url` with the trust `roots` (TLS URLs only), refusing a
-/// URL that turns certificate checks off.
-fn client(url: &str, roots: &Roots) -> Result<redis::Client, RevocationError> {
-    let invalid = |e: redis::RedisError| {
-        RevocationError::Config(format!("invalid redis url ({:?})", e.kind()))
-    };
-    let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(invalid)?;
+fn invalid_url(e: redis::RedisError) -> RevocationError {
+    RevocationError::Config(format!("invalid redis url ({:?})", e.kind()))
+}
+
+/// Parses `url`; whether it is TLS. Refuses a URL that turns certificate
+/// checks off.
+fn parse_url(url: &str) -> Result<(redis::ConnectionInfo, bool), RevocationError> {
+    let info = redis::IntoConnectionInfo::into_connection_info(url).map_err(invalid_url)?;
     let tls = match info.addr() {
         redis::ConnectionAddr::TcpTls { insecure: true, .. } => {
             return Err(RevocationError::Config(
@@ -208,6 +264,61 @@ fn client(url: &str, roots: &Roots) -> Result<redis::Client, RevocationError> {
         redis::ConnectionAddr::TcpTls { .. } => true,
         _ => false,
     };
+    Ok((info, tls))
+}
+
+/// A lazily connecting cluster client on the seed nodes `urls` (all
+/// `redis://` or all `rediss://`), with the trust `roots`.
+fn cluster(
+    urls: &[String],
+    roots: &Roots,
+    timeout: Duration,
+) -> Result<ClusterConnection, RevocationError> {
+    let mut infos = Vec::with_capacity(urls.len());
+    let mut tls = None;
+    for url in urls {
+        let (info, is_tls) = parse_url(url)?;
+        if *tls.get_or_insert(is_tls) != is_tls {
+            return Err(RevocationError::Config(
+                "redis cluster urls mix redis:// and rediss://".into(),
+            ));
+        }
+        infos.push(info);
+    }
+    let Some(tls) = tls else {
+        return Err(RevocationError::Config(
+            "redis cluster needs at least one node url".into(),
+        ));
+    };
+    let root_cert = root_pem(roots)?;
+    let mut builder = redis::cluster::ClusterClientBuilder::new(infos).retries(2);
+    if tls {
+        install_crypto_provider();
+        if root_cert.is_some() {
+            builder = builder.certs(redis::TlsCertificates {
+                client_tls: None,
+                root_cert,
+            });
+        }
+    } else if root_cert.is_some() {
+        return Err(RevocationError::Config(
+            "redis CA certificates need rediss:// urls".into(),
+        ));
+    }
+    let client = builder
+        .build()
+        .map_err(|e| RevocationError::Config(format!("redis cluster client ({:?})", e.kind())))?;
+    let config = redis::cluster::ClusterConfig::new()
+        .set_connection_timeout(timeout)
+        .set_response_timeout(timeout);
+    Ok(client.get_pending_async_connection_with_config(config))
+}
+
+/// A client for `url` with the trust `roots` (TLS URLs only), refusing a
+/// URL that turns certificate checks off.
+fn client(url: &str, roots: &Roots) -> Result<redis::Client, RevocationError> {
+    let invalid = invalid_url;
+    let (info, tls) = parse_url(url)?;
     let root_cert = root_pem(roots)?;
     if !tls {
         if root_cert.is_some() {
@@ -257,7 +368,42 @@ impl RedisStore {
     #[must_use]
     pub fn builder(url: &str) -> RedisStoreBuilder {
         RedisStoreBuilder {
-            url: url.to_owned(),
+            target: Target::Single(url.to_owned()),
+            roots: Roots::Public,
+        }
+    }
+
+    /// A builder for a store on a Redis Cluster, reached through the seed
+    /// nodes `urls` (`redis://HOST:PORT` each, or `rediss://` each; the
+    /// client discovers the other nodes). Build it with
+    /// [`RedisStoreBuilder::build`]; connecting is lazy.
+    ///
+    /// **Keys are spread over the cluster, not pinned to one slot.** Every
+    /// write is a single-key command (`SET NX`, the cut-off script) routed
+    /// to the node owning its key; the revocation check's `MGET` over a
+    /// token's jti, sid and sub keys is split by the cluster client into
+    /// one read per slot, sent to the nodes concurrently. No hash tag puts
+    /// every key on one node: that node would hold the whole list and its
+    /// loss would fail every check, where spread keys fail (503) only the
+    /// tokens with a key on the lost node. A check that cannot read all of
+    /// its keys fails closed like any outage.
+    ///
+    /// ```no_run
+    /// use tower_jwt_auth::revocation::RedisStore;
+    ///
+    /// # async fn run() -> Result<(), tower_jwt_auth::revocation::RevocationError> {
+    /// let store = RedisStore::cluster(["redis://10.0.0.1:6379", "redis://10.0.0.2:6379"])
+    ///     .build()?;
+    /// # let _ = store; Ok(()) }
+    /// ```
+    #[must_use]
+    pub fn cluster<I>(urls: I) -> RedisStoreBuilder
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        RedisStoreBuilder {
+            target: Target::Cluster(urls.into_iter().map(|u| u.as_ref().to_owned()).collect()),
             roots: Roots::Public,
         }
     }
@@ -293,7 +439,7 @@ impl RedisStore {
     /// request an error because an earlier connection died.
     async fn run<T, F, Fut>(&self, op: &'static str, mut attempt: F) -> Result<T, RevocationError>
     where
-        F: FnMut(ConnectionManager) -> Fut,
+        F: FnMut(Conn) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
     {
         let tries = async {

@@ -170,21 +170,17 @@ impl RedisServer {
     /// Starts redis-server on `port` (e.g. to bring back one that was
     /// killed).
     pub fn start_on(port: u16) -> Self {
-        let child = spawn(
-            &[
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--protected-mode",
-                "yes",
-            ]
-            .map(String::from),
-        );
+        Self::start_with(port, &["--save", "", "--appendonly", "no"])
+    }
+
+    /// Starts redis-server on `port` of 127.0.0.1 with `extra` arguments.
+    pub fn start_with(port: u16, extra: &[&str]) -> Self {
+        let mut args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1"]
+            .map(String::from)
+            .to_vec();
+        args.extend(["--protected-mode", "yes"].map(String::from));
+        args.extend(extra.iter().map(|a| a.to_string()));
+        let child = spawn(&args);
         let server = Self {
             child: Some(child),
             port,
@@ -259,5 +255,137 @@ impl RedisServer {
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// A Redis Cluster of `n` masters (no replicas) on free ports of
+/// 127.0.0.1, created with `redis-cli --cluster create`; each node keeps its
+/// data in an append-only file and its `nodes.conf` in a temp dir, so a
+/// node killed and started again comes back with its slots and keys. All
+/// nodes are killed on drop.
+pub struct RedisCluster {
+    pub nodes: Vec<Option<RedisServer>>,
+    pub ports: Vec<u16>,
+    dir: TempDir,
+}
+
+impl RedisCluster {
+    pub fn start(n: usize) -> Self {
+        let dir = TempDir::new("cluster");
+        let ports: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut cluster = Self {
+            nodes: Vec::new(),
+            ports: ports.clone(),
+            dir,
+        };
+        for i in 0..n {
+            let node = cluster.start_node(i);
+            cluster.nodes.push(Some(node));
+        }
+        let mut create = Command::new("redis-cli");
+        create.arg("--cluster").arg("create");
+        for p in &ports {
+            create.arg(format!("127.0.0.1:{p}"));
+        }
+        let out = create
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output();
+        let out = match out {
+            Ok(o) => o,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
+                "redis-cli not found: install the Debian package `redis-tools` \
+                 (a dependency of `redis-server`)"
+            ),
+            Err(e) => panic!("cannot run redis-cli: {e}"),
+        };
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        cluster.wait_ok();
+        cluster
+    }
+
+    fn start_node(&self, i: usize) -> RedisServer {
+        let port = self.ports[i];
+        let conf = self.dir.path(&format!("nodes-{port}.conf"));
+        let data = self.dir.path(&format!("data-{port}"));
+        std::fs::create_dir_all(&data).unwrap();
+        RedisServer::start_with(
+            port,
+            &[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                &conf.display().to_string(),
+                "--cluster-node-timeout",
+                "2000",
+                "--cluster-require-full-coverage",
+                "no",
+                "--dir",
+                &data.display().to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "yes",
+                "--appendfsync",
+                "always",
+            ],
+        )
+    }
+
+    /// Waits until every running node reports `cluster_state:ok`.
+    pub fn wait_ok(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        for node in self.nodes.iter().flatten() {
+            while !node
+                .command(&["CLUSTER", "INFO"])
+                .contains("cluster_state:ok")
+            {
+                assert!(Instant::now() < deadline, "cluster not ok within 30 s");
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}"))
+            .collect()
+    }
+
+    /// The index of the node that owns `key`'s slot (asks every running
+    /// node; the others answer MOVED).
+    pub fn owner(&self, key: &str) -> usize {
+        let slot = self
+            .nodes
+            .iter()
+            .flatten()
+            .next()
+            .expect("a running node")
+            .command(&["CLUSTER", "KEYSLOT", key]);
+        for (i, node) in self.nodes.iter().enumerate() {
+            if let Some(node) = node {
+                if !node.command(&["EXISTS", key]).starts_with("ERR MOVED") {
+                    return i;
+                }
+            }
+        }
+        panic!("no running node owns slot {slot}")
+    }
+
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut node) = self.nodes[i].take() {
+            node.kill();
+        }
+    }
+
+    pub fn restart(&mut self, i: usize) {
+        let node = self.start_node(i);
+        self.nodes[i] = Some(node);
+        self.wait_ok();
     }
 }
