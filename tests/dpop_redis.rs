@@ -227,3 +227,30 @@ async fn a_proof_is_remembered_through_its_last_acceptable_second() {
     clock.set(NOW + 3);
     assert_invalid_proof(&send_proof(a, &req, &proof, false).await, "too old");
 }
+
+/// Finding 8: the first proof after a Redis restart is accepted (its
+/// `SET NX` meets the broken connection and is retried on a fresh one; the
+/// retry recognises its own first attempt by the random value it wrote),
+/// and it is still recorded: a replay of it is refused.
+#[tokio::test]
+async fn the_first_proof_after_a_redis_restart_is_accepted_once() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    let a = instance(&redis.url()).await;
+    let key = proof_key(Algorithm::ES256);
+    let warm = Req::with(&key, ORIGIN, "/me", access_token(&key.jkt), NOW);
+    assert_eq!(send(a, &key, &warm).await.status, 200);
+
+    redis.kill();
+    let redis = RedisServer::start_on(port);
+    let req = Req::with(&key, ORIGIN, "/me", access_token(&key.jkt), NOW);
+    let proof = req.proof(&key);
+    let r = send_proof(a, &req, &proof, false).await;
+    assert_eq!(
+        r.status, 200,
+        "the first proof after a restart: {:?}",
+        r.challenges
+    );
+    assert_eq!(redis.command(&["DBSIZE"]), "1");
+    assert_invalid_proof(&send_proof(a, &req, &proof, false).await, "replay");
+}

@@ -326,3 +326,166 @@ async fn debug_of_the_store_hides_the_redis_password() {
     let err = store.ping().await.unwrap_err().to_string();
     assert!(!err.contains("hunter2"), "{err}");
 }
+
+/// Finding 5: a lookup in flight when this instance revokes must not write
+/// its older "not revoked" answer over the revocation in the local cache.
+/// The lookup is held in flight (Redis paused, then its answer left
+/// unread) while the same instance revokes; once it completes, the local
+/// answer must still be "revoked".
+#[tokio::test]
+async fn a_lookup_in_flight_never_undoes_this_instances_revocation() {
+    let redis = RedisServer::start();
+    let list = revocation(&redis.url(), LOCAL_CACHE);
+    list.store().ping().await.unwrap();
+    let far = now() + 3600;
+    for kind in ["jti", "sid", "sub"] {
+        let name = format!("{kind}-in-flight");
+        let t = TokenRef {
+            jti: (kind == "jti").then_some(name.as_str()),
+            sid: (kind == "sid").then_some(name.as_str()),
+            sub: (kind == "sub").then_some(name.as_str()),
+            iat: Some(now() - 10),
+            exp: Some(far),
+        };
+        // The lookup starts and waits on a paused Redis.
+        assert_eq!(redis.command(&["CLIENT", "PAUSE", "300", "ALL"]), "OK");
+        let mut lookup = list.is_revoked(&t);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(100), &mut lookup)
+                .await
+                .is_err(),
+            "the lookup is in flight"
+        );
+        // Meanwhile this instance revokes (answered once Redis resumes,
+        // after the lookup's older answer).
+        match kind {
+            "jti" => assert!(list.revoke_token(&name, far).await.unwrap()),
+            "sid" => list.revoke_family(&name, far).await.unwrap(),
+            _ => list.revoke_subject(&name, now() + 1, far).await.unwrap(),
+        }
+        // The lookup completes with the answer it started with...
+        let _ = lookup.await.unwrap();
+        // ...and the token is refused at once, from the local cache too.
+        assert!(
+            matches!(list.is_revoked_now(&t), Some(Ok(true)) | None),
+            "{kind}: the local cache undid this instance's revocation: {:?}",
+            list.is_revoked_now(&t)
+        );
+        assert!(list.is_revoked(&t).await.unwrap(), "{kind}");
+    }
+}
+
+/// Finding 8: the first request after a Redis restart met the connection
+/// the restart broke and failed (503 / an error). Idempotent commands are
+/// retried once on a fresh connection within the store's timeout.
+#[tokio::test]
+async fn the_first_request_after_a_redis_restart_succeeds() {
+    let mut redis = RedisServer::start();
+    let port = redis.port();
+    let list = revocation(&redis.url(), Duration::ZERO);
+    let far = now() + 3600;
+    assert!(list.revoke_token("before", far).await.unwrap());
+
+    // Each operation, first thing after a restart, on the first try.
+    for (i, op) in [
+        "revoke_token",
+        "revoke_family",
+        "revoke_subject",
+        "is_revoked",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        redis.kill();
+        redis = RedisServer::start_on(port);
+        let jti = format!("after-{i}");
+        let r = match op {
+            "revoke_token" => list.revoke_token(&jti, far).await.map(|fresh| {
+                assert!(fresh, "the retried SET NX counts as this call's");
+            }),
+            "revoke_family" => list.revoke_family(&jti, far).await,
+            "revoke_subject" => list.revoke_subject(&jti, now(), far).await,
+            _ => {
+                let token = TokenRef {
+                    jti: Some(&jti),
+                    sid: Some("restart-sid"),
+                    sub: Some("restart-sub"),
+                    iat: Some(now()),
+                    exp: Some(far),
+                };
+                list.is_revoked(&token).await.map(|revoked| {
+                    assert!(!revoked, "an empty Redis revoked nothing");
+                })
+            }
+        };
+        assert!(r.is_ok(), "{op} after a restart: {r:?}");
+    }
+
+    // Through HTTP: the first request after a restart is answered 200.
+    let issuer = TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer("https://auth.example")
+        .revocation(list)
+        .build()
+        .unwrap();
+    let addr = serve_instance(&issuer).await;
+    let pair = issuer.issue("alice", &()).unwrap();
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200
+    );
+    redis.kill();
+    let _redis = RedisServer::start_on(port);
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200,
+        "the first request after a restart"
+    );
+    assert!(issuer.refresh(&pair.refresh_token).await.is_ok());
+}
+
+/// Finding 9c: Redis TTLs were capped at ten years, so a token with a later
+/// `exp` became valid again once its entry expired. Beyond the cap the
+/// entry is kept without expiry.
+#[tokio::test]
+async fn revocations_of_tokens_living_beyond_ten_years_never_expire() {
+    let redis = RedisServer::start();
+    let list = revocation(&redis.url(), Duration::ZERO);
+    let far = now() + 20 * 365 * 86_400;
+    let soon = now() + 3600;
+    assert!(list.revoke_token("forever", far).await.unwrap());
+    list.revoke_family("forever", far).await.unwrap();
+    list.revoke_subject("forever", now(), far).await.unwrap();
+    // A later, shorter-lived cut-off keeps the subject entry persistent.
+    list.revoke_subject("forever", now() + 1, soon)
+        .await
+        .unwrap();
+    for key in ["jti:forever", "sid:forever", "sub:forever"] {
+        let ttl = redis.command(&["TTL", &format!("tower-jwt-auth:{key}")]);
+        assert_eq!(ttl, "-1", "{key}: kept without expiry, not for ten years");
+    }
+    let t = TokenRef {
+        jti: Some("forever"),
+        ..TokenRef::default()
+    };
+    assert!(list.is_revoked(&t).await.unwrap());
+    // The subject entry holds the later cut-off.
+    let cutoff: u64 = redis
+        .command(&["GET", "tower-jwt-auth:sub:forever"])
+        .parse()
+        .unwrap();
+    assert!(cutoff > now() - 5, "{cutoff}");
+    // Ordinary lifetimes keep their TTL.
+    list.revoke_family("ordinary", soon).await.unwrap();
+    let ttl: i64 = redis
+        .command(&["TTL", "tower-jwt-auth:sid:ordinary"])
+        .parse()
+        .unwrap();
+    assert!(ttl > 3500 && ttl <= 3600 + 300, "ttl {ttl}");
+    list.revoke_subject("ordinary", now(), soon).await.unwrap();
+    let ttl: i64 = redis
+        .command(&["TTL", "tower-jwt-auth:sub:ordinary"])
+        .parse()
+        .unwrap();
+    assert!(ttl > 3500 && ttl <= 3600 + 300, "ttl {ttl}");
+}

@@ -12,13 +12,22 @@ use crate::revocation::{BoxFuture, RedisStore};
 /// same Redis: a proof accepted by one instance is refused as a replay by
 /// all the others (RFC 9449 §11.1).
 ///
-/// Each accepted proof is one atomic `SET <prefix>dpop:<key> 1 NX EX <ttl>`
-/// on the [`RedisStore`] connection (the revocation list's: its
+/// Each accepted proof is one atomic `SET <prefix>dpop:<key> <random> NX EX
+/// <ttl>` ([`RedisStore::insert_if_absent`], a small Lua script) on the
+/// [`RedisStore`] connection (the revocation list's: its
 /// auto-reconnecting connection, key prefix and timeout, 1 s by default),
 /// where the key is the base64url of the SHA-256 of the proof key's
 /// thumbprint and `jti`, and the TTL is what is left of the replay window
 /// (through the end of its last second, in which the proof's `iat` still
 /// passes), so Redis memory stays bounded by the proofs of the last window.
+///
+/// **After a Redis restart** the first `SET` may meet the connection the
+/// restart broke. It is retried once on a fresh connection, within the
+/// store's timeout, and the retry is safe although `SET NX` is not
+/// idempotent: the random value written by the first try tells the retry
+/// whether that try reached Redis (the proof is then this request's, and
+/// accepted) or not (the retry records it); a proof already recorded by
+/// another request stays a replay.
 ///
 /// **Fail closed:** when Redis is unreachable or does not answer within
 /// the store's timeout, the request is refused with 503 (no
@@ -101,7 +110,7 @@ impl ReplayStore for RedisReplayStore {
         let ttl = Duration::from_secs(expires_at.saturating_sub(now).saturating_add(1));
         Some(Box::pin(async move {
             store
-                .insert_if_absent(&key, 1, ttl)
+                .insert_if_absent(&key, ttl)
                 .await
                 .map_err(|_| ReplayStoreError::Unavailable)
         }))

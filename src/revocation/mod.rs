@@ -49,7 +49,7 @@ use serde_json::{Map, Value};
 
 pub use self::memory::MemoryRevocation;
 #[cfg(feature = "redis")]
-pub use self::redis::{RedisRevocation, RedisRevocationBuilder, RedisStore};
+pub use self::redis::{RedisRevocation, RedisRevocationBuilder, RedisStore, RedisStoreBuilder};
 
 // An expiring set for other in-crate users (a DPoP proof replay cache).
 #[allow(unused_imports)]
