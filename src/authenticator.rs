@@ -215,6 +215,7 @@ pub struct AuthenticatorBuilder<C = Value> {
     decode: Decode<C>,
     revocation: Option<Arc<dyn Revocation>>,
     dpop: Option<DpopConfig>,
+    unverified_cnf: Vec<String>,
     #[cfg(feature = "remote")]
     remote: Option<RemoteSpec>,
     #[cfg(feature = "remote")]
@@ -244,6 +245,7 @@ impl<C> fmt::Debug for AuthenticatorBuilder<C> {
             .field("sources", &self.sources)
             .field("revocation", &self.revocation)
             .field("dpop", &self.dpop)
+            .field("unverified_cnf", &self.unverified_cnf)
             .field("cache_capacity", &self.cache_capacity)
             .field("cache_max_age", &self.cache_max_age)
             .finish_non_exhaustive()
@@ -264,6 +266,7 @@ impl AuthenticatorBuilder<Value> {
             decode: decode_value,
             revocation: None,
             dpop: None,
+            unverified_cnf: Vec::new(),
             #[cfg(feature = "remote")]
             remote: None,
             #[cfg(feature = "remote")]
@@ -303,6 +306,7 @@ impl<C> AuthenticatorBuilder<C> {
             decode,
             revocation: self.revocation,
             dpop: self.dpop,
+            unverified_cnf: self.unverified_cnf,
             #[cfg(feature = "remote")]
             remote: self.remote,
             #[cfg(feature = "remote")]
@@ -469,6 +473,32 @@ impl<C> AuthenticatorBuilder<C> {
     #[must_use]
     pub fn danger_allow_missing_exp(mut self) -> Self {
         self.rules.required.retain(|c| *c != "exp");
+        self
+    }
+
+    /// DANGER: accepts tokens whose `cnf` (confirmation, RFC 7800) holds
+    /// these members (e.g. `"x5t#S256"`, RFC 8705 certificate-bound
+    /// tokens) **without checking them**: the application must check the
+    /// binding itself (e.g. compare the client certificate's thumbprint
+    /// from its TLS terminator), or a stolen bound token works as a bearer
+    /// token.
+    ///
+    /// By default a token with any `cnf` member but `jkt` (DPoP, RFC 9449,
+    /// which this crate checks) is refused: 401 `invalid_token`
+    /// ([`AuthErrorKind::InvalidBinding`](crate::AuthErrorKind::InvalidBinding)).
+    /// Naming `jkt` here changes nothing: it is always checked.
+    #[must_use]
+    pub fn danger_accept_unverified_confirmation<I, S>(mut self, members: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        for member in members {
+            let member = member.into();
+            if !self.unverified_cnf.contains(&member) {
+                self.unverified_cnf.push(member);
+            }
+        }
         self
     }
 
@@ -648,6 +678,7 @@ impl<C> AuthenticatorBuilder<C> {
                 decode: self.decode,
                 revocation: self.revocation,
                 dpop,
+                unverified_cnf: self.unverified_cnf.into(),
                 cache: (self.cache_capacity > 0 && self.cache_max_age.as_secs() > 0)
                     .then(|| TokenCache::new(self.cache_capacity, self.cache_max_age)),
             },
@@ -666,6 +697,7 @@ struct Parts<C> {
     decode: Decode<C>,
     revocation: Option<Arc<dyn Revocation>>,
     dpop: Option<Arc<Dpop>>,
+    unverified_cnf: Box<[String]>,
     cache: Option<TokenCache>,
 }
 
@@ -678,6 +710,7 @@ impl<C> Parts<C> {
             grants: self.grants,
             max_token_len: self.max_token_len,
             revocation: self.revocation,
+            unverified_cnf: self.unverified_cnf,
             cache: self.cache,
         };
         Authenticator {

@@ -333,7 +333,9 @@ impl TokenIssuerBuilder {
         self
     }
 
-    /// The clock for `iat`, `nbf`, `exp` (default: the system clock).
+    /// The clock for `iat`, `nbf`, `exp` (default: the system clock), also
+    /// used by the default revocation list and by the authenticators from
+    /// [`TokenIssuer::authenticator_builder`].
     #[must_use]
     pub fn clock(mut self, clock: impl Clock) -> Self {
         self.clock = Arc::new(clock);
@@ -341,9 +343,18 @@ impl TokenIssuerBuilder {
     }
 
     /// The revocation list that spends refresh tokens and records logouts
-    /// (default: a fresh [`MemoryRevocation`]; several instances share a
+    /// (default: a fresh [`MemoryRevocation`] on the issuer's
+    /// [`clock`](Self::clock); several instances share a
     /// `RedisRevocation`). The authenticator from
     /// [`TokenIssuer::authenticator_builder`] checks the same list.
+    ///
+    /// A list given here keeps its own clock: entries expire at times of
+    /// the issuer's clock (a token's `exp`), so give it the same one (e.g.
+    /// `MemoryRevocation::new().clock(clock.clone())` with a
+    /// [`FixedClock`](crate::FixedClock)); a list whose clock runs ahead of
+    /// the issuer's forgets revocations and spent refresh tokens early.
+    /// The same holds for a `RedisRevocation`, whose TTLs are counted on
+    /// its builder's `clock`.
     #[must_use]
     pub fn revocation(mut self, revocation: impl Revocation) -> Self {
         self.revocation = Some(Arc::new(revocation));
@@ -388,10 +399,12 @@ impl TokenIssuerBuilder {
         if access_ttl == 0 || refresh_ttl == 0 {
             return Err(ConfigError::InvalidLifetime);
         }
-        let revocation = self
-            .revocation
-            .unwrap_or_else(|| Arc::new(MemoryRevocation::new()));
         let clock = self.clock;
+        // One clock for the issuer, its default list and its authenticators:
+        // entries expire at times of the issuer's clock (a token's `exp`).
+        let revocation = self.revocation.unwrap_or_else(|| {
+            Arc::new(MemoryRevocation::new().clock(SharedClock(Arc::clone(&clock))))
+        });
         let mut refresh = Authenticator::builder()
             .key(verify_key.clone())
             .typ(REFRESH_TOKEN_TYPE)
@@ -649,7 +662,7 @@ impl TokenIssuer {
                     sub,
                     "refresh token reuse detected: the session has been revoked"
                 );
-                let until = i.clock.now().saturating_add(i.refresh_ttl);
+                let until = self.session_expiry();
                 i.revocation
                     .revoke_family(sid, until)
                     .await
@@ -679,17 +692,27 @@ impl TokenIssuer {
 
     /// Logout: revokes every token of the session `sid` (the access token's
     /// and all refresh tokens descended from the same login), on every
-    /// instance sharing the revocation list.
+    /// instance sharing the revocation list, until the longest-lived of
+    /// them (access or refresh token) has expired.
     ///
     /// # Errors
     /// [`RevocationError`] when the list cannot record it.
     pub async fn revoke_session(&self, sid: &str) -> Result<(), RevocationError> {
-        let until = self
-            .inner
-            .clock
+        self.inner
+            .revocation
+            .revoke_family(sid, self.session_expiry())
+            .await
+    }
+
+    /// The latest `exp` a token issued until now can have: the entry that
+    /// revokes a session or a subject must live until then (the store adds
+    /// its grace for the verifier's leeway), whichever of the access and
+    /// refresh tokens lives longer.
+    fn session_expiry(&self) -> u64 {
+        let i = &*self.inner;
+        i.clock
             .now()
-            .saturating_add(self.inner.refresh_ttl);
-        self.inner.revocation.revoke_family(sid, until).await
+            .saturating_add(i.refresh_ttl.max(i.access_ttl))
     }
 
     /// Logout everywhere: revokes every token of `sub` issued until now (in
@@ -699,10 +722,9 @@ impl TokenIssuer {
     /// [`RevocationError`] when the list cannot record it.
     pub async fn revoke_subject(&self, sub: &str) -> Result<(), RevocationError> {
         let now = self.inner.clock.now();
-        let until = now.saturating_add(self.inner.refresh_ttl.max(self.inner.access_ttl));
         self.inner
             .revocation
-            .revoke_subject(sub, now.saturating_add(1), until)
+            .revoke_subject(sub, now.saturating_add(1), self.session_expiry())
             .await
     }
 }

@@ -680,3 +680,56 @@ async fn one_issuers_key_cannot_mint_tokens_for_another_issuer() {
     )
     .await;
 }
+
+/// Issue 17, finding 4: a token bound by a confirmation method this crate
+/// does not check (RFC 8705 mTLS `x5t#S256`, RFC 7800 `jwk`, any other
+/// `cnf` member) is refused as a bearer token: accepting it would drop the
+/// binding its issuer asked for. An application that checks the binding
+/// itself (e.g. its TLS terminator compares the client certificate) opts in
+/// per member.
+#[tokio::test]
+async fn tokens_bound_by_an_unchecked_confirmation_method_are_refused() {
+    let x5t = merged(
+        &claims(),
+        json!({"cnf": {"x5t#S256": "bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2"}}),
+    );
+    let jwk = merged(
+        &claims(),
+        json!({"cnf": {"jwk": {"kty": "EC", "crv": "P-256",
+            "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "y": "x_FEzRjcSbwFlQs0qXH8sgXvHZW1_1Rf3bjRfn6ChpY"}}}),
+    );
+    let other = merged(&claims(), json!({"cnf": {"kid": "some-key"}}));
+    let addr = hmac_server().await;
+    for (case, c) in [("x5t#S256", &x5t), ("jwk", &jwk), ("other", &other)] {
+        let token = hs256(c);
+        let r = fetch_bearer(addr, "/me", &token).await;
+        assert_eq!(r.status, 401, "cnf.{case}: {}", r.body);
+        assert!(
+            r.www.contains("error=\"invalid_token\""),
+            "cnf.{case}: {}",
+            r.www
+        );
+    }
+
+    // Opted in for x5t#S256 (checked elsewhere): accepted; jwk still not.
+    let opted = server(
+        Authenticator::builder()
+            .hmac_secret(SECRET)
+            .danger_accept_unverified_confirmation(["x5t#S256"]),
+    )
+    .await;
+    let r = fetch_bearer(opted, "/me", &hs256(&x5t)).await;
+    assert_eq!(r.status, 200, "{}", r.www);
+    let r = fetch_bearer(opted, "/me", &hs256(&jwk)).await;
+    assert_eq!(r.status, 401, "{}", r.www);
+    // An unbound token is unaffected either way.
+    assert_eq!(
+        fetch_bearer(addr, "/me", &hs256(&claims())).await.status,
+        200
+    );
+    assert_eq!(
+        fetch_bearer(opted, "/me", &hs256(&claims())).await.status,
+        200
+    );
+}

@@ -527,3 +527,29 @@ async fn the_binding_is_checked_again_when_the_token_comes_from_the_cache() {
     assert_eq!(r.status, 200, "{:?}", r.challenges);
     assert_eq!(r.body["jkt"], key.jkt);
 }
+
+/// Issue 17, finding 9a: an `iat` window and a leeway too large to add
+/// (`Duration::MAX`) neither panic at build nor on a request: the sum
+/// saturates, so any `iat` passes, as configured.
+#[tokio::test]
+async fn huge_iat_window_and_leeway_saturate_instead_of_overflowing() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let auth = Authenticator::builder()
+        .hmac_secret(SECRET)
+        .clock(clock.clone())
+        .leeway(Duration::MAX)
+        .dpop(
+            DpopConfig::new(DpopMode::Allowed)
+                .public_url(ORIGIN)
+                .iat_window(Duration::MAX),
+        )
+        .build()
+        .expect("build");
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+    let key = proof_key(Algorithm::ES256);
+    for iat in [1, NOW, NOW + 1_000_000_000] {
+        let req = Req::with(&key, ORIGIN, "/me", access_token(Some(&key.jkt)), iat);
+        let r = send(addr, &key, &req).await;
+        assert_eq!(r.status, 200, "iat {iat}: {:?}", r.challenges);
+    }
+}

@@ -79,13 +79,14 @@ async fn a_proof_accepted_by_one_instance_is_a_replay_on_the_other() {
     assert_eq!(send(b, &key, &fresh).await.status, 200);
 
     // One key per accepted proof, under the store's prefix, expiring with
-    // the replay window (60 s iat window + 60 s leeway from iat = NOW).
+    // the replay window (60 s iat window + 60 s leeway from iat = NOW,
+    // through the end of that last second).
     let keys = redis.command(&["DBSIZE"]);
     assert_eq!(keys, "2");
     let some = redis.command(&["RANDOMKEY"]);
     assert!(some.starts_with("tower-jwt-auth:dpop:"), "{some}");
     let ttl: i64 = redis.command(&["TTL", &some]).parse().unwrap();
-    assert!(ttl > 0 && ttl <= 120, "ttl {ttl}");
+    assert!(ttl > 120 && ttl <= 121, "ttl {ttl}");
 }
 
 #[tokio::test]
@@ -188,4 +189,41 @@ async fn a_dpop_request_waits_for_a_redis_revocation_list_as_a_bearer_one_does()
         r.challenges
     );
     assert_eq!(redis.command(&["DBSIZE"]), before, "nothing recorded");
+}
+
+/// Issue 17, finding 3: a proof is remembered through the last second in
+/// which its `iat` still passes. The oldest proof accepted at NOW has
+/// `iat` NOW - 120 (60 s window + 60 s leeway); one with `iat` NOW - 118
+/// passes until the clock reads NOW + 2, included, so its key must outlive
+/// 2 s from now; it used to get a 2 s TTL, and the same proof was accepted
+/// again once Redis dropped it while the clock still read NOW + 2.
+#[tokio::test]
+async fn a_proof_is_remembered_through_its_last_acceptable_second() {
+    let redis = RedisServer::start();
+    let clock = Arc::new(FixedClock::new(NOW));
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let auth = builder(store).clock(clock.clone()).build().unwrap();
+    let a = app(&auth).await;
+    let key = proof_key(Algorithm::ES256);
+    let req = Req::with(&key, ORIGIN, "/me", access_token(&key.jkt), NOW - 118);
+    let proof = req.proof(&key);
+    assert_eq!(send_proof(a, &req, &proof, false).await.status, 200);
+
+    let stored = redis.command(&["RANDOMKEY"]);
+    let pttl: i64 = redis.command(&["PTTL", &stored]).parse().unwrap();
+    // remember_until = iat + 120 = NOW + 2: the key must live past the end
+    // of that second, i.e. more than 2 s (here about 3 s) from now.
+    assert!(pttl > 2_000, "pttl {pttl} ms: forgotten before NOW + 3");
+
+    // The proof's last acceptable second, after 2 s of real time: still a
+    // replay.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    clock.set(NOW + 2);
+    assert_invalid_proof(
+        &send_proof(a, &req, &proof, false).await,
+        "replay in the last acceptable second",
+    );
+    // One second later the proof is too old anyway.
+    clock.set(NOW + 3);
+    assert_invalid_proof(&send_proof(a, &req, &proof, false).await, "too old");
 }

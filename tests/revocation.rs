@@ -458,3 +458,104 @@ fn debug_of_issuer_and_builder_shows_no_secret() {
         .collect();
     assert!(!format!("{pem:?}").contains(&body[..40]));
 }
+
+/// An issuer whose access tokens outlive its refresh tokens (7 days and
+/// 1 hour), on `clock`, with a list on the same clock.
+fn long_access_issuer(clock: Arc<FixedClock>) -> TokenIssuer {
+    TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISS)
+        .audience(["api"])
+        .access_ttl(Duration::from_secs(7 * 86_400))
+        .refresh_ttl(Duration::from_secs(3600))
+        .clock(clock.clone())
+        .revocation(MemoryRevocation::new().clock(clock))
+        .build()
+        .unwrap()
+}
+
+/// Issue 17, finding 1: a logout (or a detected reuse) must keep revoking
+/// the session until its longest-lived token is dead, even when access
+/// tokens live longer than refresh tokens.
+#[tokio::test]
+async fn session_revocation_outlives_access_tokens_longer_than_refresh_tokens() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let issuer = long_access_issuer(clock.clone());
+    let auth: Authenticator = issuer.authenticator_builder().build().unwrap();
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+
+    // Logout of an access-only session.
+    let access = issuer.issue_access_token("alice", &()).unwrap();
+    let sid = segment(&access, 1)["sid"].as_str().unwrap().to_owned();
+    issuer.revoke_session(&sid).await.unwrap();
+    // Reuse detection of a refreshed session.
+    let first = issuer.issue("bob", &()).unwrap();
+    issuer.refresh(&first.refresh_token).await.unwrap();
+    assert!(matches!(
+        issuer.refresh(&first.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+
+    // Past refresh TTL + grace, up to the access token's last accepted
+    // second (exp + 60 s leeway - 1).
+    for later in [0, 3_901, 86_400, 7 * 86_400 + 59] {
+        clock.set(NOW + later);
+        for (who, token) in [("logout", &access), ("reuse", &first.access_token)] {
+            let r = fetch_bearer(addr, "/me", token).await;
+            assert_eq!(r.status, 401, "{who} at NOW + {later}");
+            assert!(
+                r.www.contains("revoked"),
+                "{who} at NOW + {later}: {}",
+                r.www
+            );
+        }
+    }
+}
+
+/// Issue 17, finding 2: the default revocation list runs on the issuer's
+/// clock. With the issuer's clock a month behind the system clock, every
+/// entry (expiring at a time of the issuer's clock) used to be dead on
+/// arrival: a spent refresh token was exchanged again, and a logout did not
+/// stop the access token.
+#[tokio::test]
+async fn default_revocation_list_runs_on_the_issuers_clock() {
+    let clock = Arc::new(FixedClock::new(now() - 30 * 86_400));
+    let issuer = TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISS)
+        .audience(["api"])
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    let auth: Authenticator = issuer.authenticator_builder().build().unwrap();
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+
+    // Reuse of a spent refresh token is detected, and revokes the family.
+    let first = issuer.issue("alice", &()).unwrap();
+    let second = issuer.refresh(&first.refresh_token).await.unwrap();
+    assert!(matches!(
+        issuer.refresh(&first.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    for token in [&first.access_token, &second.access_token] {
+        let r = fetch_bearer(addr, "/me", token).await;
+        assert_eq!(r.status, 401, "{}", r.www);
+        assert!(r.www.contains("revoked"), "{}", r.www);
+    }
+
+    // A logout stops the access token, until it expires.
+    let pair = issuer.issue("bob", &()).unwrap();
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200
+    );
+    let sid = segment(&pair.access_token, 1)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    issuer.revoke_session(&sid).await.unwrap();
+    clock.advance(Duration::from_secs(300 + 59));
+    let r = fetch_bearer(addr, "/me", &pair.access_token).await;
+    assert_eq!(r.status, 401);
+    assert!(r.www.contains("revoked"), "{}", r.www);
+}

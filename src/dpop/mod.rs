@@ -257,7 +257,8 @@ impl DpopConfig {
         let public_url =
             htu::PublicUrl::new(self.public_url.as_deref(), self.trust_forwarded).map_err(bad)?;
         let iat_window = self.iat_window.as_secs();
-        let minimum = iat_window + leeway;
+        // Saturating: a huge window or leeway means "any iat", not a panic.
+        let minimum = iat_window.saturating_add(leeway);
         let replay_window = match self.replay_window {
             None => minimum,
             Some(w) if w.as_secs() >= minimum => w.as_secs(),
@@ -436,5 +437,27 @@ pub(crate) fn replay_verdict(recorded: Result<bool, ReplayStoreError>) -> Result
         Ok(true) => Ok(()),
         Ok(false) => Err(AuthErrorKind::InvalidDpopProof.into()),
         Err(_) => Err(AuthErrorKind::DpopStoreUnavailable.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::FixedClock;
+
+    #[test]
+    fn huge_iat_window_and_leeway_saturate_at_build() {
+        for (window, leeway) in [
+            (Duration::MAX, u64::MAX),
+            (Duration::from_secs(u64::MAX - 1), 2),
+            (Duration::from_secs(60), u64::MAX),
+        ] {
+            let dpop = DpopConfig::new(DpopMode::Allowed)
+                .public_url("https://api.example")
+                .iat_window(window)
+                .build(leeway, Arc::new(FixedClock::new(1_800_000_000)))
+                .expect("builds");
+            assert_eq!(dpop.replay_window, u64::MAX, "{window:?} + {leeway}");
+        }
     }
 }

@@ -107,8 +107,8 @@ impl Dpop {
             },
             _ => return Err(invalid()),
         };
-        if now.saturating_sub(iat) > self.iat_past + self.leeway
-            || iat.saturating_sub(now) > self.iat_future + self.leeway
+        if now.saturating_sub(iat) > self.iat_past.saturating_add(self.leeway)
+            || iat.saturating_sub(now) > self.iat_future.saturating_add(self.leeway)
         {
             return Err(invalid());
         }

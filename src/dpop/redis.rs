@@ -16,8 +16,9 @@ use crate::revocation::{BoxFuture, RedisStore};
 /// on the [`RedisStore`] connection (the revocation list's: its
 /// auto-reconnecting connection, key prefix and timeout, 1 s by default),
 /// where the key is the base64url of the SHA-256 of the proof key's
-/// thumbprint and `jti`, and the TTL is what is left of the replay window,
-/// so Redis memory stays bounded by the proofs of the last window.
+/// thumbprint and `jti`, and the TTL is what is left of the replay window
+/// (through the end of its last second, in which the proof's `iat` still
+/// passes), so Redis memory stays bounded by the proofs of the last window.
 ///
 /// **Fail closed:** when Redis is unreachable or does not answer within
 /// the store's timeout, the request is refused with 503 (no
@@ -94,8 +95,10 @@ impl ReplayStore for RedisReplayStore {
     ) -> Option<BoxFuture<'static, Result<bool, ReplayStoreError>>> {
         let store = self.store.clone();
         let key = Self::key(key);
-        // At least a second (the store clamps it too).
-        let ttl = Duration::from_secs(expires_at.saturating_sub(now).max(1));
+        // A proof passes the `iat` check through the whole second
+        // `expires_at` (the clock reads whole seconds): remember it until
+        // that second ends, one second more than `expires_at - now`.
+        let ttl = Duration::from_secs(expires_at.saturating_sub(now).saturating_add(1));
         Some(Box::pin(async move {
             store
                 .insert_if_absent(&key, 1, ttl)

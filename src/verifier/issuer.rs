@@ -32,6 +32,10 @@ pub(crate) struct IssuerVerifier {
     pub(crate) grants: Grants,
     pub(crate) max_token_len: usize,
     pub(crate) revocation: Option<Arc<dyn Revocation>>,
+    /// `cnf` members accepted without a check
+    /// ([`danger_accept_unverified_confirmation`](crate::AuthenticatorBuilder::danger_accept_unverified_confirmation));
+    /// any other member but `jkt` refuses the token.
+    pub(crate) unverified_cnf: Box<[String]>,
     /// Tokens this verifier accepted before ([`cache`](crate::cache)).
     pub(crate) cache: Option<TokenCache>,
 }
@@ -45,6 +49,7 @@ impl fmt::Debug for IssuerVerifier {
             .field("grants", &self.grants)
             .field("max_token_len", &self.max_token_len)
             .field("revocation", &self.revocation)
+            .field("unverified_cnf", &self.unverified_cnf)
             .field("cache", &self.cache)
             .finish()
     }

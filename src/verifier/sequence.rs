@@ -4,7 +4,9 @@
 //!    audience, required claims; [`ClaimRules`](crate::claim_rules));
 //! 2. the key's issuer: a key bound to an issuer speaks only for it;
 //! 3. the sender binding: the token's `cnf.jkt` against the request's DPoP
-//!    proof key (RFC 9449 §7.1), or absent for a bearer request;
+//!    proof key (RFC 9449 §7.1), or absent for a bearer request; any other
+//!    `cnf` member (a binding this crate does not check) refuses the token
+//!    unless the application accepted it unchecked;
 //! 4. the route's scopes and roles ([`RouteRules`]);
 //! 5. revocation, answered now or by a future (a list over the network).
 
@@ -45,7 +47,7 @@ pub(super) fn run(
             return Err(AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"));
         }
     }
-    binding(claims, request.jkt)?;
+    binding(claims, request.jkt, &verifier.unverified_cnf)?;
     request.route.check(&verifier.grants, claims)?;
     let Some(revocation) = &verifier.revocation else {
         return Ok(None);
@@ -57,20 +59,36 @@ pub(super) fn run(
 }
 
 /// The token's `cnf.jkt` against the proof key's thumbprint (`expected`,
-/// `None` for a bearer request).
+/// `None` for a bearer request); every other `cnf` member must be one the
+/// application accepts unchecked (`unverified`).
 ///
 /// # Errors
 /// [`AuthErrorKind::InvalidBinding`]: a bound token sent as bearer, a DPoP
-/// request whose token is unbound or bound to another key; a `cnf` or
+/// request whose token is unbound or bound to another key, a token bound by
+/// a method this crate does not check (`x5t#S256`, `jwk`, ...); a `cnf` or
 /// `cnf.jkt` of the wrong type is an invalid claim.
-fn binding(claims: &Map<String, Value>, expected: Option<&str>) -> Result<(), AuthError> {
+fn binding(
+    claims: &Map<String, Value>,
+    expected: Option<&str>,
+    unverified: &[String],
+) -> Result<(), AuthError> {
     let jkt = match claims.get("cnf") {
         None => None,
-        Some(Value::Object(cnf)) => match cnf.get("jkt") {
-            None => None,
-            Some(Value::String(jkt)) => Some(jkt.as_str()),
-            Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidClaim, "cnf")),
-        },
+        Some(Value::Object(cnf)) => {
+            // A binding nobody checks would turn a bound token into a
+            // bearer token: refused unless the application checks it.
+            if cnf
+                .keys()
+                .any(|m| m != "jkt" && !unverified.iter().any(|u| u == m))
+            {
+                return Err(AuthErrorKind::InvalidBinding.into());
+            }
+            match cnf.get("jkt") {
+                None => None,
+                Some(Value::String(jkt)) => Some(jkt.as_str()),
+                Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidClaim, "cnf")),
+            }
+        }
         Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidClaim, "cnf")),
     };
     match (jkt, expected) {
