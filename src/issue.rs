@@ -533,7 +533,7 @@ impl TokenIssuer {
     ) -> Result<TokenPair, IssueError> {
         let custom = custom_claims(custom)?;
         let sid = random_id()?;
-        self.pair(sub, &sid, &custom)
+        self.pair(sub, &sid, &custom, self.inner.clock.now())
     }
 
     /// Issues one access token (its own new session, no refresh token).
@@ -547,7 +547,15 @@ impl TokenIssuer {
     ) -> Result<String, IssueError> {
         let custom = custom_claims(custom)?;
         let sid = random_id()?;
-        self.token(ACCESS_TOKEN_TYPE, sub, &sid, self.inner.access_ttl, &custom)
+        let now = self.inner.clock.now();
+        self.token(
+            ACCESS_TOKEN_TYPE,
+            sub,
+            &sid,
+            self.inner.access_ttl,
+            &custom,
+            now,
+        )
     }
 
     fn pair(
@@ -555,11 +563,12 @@ impl TokenIssuer {
         sub: &str,
         sid: &str,
         custom: &Map<String, Value>,
+        now: u64,
     ) -> Result<TokenPair, IssueError> {
         let i = &*self.inner;
         Ok(TokenPair {
-            access_token: self.token(ACCESS_TOKEN_TYPE, sub, sid, i.access_ttl, custom)?,
-            refresh_token: self.token(REFRESH_TOKEN_TYPE, sub, sid, i.refresh_ttl, custom)?,
+            access_token: self.token(ACCESS_TOKEN_TYPE, sub, sid, i.access_ttl, custom, now)?,
+            refresh_token: self.token(REFRESH_TOKEN_TYPE, sub, sid, i.refresh_ttl, custom, now)?,
             token_type: "Bearer",
             expires_in: i.access_ttl,
         })
@@ -572,12 +581,12 @@ impl TokenIssuer {
         sid: &str,
         ttl: u64,
         custom: &Map<String, Value>,
+        now: u64,
     ) -> Result<String, IssueError> {
         if sub.is_empty() {
             return Err(IssueError::EmptySubject);
         }
         let i = &*self.inner;
-        let now = i.clock.now();
         let mut header = Map::new();
         header.insert(
             "alg".into(),
@@ -621,7 +630,10 @@ impl TokenIssuer {
     /// `refresh+jwt`, lifetime, `iss`/`aud`), refuses it when its session or
     /// subject was revoked, spends it (atomically: of two concurrent
     /// exchanges of one token, one wins) and issues a new pair in the same
-    /// session with the same custom claims.
+    /// session with the same custom claims. The session and subject are
+    /// checked again once the new pair's `iat` is fixed, so a logout that
+    /// lands during the exchange refuses it ([`RefreshError::Revoked`])
+    /// rather than letting a pair issued after its cut-off survive.
     ///
     /// A token that was already spent is reuse: the whole session is revoked
     /// (the pair issued by the first exchange included) and
@@ -676,7 +688,23 @@ impl TokenIssuer {
             .filter(|(k, _)| !REGISTERED.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        self.pair(sub, sid, &custom).map_err(RefreshError::Issue)
+        // The new pair's `iat` is read now, after the session check: a
+        // logout (of the session, or of the subject everywhere) may have
+        // landed in between, with a cut-off taken in an earlier second than
+        // this `iat`, so that it would not revoke the new pair. Check the
+        // spent token again once the `iat` is fixed: a logout before this
+        // check revokes the spent token (refused here), and one after it
+        // takes its cut-off at a time no earlier than the `iat`, so it
+        // revokes the new pair. Issue 17, finding 6.
+        let now = i.clock.now();
+        let pair = self
+            .pair(sub, sid, &custom, now)
+            .map_err(RefreshError::Issue)?;
+        match i.revocation.is_revoked(&session).await {
+            Ok(false) => Ok(pair),
+            Ok(true) => Err(RefreshError::Revoked),
+            Err(e) => Err(RefreshError::Unavailable(e)),
+        }
     }
 
     /// Checks a refresh token (signature, `typ` `refresh+jwt`, lifetime,
