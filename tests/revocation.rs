@@ -692,3 +692,70 @@ async fn logout_everywhere_during_a_refresh_does_not_let_the_new_pair_survive() 
         200
     );
 }
+
+/// Issue 17, finding 7: one session refreshing often must not fill the
+/// in-memory list for everyone. With room for 100 entries of each kind,
+/// one session refreshes 1,000 times; other users still log in, refresh
+/// and log out, and reuse of a spent refresh token of the busy session is
+/// still detected (and revokes it).
+#[tokio::test]
+async fn one_session_refreshing_a_thousand_times_does_not_fill_the_list_for_others() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let store = MemoryRevocation::new()
+        .clock(clock.clone())
+        .max_entries(100);
+    let issuer = issuer_at(clock.clone(), store.clone());
+    let auth: Authenticator = issuer.authenticator_builder().build().unwrap();
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+
+    let busy = issuer.issue("mallory", &()).unwrap();
+    let mut pair = busy.clone();
+    let mut spent = Vec::new();
+    for n in 0..1_000 {
+        let next = match issuer.refresh(&pair.refresh_token).await {
+            Ok(next) => next,
+            Err(e) => panic!("refresh {n} of one session: {e:?}"),
+        };
+        spent.push(std::mem::replace(&mut pair, next));
+    }
+    assert!(store.len() <= 2, "{} entries for one session", store.len());
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200
+    );
+
+    // Everyone else: login, refresh, logout.
+    for user in ["alice", "bob", "carol"] {
+        let login = issuer.issue(user, &()).unwrap();
+        let next = issuer.refresh(&login.refresh_token).await.unwrap();
+        assert_eq!(
+            fetch_bearer(addr, "/me", &next.access_token).await.status,
+            200,
+            "{user}"
+        );
+        let sid = segment(&next.access_token, 1)["sid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        issuer.revoke_session(&sid).await.unwrap();
+        assert_eq!(
+            fetch_bearer(addr, "/me", &next.access_token).await.status,
+            401,
+            "{user}"
+        );
+    }
+
+    // Reuse of a spent refresh token of the busy session: detected, the
+    // session revoked.
+    assert!(matches!(
+        issuer.refresh(&spent[500].refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    let r = fetch_bearer(addr, "/me", &pair.access_token).await;
+    assert_eq!(r.status, 401);
+    assert!(r.www.contains("revoked"), "{}", r.www);
+    assert!(matches!(
+        issuer.refresh(&pair.refresh_token).await,
+        Err(RefreshError::Revoked)
+    ));
+}
