@@ -292,6 +292,7 @@
 //! | [`AuthenticatorBuilder::danger_allow_missing_exp`] | tokens without `exp` never expire |
 //! | [`AuthenticatorBuilder::danger_hmac_short_secret`], [`Key::danger_hmac_short_secret`] | HMAC secrets shorter than their hash (RFC 7518 §3.2) |
 //! | [`TokenSource::danger_query`] | a token in the URL (logs, history, `Referer`) |
+//! | [`AuthenticatorBuilder::danger_accept_unverified_confirmation`] | tokens bound by a `cnf` method the crate does not check (mTLS `x5t#S256`, ...) accepted without that check |
 //! | `RemoteOptions::danger_allow_http` (feature `remote`) | key sets fetched over plain `http` from a host that is not loopback |
 //! | `RedisRevocationBuilder::danger_fail_open` (feature `redis`) | tokens accepted while the revocation list is unreachable |
 //!
