@@ -26,8 +26,16 @@ pub const ACCESS_TOKEN_TYPE: &str = "at+jwt";
 /// access tokens.
 pub const REFRESH_TOKEN_TYPE: &str = "refresh+jwt";
 
+/// The refresh token's claim that numbers it within its session (0 for
+/// the login's, then one more per exchange): spending it records one
+/// number per session ([`Revocation::spend_refresh`]), not one entry per
+/// token.
+const GENERATION: &str = "refresh_gen";
+
 /// Claims the issuer sets itself; custom claims may not name them.
-const REGISTERED: [&str; 8] = ["iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid"];
+const REGISTERED: [&str; 9] = [
+    "iss", "sub", "aud", "exp", "nbf", "iat", "jti", "sid", GENERATION,
+];
 
 /// An access token and a refresh token, as an OAuth 2.0 token response
 /// (RFC 6749 §5.1) serializes them. `Debug` shows no token.
@@ -533,7 +541,16 @@ impl TokenIssuer {
     ) -> Result<TokenPair, IssueError> {
         let custom = custom_claims(custom)?;
         let sid = random_id()?;
-        self.pair(sub, &sid, &custom)
+        let now = self.inner.clock.now();
+        self.pair(
+            &Grant {
+                sub,
+                sid: &sid,
+                custom: &custom,
+                now,
+            },
+            0,
+        )
     }
 
     /// Issues one access token (its own new session, no refresh token).
@@ -547,19 +564,27 @@ impl TokenIssuer {
     ) -> Result<String, IssueError> {
         let custom = custom_claims(custom)?;
         let sid = random_id()?;
-        self.token(ACCESS_TOKEN_TYPE, sub, &sid, self.inner.access_ttl, &custom)
+        let now = self.inner.clock.now();
+        let grant = Grant {
+            sub,
+            sid: &sid,
+            custom: &custom,
+            now,
+        };
+        self.token(ACCESS_TOKEN_TYPE, self.inner.access_ttl, &grant, None)
     }
 
-    fn pair(
-        &self,
-        sub: &str,
-        sid: &str,
-        custom: &Map<String, Value>,
-    ) -> Result<TokenPair, IssueError> {
+    /// An access token and a refresh token of generation `generation`.
+    fn pair(&self, grant: &Grant<'_>, generation: u64) -> Result<TokenPair, IssueError> {
         let i = &*self.inner;
         Ok(TokenPair {
-            access_token: self.token(ACCESS_TOKEN_TYPE, sub, sid, i.access_ttl, custom)?,
-            refresh_token: self.token(REFRESH_TOKEN_TYPE, sub, sid, i.refresh_ttl, custom)?,
+            access_token: self.token(ACCESS_TOKEN_TYPE, i.access_ttl, grant, None)?,
+            refresh_token: self.token(
+                REFRESH_TOKEN_TYPE,
+                i.refresh_ttl,
+                grant,
+                Some(generation),
+            )?,
             token_type: "Bearer",
             expires_in: i.access_ttl,
         })
@@ -568,16 +593,20 @@ impl TokenIssuer {
     fn token(
         &self,
         typ: &str,
-        sub: &str,
-        sid: &str,
         ttl: u64,
-        custom: &Map<String, Value>,
+        grant: &Grant<'_>,
+        generation: Option<u64>,
     ) -> Result<String, IssueError> {
+        let Grant {
+            sub,
+            sid,
+            custom,
+            now,
+        } = *grant;
         if sub.is_empty() {
             return Err(IssueError::EmptySubject);
         }
         let i = &*self.inner;
-        let now = i.clock.now();
         let mut header = Map::new();
         header.insert(
             "alg".into(),
@@ -606,6 +635,9 @@ impl TokenIssuer {
         claims.insert("exp".into(), Value::from(now.saturating_add(ttl)));
         claims.insert("jti".into(), Value::from(random_id()?));
         claims.insert("sid".into(), Value::from(sid));
+        if let Some(generation) = generation {
+            claims.insert(GENERATION.into(), Value::from(generation));
+        }
         let header = serde_json::to_vec(&header).map_err(|_| IssueError::Sign)?;
         let claims = serde_json::to_vec(&claims).map_err(|_| IssueError::Sign)?;
         let mut token = URL_SAFE_NO_PAD.encode(header);
@@ -621,7 +653,10 @@ impl TokenIssuer {
     /// `refresh+jwt`, lifetime, `iss`/`aud`), refuses it when its session or
     /// subject was revoked, spends it (atomically: of two concurrent
     /// exchanges of one token, one wins) and issues a new pair in the same
-    /// session with the same custom claims.
+    /// session with the same custom claims. The session and subject are
+    /// checked again once the new pair's `iat` is fixed, so a logout that
+    /// lands during the exchange refuses it ([`RefreshError::Revoked`])
+    /// rather than letting a pair issued after its cut-off survive.
     ///
     /// A token that was already spent is reuse: the whole session is revoked
     /// (the pair issued by the first exchange included) and
@@ -654,7 +689,15 @@ impl TokenIssuer {
             Err(e) => return Err(RefreshError::Unavailable(e)),
         }
         let exp = token.exp.unwrap_or(u64::MAX);
-        match i.revocation.revoke_token(jti, exp).await {
+        // Spent: the session's generation moves past this token's (one
+        // entry per session, however often it refreshes). A refresh token
+        // from before generations (no such claim) is spent by its `jti`.
+        let generation = claims.get(GENERATION).and_then(Value::as_u64);
+        let spend = match generation {
+            Some(n) => i.revocation.spend_refresh(sid, n, exp),
+            None => i.revocation.revoke_token(jti, exp),
+        };
+        match spend.await {
             Ok(true) => {}
             Ok(false) => {
                 #[cfg(feature = "tracing")]
@@ -676,7 +719,28 @@ impl TokenIssuer {
             .filter(|(k, _)| !REGISTERED.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect();
-        self.pair(sub, sid, &custom).map_err(RefreshError::Issue)
+        // The new pair's `iat` is read now, after the session check: a
+        // logout (of the session, or of the subject everywhere) may have
+        // landed in between, with a cut-off taken in an earlier second than
+        // this `iat`, so that it would not revoke the new pair. Check the
+        // spent token again once the `iat` is fixed: a logout before this
+        // check revokes the spent token (refused here), and one after it
+        // takes its cut-off at a time no earlier than the `iat`, so it
+        // revokes the new pair. Issue 17, finding 6.
+        let now = i.clock.now();
+        let grant = Grant {
+            sub,
+            sid,
+            custom: &custom,
+            now,
+        };
+        let next = generation.map_or(1, |n| n.saturating_add(1));
+        let pair = self.pair(&grant, next).map_err(RefreshError::Issue)?;
+        match i.revocation.is_revoked(&session).await {
+            Ok(false) => Ok(pair),
+            Ok(true) => Err(RefreshError::Revoked),
+            Err(e) => Err(RefreshError::Unavailable(e)),
+        }
     }
 
     /// Checks a refresh token (signature, `typ` `refresh+jwt`, lifetime,
@@ -739,6 +803,16 @@ fn custom_claims<T: Serialize + ?Sized>(custom: &T) -> Result<Map<String, Value>
         return Err(IssueError::ReservedClaim(name));
     }
     Ok(map)
+}
+
+/// What the tokens of one pair share: subject, session, custom claims and
+/// issue time.
+#[derive(Clone, Copy)]
+struct Grant<'a> {
+    sub: &'a str,
+    sid: &'a str,
+    custom: &'a Map<String, Value>,
+    now: u64,
 }
 
 /// A clock shared with the authenticators the issuer configures.

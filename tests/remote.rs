@@ -431,3 +431,35 @@ async fn a_dpop_request_naming_a_new_kid_waits_for_the_refetch_as_a_bearer_one_d
     let unknown = request(bound("nobody", Algorithm::ES256));
     assert_eq!(send(addr, &key, &unknown).await.status, 401);
 }
+
+/// Issue 17, finding 9: a provider that now publishes `{"keys": []}` has
+/// withdrawn every key: its answer is followed at the next refresh (401, as
+/// for a key rotated away), not ignored until the maximum stale age. Keys
+/// published again are used again.
+#[tokio::test]
+async fn a_remote_set_that_becomes_empty_withdraws_its_keys_at_the_next_refresh() {
+    let idp = Idp::start(vec![jwk("rsa-1")]).await;
+    let options = quick()
+        .refresh_interval(Duration::from_millis(100))
+        .unknown_kid_cooldown(Duration::from_millis(100));
+    let api = Api::serve(&idp.authenticator(options).await).await;
+    assert_eq!(api.status(&rsa_token()).await, 200);
+
+    idp.set(|b| b.keys = Vec::new());
+    let hits = idp.hits();
+    while idp.hits() < hits + 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(api.status(&rsa_token()).await, 401);
+
+    // An empty set in a body of its own (not built from a list) as well.
+    idp.set(|b| b.keys = vec![jwk("rsa-1")]);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(api.status(&rsa_token()).await, 200);
+    idp.set(|b| b.raw_body = Some(br#"{"keys":[]}"#.to_vec()));
+    let hits = idp.hits();
+    while idp.hits() < hits + 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(api.status(&rsa_token()).await, 401);
+}

@@ -559,3 +559,203 @@ async fn default_revocation_list_runs_on_the_issuers_clock() {
     assert_eq!(r.status, 401);
     assert!(r.www.contains("revoked"), "{}", r.www);
 }
+
+/// A revocation list that lets a "logout everywhere" land inside a refresh
+/// exchange: right after the exchange's session check (the first check of a
+/// token without `jti`) it runs `revoke_subject` of the subject through the
+/// issuer, then moves the clock on by a second, so that the exchange signs
+/// its new pair in a later second than the cut-off was taken in.
+#[derive(Debug, Clone)]
+struct LogoutDuringRefresh {
+    inner: MemoryRevocation,
+    clock: Arc<FixedClock>,
+    issuer: Arc<std::sync::OnceLock<TokenIssuer>>,
+    armed: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Revocation for LogoutDuringRefresh {
+    fn is_revoked<'a>(
+        &'a self,
+        token: &'a tower_jwt_auth::revocation::TokenRef<'a>,
+    ) -> tower_jwt_auth::revocation::BoxFuture<
+        'a,
+        Result<bool, tower_jwt_auth::revocation::RevocationError>,
+    > {
+        Box::pin(async move {
+            let answer = self.inner.is_revoked(token).await;
+            let fire =
+                token.jti.is_none() && self.armed.swap(false, std::sync::atomic::Ordering::SeqCst);
+            if let (true, Some(sub), Some(issuer)) = (fire, token.sub, self.issuer.get()) {
+                issuer.revoke_subject(sub).await.unwrap();
+                self.clock.advance(Duration::from_secs(1));
+            }
+            answer
+        })
+    }
+
+    fn is_revoked_now(
+        &self,
+        token: &tower_jwt_auth::revocation::TokenRef<'_>,
+    ) -> Option<Result<bool, tower_jwt_auth::revocation::RevocationError>> {
+        self.inner.is_revoked_now(token)
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: u64,
+    ) -> tower_jwt_auth::revocation::BoxFuture<
+        'a,
+        Result<bool, tower_jwt_auth::revocation::RevocationError>,
+    > {
+        self.inner.revoke_token(jti, expires_at)
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        sid: &'a str,
+        expires_at: u64,
+    ) -> tower_jwt_auth::revocation::BoxFuture<
+        'a,
+        Result<(), tower_jwt_auth::revocation::RevocationError>,
+    > {
+        self.inner.revoke_family(sid, expires_at)
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        sub: &'a str,
+        issued_before: u64,
+        expires_at: u64,
+    ) -> tower_jwt_auth::revocation::BoxFuture<
+        'a,
+        Result<(), tower_jwt_auth::revocation::RevocationError>,
+    > {
+        self.inner.revoke_subject(sub, issued_before, expires_at)
+    }
+}
+
+/// Issue 17, finding 6: a "logout everywhere" that lands between the
+/// refresh exchange's session check and its signing, the signing in a later
+/// second, must not let the new pair survive.
+#[tokio::test]
+async fn logout_everywhere_during_a_refresh_does_not_let_the_new_pair_survive() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let store = LogoutDuringRefresh {
+        inner: MemoryRevocation::new().clock(clock.clone()),
+        clock: clock.clone(),
+        issuer: Arc::default(),
+        armed: Arc::default(),
+    };
+    let issuer = TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISS)
+        .audience(["api"])
+        .clock(clock.clone())
+        .revocation(store.clone())
+        .build()
+        .unwrap();
+    store.issuer.set(issuer.clone()).unwrap();
+    let auth: Authenticator = issuer.authenticator_builder().build().unwrap();
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+
+    let pair = issuer.issue("alice", &()).unwrap();
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200
+    );
+    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let refreshed = issuer.refresh(&pair.refresh_token).await;
+    assert!(
+        !store.armed.load(std::sync::atomic::Ordering::SeqCst),
+        "the logout ran inside the exchange"
+    );
+    // The logout is in force: the old access token is refused ...
+    let r = fetch_bearer(addr, "/me", &pair.access_token).await;
+    assert_eq!(r.status, 401, "{}", r.www);
+    // ... and the exchange gave no pair that outlives it.
+    match refreshed {
+        Err(RefreshError::Revoked) => {}
+        Err(other) => panic!("expected Revoked, got {other:?}"),
+        Ok(new) => {
+            let r = fetch_bearer(addr, "/me", &new.access_token).await;
+            panic!(
+                "the exchange issued a pair after the logout: its access token answers {}",
+                r.status
+            );
+        }
+    }
+    // A login after the logout works.
+    let later = issuer.issue("alice", &()).unwrap();
+    assert_eq!(
+        fetch_bearer(addr, "/me", &later.access_token).await.status,
+        200
+    );
+}
+
+/// Issue 17, finding 7: one session refreshing often must not fill the
+/// in-memory list for everyone. With room for 100 entries of each kind,
+/// one session refreshes 1,000 times; other users still log in, refresh
+/// and log out, and reuse of a spent refresh token of the busy session is
+/// still detected (and revokes it).
+#[tokio::test]
+async fn one_session_refreshing_a_thousand_times_does_not_fill_the_list_for_others() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let store = MemoryRevocation::new()
+        .clock(clock.clone())
+        .max_entries(100);
+    let issuer = issuer_at(clock.clone(), store.clone());
+    let auth: Authenticator = issuer.authenticator_builder().build().unwrap();
+    let addr = serve(Router::new().route("/me", get(me).layer(auth.layer()))).await;
+
+    let busy = issuer.issue("mallory", &()).unwrap();
+    let mut pair = busy.clone();
+    let mut spent = Vec::new();
+    for n in 0..1_000 {
+        let next = match issuer.refresh(&pair.refresh_token).await {
+            Ok(next) => next,
+            Err(e) => panic!("refresh {n} of one session: {e:?}"),
+        };
+        spent.push(std::mem::replace(&mut pair, next));
+    }
+    assert!(store.len() <= 2, "{} entries for one session", store.len());
+    assert_eq!(
+        fetch_bearer(addr, "/me", &pair.access_token).await.status,
+        200
+    );
+
+    // Everyone else: login, refresh, logout.
+    for user in ["alice", "bob", "carol"] {
+        let login = issuer.issue(user, &()).unwrap();
+        let next = issuer.refresh(&login.refresh_token).await.unwrap();
+        assert_eq!(
+            fetch_bearer(addr, "/me", &next.access_token).await.status,
+            200,
+            "{user}"
+        );
+        let sid = segment(&next.access_token, 1)["sid"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        issuer.revoke_session(&sid).await.unwrap();
+        assert_eq!(
+            fetch_bearer(addr, "/me", &next.access_token).await.status,
+            401,
+            "{user}"
+        );
+    }
+
+    // Reuse of a spent refresh token of the busy session: detected, the
+    // session revoked.
+    assert!(matches!(
+        issuer.refresh(&spent[500].refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    let r = fetch_bearer(addr, "/me", &pair.access_token).await;
+    assert_eq!(r.status, 401);
+    assert!(r.www.contains("revoked"), "{}", r.www);
+    assert!(matches!(
+        issuer.refresh(&pair.refresh_token).await,
+        Err(RefreshError::Revoked)
+    ));
+}

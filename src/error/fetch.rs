@@ -37,7 +37,9 @@ pub enum FetchErrorKind {
     },
     /// The body is not the expected JSON document.
     InvalidDocument,
-    /// The JWK Set holds no key this crate may verify with.
+    /// The JWK Set holds no key this crate may verify with. An error at the
+    /// first fetch only: once keys were fetched, such a set is followed
+    /// (the provider withdrew its keys).
     NoUsableKeys,
     /// The discovery document's `issuer` is not exactly the configured one.
     IssuerMismatch,

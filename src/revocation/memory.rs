@@ -95,6 +95,37 @@ impl ExpiringMap {
         Ok(())
     }
 
+    /// Moves the counter under `key` from at most `value` to `value + 1`:
+    /// `false` (and no change) when a live entry already holds more than
+    /// `value`; the entry lives until the later of both expiries.
+    pub(crate) fn advance(
+        &self,
+        key: &str,
+        value: u64,
+        expires_at: u64,
+        now: u64,
+    ) -> Result<bool, RevocationError> {
+        let next = value.saturating_add(1);
+        let mut map = self.write();
+        if let Some(e) = map.get_mut(key).filter(|e| e.expires_at > now) {
+            if e.value > value {
+                return Ok(false);
+            }
+            e.value = next;
+            e.expires_at = e.expires_at.max(expires_at);
+            return Ok(true);
+        }
+        self.make_room(&mut map, key, now)?;
+        map.insert(
+            key.to_owned(),
+            Entry {
+                value: next,
+                expires_at,
+            },
+        );
+        Ok(true)
+    }
+
     /// Number of entries held, live or not yet swept.
     pub(crate) fn len(&self) -> usize {
         self.read().len()
@@ -134,8 +165,23 @@ impl fmt::Debug for ExpiringMap {
 /// tokens they revoke (plus a grace that covers the verifier's leeway,
 /// 5 minutes by default), so memory is bounded by the tokens revoked within
 /// one token lifetime; beyond `max_entries` live entries of one kind
-/// (`jti`, `sid` or `sub`; default one million each), new revocations fail with [`RevocationError::Full`] instead of
-/// silently dropping older ones.
+/// (`jti`, `sid`, `sub`, or refresh generation; default one million each),
+/// new revocations fail with [`RevocationError::Full`] instead of silently
+/// dropping older ones.
+///
+/// **Sizing.** With a [`TokenIssuer`](crate::TokenIssuer), what one user
+/// can occupy is bounded by sessions, not by requests: a session that
+/// refreshes holds one refresh-generation entry however often it refreshes
+/// (its spent refresh tokens are the generations below the one recorded,
+/// [`Revocation::spend_refresh`]), plus one `sid` entry once logged out or
+/// caught reusing a token; a "logout everywhere" holds one `sub` entry per
+/// subject. Each lives up to the longer token lifetime plus the grace. So
+/// `max_entries` is the number of sessions that refresh within one refresh
+/// lifetime (and, separately, of logouts within one): the default million
+/// suits e.g. 1 M sessions a day with 24 h refresh tokens. Only
+/// [`Revocation::revoke_token`] (revoking one access token by `jti`) adds
+/// an entry per call; logins are what create sessions, so throttle them in
+/// the application.
 ///
 /// Cheap to clone: clones share one list. Checks never wait, so the
 /// verifier answers them on its synchronous path.
@@ -150,6 +196,8 @@ struct MemoryInner {
     jti: ExpiringMap,
     sid: ExpiringMap,
     sub: ExpiringMap,
+    /// Per session, the next refresh generation to spend.
+    refresh: ExpiringMap,
     max_entries: usize,
     clock: Arc<dyn Clock>,
     grace: u64,
@@ -188,6 +236,7 @@ impl MemoryRevocation {
                 jti: ExpiringMap::new(max_entries),
                 sid: ExpiringMap::new(max_entries),
                 sub: ExpiringMap::new(max_entries),
+                refresh: ExpiringMap::new(max_entries),
                 max_entries,
                 clock,
                 grace,
@@ -223,7 +272,8 @@ impl MemoryRevocation {
     /// Number of entries held (live, or expired and not yet swept).
     #[must_use]
     pub fn len(&self) -> usize {
-        self.inner.jti.len() + self.inner.sid.len() + self.inner.sub.len()
+        let i = &*self.inner;
+        i.jti.len() + i.sid.len() + i.sub.len() + i.refresh.len()
     }
 
     /// Whether no entry is held.
@@ -271,6 +321,20 @@ impl Revocation for MemoryRevocation {
             .inner
             .jti
             .insert_if_absent(jti, 0, self.until(expires_at), now);
+        Box::pin(async move { r })
+    }
+
+    fn spend_refresh<'a>(
+        &'a self,
+        sid: &'a str,
+        generation: u64,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        let now = self.inner.clock.now();
+        let r = self
+            .inner
+            .refresh
+            .advance(sid, generation, self.until(expires_at), now);
         Box::pin(async move { r })
     }
 

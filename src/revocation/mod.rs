@@ -167,6 +167,33 @@ pub trait Revocation: Send + Sync + fmt::Debug + 'static {
         expires_at: u64,
     ) -> BoxFuture<'a, Result<bool, RevocationError>>;
 
+    /// Spends the refresh token of generation `generation` in the session
+    /// `sid` (refresh rotation), until `expires_at` (that token's `exp`).
+    /// Returns `true` when this call spent it and `false` when it, or a
+    /// later generation of the session, was already spent: atomically, as
+    /// [`revoke_token`](Self::revoke_token). A store keeps one entry per
+    /// session however often it refreshes (the next generation to spend),
+    /// so that one client refreshing in a loop cannot fill the list.
+    ///
+    /// The default spends an entry per token through
+    /// [`revoke_token`](Self::revoke_token) (a key `sid#generation`, which
+    /// no `jti` of this crate's tokens can equal): correct, but one entry
+    /// per refresh; stores with a capacity override it.
+    ///
+    /// # Errors
+    /// [`RevocationError`] when the store cannot record it.
+    fn spend_refresh<'a>(
+        &'a self,
+        sid: &'a str,
+        generation: u64,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let key = format!("{sid}#{generation}");
+            self.revoke_token(&key, expires_at).await
+        })
+    }
+
     /// Revokes every token whose `sid` is `sid` (one login session and all
     /// the tokens refreshed from it), until `expires_at`.
     ///

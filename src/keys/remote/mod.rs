@@ -49,7 +49,11 @@ const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 ///   triggers one refetch that every concurrent request shares (single
 ///   flight), at most one per cooldown (30 s): a flood of random kids costs
 ///   at most one fetch per cooldown. Only such a request waits, and at most
-///   the fetch timeout. A failing refresh changes nothing: the last good keys
+///   the fetch timeout. A set with no usable key (`{"keys": []}`), once
+///   keys were fetched, is the provider's answer and is followed: its
+///   former keys stop verifying (401, unknown key) until it publishes keys
+///   again; at the first fetch it is an error (`NoUsableKeys`). A failing
+///   refresh changes nothing: the last good keys
 ///   keep verifying for up to the maximum stale age (24 h); after that their
 ///   tokens get 503 (never an accept) and a warning is logged. The task ends
 ///   when the last clone of the authenticator is dropped.
@@ -395,7 +399,14 @@ impl RemoteKeys {
                 tracing::warn!(%url, index = s.index, kid, reason = %s.reason, "unusable jwk skipped; the other keys keep serving");
             }
         }
-        if parsed.keys.is_empty() {
+        // A set with no usable key is the provider's answer that it signs
+        // with none of the keys we hold (a withdrawn, perhaps compromised,
+        // key): once keys were fetched, it is followed like any rotation
+        // and their tokens get 401 (unknown key), not kept until the
+        // maximum stale age. Before any good fetch it is an error (a wrong
+        // URL or realm fails the build; with `start_without_keys`, 503
+        // until keys arrive). Issue 17, finding 9.
+        if parsed.keys.is_empty() && self.last_success.load(Ordering::Acquire) == 0 {
             return Err(FetchError::new(&url, FetchErrorKind::NoUsableKeys));
         }
         let mut previous = self
@@ -439,7 +450,13 @@ impl RemoteKeys {
         self.last_success
             .store(self.clock.now().max(1), Ordering::Release);
         *previous = kept;
-        if added.is_empty() && removed.is_empty() {
+        if count == 0 {
+            tracing::warn!(
+                %url,
+                ?removed,
+                "the jwk set holds no usable key: the provider's keys are withdrawn, their tokens are refused until it publishes keys"
+            );
+        } else if added.is_empty() && removed.is_empty() {
             tracing::debug!(%url, keys = count, "jwk set fetched, unchanged");
         } else {
             tracing::info!(%url, keys = count, ?added, ?removed, "jwk set rotated");
