@@ -21,6 +21,7 @@ use crate::error::{ConfigError, KeyError};
 use crate::gate::Gate;
 use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
 use crate::layer::JwtAuthLayer;
+use crate::resource::{ProtectedResource, ResourceConfig, ResourceMetadata};
 use crate::response::is_quotable;
 use crate::revocation::Revocation;
 use crate::route_rules::{Grants, RoleClaim};
@@ -50,6 +51,7 @@ pub struct Authenticator<C = Value> {
     sources: Arc<[TokenSource]>,
     realm: Option<Arc<str>>,
     dpop: Option<Arc<Dpop>>,
+    resource: Option<Arc<ResourceConfig>>,
 }
 
 impl<C> Clone for Authenticator<C> {
@@ -59,6 +61,7 @@ impl<C> Clone for Authenticator<C> {
             sources: self.sources.clone(),
             realm: self.realm.clone(),
             dpop: self.dpop.clone(),
+            resource: self.resource.clone(),
         }
     }
 }
@@ -70,6 +73,7 @@ impl<C> fmt::Debug for Authenticator<C> {
             .field("sources", &self.sources)
             .field("realm", &self.realm)
             .field("dpop", &self.dpop)
+            .field("resource", &self.resource)
             .finish()
     }
 }
@@ -127,7 +131,23 @@ impl<C> Authenticator<C> {
             optional,
             realm: self.realm.clone(),
             dpop: self.dpop.clone(),
+            resource: self.resource.clone(),
         }
+    }
+
+    /// The protected resource metadata (RFC 9728) derived from this
+    /// authenticator's configuration, when a
+    /// [`resource`](AuthenticatorBuilder::resource) is configured: serve
+    /// it with [`ResourceMetadata::router`] (feature `axum`) or
+    /// [`ResourceMetadata::service`].
+    #[must_use]
+    pub fn resource_metadata(&self) -> Option<ResourceMetadata> {
+        let config = self.resource.clone()?;
+        Some(ResourceMetadata::new(
+            config,
+            &self.sources,
+            self.dpop.clone(),
+        ))
     }
 
     /// The `realm` of the `WWW-Authenticate` challenges, if configured.
@@ -215,6 +235,7 @@ pub struct AuthenticatorBuilder<C = Value> {
     decode: Decode<C>,
     revocation: Option<Arc<dyn Revocation>>,
     dpop: Option<DpopConfig>,
+    resource: Option<ProtectedResource>,
     #[cfg(feature = "remote")]
     remote: Option<RemoteSpec>,
     #[cfg(feature = "remote")]
@@ -244,6 +265,7 @@ impl<C> fmt::Debug for AuthenticatorBuilder<C> {
             .field("sources", &self.sources)
             .field("revocation", &self.revocation)
             .field("dpop", &self.dpop)
+            .field("resource", &self.resource)
             .field("cache_capacity", &self.cache_capacity)
             .field("cache_max_age", &self.cache_max_age)
             .finish_non_exhaustive()
@@ -264,6 +286,7 @@ impl AuthenticatorBuilder<Value> {
             decode: decode_value,
             revocation: None,
             dpop: None,
+            resource: None,
             #[cfg(feature = "remote")]
             remote: None,
             #[cfg(feature = "remote")]
@@ -303,6 +326,7 @@ impl<C> AuthenticatorBuilder<C> {
             decode,
             revocation: self.revocation,
             dpop: self.dpop,
+            resource: self.resource,
             #[cfg(feature = "remote")]
             remote: self.remote,
             #[cfg(feature = "remote")]
@@ -534,6 +558,30 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
+    /// The protected resource this authenticator guards (RFC 8707, RFC
+    /// 9728; see [`ProtectedResource`]): tokens must then name its
+    /// canonical URI in `aud` (besides any [`audience`](Self::audience)
+    /// configured, unless [`ProtectedResource::require_audience`] says
+    /// otherwise), every 401 and 403 challenge carries
+    /// `resource_metadata`, and [`Authenticator::resource_metadata`]
+    /// serves the metadata.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Authenticator;
+    ///
+    /// let auth = Authenticator::builder()
+    ///     .hmac_secret("a secret of at least thirty-two bytes")
+    ///     .resource("https://api.example/mcp")
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn resource(mut self, resource: impl Into<ProtectedResource>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
     /// How many verified tokens the [cache](crate#verified-token-cache) holds (default
     /// 10,000; `0` turns it off). An entry costs about the token's length
     /// plus its parsed claims (BENCHMARKS.md has measured sizes).
@@ -628,6 +676,11 @@ impl<C> AuthenticatorBuilder<C> {
                 what: "token source",
             });
         }
+        // RFC 8707 §2 / MCP: the resource is an audience every token of
+        // this authenticator may (and, alone, must) name.
+        if let Some(resource) = &self.resource {
+            resource.add_audience(&mut self.rules.audiences)?;
+        }
         Ok(algorithms)
     }
 
@@ -638,6 +691,8 @@ impl<C> AuthenticatorBuilder<C> {
             )),
             None => None,
         };
+        let issuers = self.rules.issuers.as_ref();
+        let resource = (self.resource.map(|r| r.build(issuers).map(Arc::new))).transpose()?;
         Ok((
             Parts {
                 rules: self.rules,
@@ -648,6 +703,7 @@ impl<C> AuthenticatorBuilder<C> {
                 decode: self.decode,
                 revocation: self.revocation,
                 dpop,
+                resource,
                 cache: (self.cache_capacity > 0 && self.cache_max_age.as_secs() > 0)
                     .then(|| TokenCache::new(self.cache_capacity, self.cache_max_age)),
             },
@@ -666,6 +722,7 @@ struct Parts<C> {
     decode: Decode<C>,
     revocation: Option<Arc<dyn Revocation>>,
     dpop: Option<Arc<Dpop>>,
+    resource: Option<Arc<ResourceConfig>>,
     cache: Option<TokenCache>,
 }
 
@@ -685,6 +742,7 @@ impl<C> Parts<C> {
             sources: self.sources,
             realm: self.realm,
             dpop: self.dpop,
+            resource: self.resource,
         }
     }
 }
@@ -751,6 +809,9 @@ impl<C> AuthenticatorBuilder<C> {
         };
         // OIDC pins `iss` to the issuer, unless the application chose.
         let bind_issuer = self.rules.issuers.is_none();
+        if let (Some(issuer), Some(resource)) = (source.issuer(), &mut self.resource) {
+            resource.oidc_issuer(issuer);
+        }
         if let (Some(issuer), true) = (source.issuer(), bind_issuer) {
             self.rules.issuers = Some(HashSet::from([issuer.to_owned()]));
         }

@@ -5,7 +5,8 @@
 //! 2. the key's issuer: a key bound to an issuer speaks only for it;
 //! 3. the sender binding: the token's `cnf.jkt` against the request's DPoP
 //!    proof key (RFC 9449 §7.1), or absent for a bearer request;
-//! 4. the route's scopes and roles ([`RouteRules`]);
+//! 4. the route's step-up (`acr`, `auth_time`), scopes and roles
+//!    ([`RouteRules`]);
 //! 5. revocation, answered now or by a future (a list over the network).
 
 use std::future::Future;
@@ -46,7 +47,9 @@ pub(super) fn run(
         }
     }
     binding(claims, request.jkt)?;
-    request.route.check(&verifier.grants, claims)?;
+    request
+        .route
+        .check(&verifier.grants, claims, now, verifier.rules.leeway)?;
     let Some(revocation) = &verifier.revocation else {
         return Ok(None);
     };
