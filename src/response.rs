@@ -156,13 +156,6 @@ impl Challenge {
             value.push('"');
             sep = ", ";
         }
-        if let Some(url) = &self.resource_metadata {
-            value.push_str(sep);
-            value.push_str("resource_metadata=\"");
-            value.push_str(url);
-            value.push('"');
-            sep = ", ";
-        }
         if let Some(code) = error.kind().error_code().filter(|_| with_error) {
             value.push_str(sep);
             value.push_str("error=\"");
@@ -189,6 +182,15 @@ impl Challenge {
         if let Some(algs) = algs {
             value.push_str(sep);
             value.push_str(algs);
+            sep = ", ";
+        }
+        // RFC 9728 §5.1, last: the error stays first for readers that look
+        // for `Bearer error=`.
+        if let Some(url) = &self.resource_metadata {
+            value.push_str(sep);
+            value.push_str("resource_metadata=\"");
+            value.push_str(url);
+            value.push('"');
         }
         // Every part is a fixed string or was checked to be a valid
         // quoted-string body (realm and resource metadata URL at build,
