@@ -564,7 +564,9 @@ impl<C> AuthenticatorBuilder<C> {
     /// configured, unless [`ProtectedResource::require_audience`] says
     /// otherwise), every 401 and 403 challenge carries
     /// `resource_metadata`, and [`Authenticator::resource_metadata`]
-    /// serves the metadata.
+    /// serves the metadata. Under [`Authenticator::by_issuer`], give each
+    /// authenticator the resource (each verifies its own audiences); the
+    /// first one's metadata and challenges apply.
     ///
     /// ```
     /// use tower_jwt_auth::Authenticator;
