@@ -387,9 +387,10 @@ impl ResourceMetadata {
     /// `authorization_servers`, `scopes_supported`,
     /// `bearer_methods_supported` (`header` for `Authorization`, `query`
     /// for a query source; cookies and custom headers have no RFC 6750
-    /// name), with DPoP `dpop_signing_alg_values_supported` and
-    /// `dpop_bound_access_tokens_required`, and the human-readable fields
-    /// that were set.
+    /// name), with DPoP on `dpop_signing_alg_values_supported` and
+    /// `dpop_bound_access_tokens_required` (the authenticator's token
+    /// sources and DPoP mode: a layer's own are not reflected), and the
+    /// human-readable fields that were set.
     #[must_use]
     pub fn document(&self) -> Value {
         let c = &self.config;
@@ -415,7 +416,8 @@ impl ResourceMetadata {
             "bearer_methods_supported".into(),
             json!(self.bearer_methods),
         );
-        if let Some(dpop) = &self.dpop {
+        let dpop = self.dpop.as_ref().filter(|d| d.mode(None) != DpopMode::Off);
+        if let Some(dpop) = dpop {
             let algs: Vec<String> = dpop.algorithms().iter().map(|a| format!("{a:?}")).collect();
             doc.insert("dpop_signing_alg_values_supported".into(), json!(algs));
             doc.insert(

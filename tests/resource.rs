@@ -420,3 +420,25 @@ async fn an_optional_routes_extractor_challenge_names_the_metadata_url() {
     let r = fetch_bearer(addr, "/opt", "not.a.jwt").await;
     assert_eq!(attribute(&r.www, "resource_metadata"), Some(METADATA_URL));
 }
+
+#[test]
+fn metadata_names_dpop_only_when_it_is_on() {
+    let metadata = |mode| {
+        Authenticator::builder()
+            .key(TestIssuer::es256().key())
+            .resource(RESOURCE)
+            .dpop(DpopConfig::new(mode).public_url("https://api.example"))
+            .build()
+            .unwrap()
+            .resource_metadata()
+            .unwrap()
+            .document()
+    };
+    let off = metadata(DpopMode::Off);
+    assert!(off.get("dpop_signing_alg_values_supported").is_none());
+    assert!(off.get("dpop_bound_access_tokens_required").is_none());
+    assert_eq!(
+        metadata(DpopMode::Required)["dpop_bound_access_tokens_required"],
+        true
+    );
+}
