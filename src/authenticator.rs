@@ -142,12 +142,8 @@ impl<C> Authenticator<C> {
     /// [`ResourceMetadata::service`].
     #[must_use]
     pub fn resource_metadata(&self) -> Option<ResourceMetadata> {
-        let config = self.resource.clone()?;
-        Some(ResourceMetadata::new(
-            config,
-            &self.sources,
-            self.dpop.clone(),
-        ))
+        let (config, dpop) = (self.resource.clone()?, self.dpop.clone());
+        Some(ResourceMetadata::new(config, &self.sources, dpop))
     }
 
     /// The `realm` of the `WWW-Authenticate` challenges, if configured.
