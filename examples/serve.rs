@@ -6,8 +6,10 @@
 //!
 //! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, OIDC_ISSUER, JWT_PUBLIC_KEY_PEM,
 //! JWT_ALGORITHMS, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, DPOP
-//! (`off`/`allowed`/`required`) and PUBLIC_URL (the origin DPoP proofs
-//! name in `htu`; default `http://` + BIND); beyond the contract,
+//! (`off`/`allowed`/`required`), PUBLIC_URL (the origin DPoP proofs
+//! name in `htu`, and the protected resource of the RFC 9728 metadata;
+//! default `http://` + BIND), STEPUP_ACR and STEPUP_MAX_AGE (what
+//! `/stepup` requires, RFC 9470); beyond the contract,
 //! JWT_CACHE_CAPACITY (verified-token cache size, default 10000; 0 turns the
 //! cache off, e.g. to compare in bench/load.sh).
 
@@ -22,7 +24,7 @@ use axum::Router;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use tower_jwt_auth::{Algorithm, Authenticator, Claims, ConfigError, RawClaims};
-use tower_jwt_auth::{DpopConfig, DpopMode};
+use tower_jwt_auth::{DpopConfig, DpopMode, ProtectedResource};
 
 async fn public() -> &'static str {
     "ok"
@@ -61,6 +63,10 @@ pub(crate) struct Config {
     pub(crate) auth: Authenticator<RawClaims>,
     /// Set when no key variable was given: the generated secret.
     pub(crate) generated_secret: Option<String>,
+    /// `/stepup`: the accepted `acr` values (STEPUP_ACR).
+    pub(crate) stepup_acr: Vec<String>,
+    /// `/stepup`: the largest `auth_time` age (STEPUP_MAX_AGE).
+    pub(crate) stepup_max_age: Duration,
 }
 
 pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Config, String> {
@@ -125,6 +131,32 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
             .map_err(|_| format!("JWT_LEEWAY: not a whole number of seconds: {leeway:?}"))?;
         builder = builder.leeway(Duration::from_secs(secs));
     }
+    let public_url = env("PUBLIC_URL").unwrap_or_else(|| {
+        format!(
+            "http://{}",
+            env("BIND").unwrap_or_else(|| "127.0.0.1:3000".into())
+        )
+    });
+    // RFC 9728: the metadata and every challenge's `resource_metadata`. The
+    // demo keeps `aud` to JWT_AUDIENCE (an MCP server would require the
+    // resource in `aud`, RFC 8707: see examples/mcp.rs).
+    builder = builder.resource(
+        ProtectedResource::new(public_url.clone())
+            .name("tower-jwt-auth demo server")
+            .require_audience(false),
+    );
+    let stepup_acr = list(env, "STEPUP_ACR").unwrap_or_else(|| vec!["urn:example:mfa".into()]);
+    if stepup_acr.is_empty() {
+        return Err("STEPUP_ACR: no acr value".into());
+    }
+    let stepup_max_age = match env("STEPUP_MAX_AGE") {
+        None => Duration::from_secs(300),
+        Some(age) => Duration::from_secs(
+            age.trim()
+                .parse()
+                .map_err(|_| format!("STEPUP_MAX_AGE: not a whole number of seconds: {age:?}"))?,
+        ),
+    };
     builder = match env("DPOP").as_deref().map(str::trim) {
         None | Some("off") => builder,
         Some(mode @ ("allowed" | "required")) => {
@@ -133,13 +165,7 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
             } else {
                 DpopMode::Required
             };
-            let url = env("PUBLIC_URL").unwrap_or_else(|| {
-                format!(
-                    "http://{}",
-                    env("BIND").unwrap_or_else(|| "127.0.0.1:3000".into())
-                )
-            });
-            builder.dpop(DpopConfig::new(mode).public_url(url))
+            builder.dpop(DpopConfig::new(mode).public_url(public_url))
         }
         Some(other) => {
             return Err(format!(
@@ -159,20 +185,36 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         .map_err(|e| match (&e, &jwks_url, &oidc_issuer) {
             (ConfigError::RemoteKeys(_), Some(_), _) => format!("JWKS_URL: {e}"),
             (ConfigError::RemoteKeys(_), None, Some(_)) => format!("OIDC_ISSUER: {e}"),
+            (ConfigError::InvalidResource { .. }, _, _) => {
+                format!("PUBLIC_URL: not a usable public URL: {e}")
+            }
             _ => format!("configuration: {e}"),
         })?;
     Ok(Config {
         auth,
         generated_secret,
+        stepup_acr,
+        stepup_max_age,
     })
 }
 
-pub(crate) fn app(auth: &Authenticator<RawClaims>) -> Router {
-    Router::new()
+pub(crate) fn app(config: &Config) -> Router {
+    let auth = &config.auth;
+    let stepup = auth
+        .layer()
+        .require_acr(config.stepup_acr.iter().cloned())
+        .max_auth_age(config.stepup_max_age);
+    let router = Router::new()
         .route("/public", get(public))
         .route("/me", get(me).layer(auth.layer()))
         .route("/admin", get(me).layer(auth.layer().require_scope("admin")))
         .route("/optional", get(optional).layer(auth.optional()))
+        .route("/stepup", get(me).layer(stepup));
+    // `scopes_supported` lists what the layers require (`admin`).
+    match auth.resource_metadata() {
+        Some(metadata) => router.merge(metadata.router()),
+        None => router,
+    }
 }
 
 /// Tokens for the zero-setup quickstart, signed with the generated secret.
@@ -261,7 +303,7 @@ async fn run() -> Result<(), String> {
         );
     }
     println!("listening on http://{addr}");
-    axum::serve(listener, app(&config.auth))
+    axum::serve(listener, app(&config))
         .await
         .map_err(|e| format!("server error: {e}"))
 }

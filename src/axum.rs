@@ -26,7 +26,6 @@
 
 use std::any::TypeId;
 use std::fmt;
-use std::sync::Arc;
 
 use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum_core::response::{IntoResponse, Response};
@@ -51,10 +50,10 @@ pub enum ClaimsRejection {
         handler: &'static str,
     },
     /// The route is optional and the request had no token: 401, with the
-    /// layer's realm.
+    /// layer's realm and resource metadata URL.
     Unauthenticated {
-        /// The realm of the layer that let the request through.
-        realm: Option<Arc<str>>,
+        /// How the layer that let the request through asks for a token.
+        challenge: crate::Challenge,
     },
 }
 
@@ -81,8 +80,9 @@ impl std::error::Error for ClaimsRejection {}
 impl IntoResponse for ClaimsRejection {
     fn into_response(self) -> Response {
         match self {
-            Self::Unauthenticated { realm } => crate::Challenge::bearer(realm.as_deref())
-                .http_response(&AuthError::new(AuthErrorKind::Missing)),
+            Self::Unauthenticated { challenge } => {
+                challenge.http_response(&AuthError::new(AuthErrorKind::Missing))
+            }
             Self::MissingLayer => {
                 (StatusCode::INTERNAL_SERVER_ERROR, MISSING_LAYER).into_response()
             }
@@ -130,10 +130,11 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         lookup(parts)?.ok_or_else(|| ClaimsRejection::Unauthenticated {
-            realm: parts
+            challenge: parts
                 .extensions
                 .get::<AuthMarker>()
-                .and_then(|m| m.realm.clone()),
+                .map(|m| m.challenge.clone())
+                .unwrap_or_default(),
         })
     }
 }
@@ -147,5 +148,38 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         lookup(parts)
+    }
+}
+
+impl crate::ResourceMetadata {
+    /// The metadata as an axum router (feature `axum`), to
+    /// [`merge`](::axum::Router::merge) into the application's: `GET` and
+    /// `HEAD` on [`paths`](Self::paths), as [`service`](Self::service)
+    /// answers them.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower_jwt_auth::Authenticator;
+    ///
+    /// let auth = Authenticator::builder()
+    ///     .hmac_secret("a secret of at least thirty-two bytes")
+    ///     .resource("https://api.example/mcp")
+    ///     .build()?;
+    /// let metadata = auth.resource_metadata().expect("a resource is configured");
+    /// let app: Router = Router::new()
+    ///     .route("/mcp", get(|| async { "tools" }).layer(auth.layer()))
+    ///     .merge(metadata.router());
+    /// # let _ = app;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    pub fn router<S>(&self) -> ::axum::Router<S>
+    where
+        S: Clone + Send + Sync + 'static,
+    {
+        self.paths()
+            .iter()
+            .fold(::axum::Router::new(), |router, path| {
+                router.route_service(path, self.service())
+            })
     }
 }

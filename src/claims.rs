@@ -136,16 +136,17 @@ pub(crate) fn decode_raw(bytes: &[u8], _: &mut Option<Map<String, Value>>) -> Op
 pub(crate) struct AuthMarker {
     pub(crate) claims_type: TypeId,
     pub(crate) claims_type_name: &'static str,
-    /// The layer's realm, for the extractor's own challenges.
-    pub(crate) realm: Option<Arc<str>>,
+    /// The layer's `Bearer` challenge (realm, resource metadata), for the
+    /// extractor's own 401.
+    pub(crate) challenge: crate::response::Challenge,
 }
 
 impl AuthMarker {
-    pub(crate) fn of<C: 'static>(realm: Option<Arc<str>>) -> Self {
+    pub(crate) fn of<C: 'static>(challenge: crate::response::Challenge) -> Self {
         Self {
             claims_type: TypeId::of::<C>(),
             claims_type_name: std::any::type_name::<C>(),
-            realm,
+            challenge,
         }
     }
 }

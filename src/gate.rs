@@ -12,6 +12,7 @@ use http::{Extensions, HeaderMap, HeaderValue, Method, Uri};
 use crate::claims::{AuthMarker, Claims};
 use crate::dpop::{self, Dpop, DpopBound, DpopMode};
 use crate::error::{AuthError, AuthErrorKind};
+use crate::resource::ResourceConfig;
 use crate::response::{Challenge, DpopChallenge, Rejection};
 use crate::route_rules::{Check, RouteRules};
 use crate::token::{find_credentials, Found, TokenSource};
@@ -71,6 +72,7 @@ pub struct Gate<C = serde_json::Value> {
     pub(crate) optional: bool,
     pub(crate) realm: Option<Arc<str>>,
     pub(crate) dpop: Option<Arc<Dpop>>,
+    pub(crate) resource: Option<Arc<ResourceConfig>>,
 }
 
 impl<C> Clone for Gate<C> {
@@ -83,6 +85,7 @@ impl<C> Clone for Gate<C> {
             optional: self.optional,
             realm: self.realm.clone(),
             dpop: self.dpop.clone(),
+            resource: self.resource.clone(),
         }
     }
 }
@@ -97,6 +100,7 @@ impl<C> fmt::Debug for Gate<C> {
             .field("optional", &self.optional)
             .field("realm", &self.realm)
             .field("dpop", &self.dpop)
+            .field("resource", &self.resource)
             .finish()
     }
 }
@@ -120,7 +124,8 @@ pub struct Accepted<C = serde_json::Value> {
     claims: Option<Claims<C>>,
     dpop: Option<DpopBound>,
     nonce: Option<HeaderValue>,
-    realm: Option<Arc<str>>,
+    /// The route's `Bearer` challenge, for the extractors' own 401.
+    challenge: Challenge,
 }
 
 impl<C> fmt::Debug for Accepted<C> {
@@ -145,7 +150,7 @@ impl<C: Send + Sync + 'static> Accepted<C> {
     pub(crate) fn new(
         claims: Option<Claims<C>>,
         proof: Option<Proof>,
-        realm: Option<Arc<str>>,
+        challenge: Challenge,
     ) -> Self {
         let (dpop, nonce) = match proof {
             Some(p) => (Some(p.bound), p.next_nonce),
@@ -155,7 +160,7 @@ impl<C: Send + Sync + 'static> Accepted<C> {
             claims,
             dpop,
             nonce,
-            realm,
+            challenge,
         }
     }
 
@@ -190,7 +195,7 @@ impl<C: Send + Sync + 'static> Accepted<C> {
         if let Some(bound) = self.dpop {
             extensions.insert(bound);
         }
-        extensions.insert(AuthMarker::of::<C>(self.realm));
+        extensions.insert(AuthMarker::of::<C>(self.challenge));
     }
 
     /// The claims, dropping the rest.
@@ -307,7 +312,17 @@ impl<C> Gate<C> {
             }),
             _ => None,
         };
-        Challenge::new(self.realm.clone(), dpop)
+        Challenge::new(self.realm.clone(), dpop, self.resource_metadata())
+    }
+
+    /// The metadata URL the challenges name (RFC 9728 §5.1).
+    fn resource_metadata(&self) -> Option<Arc<str>> {
+        self.resource.as_ref().map(|r| Arc::clone(r.metadata_url()))
+    }
+
+    /// The route's `Bearer` challenge without DPoP (for the extractors).
+    fn plain_challenge(&self) -> Challenge {
+        Challenge::new(self.realm.clone(), None, self.resource_metadata())
     }
 
     fn reject(&self, error: AuthError, used_dpop: bool) -> Rejection {
@@ -384,7 +399,7 @@ impl<C: Send + Sync + 'static> Gate<C> {
             // (An optional route stays optional with DPoP required: what it
             // requires is that a token, when sent, be DPoP-bound.)
             Found::None if self.lets_anonymous_through() => {
-                Decision::Accept(Accepted::new(None, None, self.realm.clone()))
+                Decision::Accept(Accepted::new(None, None, self.plain_challenge()))
             }
             Found::None => Decision::Reject(self.reject(AuthErrorKind::Missing.into(), false)),
         }
@@ -400,7 +415,7 @@ impl<C: Send + Sync + 'static> Gate<C> {
         match self.verifier.check(&token, &self.route, None) {
             Verdict::Ready(result) => match result.and_then(|c| self.checked(c)) {
                 Ok(claims) => {
-                    Decision::Accept(Accepted::new(Some(claims), None, self.realm.clone()))
+                    Decision::Accept(Accepted::new(Some(claims), None, self.plain_challenge()))
                 }
                 Err(e) => Decision::Reject(self.reject(e, false)),
             },
@@ -412,7 +427,7 @@ impl<C: Send + Sync + 'static> Gate<C> {
                 self.pending(false, unless_waited, async move {
                     let claims = wait.await.and_then(|c| gate.checked(c));
                     match claims {
-                        Ok(claims) => Ok(Accepted::new(Some(claims), None, gate.realm.clone())),
+                        Ok(claims) => Ok(Accepted::new(Some(claims), None, gate.plain_challenge())),
                         Err(e) => Err(gate.reject(e, false)),
                     }
                 })
@@ -457,7 +472,7 @@ impl<C: Send + Sync + 'static> Gate<C> {
                     Ok(None) => Decision::Accept(Accepted::new(
                         Some(claims),
                         Some(proof),
-                        self.realm.clone(),
+                        self.plain_challenge(),
                     )),
                     // A replay store that asks the network: accepted once it
                     // recorded the proof's `jti`.
@@ -466,9 +481,11 @@ impl<C: Send + Sync + 'static> Gate<C> {
                         let unless = AuthErrorKind::DpopStoreUnavailable.into();
                         self.pending(true, unless, async move {
                             match dpop::replay_verdict(recording.await) {
-                                Ok(()) => {
-                                    Ok(Accepted::new(Some(claims), Some(proof), gate.realm.clone()))
-                                }
+                                Ok(()) => Ok(Accepted::new(
+                                    Some(claims),
+                                    Some(proof),
+                                    gate.plain_challenge(),
+                                )),
                                 Err(e) => Err(gate.reject(e, true)),
                             }
                         })
@@ -491,9 +508,11 @@ impl<C: Send + Sync + 'static> Gate<C> {
                         Ok::<_, AuthError>(claims)
                     };
                     match accepted.await {
-                        Ok(claims) => {
-                            Ok(Accepted::new(Some(claims), Some(proof), gate.realm.clone()))
-                        }
+                        Ok(claims) => Ok(Accepted::new(
+                            Some(claims),
+                            Some(proof),
+                            gate.plain_challenge(),
+                        )),
                         Err(e) => Err(gate.reject(e, true)),
                     }
                 })

@@ -207,6 +207,48 @@
 //! Sender-constrained tokens: [`DpopConfig`] (RFC 9449) checks DPoP proofs and
 //! `cnf.jkt` bindings, with replay protection and server nonces.
 //!
+//! # Resource server (RFC 9728, RFC 8707, RFC 9470)
+//!
+//! [`AuthenticatorBuilder::resource`] names the protected resource (an MCP
+//! server, an API): tokens must then carry it in `aud` (RFC 8707), every
+//! 401 and 403 challenge points at its metadata (`resource_metadata`), and
+//! [`Authenticator::resource_metadata`] serves the RFC 9728 document derived
+//! from the configuration ([`ResourceMetadata`]: a JSON value, a tower
+//! service, an axum router). Step-up route rules
+//! ([`JwtAuthLayer::require_acr`], [`JwtAuthLayer::max_auth_age`]) answer a
+//! token from too weak or too old an authentication with 401
+//! `insufficient_user_authentication` ([`AuthErrorKind::InsufficientUserAuthentication`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use axum::{routing::post, Router};
+//! use tower_jwt_auth::{Authenticator, ProtectedResource};
+//! # use tower_jwt_auth::testing::TestIssuer;
+//!
+//! # async fn mcp() {}
+//! # async fn transfer() {}
+//! # let issuer = TestIssuer::hs256();
+//! let auth = issuer
+//!     .authenticator()                       // or .oidc_issuer(..) + build_async()
+//!     .resource(ProtectedResource::new("https://api.example/mcp").name("Example tools"))
+//!     .build()?;
+//! let metadata = auth.resource_metadata().expect("a resource is configured");
+//! let app: Router = Router::new()
+//!     .route("/mcp", post(mcp).layer(auth.layer().require_scope("tools")))
+//!     .route(
+//!         "/transfer",
+//!         post(transfer).layer(
+//!             auth.layer()
+//!                 .require_acr(["urn:mace:incommon:iap:silver"])
+//!                 .max_auth_age(Duration::from_secs(300)),
+//!         ),
+//!     )
+//!     .merge(metadata.router()); // GET /.well-known/oauth-protected-resource[/mcp]
+//! assert_eq!(metadata.document()["scopes_supported"][0], "tools");
+//! # let _ = app;
+//! # Ok::<(), tower_jwt_auth::ConfigError>(())
+//! ```
+//!
 //! # Testing your app
 //!
 //! With the `test-util` feature (in your `[dev-dependencies]`),
@@ -248,7 +290,7 @@
 //! [`Authenticator::by_issuer`], the JWS header, the [`KeySet`] lookup and
 //! the signature, or the verified-token cache; then one security sequence
 //! for a miss and a hit: claim rules, the key's issuer, the sender binding,
-//! the [`RouteRules`], revocation), the route's own checks on the typed
+//! the [`RouteRules`] with step-up, revocation), the route's own checks on the typed
 //! claims, and the adapter ([`JwtAuthLayer`], [`JwtInterceptor`] or yours)
 //! forwards the request with its [`Claims`] or renders the [`Rejection`].
 //!
@@ -336,6 +378,7 @@ mod jws;
 mod keys;
 mod layer;
 mod observe;
+mod resource;
 mod response;
 pub mod revocation;
 mod route_rules;
@@ -378,6 +421,7 @@ pub use jsonwebtoken::Algorithm;
 pub use keys::remote::RemoteOptions;
 pub use keys::{AlgorithmSet, Key, KeyKind, KeySet};
 pub use layer::{JwtAuth, JwtAuthLayer};
+pub use resource::{ProtectedResource, ResourceMetadata, ResourceMetadataService};
 pub use response::{Challenge, DefaultErrorResponse, ErrorResponder, Rejection, RequestHead};
 pub use route_rules::{Denied, RoleClaim, RouteRules};
 pub use token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};

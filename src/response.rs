@@ -40,6 +40,8 @@ use crate::keys::AlgorithmSet;
 pub struct Challenge {
     realm: Option<Arc<str>>,
     dpop: Option<DpopChallenge>,
+    /// RFC 9728 §5.1: where the resource's metadata is.
+    resource_metadata: Option<Arc<str>>,
 }
 
 /// The DPoP side of a challenge (RFC 9449 §7.1), on a route with DPoP on.
@@ -62,11 +64,35 @@ impl Challenge {
         Self {
             realm: realm.filter(|r| is_quotable(r)).map(Arc::from),
             dpop: None,
+            resource_metadata: None,
         }
     }
 
-    pub(crate) fn new(realm: Option<Arc<str>>, dpop: Option<DpopChallenge>) -> Self {
-        Self { realm, dpop }
+    pub(crate) fn new(
+        realm: Option<Arc<str>>,
+        dpop: Option<DpopChallenge>,
+        resource_metadata: Option<Arc<str>>,
+    ) -> Self {
+        Self {
+            realm,
+            dpop,
+            resource_metadata,
+        }
+    }
+
+    /// The same challenge naming the resource's metadata URL in
+    /// `resource_metadata` (RFC 9728 §5.1); a URL that cannot be a quoted
+    /// string is left out.
+    #[must_use]
+    pub fn with_resource_metadata(mut self, url: &str) -> Self {
+        self.resource_metadata = is_quotable(url).then(|| Arc::from(url));
+        self
+    }
+
+    /// The resource metadata URL the challenges name, if any.
+    #[must_use]
+    pub fn resource_metadata(&self) -> Option<&str> {
+        self.resource_metadata.as_deref()
     }
 
     /// The configured `realm`, if any.
@@ -144,14 +170,33 @@ impl Challenge {
                 value.push_str(scope);
                 value.push('"');
             }
+            // RFC 9470 §3: what a new authentication must meet.
+            if let Some(acr) = error.acr_values() {
+                value.push_str(", acr_values=\"");
+                value.push_str(acr);
+                value.push('"');
+            }
+            if let Some(max_age) = error.max_age() {
+                value.push_str(&format!(", max_age={max_age}"));
+            }
             sep = ", ";
         }
         if let Some(algs) = algs {
             value.push_str(sep);
             value.push_str(algs);
+            sep = ", ";
+        }
+        // RFC 9728 §5.1, last: the error stays first for readers that look
+        // for `Bearer error=`.
+        if let Some(url) = &self.resource_metadata {
+            value.push_str(sep);
+            value.push_str("resource_metadata=\"");
+            value.push_str(url);
+            value.push('"');
         }
         // Every part is a fixed string or was checked to be a valid
-        // quoted-string body (realm at build, scope by the error).
+        // quoted-string body (realm and resource metadata URL at build,
+        // scope and acr values by the error).
         HeaderValue::from_str(&value).ok()
     }
 

@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Map, Value};
 
@@ -182,6 +183,12 @@ struct RoleRule {
 ///   `roles` (Entra ID, Auth0 custom claims), `groups` (Okta, Cognito),
 ///   Keycloak's `realm_access.roles` and `resource_access.<client>.roles`,
 ///   or any claim path;
+/// - step-up (RFC 9470): the `acr` of the authentication event, one of a
+///   set ([`RouteRules::require_acr`]), and its age from `auth_time`
+///   ([`RouteRules::max_auth_age`]); failing these is a 401
+///   `insufficient_user_authentication` naming `acr_values` and `max_age`
+///   (gRPC `UNAUTHENTICATED`), never a 403: the user can fix it by signing
+///   in again;
 /// - a check of your own on the typed claims (`Fn(&Claims<C>) -> Result<(),
 ///   Denied>`), on the layer: [`JwtAuthLayer::require`](crate::JwtAuthLayer::require).
 ///
@@ -211,6 +218,10 @@ pub struct RouteRules {
     /// All of these groups, each satisfied by any one of its scopes.
     scopes: Vec<Vec<String>>,
     roles: Vec<RoleRule>,
+    /// Step-up: the `acr` values accepted (any one).
+    acr: Option<Vec<String>>,
+    /// Step-up: the largest age of `auth_time`, in seconds.
+    max_auth_age: Option<u64>,
     /// This route's DPoP mode, replacing the authenticator's.
     pub(crate) dpop: Option<DpopMode>,
 }
@@ -296,6 +307,36 @@ impl RouteRules {
         self
     }
 
+    /// Step-up (RFC 9470): requires the token's `acr` to be one of `acr`
+    /// (an empty list is never satisfied; several calls: the last one
+    /// applies). A token without it gets 401
+    /// `insufficient_user_authentication` with `acr_values`.
+    #[must_use]
+    pub fn require_acr<I, S>(mut self, acr: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.acr = Some(acr.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Step-up (RFC 9470): requires the token's `auth_time` to be at most
+    /// `age` old (whole seconds). An absent or non-numeric `auth_time`, or
+    /// an older one, gets 401 `insufficient_user_authentication` with
+    /// `max_age`; the authenticator's leeway applies only to an
+    /// `auth_time` in the future (clock skew), never to an old one.
+    #[must_use]
+    pub fn max_auth_age(mut self, age: Duration) -> Self {
+        self.max_auth_age = Some(age.as_secs());
+        self
+    }
+
+    /// The scopes the route names (for the resource metadata).
+    pub(crate) fn scopes(&self) -> impl Iterator<Item = &String> {
+        self.scopes.iter().flatten()
+    }
+
     /// Accepts only tokens whose `aud` names one of `audiences` (replacing
     /// the authenticator's audiences for this route; `aud` becomes required).
     #[must_use]
@@ -313,16 +354,60 @@ impl RouteRules {
     /// optional, so that anonymous never gets further than a signed-in
     /// caller.
     pub(crate) fn has_requirements(&self) -> bool {
-        !self.scopes.is_empty() || !self.roles.is_empty() || self.audiences.is_some()
+        !self.scopes.is_empty()
+            || !self.roles.is_empty()
+            || self.audiences.is_some()
+            || self.acr.is_some()
+            || self.max_auth_age.is_some()
     }
 
-    /// Checks scopes and roles on verified claims. Runs on every request,
-    /// cached verification or not.
+    /// The step-up rules (RFC 9470) at clock second `now`, `leeway`
+    /// seconds of skew allowed for an `auth_time` in the future.
+    fn check_step_up(
+        &self,
+        claims: &Map<String, Value>,
+        now: u64,
+        leeway: u64,
+    ) -> Result<(), AuthError> {
+        let acr_ok = self.acr.as_ref().is_none_or(|accepted| {
+            claims
+                .get("acr")
+                .and_then(Value::as_str)
+                .is_some_and(|acr| accepted.iter().any(|a| a == acr))
+        });
+        let age_ok = self.max_auth_age.is_none_or(|max_age| {
+            // A NumericDate (RFC 7519 §2), within what `exp` may be.
+            let auth_time = claims
+                .get("auth_time")
+                .and_then(Value::as_f64)
+                .filter(|t| t.is_finite() && (0.0..=253_402_300_799.0).contains(t));
+            // Exact in f64: every accepted value is below 2^53.
+            auth_time.is_some_and(|t| {
+                let (now, leeway) = (now as f64, leeway as f64);
+                t <= now + leeway && now - t <= max_age as f64
+            })
+        });
+        if acr_ok && age_ok {
+            return Ok(());
+        }
+        Err(AuthError::insufficient_user_authentication(
+            self.acr.as_deref().unwrap_or_default(),
+            self.max_auth_age,
+        ))
+    }
+
+    /// Checks step-up, scopes and roles on verified claims at clock second
+    /// `now` (`leeway`: the authenticator's clock skew). Runs on every
+    /// request, cached verification or not. Step-up comes first: a new
+    /// authentication (401) may bring the scopes too.
     pub(crate) fn check(
         &self,
         grants: &Grants,
         claims: &Map<String, Value>,
+        now: u64,
+        leeway: u64,
     ) -> Result<(), AuthError> {
+        self.check_step_up(claims, now, leeway)?;
         let scopes_ok = self
             .scopes
             .iter()
@@ -376,8 +461,60 @@ mod tests {
 
     fn check(route: RouteRules, claims: Value) -> Result<(), AuthErrorKind> {
         route
-            .check(&Grants::default(), &m(claims))
+            .check(&Grants::default(), &m(claims), NOW, 60)
             .map_err(|e| e.kind())
+    }
+
+    const NOW: u64 = 1_700_000_000;
+
+    #[test]
+    fn step_up_acr_is_one_of_a_set() {
+        let route = || RouteRules::new().require_acr(["urn:a", "urn:b"]);
+        assert_eq!(check(route(), json!({"acr": "urn:b"})), Ok(()));
+        for claims in [
+            json!({"acr": "urn:c"}),
+            json!({}),
+            json!({"acr": ["urn:a"]}),
+        ] {
+            assert_eq!(
+                check(route(), claims.clone()),
+                Err(AuthErrorKind::InsufficientUserAuthentication),
+                "{claims}"
+            );
+        }
+        let e = route()
+            .check(&Grants::default(), &m(json!({})), NOW, 60)
+            .unwrap_err();
+        assert_eq!((e.acr_values(), e.max_age()), (Some("urn:a urn:b"), None));
+    }
+
+    #[test]
+    fn step_up_auth_age_has_leeway_only_for_the_future() {
+        let route = || RouteRules::new().max_auth_age(Duration::from_secs(300));
+        let at = |t: Value| check(route(), json!({ "auth_time": t }));
+        let fail = Err(AuthErrorKind::InsufficientUserAuthentication);
+        assert_eq!(at(json!(NOW - 300)), Ok(()), "exactly max age");
+        assert_eq!(at(json!(NOW - 301)), fail, "no leeway for the past");
+        assert_eq!(at(json!(NOW + 60)), Ok(()), "future within leeway");
+        assert_eq!(at(json!(NOW + 61)), fail, "future beyond leeway");
+        assert_eq!(at(json!("1700000000")), fail, "a string");
+        assert_eq!(check(route(), json!({})), fail, "absent");
+        let e = route()
+            .check(&Grants::default(), &m(json!({})), NOW, 60)
+            .unwrap_err();
+        assert_eq!((e.acr_values(), e.max_age()), (None, Some(300)));
+        assert_eq!(e.status(), 401);
+    }
+
+    #[test]
+    fn step_up_comes_before_scopes() {
+        let route = RouteRules::new()
+            .require_scope("admin")
+            .require_acr(["mfa"]);
+        assert_eq!(
+            check(route, json!({"scope": "read"})),
+            Err(AuthErrorKind::InsufficientUserAuthentication)
+        );
     }
 
     #[test]
@@ -408,7 +545,7 @@ mod tests {
     #[test]
     fn the_challenge_lists_scopes_only_when_each_is_required() {
         let scope = |r: RouteRules| {
-            r.check(&Grants::default(), &m(json!({})))
+            r.check(&Grants::default(), &m(json!({})), NOW, 60)
                 .unwrap_err()
                 .scope()
                 .map(str::to_owned)

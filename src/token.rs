@@ -154,6 +154,16 @@ impl fmt::Debug for TokenSource {
 }
 
 impl TokenSource {
+    /// Its RFC 6750 §2 method name, for the metadata's
+    /// `bearer_methods_supported` (RFC 9728 §2): `header` or `query`.
+    pub(crate) fn bearer_method(&self) -> Option<&'static str> {
+        match self.0 {
+            SourceKind::Authorization => Some("header"),
+            SourceKind::Query(_) => Some("query"),
+            _ => None,
+        }
+    }
+
     /// `Authorization: Bearer <token>` (RFC 6750 §2.1), the default.
     #[must_use]
     pub fn authorization() -> Self {

@@ -33,7 +33,7 @@ async fn start(vars: &[(&str, &str)]) -> (SocketAddr, String) {
         .unwrap_or_else(|| format!("http://{addr}"));
     let env = move |name: &str| env.get(name).cloned();
     let config = serve::configure(&env).await.expect("configure");
-    let app = serve::app(&config.auth);
+    let app = serve::app(&config);
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (addr, origin)
 }

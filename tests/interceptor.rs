@@ -168,3 +168,50 @@ async fn with_redis_revocation_the_interceptor_accepts_by_the_second_call() {
         Err(Code::Unauthenticated)
     );
 }
+
+/// The interceptor's statuses carry the step-up facts and the resource
+/// metadata URL in `www-authenticate`, as the layer's do.
+#[tokio::test]
+async fn the_interceptor_answers_step_up_with_the_resource_metadata() {
+    let issuer = TestIssuer::hs256().with_audience("https://grpc.example");
+    let auth = issuer
+        .authenticator()
+        .resource("https://grpc.example")
+        .build()
+        .unwrap();
+    let interceptor = auth
+        .layer()
+        .max_auth_age(Duration::from_secs(60))
+        .interceptor();
+    let channel = start(interceptor).await;
+    let old = issuer
+        .token()
+        .claim("auth_time", issuer.now() - 3600)
+        .sign();
+    let mut req = Request::new(HealthCheckRequest {
+        service: String::new(),
+    });
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {old}").parse().unwrap());
+    let status = HealthClient::new(channel.clone())
+        .check(req)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    let www = status.metadata().get("www-authenticate").unwrap();
+    let www = www.to_str().unwrap();
+    assert!(
+        www.starts_with("Bearer error=\"insufficient_user_authentication\""),
+        "{www}"
+    );
+    assert!(www.contains("max_age=60"), "{www}");
+    assert!(
+        www.ends_with(
+            "resource_metadata=\"https://grpc.example/.well-known/oauth-protected-resource\""
+        ),
+        "{www}"
+    );
+    let fresh = issuer.token().claim("auth_time", issuer.now()).sign();
+    let auth = vec![("authorization", format!("Bearer {fresh}"))];
+    assert_eq!(check(&channel, &auth).await, Ok(()));
+}

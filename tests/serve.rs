@@ -14,10 +14,31 @@ use serde_json::{json, Value};
 
 const ISS: &str = "https://issuer.contract";
 const AUD: &str = "contract-api";
+/// PUBLIC_URL defaults to `http://` + BIND (default `127.0.0.1:3000`).
+const METADATA: &str = "http://127.0.0.1:3000/.well-known/oauth-protected-resource";
+
+/// The value of `name` in a challenge (quoted or a token).
+fn attribute<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
+    let start = challenge.find(&format!(" {name}="))? + name.len() + 2;
+    let rest = &challenge[start..];
+    match rest.strip_prefix('"') {
+        Some(quoted) => quoted.split('"').next(),
+        None => rest.split([',', ' ']).next(),
+    }
+}
+
+/// A 401/403 challenge of a protected route names the metadata.
+fn assert_metadata_url(www: &str, what: &str) {
+    assert_eq!(
+        attribute(www, "resource_metadata"),
+        Some(METADATA),
+        "{what}: {www}"
+    );
+}
 
 async fn start(vars: &[(&str, String)]) -> std::net::SocketAddr {
     let config = serve::configure(&env_of(vars)).await.expect("configure");
-    common::serve(serve::app(&config.auth)).await
+    common::serve(serve::app(&config)).await
 }
 
 /// Every contract row, with tokens for `alg` (and `kid`).
@@ -37,7 +58,8 @@ async fn contract_rows(addr: std::net::SocketAddr, alg: Algorithm, kid: Option<&
 
     for auth in [None, Some("Basic dXNlcjpwYXNz")] {
         let r = fetch(addr, "/me", auth).await;
-        assert_eq!((r.status, r.www.as_str()), (401, "Bearer"), "{auth:?}");
+        let bare = format!("Bearer resource_metadata=\"{METADATA}\"");
+        assert_eq!((r.status, r.www.as_str()), (401, bare.as_str()), "{auth:?}");
     }
 
     let invalid = [
@@ -66,6 +88,7 @@ async fn contract_rows(addr: std::net::SocketAddr, alg: Algorithm, kid: Option<&
             "{alg:?} {what}: {}",
             r.www
         );
+        assert_metadata_url(&r.www, what);
         assert!(!r.body.contains(&bad), "{what}: body echoes the token");
     }
     for malformed in ["Bearer".to_owned(), format!("Bearer {t} {t}")] {
@@ -79,6 +102,12 @@ async fn contract_rows(addr: std::net::SocketAddr, alg: Algorithm, kid: Option<&
     let r = fetch_bearer(addr, "/admin", &t).await;
     assert_eq!(r.status, 403);
     assert!(r.www.contains("error=\"insufficient_scope\""), "{}", r.www);
+    assert_eq!(
+        attribute(&r.www, "scope"),
+        Some("admin"),
+        "403 keeps its scope"
+    );
+    assert_metadata_url(&r.www, "403");
 
     let r = fetch(addr, "/optional", None).await;
     assert_eq!(
@@ -91,7 +120,9 @@ async fn contract_rows(addr: std::net::SocketAddr, alg: Algorithm, kid: Option<&
         json!({ "claims": base })
     );
     let expired = mint(json!({"exp": n - 3600}));
-    assert_eq!(fetch_bearer(addr, "/optional", &expired).await.status, 401);
+    let r = fetch_bearer(addr, "/optional", &expired).await;
+    assert_eq!(r.status, 401);
+    assert_metadata_url(&r.www, "/optional with a bad token");
 }
 
 fn rules() -> Vec<(&'static str, String)> {
@@ -191,7 +222,7 @@ async fn zero_setup_generates_a_secret_and_working_tokens() {
     let config = serve::configure(&env).await.expect("configure");
     let secret = config.generated_secret.clone().expect("a generated secret");
     assert!(secret.len() >= 32);
-    let addr = common::serve(serve::app(&config.auth)).await;
+    let addr = common::serve(serve::app(&config)).await;
     let user = serve::demo_token(&env, &secret, "read").unwrap();
     let admin = serve::demo_token(&env, &secret, "read admin").unwrap();
     assert_eq!(fetch_bearer(addr, "/me", &user).await.status, 200);
@@ -199,7 +230,7 @@ async fn zero_setup_generates_a_secret_and_working_tokens() {
     assert_eq!(fetch_bearer(addr, "/admin", &admin).await.status, 200);
     // Two starts, two secrets: a token of one is refused by the other.
     let other = serve::configure(&env).await.unwrap();
-    let addr = common::serve(serve::app(&other.auth)).await;
+    let addr = common::serve(serve::app(&other)).await;
     assert_eq!(fetch_bearer(addr, "/me", &user).await.status, 401);
 }
 
@@ -335,4 +366,147 @@ async fn oidc_issuer_pins_iss_and_a_foreign_discovery_issuer_stops_the_start() {
         "{err}"
     );
     assert!(!err.contains('\n'), "one line: {err}");
+}
+
+#[tokio::test]
+async fn metadata_describes_the_resource_from_the_configuration() {
+    let addr = start(&[
+        ("JWT_SECRET", SECRET.to_owned()),
+        ("JWT_ISSUER", format!("{ISS},https://b.example")),
+        ("PUBLIC_URL", "http://Demo.example:8080/".to_owned()),
+    ])
+    .await;
+    let res = reqwest::get(format!(
+        "http://{addr}/.well-known/oauth-protected-resource"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(
+        doc["resource"], "http://demo.example:8080",
+        "trailing slash dropped"
+    );
+    assert_eq!(
+        doc["authorization_servers"],
+        json!(["https://b.example", ISS])
+    );
+    assert!(doc["scopes_supported"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("admin")));
+    assert_eq!(doc["bearer_methods_supported"], json!(["header"]));
+    assert!(doc.get("dpop_signing_alg_values_supported").is_none());
+    let body = doc.to_string();
+    assert!(!body.contains(SECRET) && !body.contains("/me"), "{body}");
+    let r = fetch(addr, "/me", None).await;
+    assert_eq!(
+        attribute(&r.www, "resource_metadata"),
+        Some("http://demo.example:8080/.well-known/oauth-protected-resource")
+    );
+    // Without an issuer, `authorization_servers` is absent.
+    let addr = start(&[("JWT_SECRET", SECRET.to_owned())]).await;
+    let r = fetch(addr, "/.well-known/oauth-protected-resource", None).await;
+    let doc: Value = serde_json::from_str(&r.body).unwrap();
+    assert!(doc.get("authorization_servers").is_none(), "{doc}");
+}
+
+#[tokio::test]
+async fn metadata_names_the_dpop_algorithms_and_whether_dpop_is_required() {
+    for (mode, required) in [("allowed", false), ("required", true)] {
+        let addr = start(&[
+            ("JWT_PUBLIC_KEY_PEM", path("ec256_public.pem")),
+            ("DPOP", mode.to_owned()),
+        ])
+        .await;
+        let r = fetch(addr, "/.well-known/oauth-protected-resource", None).await;
+        let doc: Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(doc["dpop_bound_access_tokens_required"], required, "{mode}");
+        let algs = doc["dpop_signing_alg_values_supported"].as_array().unwrap();
+        assert!(algs.contains(&json!("ES256")), "{mode}: {doc}");
+        assert!(!algs.iter().any(|a| a.as_str().unwrap().starts_with("HS")));
+        assert!(doc.get("keys").is_none() && !r.body.contains("\"x\""));
+    }
+}
+
+#[tokio::test]
+async fn stepup_accepts_a_recent_authentication_with_an_accepted_acr() {
+    let addr = start(&[
+        ("JWT_SECRET", SECRET.to_owned()),
+        ("STEPUP_ACR", "urn:a, urn:b".to_owned()),
+        ("STEPUP_MAX_AGE", "120".to_owned()),
+    ])
+    .await;
+    let n = now();
+    let base = json!({"sub": "u1", "acr": "urn:b", "auth_time": n - 100, "exp": n + 600});
+    let mint = |extra: Value| hs256(&merged(&base, extra));
+    let r = fetch_bearer(addr, "/stepup", &mint(json!({}))).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(serde_json::from_str::<Value>(&r.body).unwrap(), base);
+    let refused = [
+        ("acr not accepted", mint(json!({"acr": "urn:c"}))),
+        ("acr absent", mint(json!({"acr": null}))),
+        ("auth_time absent", mint(json!({"auth_time": null}))),
+        ("auth_time a string", mint(json!({"auth_time": "recent"}))),
+        ("auth_time too old", mint(json!({"auth_time": n - 125}))),
+        (
+            "auth_time beyond the leeway",
+            mint(json!({"auth_time": n + 600})),
+        ),
+        (
+            "scope admin is no step-up",
+            mint(json!({"acr": null, "scope": "admin"})),
+        ),
+    ];
+    for (what, t) in refused {
+        let r = fetch_bearer(addr, "/stepup", &t).await;
+        assert_eq!(r.status, 401, "{what}: never 403, never 200");
+        assert!(
+            r.www
+                .starts_with("Bearer error=\"insufficient_user_authentication\""),
+            "{what}: {}",
+            r.www
+        );
+        assert_eq!(
+            attribute(&r.www, "acr_values"),
+            Some("urn:a urn:b"),
+            "{what}"
+        );
+        assert_eq!(attribute(&r.www, "max_age"), Some("120"), "{what}");
+        assert_metadata_url(&r.www, what);
+        assert!(!r.body.contains(&t), "{what}: body echoes the token");
+    }
+    // Within the leeway (60 s), a future auth_time is clock skew.
+    let skewed = mint(json!({"auth_time": n + 30}));
+    assert_eq!(fetch_bearer(addr, "/stepup", &skewed).await.status, 200);
+    let r = fetch_bearer(addr, "/stepup", "not.a.jwt").await;
+    assert_eq!(r.status, 401);
+    assert!(r.www.contains("error=\"invalid_token\""), "{}", r.www);
+    let r = fetch(addr, "/stepup", None).await;
+    assert_eq!(r.status, 401);
+    assert_metadata_url(&r.www, "/stepup without a token");
+}
+
+#[tokio::test]
+async fn stepup_defaults_to_urn_example_mfa_and_300_seconds() {
+    let addr = start(&[("JWT_SECRET", SECRET.to_owned())]).await;
+    let n = now();
+    let t = hs256(&json!({"sub": "u1", "acr": "urn:other", "auth_time": n, "exp": n + 60}));
+    let r = fetch_bearer(addr, "/stepup", &t).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(attribute(&r.www, "acr_values"), Some("urn:example:mfa"));
+    assert_eq!(attribute(&r.www, "max_age"), Some("300"));
+    let ok = hs256(&json!({"acr": "urn:example:mfa", "auth_time": n - 299, "exp": n + 60}));
+    assert_eq!(fetch_bearer(addr, "/stepup", &ok).await.status, 200);
+    for (var, value) in [("STEPUP_MAX_AGE", "5m"), ("STEPUP_ACR", " , ")] {
+        let err = serve::configure(&env_of(&[
+            ("JWT_SECRET", SECRET.to_owned()),
+            (var, value.to_owned()),
+        ]))
+        .await
+        .err()
+        .expect("an error");
+        assert!(err.contains(var), "{err}");
+    }
 }

@@ -89,3 +89,41 @@ async fn grpc_calls_need_a_valid_token() {
     let with_scope = issuer.token().scope("health").sign();
     assert_eq!(check(&scoped, Some(&with_scope)).await, Ok(()));
 }
+
+/// Step-up and the resource metadata through a real tonic client: the
+/// status is UNAUTHENTICATED with the step-up description, and the
+/// `www-authenticate` metadata is the HTTP challenge.
+#[tokio::test]
+async fn step_up_is_unauthenticated_and_names_the_resource_metadata() {
+    let issuer = TestIssuer::hs256().with_audience("https://grpc.example");
+    let auth = issuer
+        .authenticator()
+        .resource("https://grpc.example")
+        .build()
+        .unwrap();
+    let channel = start(auth.layer().require_acr(["urn:mfa"])).await;
+    let mut req = Request::new(HealthCheckRequest {
+        service: String::new(),
+    });
+    let token = issuer.token().claim("acr", "urn:pwd").sign();
+    req.metadata_mut()
+        .insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let status = HealthClient::new(channel.clone())
+        .check(req)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated);
+    assert_eq!(
+        status.message(),
+        "a stronger or more recent authentication is required"
+    );
+    let www = status.metadata().get("www-authenticate").unwrap();
+    assert_eq!(
+        www.to_str().unwrap(),
+        "Bearer error=\"insufficient_user_authentication\", error_description=\"a stronger or \
+         more recent authentication is required\", acr_values=\"urn:mfa\", \
+         resource_metadata=\"https://grpc.example/.well-known/oauth-protected-resource\""
+    );
+    let stepped_up = issuer.token().claim("acr", "urn:mfa").sign();
+    assert_eq!(check(&channel, Some(&stepped_up)).await, Ok(()));
+}

@@ -21,6 +21,14 @@ pub enum ConfigError {
     InvalidRealm,
     /// The required token `typ` is empty or not visible ASCII.
     InvalidType,
+    /// The protected resource
+    /// ([`AuthenticatorBuilder::resource`](crate::AuthenticatorBuilder::resource))
+    /// is not an absolute `http`/`https` URL without query, fragment or
+    /// user information, or one of its metadata values cannot be served.
+    InvalidResource {
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// An accepted-values list (`issuer`, `audience`) is empty, so no token
     /// could ever pass: almost certainly a configuration mistake.
     EmptyList {
@@ -71,6 +79,7 @@ impl fmt::Display for ConfigError {
             Self::InvalidRealm => {
                 f.write_str("the realm must be printable ASCII without `\"` or `\\`")
             }
+            Self::InvalidResource { reason } => write!(f, "invalid protected resource: {reason}"),
             Self::InvalidType => f.write_str("the required `typ` must be non-empty visible ASCII"),
             Self::EmptyList { what } => {
                 write!(f, "the accepted {what} list is empty: no token could pass")

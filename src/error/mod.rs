@@ -96,6 +96,13 @@ pub enum AuthErrorKind {
     /// The DPoP replay store could not record the proof; answered with
     /// 503, never with an accept.
     DpopStoreUnavailable,
+    /// The token is valid but the authentication event behind it does not
+    /// meet the route's step-up rules (RFC 9470): its `acr` is not one the
+    /// route accepts, or its `auth_time` is absent or too old. 401
+    /// `insufficient_user_authentication`, never 403; the challenge names
+    /// what the route wants ([`AuthError::acr_values`],
+    /// [`AuthError::max_age`]); gRPC `UNAUTHENTICATED`.
+    InsufficientUserAuthentication,
 }
 
 impl AuthErrorKind {
@@ -111,6 +118,7 @@ impl AuthErrorKind {
             Self::InvalidDpopProof => Some("invalid_dpop_proof"),
             Self::UseDpopNonce => Some("use_dpop_nonce"),
             Self::InsufficientScope | Self::Forbidden => Some("insufficient_scope"),
+            Self::InsufficientUserAuthentication => Some("insufficient_user_authentication"),
             _ => Some("invalid_token"),
         }
     }
@@ -160,6 +168,9 @@ impl AuthErrorKind {
             Self::InvalidBinding => "the token is not bound to the key of this request",
             Self::DpopRequired => "a dpop-bound token and proof are required",
             Self::DpopStoreUnavailable => "the dpop replay store is unavailable",
+            Self::InsufficientUserAuthentication => {
+                "a stronger or more recent authentication is required"
+            }
         }
     }
 }
@@ -178,6 +189,8 @@ pub struct AuthError {
     kind: AuthErrorKind,
     claim: Option<&'static str>,
     scope: Option<String>,
+    acr_values: Option<String>,
+    max_age: Option<u64>,
 }
 
 impl AuthError {
@@ -188,14 +201,27 @@ impl AuthError {
             kind,
             claim: None,
             scope: None,
+            acr_values: None,
+            max_age: None,
         }
     }
 
     pub(crate) fn claim(kind: AuthErrorKind, claim: &'static str) -> Self {
         Self {
-            kind,
             claim: Some(claim),
-            scope: None,
+            ..Self::new(kind)
+        }
+    }
+
+    /// Insufficient user authentication (RFC 9470 §3): the challenge names
+    /// the `acr` values the route accepts (when each is a valid
+    /// space-free token) and the largest authentication age, in seconds.
+    pub(crate) fn insufficient_user_authentication(acr: &[String], max_age: Option<u64>) -> Self {
+        let listable = !acr.is_empty() && acr.iter().all(|a| is_scope_token(a));
+        Self {
+            acr_values: listable.then(|| acr.join(" ")),
+            max_age,
+            ..Self::new(AuthErrorKind::InsufficientUserAuthentication)
         }
     }
 
@@ -205,9 +231,8 @@ impl AuthError {
         // RFC 6749 §3.3 charset; otherwise the attribute is left out.
         let listable = !required.is_empty() && required.iter().all(|s| is_scope_token(s));
         Self {
-            kind: AuthErrorKind::InsufficientScope,
-            claim: None,
             scope: listable.then(|| required.join(" ")),
+            ..Self::new(AuthErrorKind::InsufficientScope)
         }
     }
 
@@ -228,6 +253,21 @@ impl AuthError {
     #[must_use]
     pub fn scope(&self) -> Option<&str> {
         self.scope.as_deref()
+    }
+
+    /// The `acr` values a 401 `insufficient_user_authentication` challenge
+    /// names (RFC 9470 §3), space-separated: the route accepts any one.
+    #[must_use]
+    pub fn acr_values(&self) -> Option<&str> {
+        self.acr_values.as_deref()
+    }
+
+    /// The largest authentication age, in seconds, a 401
+    /// `insufficient_user_authentication` challenge names (RFC 9470 §3,
+    /// `max_age`).
+    #[must_use]
+    pub fn max_age(&self) -> Option<u64> {
+        self.max_age
     }
 
     /// The HTTP status of the rejection (RFC 6750 §3.1).

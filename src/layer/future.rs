@@ -196,7 +196,7 @@ mod tests {
         let decision = Pending::<Value>::from_future(async {
             tokio::task::yield_now().await;
             let claims = Claims::new(serde_json::json!({"sub": "alice"}));
-            Ok(Accepted::new(Some(claims), None, None))
+            Ok(Accepted::new(Some(claims), None, Challenge::default()))
         });
         let future =
             ResponseFuture::pending(decision, service, Request::new(()), DefaultErrorResponse);

@@ -195,6 +195,26 @@ impl<C, R> JwtAuthLayer<C, R> {
         self.with_route(|r| r.audience(audiences))
     }
 
+    /// Step-up (RFC 9470): also requires the token's `acr` to be one of
+    /// `acr` ([`RouteRules::require_acr`]); a token without it gets 401
+    /// `insufficient_user_authentication` with `acr_values`, never 403.
+    #[must_use]
+    pub fn require_acr<I, S>(self, acr: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.with_route(|r| r.require_acr(acr))
+    }
+
+    /// Step-up (RFC 9470): also requires the token's `auth_time` to be at
+    /// most `age` old ([`RouteRules::max_auth_age`]); otherwise 401
+    /// `insufficient_user_authentication` with `max_age`.
+    #[must_use]
+    pub fn max_auth_age(self, age: std::time::Duration) -> Self {
+        self.with_route(|r| r.max_auth_age(age))
+    }
+
     /// Sets this route's DPoP mode (RFC 9449), replacing the one given to
     /// [`AuthenticatorBuilder::dpop`](crate::AuthenticatorBuilder::dpop).
     /// Without DPoP settings on the authenticator, a route that allows or
@@ -208,6 +228,10 @@ impl<C, R> JwtAuthLayer<C, R> {
     fn with_route(mut self, f: impl FnOnce(RouteRules) -> RouteRules) -> Self {
         let route = Arc::make_mut(&mut self.gate.route);
         *route = f(std::mem::take(route));
+        // The resource metadata lists what the routes require.
+        if let Some(resource) = &self.gate.resource {
+            resource.register_scopes(route.scopes());
+        }
         self
     }
 

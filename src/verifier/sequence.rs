@@ -7,7 +7,8 @@
 //!    proof key (RFC 9449 §7.1), or absent for a bearer request; any other
 //!    `cnf` member (a binding this crate does not check) refuses the token
 //!    unless the application accepted it unchecked;
-//! 4. the route's scopes and roles ([`RouteRules`]);
+//! 4. the route's step-up (`acr`, `auth_time`), scopes and roles
+//!    ([`RouteRules`]);
 //! 5. revocation, answered now or by a future (a list over the network).
 
 use std::future::Future;
@@ -48,7 +49,9 @@ pub(super) fn run(
         }
     }
     binding(claims, request.jkt, &verifier.unverified_cnf)?;
-    request.route.check(&verifier.grants, claims)?;
+    request
+        .route
+        .check(&verifier.grants, claims, now, verifier.rules.leeway)?;
     let Some(revocation) = &verifier.revocation else {
         return Ok(None);
     };

@@ -33,7 +33,7 @@ fn ttl_secs(ttl: Duration) -> u64 {
 /// offering the few atomic operations expiring sets need. Cheap to clone:
 /// clones share the connection.
 ///
-/// [`RedisRevocation`] is built on it; other features that need a set
+/// [`RedisRevocation`](super::RedisRevocation) is built on it; other features that need a set
 /// shared by a fleet (a DPoP proof `jti` seen within a window) use
 /// [`insert_if_absent`](Self::insert_if_absent) with their own key
 /// namespace, on the same connection.
@@ -459,7 +459,7 @@ impl RedisStore {
     /// expires.
     ///
     /// The entry holds a random number drawn for this call, so the call can
-    /// be retried after a broken connection (see [`run`](Self::run))
+    /// be retried after a broken connection (a broken connection is retried once on a fresh one)
     /// without losing its answer: the retry sets the key if it is still
     /// absent, and otherwise finds this call's own number there when the
     /// first try reached Redis (this call set it: `true`), or another's

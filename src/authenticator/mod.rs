@@ -21,11 +21,15 @@ use crate::error::{ConfigError, KeyError};
 use crate::gate::Gate;
 use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
 use crate::layer::JwtAuthLayer;
+use crate::resource::{ProtectedResource, ResourceConfig, ResourceMetadata};
 use crate::response::is_quotable;
 use crate::revocation::Revocation;
 use crate::route_rules::{Grants, RoleClaim};
 use crate::token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
 use crate::verifier::{decode_json, decode_value, Decode, IssuerVerifier, Verifier};
+
+#[cfg(feature = "remote")]
+mod remote;
 
 /// Keys and base rules, shared by every route (cheap to clone: an `Arc`).
 ///
@@ -50,6 +54,7 @@ pub struct Authenticator<C = Value> {
     sources: Arc<[TokenSource]>,
     realm: Option<Arc<str>>,
     dpop: Option<Arc<Dpop>>,
+    resource: Option<Arc<ResourceConfig>>,
 }
 
 impl<C> Clone for Authenticator<C> {
@@ -59,6 +64,7 @@ impl<C> Clone for Authenticator<C> {
             sources: self.sources.clone(),
             realm: self.realm.clone(),
             dpop: self.dpop.clone(),
+            resource: self.resource.clone(),
         }
     }
 }
@@ -70,6 +76,7 @@ impl<C> fmt::Debug for Authenticator<C> {
             .field("sources", &self.sources)
             .field("realm", &self.realm)
             .field("dpop", &self.dpop)
+            .field("resource", &self.resource)
             .finish()
     }
 }
@@ -127,7 +134,19 @@ impl<C> Authenticator<C> {
             optional,
             realm: self.realm.clone(),
             dpop: self.dpop.clone(),
+            resource: self.resource.clone(),
         }
+    }
+
+    /// The protected resource metadata (RFC 9728) derived from this
+    /// authenticator's configuration, when a
+    /// [`resource`](AuthenticatorBuilder::resource) is configured: serve
+    /// it with [`ResourceMetadata::router`] (feature `axum`) or
+    /// [`ResourceMetadata::service`].
+    #[must_use]
+    pub fn resource_metadata(&self) -> Option<ResourceMetadata> {
+        let (config, dpop) = (self.resource.clone()?, self.dpop.clone());
+        Some(ResourceMetadata::new(config, &self.sources, dpop))
     }
 
     /// The `realm` of the `WWW-Authenticate` challenges, if configured.
@@ -216,6 +235,7 @@ pub struct AuthenticatorBuilder<C = Value> {
     revocation: Option<Arc<dyn Revocation>>,
     dpop: Option<DpopConfig>,
     unverified_cnf: Vec<String>,
+    resource: Option<ProtectedResource>,
     #[cfg(feature = "remote")]
     remote: Option<RemoteSpec>,
     #[cfg(feature = "remote")]
@@ -225,13 +245,8 @@ pub struct AuthenticatorBuilder<C = Value> {
     _claims: PhantomData<fn() -> C>,
 }
 
-/// The remote key source of a builder.
 #[cfg(feature = "remote")]
-#[derive(Debug)]
-enum RemoteSpec {
-    Jwks(String),
-    Oidc(String),
-}
+use remote::RemoteSpec;
 
 impl<C> fmt::Debug for AuthenticatorBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -246,6 +261,7 @@ impl<C> fmt::Debug for AuthenticatorBuilder<C> {
             .field("revocation", &self.revocation)
             .field("dpop", &self.dpop)
             .field("unverified_cnf", &self.unverified_cnf)
+            .field("resource", &self.resource)
             .field("cache_capacity", &self.cache_capacity)
             .field("cache_max_age", &self.cache_max_age)
             .finish_non_exhaustive()
@@ -267,6 +283,7 @@ impl AuthenticatorBuilder<Value> {
             revocation: None,
             dpop: None,
             unverified_cnf: Vec::new(),
+            resource: None,
             #[cfg(feature = "remote")]
             remote: None,
             #[cfg(feature = "remote")]
@@ -307,6 +324,7 @@ impl<C> AuthenticatorBuilder<C> {
             revocation: self.revocation,
             dpop: self.dpop,
             unverified_cnf: self.unverified_cnf,
+            resource: self.resource,
             #[cfg(feature = "remote")]
             remote: self.remote,
             #[cfg(feature = "remote")]
@@ -564,6 +582,32 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
+    /// The protected resource this authenticator guards (RFC 8707, RFC
+    /// 9728; see [`ProtectedResource`]): tokens must then name its
+    /// canonical URI in `aud` (besides any [`audience`](Self::audience)
+    /// configured, unless [`ProtectedResource::require_audience`] says
+    /// otherwise), every 401 and 403 challenge carries
+    /// `resource_metadata`, and [`Authenticator::resource_metadata`]
+    /// serves the metadata. Under [`Authenticator::by_issuer`], give each
+    /// authenticator the resource (each verifies its own audiences); the
+    /// first one's metadata and challenges apply.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Authenticator;
+    ///
+    /// let auth = Authenticator::builder()
+    ///     .hmac_secret("a secret of at least thirty-two bytes")
+    ///     .resource("https://api.example/mcp")
+    ///     .build()?;
+    /// # let _ = auth;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn resource(mut self, resource: impl Into<ProtectedResource>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
     /// How many verified tokens the [cache](crate#verified-token-cache) holds (default
     /// 10,000; `0` turns it off). An entry costs about the token's length
     /// plus its parsed claims (BENCHMARKS.md has measured sizes).
@@ -658,6 +702,11 @@ impl<C> AuthenticatorBuilder<C> {
                 what: "token source",
             });
         }
+        // RFC 8707 §2 / MCP: the resource is an audience every token of
+        // this authenticator may (and, alone, must) name.
+        if let Some(resource) = &self.resource {
+            resource.add_audience(&mut self.rules.audiences)?;
+        }
         Ok(algorithms)
     }
 
@@ -668,6 +717,8 @@ impl<C> AuthenticatorBuilder<C> {
             )),
             None => None,
         };
+        let issuers = self.rules.issuers.as_ref();
+        let resource = (self.resource.map(|r| r.build(issuers).map(Arc::new))).transpose()?;
         Ok((
             Parts {
                 rules: self.rules,
@@ -679,6 +730,7 @@ impl<C> AuthenticatorBuilder<C> {
                 revocation: self.revocation,
                 dpop,
                 unverified_cnf: self.unverified_cnf.into(),
+                resource,
                 cache: (self.cache_capacity > 0 && self.cache_max_age.as_secs() > 0)
                     .then(|| TokenCache::new(self.cache_capacity, self.cache_max_age)),
             },
@@ -698,6 +750,7 @@ struct Parts<C> {
     revocation: Option<Arc<dyn Revocation>>,
     dpop: Option<Arc<Dpop>>,
     unverified_cnf: Box<[String]>,
+    resource: Option<Arc<ResourceConfig>>,
     cache: Option<TokenCache>,
 }
 
@@ -718,81 +771,8 @@ impl<C> Parts<C> {
             sources: self.sources,
             realm: self.realm,
             dpop: self.dpop,
+            resource: self.resource,
         }
-    }
-}
-
-#[cfg(feature = "remote")]
-impl<C> AuthenticatorBuilder<C> {
-    /// Keys from a JWK Set URL (feature `remote`), fetched by
-    /// [`build_async`](Self::build_async) and kept fresh (see
-    /// [`RemoteOptions`](crate::RemoteOptions)). HTTPS is required except to
-    /// loopback. Local keys may be added too.
-    #[must_use]
-    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
-        self.set_remote(RemoteSpec::Jwks(url.into()));
-        self
-    }
-
-    /// Keys of an OpenID Connect issuer (feature `remote`): discovery at
-    /// `<issuer>/.well-known/openid-configuration`, whose `issuer` must equal
-    /// `issuer` exactly; keys from its `jwks_uri`, as
-    /// [`jwks_url`](Self::jwks_url). Unless [`issuer`](Self::issuer) says
-    /// otherwise, `iss` is then required and must equal `issuer`, and the
-    /// fetched keys are bound to it ([`Key::with_issuer`]).
-    #[must_use]
-    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.set_remote(RemoteSpec::Oidc(issuer.into()));
-        self
-    }
-
-    fn set_remote(&mut self, spec: RemoteSpec) {
-        if self.remote.is_some() {
-            self.error.get_or_insert(ConfigError::SeveralRemoteSources);
-        }
-        self.remote = Some(spec);
-    }
-
-    /// Timeouts, limits and refresh policy of the remote key source.
-    #[must_use]
-    pub fn remote_options(mut self, options: crate::keys::remote::RemoteOptions) -> Self {
-        self.remote_options = options;
-        self
-    }
-
-    /// Builds the authenticator after fetching the remote keys once (OIDC
-    /// discovery first), and starts their background refresh on the current
-    /// tokio runtime. Without a remote source, the same as
-    /// [`build`](Self::build).
-    ///
-    /// # Errors
-    /// As [`build`](Self::build), and [`ConfigError::RemoteKeys`] naming the
-    /// URL when the first fetch fails (unless
-    /// [`RemoteOptions::start_without_keys`](crate::RemoteOptions::start_without_keys)),
-    /// when the URL is plain `http` to a host that is not loopback, or when
-    /// the discovery document's `issuer` differs or has no `jwks_uri`.
-    pub async fn build_async(mut self) -> Result<Authenticator<C>, ConfigError> {
-        use crate::keys::remote::{parse_url, RemoteKeys, Source};
-
-        let Some(spec) = self.remote.take() else {
-            return self.build();
-        };
-        let allow_http = self.remote_options.allow_http;
-        let source = match &spec {
-            RemoteSpec::Jwks(url) => Source::Jwks(parse_url(url, allow_http)?),
-            RemoteSpec::Oidc(issuer) => Source::oidc(issuer, allow_http)?,
-        };
-        // OIDC pins `iss` to the issuer, unless the application chose.
-        let bind_issuer = self.rules.issuers.is_none();
-        if let (Some(issuer), true) = (source.issuer(), bind_issuer) {
-            self.rules.issuers = Some(HashSet::from([issuer.to_owned()]));
-        }
-        let algorithms = self.check(true)?;
-        let options = self.remote_options.clone();
-        let clock = Arc::clone(&self.rules.clock);
-        let (parts, local) = self.into_parts()?;
-        let remote = RemoteKeys::start(local, source, bind_issuer, options, clock).await?;
-        Ok(parts.finish(KeyStore::Remote(remote), algorithms))
     }
 }
 

@@ -1,0 +1,219 @@
+//! examples/mcp.rs driven by a real MCP client that this project did not
+//! write: rmcp's own client over its Streamable HTTP client transport, and
+//! rmcp's RFC 9728 discovery (`AuthorizationManager`) for the metadata.
+//! An identity provider (OIDC discovery, JWKS, the authorization server
+//! metadata MCP clients read) and the MCP server run on 127.0.0.1.
+
+#[allow(dead_code)]
+#[path = "../mcp.rs"]
+mod mcp;
+
+use std::net::SocketAddr;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use rmcp::model::{CallToolRequestParams, ClientConfig};
+use rmcp::service::ClientInitializeError;
+use rmcp::transport::auth::{AuthorizationManager, AuthorizationMetadataSource};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::ServiceExt;
+use serde_json::json;
+use tower_jwt_auth::testing::TestIssuer;
+
+async fn listener() -> (tokio::net::TcpListener, String) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr: SocketAddr = listener.local_addr().expect("addr");
+    (listener, format!("http://{addr}"))
+}
+
+/// An identity provider for `issuer`: OIDC discovery (what the resource
+/// server reads: `jwks_uri`; and what MCP clients read: the endpoints).
+async fn identity_provider(issuer: &TestIssuer, listener: tokio::net::TcpListener, url: String) {
+    let doc = json!({
+        "issuer": url,
+        "jwks_uri": format!("{url}/jwks"),
+        "authorization_endpoint": format!("{url}/authorize"),
+        "token_endpoint": format!("{url}/token"),
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
+    });
+    let jwks: serde_json::Value = serde_json::from_str(&issuer.jwks()).expect("jwks");
+    let app = Router::new()
+        .route(
+            "/.well-known/openid-configuration",
+            get(move || async move { Json(doc) }),
+        )
+        .route("/jwks", get(move || async move { Json(jwks) }));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+}
+
+struct Setup {
+    mcp_url: String,
+    resource: String,
+    metadata_url: String,
+    issuer: TestIssuer,
+    idp: String,
+}
+
+async fn setup() -> Setup {
+    let (idp_listener, idp) = listener().await;
+    let (mcp_listener, origin) = listener().await;
+    let resource = format!("{origin}/mcp");
+    let issuer = TestIssuer::rs256()
+        .with_issuer(idp.clone())
+        .with_audience(resource.clone());
+    identity_provider(&issuer, idp_listener, idp.clone()).await;
+    let auth = mcp::authenticator(&origin, Some(&idp), None)
+        .await
+        .expect("authenticator");
+    let metadata_url = auth.resource_metadata().expect("metadata").url().to_owned();
+    let app = mcp::app(&auth);
+    tokio::spawn(async move { axum::serve(mcp_listener, app).await });
+    Setup {
+        mcp_url: resource.clone(),
+        resource,
+        metadata_url,
+        issuer,
+        idp,
+    }
+}
+
+/// rmcp's client, initialized over Streamable HTTP, with a bearer token.
+async fn connect(
+    url: &str,
+    token: Option<String>,
+) -> Result<rmcp::service::RunningService<rmcp::RoleClient, ClientConfig>, ClientInitializeError> {
+    let mut config = StreamableHttpClientTransportConfig::with_uri(url.to_owned());
+    if let Some(token) = token {
+        config = config.auth_header(token);
+    }
+    ClientConfig::default()
+        .serve(StreamableHttpClientTransport::from_config(config))
+        .await
+}
+
+/// A raw initialize POST: the status and challenge an MCP client meets.
+async fn raw_post(url: &str, token: Option<&str>) -> (u16, String) {
+    let mut req = reqwest::Client::new()
+        .post(url)
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}"#);
+    if let Some(token) = token {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let res = req.send().await.expect("request");
+    let www = res
+        .headers()
+        .get("www-authenticate")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    (res.status().as_u16(), www)
+}
+
+#[tokio::test]
+async fn without_a_token_the_client_is_sent_to_metadata_that_rmcp_parses() {
+    let s = setup().await;
+    let (status, www) = raw_post(&s.mcp_url, None).await;
+    assert_eq!(status, 401);
+    assert_eq!(
+        www,
+        format!("Bearer resource_metadata=\"{}\"", s.metadata_url)
+    );
+    assert!(s
+        .metadata_url
+        .ends_with("/.well-known/oauth-protected-resource/mcp"));
+
+    // rmcp's client fails to initialize, with the challenge in hand.
+    let err = connect(&s.mcp_url, None).await.expect_err("refused");
+    assert!(err.is_authorization_required(), "{err}");
+    let challenge = err.auth_challenge().expect("a challenge").to_owned();
+    assert!(challenge.contains(&s.metadata_url), "{challenge}");
+
+    // rmcp's RFC 9728 discovery follows `resource_metadata`, checks the
+    // document's `resource` against the server URL, and reaches the
+    // authorization server it names.
+    let manager = AuthorizationManager::new(s.mcp_url.as_str())
+        .await
+        .expect("manager");
+    let resolution = manager
+        .resolve_metadata_from_challenge(Some(&challenge))
+        .await
+        .expect("metadata resolved");
+    assert_eq!(
+        resolution.source,
+        AuthorizationMetadataSource::ProtectedResourceMetadata
+    );
+    assert_eq!(
+        resolution.metadata.authorization_endpoint,
+        format!("{}/authorize", s.idp)
+    );
+    let body = reqwest::get(&s.metadata_url)
+        .await
+        .expect("metadata")
+        .text()
+        .await
+        .expect("body");
+    let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
+    assert_eq!(doc["resource"], s.resource);
+    assert_eq!(doc["authorization_servers"], json!([s.idp]));
+    assert_eq!(doc["scopes_supported"], json!([mcp::SCOPE]));
+}
+
+#[tokio::test]
+async fn with_a_token_for_this_server_the_client_lists_and_calls_the_tool() {
+    let s = setup().await;
+    let token = s.issuer.token().scope(mcp::SCOPE).sign();
+    let client = connect(&s.mcp_url, Some(token)).await.expect("initialized");
+    let tools = client.list_tools(None).await.expect("tools");
+    let names: Vec<&str> = tools.tools.iter().map(|t| t.name.as_ref()).collect();
+    assert_eq!(names, ["add"]);
+    let args = json!({"a": 40, "b": 2});
+    let result = client
+        .call_tool(
+            CallToolRequestParams::new("add")
+                .with_arguments(args.as_object().expect("object").clone()),
+        )
+        .await
+        .expect("called");
+    assert_ne!(result.is_error, Some(true));
+    let text = result.content.first().and_then(|c| c.as_text());
+    assert_eq!(text.map(|t| t.text.as_str()), Some("42"));
+    let _ = client.cancel().await;
+}
+
+#[tokio::test]
+async fn a_token_for_another_audience_is_401() {
+    let s = setup().await;
+    let foreign = s
+        .issuer
+        .token()
+        .scope(mcp::SCOPE)
+        .audience("https://other.example/mcp")
+        .sign();
+    let (status, www) = raw_post(&s.mcp_url, Some(&foreign)).await;
+    assert_eq!(status, 401);
+    assert!(www.starts_with("Bearer error=\"invalid_token\""), "{www}");
+    assert!(www.contains(&s.metadata_url), "{www}");
+    let err = connect(&s.mcp_url, Some(foreign))
+        .await
+        .expect_err("refused");
+    assert!(err.is_authorization_required(), "{err}");
+    assert!(err
+        .auth_challenge()
+        .is_some_and(|c| c.contains("invalid_token")));
+}
+
+#[tokio::test]
+async fn a_token_without_the_scope_is_403_naming_it() {
+    let s = setup().await;
+    let token = s.issuer.token().scope("other").sign();
+    let (status, www) = raw_post(&s.mcp_url, Some(&token)).await;
+    assert_eq!(status, 403);
+    assert!(www.contains("scope=\"tools\""), "{www}");
+    assert!(www.contains(&s.metadata_url), "{www}");
+}
