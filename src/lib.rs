@@ -330,6 +330,8 @@ mod crypto;
 mod dpop;
 mod error;
 mod gate;
+#[cfg(feature = "remote")]
+mod http_client;
 mod issue;
 mod jws;
 mod keys;
@@ -368,6 +370,8 @@ pub use error::{AuthError, AuthErrorKind, ConfigError, KeyError};
 #[cfg(feature = "remote")]
 pub use error::{FetchError, FetchErrorKind};
 pub use gate::{Accepted, Decision, Gate, Pending};
+#[cfg(feature = "remote")]
+pub use http_client::HttpClientOptions;
 pub use issue::{
     IssueError, RefreshError, TokenIssuer, TokenIssuerBuilder, TokenPair, ACCESS_TOKEN_TYPE,
     REFRESH_TOKEN_TYPE,

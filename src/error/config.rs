@@ -44,6 +44,10 @@ pub enum ConfigError {
     /// at build: the error names the URL and the reason.
     #[cfg(feature = "remote")]
     RemoteKeys(super::FetchError),
+    /// [`HttpClientOptions`](crate::HttpClientOptions): a PEM or proxy URL
+    /// that does not parse (the message says which; never key material).
+    #[cfg(feature = "remote")]
+    HttpClient(&'static str),
     /// A remote key source is configured: build with
     /// [`build_async`](crate::AuthenticatorBuilder::build_async), which
     /// fetches the keys first.
@@ -86,6 +90,8 @@ impl fmt::Display for ConfigError {
             Self::Io { path, .. } => write!(f, "cannot read {}", path.display()),
             #[cfg(feature = "remote")]
             Self::RemoteKeys(e) => write!(f, "remote keys: {e}"),
+            #[cfg(feature = "remote")]
+            Self::HttpClient(why) => write!(f, "http client: {why}"),
             Self::SeveralRemoteSources => f.write_str(
                 "one remote key source per authenticator; use one authenticator per issuer",
             ),

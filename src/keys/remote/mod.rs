@@ -29,7 +29,9 @@ const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// OIDC discovery, fetched at start and kept fresh.
 ///
 /// - **Fetching**: reqwest with rustls and the webpki roots (public
-///   identity providers work out of the box), a connect timeout (5 s), a
+///   identity providers work out of the box; a private CA, a client
+///   certificate, a proxy or an own client through
+///   [`RemoteOptions::http_client`]), a connect timeout (5 s), a
 ///   total timeout (10 s), a body limit (1 MiB) enforced while reading, at
 ///   most 5 redirects, HTTPS required except to loopback (or with the loudly
 ///   named [`RemoteOptions::danger_allow_http`]), on redirects too.
@@ -85,6 +87,7 @@ pub struct RemoteOptions {
     pub(crate) allow_http: bool,
     pub(crate) start_without_keys: bool,
     pub(crate) honor_cache_control: bool,
+    pub(crate) http: crate::http_client::HttpClientOptions,
 }
 
 impl Default for RemoteOptions {
@@ -100,6 +103,7 @@ impl Default for RemoteOptions {
             allow_http: false,
             start_without_keys: false,
             honor_cache_control: true,
+            http: crate::http_client::HttpClientOptions::default(),
         }
     }
 }
@@ -179,6 +183,17 @@ impl RemoteOptions {
     #[must_use]
     pub fn start_without_keys(mut self, start: bool) -> Self {
         self.start_without_keys = start;
+        self
+    }
+
+    /// Trust and transport of the fetches: extra or replaced root
+    /// certificates (a private CA), a client certificate (mutual TLS), a
+    /// proxy, or the application's own `reqwest::Client` (default: the
+    /// public roots and the environment's proxy). Host names and
+    /// certificates are always checked.
+    #[must_use]
+    pub fn http_client(mut self, http: crate::http_client::HttpClientOptions) -> Self {
+        self.http = http;
         self
     }
 
@@ -499,6 +514,7 @@ fn is_config_error(e: &FetchError) -> bool {
             | FetchErrorKind::IssuerMismatch
             | FetchErrorKind::MissingJwksUri
             | FetchErrorKind::NoRuntime
+            | FetchErrorKind::ClientConfig
     )
 }
 
