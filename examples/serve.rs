@@ -4,7 +4,8 @@
 //! Run with: `cargo run --example serve`
 //! (no key variable: a random secret, and ready tokens and curl lines)
 //!
-//! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, OIDC_ISSUER, JWT_PUBLIC_KEY_PEM,
+//! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, OIDC_ISSUER, REMOTE_CA_FILE
+//! (extra trusted roots, PEM, for the remote fetches), JWT_PUBLIC_KEY_PEM,
 //! JWT_ALGORITHMS, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, DPOP
 //! (`off`/`allowed`/`required`) and PUBLIC_URL (the origin DPoP proofs
 //! name in `htu`; default `http://` + BIND); beyond the contract,
@@ -22,7 +23,7 @@ use axum::Router;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use tower_jwt_auth::{Algorithm, Authenticator, Claims, ConfigError, RawClaims};
-use tower_jwt_auth::{DpopConfig, DpopMode};
+use tower_jwt_auth::{DpopConfig, DpopMode, HttpClientOptions, RemoteOptions};
 
 async fn public() -> &'static str {
     "ok"
@@ -80,6 +81,15 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     if let Some(issuer) = &oidc_issuer {
         // iss then required and equal to it, unless JWT_ISSUER says otherwise.
         builder = builder.oidc_issuer(issuer);
+    }
+    // A private CA's roots, trusted besides the public ones for every
+    // outgoing fetch; host names are always checked.
+    if let Some(path) = env("REMOTE_CA_FILE") {
+        let pem = std::fs::read(&path).map_err(|e| format!("REMOTE_CA_FILE {path}: {e}"))?;
+        let http = HttpClientOptions::new()
+            .add_root_certificates_pem(&pem)
+            .map_err(|e| format!("REMOTE_CA_FILE {path}: {e}"))?;
+        builder = builder.remote_options(RemoteOptions::new().http_client(http));
     }
     if let Some(secret) = &secret {
         builder = builder.hmac_secret(secret.as_bytes());
