@@ -22,7 +22,7 @@ use axum::routing::get;
 use axum::Router;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
-use tower_jwt_auth::{Algorithm, Authenticator, Claims, ConfigError, RawClaims};
+use tower_jwt_auth::{AlgorithmSet, Authenticator, Claims, ConfigError, RawClaims};
 use tower_jwt_auth::{DpopConfig, DpopMode, HttpClientOptions, RemoteOptions};
 
 async fn public() -> &'static str {
@@ -116,8 +116,9 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         let algs = algs
             .iter()
             .map(|a| {
-                a.parse::<Algorithm>()
-                    .map_err(|_| format!("JWT_ALGORITHMS: unknown algorithm {a:?}"))
+                // RFC 9864 `Ed25519` is EdDSA with an Ed25519 key.
+                AlgorithmSet::algorithm_named(a)
+                    .ok_or_else(|| format!("JWT_ALGORITHMS: unknown algorithm {a:?}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         builder = builder.algorithms(algs);

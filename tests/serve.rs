@@ -431,3 +431,47 @@ async fn remote_ca_file_trusts_a_private_ca_and_without_it_the_start_names_the_p
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn jwt_algorithms_accepts_the_rfc_9864_name_ed25519_for_ed25519_keys_only() {
+    let addr = start(&[
+        ("JWKS_FILE", path("jwks.json")),
+        ("JWT_ALGORITHMS", "Ed25519".into()),
+    ])
+    .await;
+    let claims = json!({"sub": "u", "exp": now() + 600}).to_string();
+    let sign = |name: &str, kid: &str, alg: Algorithm| {
+        let header = json!({"alg": name, "kid": kid}).to_string();
+        raw_token(&header, &claims, alg, &signing_key(alg))
+    };
+    let ok = sign("Ed25519", "ed-1", Algorithm::EdDSA);
+    assert_eq!(fetch_bearer(addr, "/me", &ok).await.status, 200);
+    for (what, token) in [
+        (
+            "Ed25519 on an RSA key",
+            sign("Ed25519", "rsa-1", Algorithm::RS256),
+        ),
+        (
+            "ES256, not allowed",
+            sign("ES256", "ec256-1", Algorithm::ES256),
+        ),
+        ("Ed448", sign("Ed448", "ed-1", Algorithm::EdDSA)),
+    ] {
+        assert_eq!(
+            fetch_bearer(addr, "/me", &token).await.status,
+            401,
+            "{what}"
+        );
+    }
+    let err = serve::configure(&env_of(&[
+        ("JWKS_FILE", path("jwks.json")),
+        ("JWT_ALGORITHMS", "Ed448".into()),
+    ]))
+    .await
+    .err()
+    .expect("an error");
+    assert!(
+        err.contains("JWT_ALGORITHMS") && err.contains("Ed448"),
+        "{err}"
+    );
+}

@@ -5,7 +5,6 @@ use std::path::Path;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use super::{Key, KeyKind, KeySet};
@@ -113,11 +112,14 @@ fn parse_jwk(index: usize, jwk: &Map<String, Value>) -> Result<Option<Key>, KeyE
     }
     let alg = match opt_str("alg")? {
         None => None,
-        Some(name) => match name.parse::<Algorithm>() {
-            Ok(a) => Some(a),
-            Err(_) if name.eq_ignore_ascii_case("none") => return Err(KeyError::AlgorithmMismatch),
-            // An algorithm this crate does not verify with (RSA-OAEP, ES512, ...).
-            Err(_) => return Ok(None),
+        // RFC 9864 `Ed25519` is EdDSA: only an OKP Ed25519 key allows it
+        // (an RSA or EC key naming it is a contradiction, refused below).
+        Some(name) => match super::algorithm_named(name) {
+            Some(a) => Some(a),
+            None if name.eq_ignore_ascii_case("none") => return Err(KeyError::AlgorithmMismatch),
+            // An algorithm this crate does not verify with (RSA-OAEP,
+            // ES512, Ed448, ESP256, ...).
+            None => return Ok(None),
         },
     };
 
