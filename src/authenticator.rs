@@ -230,7 +230,13 @@ pub struct AuthenticatorBuilder<C = Value> {
 enum RemoteSpec {
     Jwks(String),
     Oidc(String),
+    Tenants(TenantIssuers),
 }
+
+#[cfg(feature = "remote")]
+mod tenants;
+#[cfg(feature = "remote")]
+pub use tenants::TenantIssuers;
 
 impl<C> fmt::Debug for AuthenticatorBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -745,9 +751,10 @@ impl<C> AuthenticatorBuilder<C> {
             return self.build();
         };
         let allow_http = self.remote_options.allow_http;
-        let source = match &spec {
-            RemoteSpec::Jwks(url) => Source::Jwks(parse_url(url, allow_http)?),
-            RemoteSpec::Oidc(issuer) => Source::oidc(issuer, allow_http)?,
+        let source = match spec {
+            RemoteSpec::Jwks(url) => Source::Jwks(parse_url(&url, allow_http)?),
+            RemoteSpec::Oidc(issuer) => Source::oidc(&issuer, allow_http)?,
+            RemoteSpec::Tenants(spec) => return tenants::build(self, spec).await,
         };
         // OIDC pins `iss` to the issuer, unless the application chose.
         let bind_issuer = self.rules.issuers.is_none();
@@ -758,7 +765,10 @@ impl<C> AuthenticatorBuilder<C> {
         let options = self.remote_options.clone();
         let clock = Arc::clone(&self.rules.clock);
         let (parts, local) = self.into_parts()?;
-        let remote = RemoteKeys::start(local, source, bind_issuer, options, clock).await?;
+        let bind = bind_issuer
+            .then(|| source.issuer().map(str::to_owned))
+            .flatten();
+        let remote = RemoteKeys::start(local, source, bind, options, clock).await?;
         Ok(parts.finish(KeyStore::Remote(remote), algorithms))
     }
 }

@@ -36,6 +36,8 @@ pub(crate) struct ClaimRules {
     pub(crate) leeway: u64,
     pub(crate) typ: Option<String>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// A tenant's verifier: the claim naming the tenant, and its id.
+    pub(crate) tenant: Option<(&'static str, String)>,
 }
 
 impl fmt::Debug for ClaimRules {
@@ -46,6 +48,7 @@ impl fmt::Debug for ClaimRules {
             .field("required", &self.required)
             .field("leeway", &self.leeway)
             .field("typ", &self.typ)
+            .field("tenant", &self.tenant)
             .finish_non_exhaustive()
     }
 }
@@ -59,6 +62,7 @@ impl Default for ClaimRules {
             leeway: 60,
             typ: None,
             clock: Arc::new(SystemClock),
+            tenant: None,
         }
     }
 }
@@ -151,6 +155,16 @@ impl ClaimRules {
             };
             if !ok {
                 return Err(AuthError::claim(AuthErrorKind::InvalidAudience, "aud"));
+            }
+        }
+        // A tenant's token names its tenant (Entra: `tid`), as its `iss` does.
+        if let Some((claim, tenant)) = &self.tenant {
+            match claims.get(*claim) {
+                Some(Value::String(t)) if t == tenant => {}
+                None | Some(Value::Null) => {
+                    return Err(AuthError::claim(AuthErrorKind::MissingClaim, claim))
+                }
+                Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidIssuer, claim)),
             }
         }
         Ok(())

@@ -356,6 +356,8 @@ pub mod future {
     pub use crate::layer::future::ResponseFuture;
 }
 
+#[cfg(feature = "remote")]
+pub use authenticator::TenantIssuers;
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use cache::CacheStats;
 pub use claims::{Claims, RawClaims};

@@ -48,6 +48,10 @@ pub enum ConfigError {
     /// that does not parse (the message says which; never key material).
     #[cfg(feature = "remote")]
     HttpClient(&'static str),
+    /// [`TenantIssuers`](crate::TenantIssuers): an unusable pattern, tenant
+    /// list or combination (the message says which).
+    #[cfg(feature = "remote")]
+    Tenants(&'static str),
     /// A remote key source is configured: build with
     /// [`build_async`](crate::AuthenticatorBuilder::build_async), which
     /// fetches the keys first.
@@ -92,6 +96,8 @@ impl fmt::Display for ConfigError {
             Self::RemoteKeys(e) => write!(f, "remote keys: {e}"),
             #[cfg(feature = "remote")]
             Self::HttpClient(why) => write!(f, "http client: {why}"),
+            #[cfg(feature = "remote")]
+            Self::Tenants(why) => write!(f, "tenant issuers: {why}"),
             Self::SeveralRemoteSources => f.write_str(
                 "one remote key source per authenticator; use one authenticator per issuer",
             ),

@@ -271,15 +271,12 @@ impl RemoteKeys {
     pub(crate) async fn start(
         local: KeySet,
         source: Source,
-        bind_issuer: bool,
+        bind_issuer: Option<String>,
         options: RemoteOptions,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, FetchError> {
         let runtime = Handle::try_current()
             .map_err(|_| FetchError::new(source.display_url(), FetchErrorKind::NoRuntime))?;
-        let bind_issuer = bind_issuer
-            .then(|| source.issuer().map(str::to_owned))
-            .flatten();
         let fetcher = Arc::new(Fetcher::new(source, &options)?);
         let (stop, stopped) = oneshot::channel();
         let this = Arc::new(Self {
