@@ -231,8 +231,10 @@ enum RemoteSpec {
     Jwks(String),
     Oidc(String),
     Tenants(TenantIssuers),
+    SpiffeBundle(String),
 }
 
+mod spiffe;
 #[cfg(feature = "remote")]
 mod tenants;
 #[cfg(feature = "remote")]
@@ -597,6 +599,7 @@ impl<C> AuthenticatorBuilder<C> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
+        self.check_spiffe()?;
         if self.keys.is_empty() && !remote {
             return Err(ConfigError::NoKeys);
         }
@@ -755,6 +758,10 @@ impl<C> AuthenticatorBuilder<C> {
             RemoteSpec::Jwks(url) => Source::Jwks(parse_url(&url, allow_http)?),
             RemoteSpec::Oidc(issuer) => Source::oidc(&issuer, allow_http)?,
             RemoteSpec::Tenants(spec) => return tenants::build(self, spec).await,
+            RemoteSpec::SpiffeBundle(url) => {
+                self.remote_options.spiffe_bundle = true;
+                Source::Jwks(parse_url(&url, allow_http)?)
+            }
         };
         // OIDC pins `iss` to the issuer, unless the application chose.
         let bind_issuer = self.rules.issuers.is_none();

@@ -38,6 +38,8 @@ pub(crate) struct ClaimRules {
     pub(crate) clock: Arc<dyn Clock>,
     /// A tenant's verifier: the claim naming the tenant, and its id.
     pub(crate) tenant: Option<(&'static str, String)>,
+    /// JWT-SVIDs: the SPIFFE IDs `sub` may name.
+    pub(crate) spiffe: Option<crate::spiffe::SpiffeIds>,
 }
 
 impl fmt::Debug for ClaimRules {
@@ -49,6 +51,7 @@ impl fmt::Debug for ClaimRules {
             .field("leeway", &self.leeway)
             .field("typ", &self.typ)
             .field("tenant", &self.tenant)
+            .field("spiffe", &self.spiffe)
             .finish_non_exhaustive()
     }
 }
@@ -63,6 +66,7 @@ impl Default for ClaimRules {
             typ: None,
             clock: Arc::new(SystemClock),
             tenant: None,
+            spiffe: None,
         }
     }
 }
@@ -156,6 +160,9 @@ impl ClaimRules {
             if !ok {
                 return Err(AuthError::claim(AuthErrorKind::InvalidAudience, "aud"));
             }
+        }
+        if let Some(spiffe) = &self.spiffe {
+            spiffe.check(claims)?;
         }
         // A tenant's token names its tenant (Entra: `tid`), as its `iss` does.
         if let Some((claim, tenant)) = &self.tenant {

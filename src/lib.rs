@@ -340,6 +340,7 @@ mod observe;
 mod response;
 pub mod revocation;
 mod route_rules;
+mod spiffe;
 mod token;
 mod verifier;
 
@@ -385,6 +386,7 @@ pub use keys::{AlgorithmSet, Key, KeyKind, KeySet};
 pub use layer::{JwtAuth, JwtAuthLayer};
 pub use response::{Challenge, DefaultErrorResponse, ErrorResponder, Rejection, RequestHead};
 pub use route_rules::{Denied, RoleClaim, RouteRules};
+pub use spiffe::SpiffeIds;
 pub use token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
 #[cfg(feature = "tonic")]
 pub use tonic::{to_status, JwtInterceptor};

@@ -44,6 +44,9 @@ pub enum ConfigError {
     /// at build: the error names the URL and the reason.
     #[cfg(feature = "remote")]
     RemoteKeys(super::FetchError),
+    /// [`AuthenticatorBuilder::spiffe`](crate::AuthenticatorBuilder::spiffe):
+    /// an unusable trust domain, or no audience (the message says which).
+    Spiffe(&'static str),
     /// [`HttpClientOptions`](crate::HttpClientOptions): a PEM or proxy URL
     /// that does not parse (the message says which; never key material).
     #[cfg(feature = "remote")]
@@ -94,6 +97,7 @@ impl fmt::Display for ConfigError {
             Self::Io { path, .. } => write!(f, "cannot read {}", path.display()),
             #[cfg(feature = "remote")]
             Self::RemoteKeys(e) => write!(f, "remote keys: {e}"),
+            Self::Spiffe(why) => write!(f, "spiffe: {why}"),
             #[cfg(feature = "remote")]
             Self::HttpClient(why) => write!(f, "http client: {why}"),
             #[cfg(feature = "remote")]

@@ -14,6 +14,8 @@ mod source;
 #[cfg(feature = "remote")]
 pub(crate) mod remote;
 
+#[cfg(feature = "remote")]
+pub(crate) use jwk::Usage;
 pub(crate) use key::KeyId;
 pub use key::{Key, KeyKind};
 pub use set::KeySet;

@@ -88,6 +88,8 @@ pub struct RemoteOptions {
     pub(crate) start_without_keys: bool,
     pub(crate) honor_cache_control: bool,
     pub(crate) http: crate::http_client::HttpClientOptions,
+    /// The source is a SPIFFE trust bundle: its `jwt-svid` keys verify.
+    pub(crate) spiffe_bundle: bool,
 }
 
 impl Default for RemoteOptions {
@@ -104,6 +106,7 @@ impl Default for RemoteOptions {
             start_without_keys: false,
             honor_cache_control: true,
             http: crate::http_client::HttpClientOptions::default(),
+            spiffe_bundle: false,
         }
     }
 }
@@ -397,7 +400,12 @@ impl RemoteKeys {
     /// Publishes a fetched set, or says why it cannot be used.
     fn apply(&self, fetched: Fetched) -> Result<FetchOutcome, FetchError> {
         let url = fetched.url.to_string();
-        let parsed = parse_remote_jwks(&fetched.body)
+        let usage = if self.options.spiffe_bundle {
+            super::Usage::JwtSvid
+        } else {
+            super::Usage::Sig
+        };
+        let parsed = parse_remote_jwks(&fetched.body, usage)
             .map_err(|_| FetchError::new(&url, FetchErrorKind::InvalidDocument))?;
         for s in &parsed.skipped {
             let kid = s.kid.as_deref().unwrap_or("");
