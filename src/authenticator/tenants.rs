@@ -153,7 +153,9 @@ impl<C> AuthenticatorBuilder<C> {
     /// see [`TenantIssuers`]). Build with
     /// [`build_async`](Self::build_async). The builder's other rules apply
     /// to every tenant; it must not name issuers itself
-    /// ([`issuer`](Self::issuer)): each tenant's is its own.
+    /// ([`issuer`](Self::issuer)): each tenant's is its own. Such an
+    /// authenticator stands alone: [`Authenticator::by_issuer`] refuses it
+    /// ([`ConfigError::IssuerRequired`]).
     #[must_use]
     pub fn tenant_issuers(mut self, tenants: TenantIssuers) -> Self {
         self.set_remote(super::RemoteSpec::Tenants(tenants));
@@ -170,6 +172,7 @@ pub(super) async fn build<C>(
         "the issuer pattern must hold `{tenantid}` exactly once",
     ))?;
     let mut options = builder.remote_options.clone();
+    let options_timeout = options.timeout;
     options.start_without_keys = false;
     let allow_http = options.allow_http;
     parse_url(&pattern.issuer("tenant"), allow_http)?;
@@ -270,6 +273,8 @@ pub(super) async fn build<C>(
         allowed: spec.allowed,
         max_tenants: spec.max_tenants,
         cooldown: spec.cooldown,
+        // Discovery, then the key set: two fetches.
+        load_timeout: options_timeout.saturating_mul(2),
     };
     let table = TenantTable::new(pattern, limits, algorithms, max_token_len, make, runtime);
     Ok(Authenticator {

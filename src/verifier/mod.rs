@@ -507,6 +507,13 @@ impl<C: Send + Sync + 'static> Verifier<C> {
                         loading.await;
                         match verifier.check_now(&token, &route, jkt.as_deref()) {
                             Verdict::Ready(result) => result,
+                            // Still loading after its load ended (the task
+                            // died): fail closed rather than wait again.
+                            Verdict::Pending { unless_waited, .. }
+                                if unless_waited.kind() == AuthErrorKind::KeySourceUnavailable =>
+                            {
+                                Err(unless_waited)
+                            }
                             Verdict::Pending { wait, .. } => wait.await,
                         }
                     }),

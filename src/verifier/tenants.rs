@@ -98,6 +98,8 @@ pub(crate) struct Limits {
     pub(crate) allowed: Option<HashSet<String>>,
     pub(crate) max_tenants: usize,
     pub(crate) cooldown: Duration,
+    /// The longest a tenant's first load (discovery and keys) may take.
+    pub(crate) load_timeout: Duration,
 }
 
 /// The tenants of one issuer pattern.
@@ -237,10 +239,15 @@ impl TenantTable {
     fn start(&self, tenant: String) -> Loading {
         let issuer = self.pattern.issuer(&tenant);
         let made = (self.make)(tenant.clone(), issuer.clone());
+        let tenant_for_cleanup = tenant.clone();
         let table = self.this.clone();
         tracing::info!(%issuer, "new tenant: fetching its keys");
+        let limit = self.limits.load_timeout;
         let task = self.runtime.spawn(async move {
-            let result = made.await;
+            let result = match tokio::time::timeout(limit, made).await {
+                Ok(result) => result,
+                Err(_) => Err(FetchError::new(&issuer, FetchErrorKind::Timeout)),
+            };
             let Some(table) = table.upgrade() else { return };
             let slot = match result {
                 Ok(verifier) => Slot::Ready(Arc::new(verifier)),
@@ -256,7 +263,18 @@ impl TenantTable {
                 slots.insert(tenant, slot);
             };
         });
-        task.map(|_| ()).boxed().shared()
+        // A load that died (a panic) leaves no tenant half made: forget it.
+        let table = self.this.clone();
+        let task = task.map(move |joined| {
+            if joined.is_err() {
+                if let Some(table) = table.upgrade() {
+                    if let Ok(mut slots) = table.slots.lock() {
+                        slots.remove(&tenant_for_cleanup);
+                    };
+                }
+            }
+        });
+        task.boxed().shared()
     }
 }
 
