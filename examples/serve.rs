@@ -4,7 +4,8 @@
 //! Run with: `cargo run --example serve`
 //! (no key variable: a random secret, and ready tokens and curl lines)
 //!
-//! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, OIDC_ISSUER, JWT_PUBLIC_KEY_PEM,
+//! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, OIDC_ISSUER, REMOTE_CA_FILE
+//! (extra trusted roots, PEM, for the remote fetches), JWT_PUBLIC_KEY_PEM,
 //! JWT_ALGORITHMS, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, DPOP
 //! (`off`/`allowed`/`required`), PUBLIC_URL (the origin DPoP proofs
 //! name in `htu`, and the protected resource of the RFC 9728 metadata;
@@ -23,8 +24,8 @@ use axum::routing::get;
 use axum::Router;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
-use tower_jwt_auth::{Algorithm, Authenticator, Claims, ConfigError, RawClaims};
-use tower_jwt_auth::{DpopConfig, DpopMode, ProtectedResource};
+use tower_jwt_auth::{AlgorithmSet, Authenticator, Claims, ConfigError, RawClaims};
+use tower_jwt_auth::{DpopConfig, DpopMode, HttpClientOptions, ProtectedResource, RemoteOptions};
 
 async fn public() -> &'static str {
     "ok"
@@ -87,6 +88,15 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         // iss then required and equal to it, unless JWT_ISSUER says otherwise.
         builder = builder.oidc_issuer(issuer);
     }
+    // A private CA's roots, trusted besides the public ones for every
+    // outgoing fetch; host names are always checked.
+    if let Some(path) = env("REMOTE_CA_FILE") {
+        let pem = std::fs::read(&path).map_err(|e| format!("REMOTE_CA_FILE {path}: {e}"))?;
+        let http = HttpClientOptions::new()
+            .add_root_certificates_pem(&pem)
+            .map_err(|e| format!("REMOTE_CA_FILE {path}: {e}"))?;
+        builder = builder.remote_options(RemoteOptions::new().http_client(http));
+    }
     if let Some(secret) = &secret {
         builder = builder.hmac_secret(secret.as_bytes());
     }
@@ -112,8 +122,9 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         let algs = algs
             .iter()
             .map(|a| {
-                a.parse::<Algorithm>()
-                    .map_err(|_| format!("JWT_ALGORITHMS: unknown algorithm {a:?}"))
+                // RFC 9864 `Ed25519` is EdDSA with an Ed25519 key.
+                AlgorithmSet::algorithm_named(a)
+                    .ok_or_else(|| format!("JWT_ALGORITHMS: unknown algorithm {a:?}"))
             })
             .collect::<Result<Vec<_>, _>>()?;
         builder = builder.algorithms(algs);

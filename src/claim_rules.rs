@@ -36,6 +36,10 @@ pub(crate) struct ClaimRules {
     pub(crate) leeway: u64,
     pub(crate) typ: Option<String>,
     pub(crate) clock: Arc<dyn Clock>,
+    /// A tenant's verifier: the claim naming the tenant, and its id.
+    pub(crate) tenant: Option<(&'static str, String)>,
+    /// JWT-SVIDs: the SPIFFE IDs `sub` may name.
+    pub(crate) spiffe: Option<crate::spiffe::SpiffeIds>,
 }
 
 impl fmt::Debug for ClaimRules {
@@ -46,6 +50,8 @@ impl fmt::Debug for ClaimRules {
             .field("required", &self.required)
             .field("leeway", &self.leeway)
             .field("typ", &self.typ)
+            .field("tenant", &self.tenant)
+            .field("spiffe", &self.spiffe)
             .finish_non_exhaustive()
     }
 }
@@ -59,6 +65,8 @@ impl Default for ClaimRules {
             leeway: 60,
             typ: None,
             clock: Arc::new(SystemClock),
+            tenant: None,
+            spiffe: None,
         }
     }
 }
@@ -151,6 +159,19 @@ impl ClaimRules {
             };
             if !ok {
                 return Err(AuthError::claim(AuthErrorKind::InvalidAudience, "aud"));
+            }
+        }
+        if let Some(spiffe) = &self.spiffe {
+            spiffe.check(claims)?;
+        }
+        // A tenant's token names its tenant (Entra: `tid`), as its `iss` does.
+        if let Some((claim, tenant)) = &self.tenant {
+            match claims.get(*claim) {
+                Some(Value::String(t)) if t == tenant => {}
+                None | Some(Value::Null) => {
+                    return Err(AuthError::claim(AuthErrorKind::MissingClaim, claim))
+                }
+                Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidIssuer, claim)),
             }
         }
         Ok(())

@@ -151,7 +151,13 @@
 //! the background. A token naming an unknown `kid` triggers one refetch that
 //! all concurrent requests share (at most one per cooldown); when the
 //! provider is down the last good keys keep serving up to a maximum stale
-//! age, then requests get 503, never an accept. See [`RemoteOptions`].
+//! age, then requests get 503, never an accept. See [`RemoteOptions`]; a
+//! private CA, a client certificate, a proxy or an own `reqwest::Client`
+//! through `HttpClientOptions`; the tenants of a multi-tenant issuer (Entra
+//! ID) through `TenantIssuers` (both feature `remote`). SPIFFE JWT-SVIDs
+//! verify against a trust bundle
+//! ([`spiffe_bundle`](AuthenticatorBuilder::spiffe_bundle),
+//! [`spiffe`](AuthenticatorBuilder::spiffe)).
 //!
 //! ```no_run
 //! # #[cfg(feature = "remote")]
@@ -345,7 +351,7 @@
 //! | `rust-crypto` | no | crypto backend: RustCrypto (pure Rust); aws-lc-rs wins when both are on |
 //! | `axum` | yes | `Claims` and `Option<Claims>` extractors |
 //! | `tonic` | no | [`JwtInterceptor`], a tonic interceptor asking the same [`Gate`] |
-//! | `remote` | no | keys from a JWKS URL or OIDC discovery, refreshed in the background ([`RemoteOptions`]) |
+//! | `remote` | no | keys from a JWKS URL, OIDC discovery, the tenants of an issuer pattern or a SPIFFE bundle endpoint, refreshed in the background ([`RemoteOptions`]); trust and transport of those fetches (`HttpClientOptions`) |
 //! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis; `dpop::RedisReplayStore`: one DPoP replay store for a fleet |
 //! | `tracing` | no | a span per verification (`alg`, `kid`, `iss`, outcome); one event per rejection |
 //! | `metrics` | no | request counters by outcome and reason, a histogram of verification time |
@@ -373,6 +379,8 @@ mod crypto;
 mod dpop;
 mod error;
 mod gate;
+#[cfg(feature = "remote")]
+mod http_client;
 mod issue;
 mod jws;
 mod keys;
@@ -382,6 +390,7 @@ mod resource;
 mod response;
 pub mod revocation;
 mod route_rules;
+mod spiffe;
 mod token;
 mod verifier;
 
@@ -398,6 +407,8 @@ pub mod future {
     pub use crate::layer::future::ResponseFuture;
 }
 
+#[cfg(feature = "remote")]
+pub use authenticator::TenantIssuers;
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use cache::CacheStats;
 pub use claims::{Claims, RawClaims};
@@ -412,6 +423,8 @@ pub use error::{AuthError, AuthErrorKind, ConfigError, KeyError};
 #[cfg(feature = "remote")]
 pub use error::{FetchError, FetchErrorKind};
 pub use gate::{Accepted, Decision, Gate, Pending};
+#[cfg(feature = "remote")]
+pub use http_client::HttpClientOptions;
 pub use issue::{
     IssueError, RefreshError, TokenIssuer, TokenIssuerBuilder, TokenPair, ACCESS_TOKEN_TYPE,
     REFRESH_TOKEN_TYPE,
@@ -424,6 +437,7 @@ pub use layer::{JwtAuth, JwtAuthLayer};
 pub use resource::{ProtectedResource, ResourceMetadata, ResourceMetadataService};
 pub use response::{Challenge, DefaultErrorResponse, ErrorResponder, Rejection, RequestHead};
 pub use route_rules::{Denied, RoleClaim, RouteRules};
+pub use spiffe::SpiffeIds;
 pub use token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
 #[cfg(feature = "tonic")]
 pub use tonic::{to_status, JwtInterceptor};

@@ -259,6 +259,11 @@ fn algs_attribute(algorithms: AlgorithmSet) -> String {
             s.push(' ');
         }
         s.push_str(&format!("{alg:?}"));
+        // RFC 9864: the fully-specified name is accepted too.
+        if alg == jsonwebtoken::Algorithm::EdDSA {
+            s.push(' ');
+            s.push_str(crate::keys::ED25519);
+        }
     }
     s.push('"');
     s

@@ -105,6 +105,35 @@ async fn proofs_signed_with_es256_rs256_ps256_and_eddsa_are_accepted() {
     }
 }
 
+#[tokio::test]
+async fn a_proof_whose_alg_is_the_rfc_9864_name_ed25519_is_accepted_with_an_ed25519_key_only() {
+    let s = server().await;
+    let key = proof_key(Algorithm::EdDSA);
+    let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+    req.header["alg"] = json!("Ed25519");
+    let r = send(s.addr, &key, &req).await;
+    assert_eq!(r.status, 200, "{:?}", r.challenges);
+    assert_eq!(r.body["jkt"], key.jkt);
+
+    // An EC or RSA proof key whose header says Ed25519: refused.
+    for alg in [Algorithm::ES256, Algorithm::RS256] {
+        let key = proof_key(alg);
+        let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+        req.header["alg"] = json!("Ed25519");
+        assert_invalid_proof(
+            &send(s.addr, &key, &req).await,
+            &format!("{alg:?} named Ed25519"),
+        );
+    }
+    // Ed448 and the COSE ECDSA names are not accepted.
+    for (name, alg) in [("Ed448", Algorithm::EdDSA), ("ESP256", Algorithm::ES256)] {
+        let key = proof_key(alg);
+        let mut req = Req::new(&key, "/strict", access_token(Some(&key.jkt)));
+        req.header["alg"] = json!(name);
+        assert_invalid_proof(&send(s.addr, &key, &req).await, name);
+    }
+}
+
 /// A request to `/strict` that is accepted unless a test breaks one thing.
 fn strict(key: &ProofKey) -> Req {
     Req::new(key, "/strict", access_token(Some(&key.jkt)))

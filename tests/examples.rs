@@ -17,6 +17,10 @@ mod hyper_example;
 #[path = "../examples/tonic.rs"]
 mod tonic_example;
 
+#[allow(dead_code)]
+#[path = "../examples/spiffe.rs"]
+mod spiffe_example;
+
 use common::*;
 use serde_json::{json, Value};
 use tokio::net::TcpListener;
@@ -234,4 +238,20 @@ mod tonic_tests {
         let status = say_hello(&channel, Some(&forged)).await.unwrap_err();
         assert_eq!(status.code(), Code::Unauthenticated);
     }
+}
+
+#[tokio::test]
+async fn spiffe_example() {
+    let auth = spiffe_example::authenticator(&spiffe_example::bundle().unwrap()).unwrap();
+    let addr = serve(spiffe_example::app(&auth)).await;
+    let web = "spiffe://example.org/ns/prod/sa/web";
+    let r = fetch_bearer(addr, "/whoami", &spiffe_example::svid(web).unwrap()).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap()["spiffe_id"],
+        web
+    );
+    let dev = spiffe_example::svid("spiffe://example.org/ns/dev/sa/web").unwrap();
+    assert_eq!(fetch_bearer(addr, "/whoami", &dev).await.status, 401);
+    assert_eq!(fetch(addr, "/whoami", None).await.status, 401);
 }

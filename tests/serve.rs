@@ -510,3 +510,142 @@ async fn stepup_defaults_to_urn_example_mfa_and_300_seconds() {
         assert!(err.contains(var), "{err}");
     }
 }
+
+/// An OIDC provider over HTTPS on 127.0.0.1 whose certificate comes from
+/// `ca` (for `names`), serving the fixture JWK Set.
+async fn https_identity_provider(ca: &common::tls::Ca, names: &[&str]) -> String {
+    use std::sync::{Arc, OnceLock};
+    let issuer: Arc<OnceLock<String>> = Arc::new(OnceLock::new());
+    let discovery_issuer = Arc::clone(&issuer);
+    let jwks = fixture_str("jwks.json");
+    let app = axum::Router::new()
+        .route("/jwks", axum::routing::get(move || async move { jwks }))
+        .route(
+            "/.well-known/openid-configuration",
+            axum::routing::get(move || {
+                let iss = discovery_issuer.get().cloned().unwrap_or_default();
+                async move { json!({"issuer": iss, "jwks_uri": format!("{iss}/jwks")}).to_string() }
+            }),
+        );
+    let addr = common::tls::serve_tls(app, &ca.server(names), None).await;
+    let url = format!("https://127.0.0.1:{}", addr.port());
+    issuer.set(url.clone()).unwrap();
+    url
+}
+
+#[tokio::test]
+async fn remote_ca_file_trusts_a_private_ca_and_without_it_the_start_names_the_problem() {
+    let ca = common::tls::Ca::new("serve test ca");
+    let issuer = https_identity_provider(&ca, &["127.0.0.1"]).await;
+    let dir = std::env::temp_dir().join(format!("serve-ca-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca_file = dir.join("ca.pem");
+    std::fs::write(&ca_file, ca.pem()).unwrap();
+    let ca_path = ca_file.display().to_string();
+
+    // Trusted through REMOTE_CA_FILE: keys fetched, tokens accepted.
+    let addr = start(&[
+        ("OIDC_ISSUER", issuer.clone()),
+        ("REMOTE_CA_FILE", ca_path.clone()),
+    ])
+    .await;
+    let claims = json!({"sub": "u", "exp": now() + 600, "iss": issuer});
+    let good = token(Algorithm::ES256, Some("ec256-1"), &claims);
+    assert_eq!(fetch_bearer(addr, "/me", &good).await.status, 200);
+
+    // Without it, or with another CA's root: one line naming the URL and
+    // the certificate problem.
+    let other = dir.join("other.pem");
+    std::fs::write(&other, common::tls::Ca::new("other ca").pem()).unwrap();
+    for vars in [
+        vec![("OIDC_ISSUER", issuer.clone())],
+        vec![
+            ("OIDC_ISSUER", issuer.clone()),
+            ("REMOTE_CA_FILE", other.display().to_string()),
+        ],
+    ] {
+        let err = serve::configure(&env_of(&vars))
+            .await
+            .err()
+            .expect("an error");
+        assert!(err.contains("OIDC_ISSUER"), "{err}");
+        assert!(
+            err.contains(&format!("{issuer}/.well-known/openid-configuration")),
+            "{err}"
+        );
+        assert!(err.contains("UnknownIssuer"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+    }
+
+    // The host name is checked even for the trusted CA.
+    let misnamed = https_identity_provider(&ca, &["idp.other.example"]).await;
+    let err = serve::configure(&env_of(&[
+        ("OIDC_ISSUER", misnamed),
+        ("REMOTE_CA_FILE", ca_path.clone()),
+    ]))
+    .await
+    .err()
+    .expect("an error");
+    assert!(err.contains("not valid for name"), "{err}");
+
+    // An unreadable or certificate-less file stops the start, naming it.
+    for bad in [dir.join("missing.pem"), dir.join("empty.pem")] {
+        if bad.ends_with("empty.pem") {
+            std::fs::write(&bad, "no certificate here").unwrap();
+        }
+        let err = serve::configure(&env_of(&[
+            ("OIDC_ISSUER", issuer.clone()),
+            ("REMOTE_CA_FILE", bad.display().to_string()),
+        ]))
+        .await
+        .err()
+        .expect("an error");
+        assert!(err.starts_with("REMOTE_CA_FILE"), "{err}");
+        assert!(err.contains(&bad.display().to_string()), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn jwt_algorithms_accepts_the_rfc_9864_name_ed25519_for_ed25519_keys_only() {
+    let addr = start(&[
+        ("JWKS_FILE", path("jwks.json")),
+        ("JWT_ALGORITHMS", "Ed25519".into()),
+    ])
+    .await;
+    let claims = json!({"sub": "u", "exp": now() + 600}).to_string();
+    let sign = |name: &str, kid: &str, alg: Algorithm| {
+        let header = json!({"alg": name, "kid": kid}).to_string();
+        raw_token(&header, &claims, alg, &signing_key(alg))
+    };
+    let ok = sign("Ed25519", "ed-1", Algorithm::EdDSA);
+    assert_eq!(fetch_bearer(addr, "/me", &ok).await.status, 200);
+    for (what, token) in [
+        (
+            "Ed25519 on an RSA key",
+            sign("Ed25519", "rsa-1", Algorithm::RS256),
+        ),
+        (
+            "ES256, not allowed",
+            sign("ES256", "ec256-1", Algorithm::ES256),
+        ),
+        ("Ed448", sign("Ed448", "ed-1", Algorithm::EdDSA)),
+    ] {
+        assert_eq!(
+            fetch_bearer(addr, "/me", &token).await.status,
+            401,
+            "{what}"
+        );
+    }
+    let err = serve::configure(&env_of(&[
+        ("JWKS_FILE", path("jwks.json")),
+        ("JWT_ALGORITHMS", "Ed448".into()),
+    ]))
+    .await
+    .err()
+    .expect("an error");
+    assert!(
+        err.contains("JWT_ALGORITHMS") && err.contains("Ed448"),
+        "{err}"
+    );
+}

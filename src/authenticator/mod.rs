@@ -248,6 +248,12 @@ pub struct AuthenticatorBuilder<C = Value> {
 #[cfg(feature = "remote")]
 use remote::RemoteSpec;
 
+mod spiffe;
+#[cfg(feature = "remote")]
+mod tenants;
+#[cfg(feature = "remote")]
+pub use tenants::TenantIssuers;
+
 impl<C> fmt::Debug for AuthenticatorBuilder<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthenticatorBuilder")
@@ -665,6 +671,7 @@ impl<C> AuthenticatorBuilder<C> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
+        self.check_spiffe()?;
         if self.keys.is_empty() && !remote {
             return Err(ConfigError::NoKeys);
         }

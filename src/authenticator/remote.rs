@@ -14,6 +14,8 @@ use crate::keys::KeyStore;
 pub(super) enum RemoteSpec {
     Jwks(String),
     Oidc(String),
+    Tenants(super::TenantIssuers),
+    SpiffeBundle(String),
 }
 
 #[cfg(feature = "remote")]
@@ -40,7 +42,7 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
-    fn set_remote(&mut self, spec: RemoteSpec) {
+    pub(super) fn set_remote(&mut self, spec: RemoteSpec) {
         if self.remote.is_some() {
             self.error.get_or_insert(ConfigError::SeveralRemoteSources);
         }
@@ -72,9 +74,14 @@ impl<C> AuthenticatorBuilder<C> {
             return self.build();
         };
         let allow_http = self.remote_options.allow_http;
-        let source = match &spec {
-            RemoteSpec::Jwks(url) => Source::Jwks(parse_url(url, allow_http)?),
-            RemoteSpec::Oidc(issuer) => Source::oidc(issuer, allow_http)?,
+        let source = match spec {
+            RemoteSpec::Jwks(url) => Source::Jwks(parse_url(&url, allow_http)?),
+            RemoteSpec::Oidc(issuer) => Source::oidc(&issuer, allow_http)?,
+            RemoteSpec::Tenants(spec) => return super::tenants::build(self, spec).await,
+            RemoteSpec::SpiffeBundle(url) => {
+                self.remote_options.spiffe_bundle = true;
+                Source::Jwks(parse_url(&url, allow_http)?)
+            }
         };
         // OIDC pins `iss` to the issuer, unless the application chose.
         let bind_issuer = self.rules.issuers.is_none();
@@ -88,7 +95,10 @@ impl<C> AuthenticatorBuilder<C> {
         let options = self.remote_options.clone();
         let clock = Arc::clone(&self.rules.clock);
         let (parts, local) = self.into_parts()?;
-        let remote = RemoteKeys::start(local, source, bind_issuer, options, clock).await?;
+        let bind = bind_issuer
+            .then(|| source.issuer().map(str::to_owned))
+            .flatten();
+        let remote = RemoteKeys::start(local, source, bind, options, clock).await?;
         Ok(parts.finish(KeyStore::Remote(remote), algorithms))
     }
 }

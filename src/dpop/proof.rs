@@ -165,7 +165,8 @@ impl Dpop {
         let alg = header
             .get("alg")
             .and_then(Value::as_str)
-            .and_then(|a| a.parse::<Algorithm>().ok())
+            // RFC 9864 `Ed25519`: EdDSA, with the proof's OKP Ed25519 key.
+            .and_then(crate::keys::algorithm_named)
             .ok_or_else(invalid)?;
         if !self.algorithms.contains(alg) {
             return Err(invalid());

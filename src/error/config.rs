@@ -52,6 +52,17 @@ pub enum ConfigError {
     /// at build: the error names the URL and the reason.
     #[cfg(feature = "remote")]
     RemoteKeys(super::FetchError),
+    /// [`AuthenticatorBuilder::spiffe`](crate::AuthenticatorBuilder::spiffe):
+    /// an unusable trust domain, or no audience (the message says which).
+    Spiffe(&'static str),
+    /// [`HttpClientOptions`](crate::HttpClientOptions): a PEM or proxy URL
+    /// that does not parse (the message says which; never key material).
+    #[cfg(feature = "remote")]
+    HttpClient(&'static str),
+    /// [`TenantIssuers`](crate::TenantIssuers): an unusable pattern, tenant
+    /// list or combination (the message says which).
+    #[cfg(feature = "remote")]
+    Tenants(&'static str),
     /// A remote key source is configured: build with
     /// [`build_async`](crate::AuthenticatorBuilder::build_async), which
     /// fetches the keys first.
@@ -95,6 +106,11 @@ impl fmt::Display for ConfigError {
             Self::Io { path, .. } => write!(f, "cannot read {}", path.display()),
             #[cfg(feature = "remote")]
             Self::RemoteKeys(e) => write!(f, "remote keys: {e}"),
+            Self::Spiffe(why) => write!(f, "spiffe: {why}"),
+            #[cfg(feature = "remote")]
+            Self::HttpClient(why) => write!(f, "http client: {why}"),
+            #[cfg(feature = "remote")]
+            Self::Tenants(why) => write!(f, "tenant issuers: {why}"),
             Self::SeveralRemoteSources => f.write_str(
                 "one remote key source per authenticator; use one authenticator per issuer",
             ),

@@ -8,6 +8,8 @@ use std::fmt;
 pub struct FetchError {
     url: String,
     kind: FetchErrorKind,
+    /// What TLS said (a certificate problem), when that is the cause.
+    tls: Option<String>,
     source: Option<reqwest::Error>,
 }
 
@@ -20,8 +22,19 @@ pub enum FetchErrorKind {
     /// Plain `http` to a host that is not loopback (see
     /// [`RemoteOptions::danger_allow_http`](crate::RemoteOptions::danger_allow_http)), on the URL itself or a redirect.
     InsecureUrl,
-    /// No connection (DNS, refused, TLS).
+    /// No connection (DNS, refused).
     Connect,
+    /// The TLS handshake failed: most often the provider's certificate was
+    /// refused (an unknown issuer: a private CA not added with
+    /// [`HttpClientOptions::add_root_certificates_pem`](crate::HttpClientOptions::add_root_certificates_pem);
+    /// a certificate for another host name; an expired one), or the
+    /// provider refused ours. The message says which.
+    Tls,
+    /// The HTTP client could not be built from the
+    /// [`HttpClientOptions`](crate::HttpClientOptions) (a root or client
+    /// certificate the TLS library refuses, no root at all, or an own
+    /// client combined with settings it would ignore).
+    ClientConfig,
     /// The connect or total timeout passed.
     Timeout,
     /// Too many redirects, or a redirect to an insecure URL.
@@ -54,12 +67,21 @@ impl FetchError {
         Self {
             url: url.to_string(),
             kind,
+            tls: None,
             source: None,
         }
     }
 
+    pub(crate) fn with_kind(mut self, kind: FetchErrorKind) -> Self {
+        self.kind = kind;
+        self
+    }
+
     pub(crate) fn transport(url: &reqwest::Url, e: reqwest::Error) -> Self {
-        let kind = if e.is_timeout() {
+        let tls = tls_problem(&e);
+        let kind = if tls.is_some() {
+            FetchErrorKind::Tls
+        } else if e.is_timeout() {
             FetchErrorKind::Timeout
         } else if e.is_redirect() {
             FetchErrorKind::Redirect
@@ -71,6 +93,7 @@ impl FetchError {
         Self {
             url: url.to_string(),
             kind,
+            tls,
             source: Some(e.without_url()),
         }
     }
@@ -97,6 +120,13 @@ impl fmt::Display for FetchError {
                 "plain http is refused except to loopback (use https, or danger_allow_http)",
             ),
             FetchErrorKind::Connect => f.write_str("cannot connect"),
+            FetchErrorKind::Tls => match &self.tls {
+                Some(problem) => write!(f, "tls handshake failed: {problem}"),
+                None => f.write_str("tls handshake failed"),
+            },
+            FetchErrorKind::ClientConfig => f.write_str(
+                "the http client cannot be built from the HttpClientOptions (roots, client certificate, proxy, own client)",
+            ),
             FetchErrorKind::Timeout => f.write_str("timed out"),
             FetchErrorKind::Redirect => {
                 f.write_str("too many redirects, or a redirect to an insecure url")
@@ -123,6 +153,29 @@ impl fmt::Display for FetchError {
         }
         Ok(())
     }
+}
+
+/// The rustls error in `e`'s chain, if any, as text (rustls names the
+/// certificate problem: `invalid peer certificate: UnknownIssuer`,
+/// `certificate not valid for name ...`); never certificate bytes.
+fn tls_problem(e: &reqwest::Error) -> Option<String> {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    // Bounded: an error chain is short, and io errors nest io errors.
+    for _ in 0..16 {
+        let err = current?;
+        if let Some(tls) = err.downcast_ref::<rustls::Error>() {
+            return Some(tls.to_string());
+        }
+        // `io::Error::source` skips the error it wraps: look inside.
+        current = match err
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner),
+            None => err.source(),
+        };
+    }
+    None
 }
 
 impl std::error::Error for FetchError {

@@ -48,9 +48,10 @@ impl<'a> Header<'a> {
             Some(_) => return Err(malformed()),
         }
         let alg = match fields.alg {
-            Some(Member::Str(alg)) => alg
-                .parse::<Algorithm>()
-                .map_err(|_| AuthError::new(AuthErrorKind::DisallowedAlgorithm))?,
+            // RFC 9864 `Ed25519` is EdDSA, and verifies with Ed25519 keys
+            // only (the only EdDSA keys there are here).
+            Some(Member::Str(alg)) => crate::keys::algorithm_named(&alg)
+                .ok_or_else(|| AuthError::new(AuthErrorKind::DisallowedAlgorithm))?,
             _ => return Err(malformed()),
         };
         let opt_str = |member: Option<Member<'a>>| match member {
@@ -364,9 +365,9 @@ mod tests {
             Some(_) => return Err(AuthErrorKind::MalformedToken),
         }
         let alg = match h.get("alg") {
-            Some(Value::String(a)) => a
-                .parse::<Algorithm>()
-                .map_err(|_| AuthErrorKind::DisallowedAlgorithm)?,
+            Some(Value::String(a)) => {
+                crate::keys::algorithm_named(a).ok_or(AuthErrorKind::DisallowedAlgorithm)?
+            }
             _ => return Err(AuthErrorKind::MalformedToken),
         };
         let opt = |name: &str| match h.get(name) {

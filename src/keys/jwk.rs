@@ -5,11 +5,31 @@ use std::path::Path;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
 
 use super::{Key, KeyKind, KeySet};
 use crate::error::{ConfigError, KeyError};
+
+/// Which keys of a set verify: `use: sig` (or no `use`) in a JWK Set;
+/// `use: jwt-svid` in a SPIFFE trust bundle, and only there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Usage {
+    Sig,
+    JwtSvid,
+}
+
+impl Usage {
+    /// Whether a key with this `use` member verifies.
+    fn admits(self, member: Option<&str>) -> bool {
+        match self {
+            // RFC 7517 §4.2: `use` other than "sig" is not a signature key.
+            Self::Sig => member.is_none_or(|u| u == "sig"),
+            // SPIFFE Trust Domain and Bundle §4.2.2: `use` is required;
+            // `x509-svid` keys are for TLS, not tokens.
+            Self::JwtSvid => member == Some("jwt-svid"),
+        }
+    }
+}
 
 impl KeySet {
     /// Parses a JWK Set (RFC 7517 §5) of public keys, or `oct` secrets.
@@ -18,6 +38,24 @@ impl KeySet {
     /// A [`KeyError`] for a malformed set or key, a key that breaks the
     /// import policy (module docs), or a set with no usable key.
     pub fn from_jwks_json(json: &str) -> Result<Self, KeyError> {
+        Self::parse_set(json, Usage::Sig)
+    }
+
+    /// Parses a SPIFFE trust bundle (its JWK Set form, SPIFFE Trust Domain
+    /// and Bundle §4): the keys whose `use` is `jwt-svid`, under the same
+    /// import policy as any key; `x509-svid` keys and keys without that
+    /// `use` are skipped; `oct` keys are refused. Only a source declared a
+    /// bundle imports `jwt-svid` keys: [`from_jwks_json`](Self::from_jwks_json)
+    /// skips them.
+    ///
+    /// # Errors
+    /// As [`from_jwks_json`](Self::from_jwks_json); a bundle holding no
+    /// `jwt-svid` key is [`KeyError::Empty`].
+    pub fn from_spiffe_bundle_json(json: &str) -> Result<Self, KeyError> {
+        Self::parse_set(json, Usage::JwtSvid)
+    }
+
+    fn parse_set(json: &str, usage: Usage) -> Result<Self, KeyError> {
         let doc: Value = serde_json::from_str(json).map_err(|_| KeyError::InvalidJwkSet)?;
         let keys = doc
             .get("keys")
@@ -30,7 +68,13 @@ impl KeySet {
                 index,
                 reason: "not a json object",
             })?;
-            if let Some(key) = parse_jwk(index, jwk)? {
+            if usage == Usage::JwtSvid && jwk.get("kty").and_then(Value::as_str) == Some("oct") {
+                return Err(KeyError::InvalidJwk {
+                    index,
+                    reason: "a symmetric (oct) key in a SPIFFE bundle",
+                });
+            }
+            if let Some(key) = parse_jwk(index, jwk, usage)? {
                 if matches!(key.kind, KeyKind::Hmac { .. }) {
                     symmetric = true;
                 } else {
@@ -73,13 +117,17 @@ impl Key {
     /// checks of configured keys: `Ok(None)` for a key this crate does not
     /// verify with, `Err` for a broken or private one.
     pub(crate) fn from_public_jwk(jwk: &Map<String, Value>) -> Result<Option<Self>, KeyError> {
-        parse_jwk(0, jwk)
+        parse_jwk(0, jwk, Usage::Sig)
     }
 }
 
 /// One JWK: `Ok(None)` for a key that is not a signature-verification key of
 /// a type this crate verifies with (skipped), `Err` for a broken one.
-fn parse_jwk(index: usize, jwk: &Map<String, Value>) -> Result<Option<Key>, KeyError> {
+fn parse_jwk(
+    index: usize,
+    jwk: &Map<String, Value>,
+    usage: Usage,
+) -> Result<Option<Key>, KeyError> {
     let bad = |reason| KeyError::InvalidJwk { index, reason };
     let opt_str = |name: &str| match jwk.get(name) {
         None => Ok(None),
@@ -100,8 +148,7 @@ fn parse_jwk(index: usize, jwk: &Map<String, Value>) -> Result<Option<Key>, KeyE
         return Err(KeyError::PrivateKeyMaterial { index });
     }
     let kid = opt_str("kid")?;
-    // RFC 7517 §4.2: `use` other than "sig" is not a signature key.
-    if opt_str("use")?.is_some_and(|u| u != "sig") {
+    if !usage.admits(opt_str("use")?) {
         return Ok(None);
     }
     // RFC 7517 §4.3: with `key_ops`, the key may verify only if listed.
@@ -113,11 +160,14 @@ fn parse_jwk(index: usize, jwk: &Map<String, Value>) -> Result<Option<Key>, KeyE
     }
     let alg = match opt_str("alg")? {
         None => None,
-        Some(name) => match name.parse::<Algorithm>() {
-            Ok(a) => Some(a),
-            Err(_) if name.eq_ignore_ascii_case("none") => return Err(KeyError::AlgorithmMismatch),
-            // An algorithm this crate does not verify with (RSA-OAEP, ES512, ...).
-            Err(_) => return Ok(None),
+        // RFC 9864 `Ed25519` is EdDSA: only an OKP Ed25519 key allows it
+        // (an RSA or EC key naming it is a contradiction, refused below).
+        Some(name) => match super::algorithm_named(name) {
+            Some(a) => Some(a),
+            None if name.eq_ignore_ascii_case("none") => return Err(KeyError::AlgorithmMismatch),
+            // An algorithm this crate does not verify with (RSA-OAEP,
+            // ES512, Ed448, ESP256, ...).
+            None => return Ok(None),
         },
     };
 
@@ -200,7 +250,7 @@ pub(super) struct SkippedKey {
 /// [`KeyError::InvalidJwkSet`] when the document is not a JSON object with a
 /// `keys` array.
 #[cfg(feature = "remote")]
-pub(super) fn parse_remote_jwks(body: &[u8]) -> Result<RemoteJwks, KeyError> {
+pub(super) fn parse_remote_jwks(body: &[u8], usage: Usage) -> Result<RemoteJwks, KeyError> {
     let doc: Value = serde_json::from_slice(body).map_err(|_| KeyError::InvalidJwkSet)?;
     let list = doc
         .get("keys")
@@ -231,7 +281,7 @@ pub(super) fn parse_remote_jwks(body: &[u8]) -> Result<RemoteJwks, KeyError> {
             );
             continue;
         }
-        match parse_jwk(index, jwk) {
+        match parse_jwk(index, jwk, usage) {
             Ok(Some(key)) => keys.push((jwk.clone(), key)),
             Ok(None) => skip(
                 index,
@@ -359,7 +409,7 @@ mod tests {
         list.push(dup);
         list.push(dup2);
         let body = serde_json::to_vec(&serde_json::json!({ "keys": list })).unwrap();
-        let parsed = parse_remote_jwks(&body).unwrap();
+        let parsed = parse_remote_jwks(&body, Usage::Sig).unwrap();
         assert_eq!(parsed.keys.len(), usable);
         assert!(parsed.keys.iter().all(|(_, k)| k.kid() != Some("twice")));
         assert_eq!(parsed.skipped.len(), 6);
@@ -381,7 +431,7 @@ mod tests {
             2
         );
         assert!(matches!(
-            parse_remote_jwks(b"<html>"),
+            parse_remote_jwks(b"<html>", Usage::Sig),
             Err(KeyError::InvalidJwkSet)
         ));
     }

@@ -14,6 +14,8 @@ mod source;
 #[cfg(feature = "remote")]
 pub(crate) mod remote;
 
+#[cfg(feature = "remote")]
+pub(crate) use jwk::Usage;
 pub(crate) use key::KeyId;
 pub use key::{Key, KeyKind};
 pub use set::KeySet;
@@ -39,7 +41,30 @@ const ALL_ALGORITHMS: [Algorithm; 12] = [
     Algorithm::EdDSA,
 ];
 
+/// The RFC 9864 fully-specified name of EdDSA with an Ed25519 key.
+pub(crate) const ED25519: &str = "Ed25519";
+
+/// The algorithm a JOSE `alg` name denotes: the RFC 7518 / RFC 8037 names
+/// jsonwebtoken knows, and RFC 9864's `Ed25519`, which is EdDSA with an
+/// Ed25519 key (the only EdDSA keys this crate imports: an `Ed25519` token
+/// can only ever verify with an OKP Ed25519 key). Anything else is `None`:
+/// `none`, `Ed448` (RFC 9864; no backend verifies it), and the
+/// fully-specified ECDSA names `ESP256` / `ESP384` (RFC 9864 registers them
+/// for COSE, whose `ES256` does not fix the curve; in JOSE, `ES256` and
+/// `ES384` already name P-256 and P-384 exactly, RFC 7518 §3.4, so a JOSE
+/// token has no reason to use them).
+pub(crate) fn algorithm_named(name: &str) -> Option<Algorithm> {
+    if name == ED25519 {
+        return Some(Algorithm::EdDSA);
+    }
+    name.parse().ok()
+}
+
 /// A small set of [`Algorithm`]s (a bit set; cheap to copy and test).
+///
+/// `Algorithm::EdDSA` in a set also admits the RFC 9864 name `Ed25519`
+/// (tokens, DPoP proofs and JWK `alg` members): both name EdDSA with an
+/// OKP Ed25519 key here, the only EdDSA key this crate imports.
 #[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct AlgorithmSet(u16);
 
@@ -55,6 +80,25 @@ impl AlgorithmSet {
             .iter()
             .position(|a| *a == alg)
             .map_or(0, |i| 1 << i)
+    }
+
+    /// The algorithm a JOSE `alg` name denotes, for parsing allow-lists
+    /// from configuration: the RFC 7518 / RFC 8037 names (`RS256`, `ES256`,
+    /// `EdDSA`, ...) and RFC 9864's `Ed25519` (EdDSA with an Ed25519 key,
+    /// so `Algorithm::EdDSA`). `None` for `none`, `Ed448` (unsupported) and
+    /// the COSE-only `ESP256` / `ESP384` (in JOSE, `ES256` / `ES384`
+    /// already fix the curve).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{Algorithm, AlgorithmSet};
+    ///
+    /// assert_eq!(AlgorithmSet::algorithm_named("Ed25519"), Some(Algorithm::EdDSA));
+    /// assert_eq!(AlgorithmSet::algorithm_named("ES256"), Some(Algorithm::ES256));
+    /// assert_eq!(AlgorithmSet::algorithm_named("Ed448"), None);
+    /// ```
+    #[must_use]
+    pub fn algorithm_named(name: &str) -> Option<Algorithm> {
+        algorithm_named(name)
     }
 
     /// Every asymmetric algorithm this crate verifies (RSA, ECDSA, EdDSA):

@@ -2,6 +2,8 @@
 
 mod issuer;
 mod sequence;
+#[cfg(feature = "remote")]
+pub(crate) mod tenants;
 
 use std::collections::HashMap;
 use std::fmt;
@@ -66,6 +68,30 @@ enum Issuers {
     /// Picked by the token's unverified `iss`
     /// ([`Authenticator::by_issuer`](crate::Authenticator::by_issuer)).
     ByIssuer(Arc<HashMap<String, Arc<IssuerVerifier>>>),
+    /// Picked by the token's unverified `iss` among the tenants of an issuer
+    /// pattern, each made on first sight ([`TenantIssuers`](crate::TenantIssuers)).
+    #[cfg(feature = "remote")]
+    Tenants(Arc<tenants::TenantTable>),
+}
+
+/// The verifier [`Verifier::pick`] chose: borrowed from the verifier, or a
+/// tenant's, taken from its table.
+enum Picked<'a> {
+    Borrowed(&'a IssuerVerifier),
+    #[cfg(feature = "remote")]
+    Tenant(Arc<IssuerVerifier>),
+}
+
+impl std::ops::Deref for Picked<'_> {
+    type Target = IssuerVerifier;
+
+    fn deref(&self) -> &IssuerVerifier {
+        match self {
+            Self::Borrowed(v) => v,
+            #[cfg(feature = "remote")]
+            Self::Tenant(v) => v,
+        }
+    }
 }
 
 impl Clone for Issuers {
@@ -73,6 +99,8 @@ impl Clone for Issuers {
         match self {
             Self::One(v) => Self::One(Arc::clone(v)),
             Self::ByIssuer(t) => Self::ByIssuer(Arc::clone(t)),
+            #[cfg(feature = "remote")]
+            Self::Tenants(t) => Self::Tenants(Arc::clone(t)),
         }
     }
 }
@@ -134,6 +162,8 @@ impl<C> fmt::Debug for Verifier<C> {
         match &self.issuers {
             Issuers::One(v) => d.field("issuer", v),
             Issuers::ByIssuer(table) => d.field("issuers", table),
+            #[cfg(feature = "remote")]
+            Issuers::Tenants(table) => d.field("tenants", table),
         };
         d.finish()
     }
@@ -154,6 +184,15 @@ impl<C> Verifier<C> {
         }
     }
 
+    /// A verifier over the tenants of an issuer pattern.
+    #[cfg(feature = "remote")]
+    pub(crate) fn tenants(table: Arc<tenants::TenantTable>, decode: Decode<C>) -> Self {
+        Self {
+            issuers: Issuers::Tenants(table),
+            decode,
+        }
+    }
+
     /// A verifier that picks among `verifiers` by the token's `iss`.
     ///
     /// # Errors
@@ -168,6 +207,9 @@ impl<C> Verifier<C> {
         for verifier in verifiers {
             decode.get_or_insert(verifier.decode);
             let entries: Vec<(String, Arc<IssuerVerifier>)> = match verifier.issuers {
+                // A pattern is not a list: it stands alone.
+                #[cfg(feature = "remote")]
+                Issuers::Tenants(_) => return Err(ConfigError::IssuerRequired),
                 Issuers::ByIssuer(nested) => nested
                     .iter()
                     .map(|(iss, v)| (iss.clone(), Arc::clone(v)))
@@ -197,6 +239,9 @@ impl<C> Verifier<C> {
         let (one, table) = match &self.issuers {
             Issuers::One(v) => (Some(&**v), None),
             Issuers::ByIssuer(table) => (None, Some(table)),
+            // Tenants are picked first, then asked (their table is locked).
+            #[cfg(feature = "remote")]
+            Issuers::Tenants(_) => (None, None),
         };
         one.into_iter()
             .chain(table.into_iter().flat_map(|t| t.values().map(|v| &**v)))
@@ -221,6 +266,8 @@ impl<C> Verifier<C> {
         match &self.issuers {
             Issuers::One(v) => v.max_token_len,
             Issuers::ByIssuer(table) => table.values().map(|v| v.max_token_len).max().unwrap_or(0),
+            #[cfg(feature = "remote")]
+            Issuers::Tenants(table) => table.max_token_len,
         }
     }
 
@@ -228,6 +275,10 @@ impl<C> Verifier<C> {
     /// the keys can verify; for several issuers, the union of theirs).
     #[must_use]
     pub fn algorithms(&self) -> AlgorithmSet {
+        #[cfg(feature = "remote")]
+        if let Issuers::Tenants(table) = &self.issuers {
+            return table.algorithms;
+        }
         self.each()
             .iter()
             .map(|v| v.algorithms)
@@ -239,7 +290,15 @@ impl<C> Verifier<C> {
     #[must_use]
     pub fn cache_stats(&self) -> Option<CacheStats> {
         let mut total: Option<CacheStats> = None;
-        for v in self.each() {
+        #[cfg(feature = "remote")]
+        let tenants = match &self.issuers {
+            Issuers::Tenants(table) => table.each_ready(),
+            _ => Vec::new(),
+        };
+        #[cfg(not(feature = "remote"))]
+        let tenants: Vec<Arc<IssuerVerifier>> = Vec::new();
+        let each = self.each().into_iter().chain(tenants.iter().map(|v| &**v));
+        for v in each {
             if let Some(s) = v.cache_stats() {
                 let t = total.get_or_insert_with(CacheStats::default);
                 t.entries += s.entries;
@@ -253,11 +312,28 @@ impl<C> Verifier<C> {
     /// several issuers, the one of the token's `iss`. That `iss` is read
     /// unverified, only to choose: the chosen verifier's keys and rules
     /// then check the token as usual.
-    fn pick(&self, token: &str) -> Result<&IssuerVerifier, AuthError> {
+    fn pick(&self, token: &str) -> Result<Picked<'_>, AuthError> {
         let table = match &self.issuers {
-            Issuers::One(v) => return Ok(v),
+            Issuers::One(v) => return Ok(Picked::Borrowed(v)),
             Issuers::ByIssuer(table) => table,
+            #[cfg(feature = "remote")]
+            Issuers::Tenants(table) => {
+                let iss = self.unverified_iss(token)?;
+                return table
+                    .ready(&iss)
+                    .map(Picked::Tenant)
+                    .ok_or_else(|| AuthError::new(AuthErrorKind::KeySourceUnavailable));
+            }
         };
+        let iss = self.unverified_iss(token)?;
+        table
+            .get(iss.as_str())
+            .map(|v| Picked::Borrowed(v))
+            .ok_or_else(|| AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"))
+    }
+
+    /// The token's `iss`, read unverified, only to choose a verifier.
+    fn unverified_iss(&self, token: &str) -> Result<String, AuthError> {
         if token.len() > self.max_token_len() {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
@@ -266,17 +342,11 @@ impl<C> Verifier<C> {
         let bytes = decode_segment(Compact::split(token)?.payload)?;
         let only: IssOnly = serde_json::from_slice(&bytes)
             .map_err(|_| AuthError::new(AuthErrorKind::MalformedToken))?;
-        let iss = match only.iss {
-            Some(Value::String(iss)) => iss,
-            None | Some(Value::Null) => {
-                return Err(AuthError::claim(AuthErrorKind::MissingClaim, "iss"))
-            }
-            Some(_) => return Err(AuthError::claim(AuthErrorKind::InvalidClaim, "iss")),
-        };
-        table
-            .get(iss.as_str())
-            .map(|v| &**v)
-            .ok_or_else(|| AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"))
+        match only.iss {
+            Some(Value::String(iss)) => Ok(iss),
+            None | Some(Value::Null) => Err(AuthError::claim(AuthErrorKind::MissingClaim, "iss")),
+            Some(_) => Err(AuthError::claim(AuthErrorKind::InvalidClaim, "iss")),
+        }
     }
 
     /// Verifies only the JWS: size, shape, header rules, key selection and
@@ -389,6 +459,10 @@ impl<C: Send + Sync + 'static> Verifier<C> {
         jkt: Option<&str>,
     ) -> Verdict<Claims<C>> {
         let facts = sequence::Request { route, jkt };
+        #[cfg(feature = "remote")]
+        if let Issuers::Tenants(table) = &self.issuers {
+            return self.check_tenant(table, token, route, jkt, &facts);
+        }
         // A cached token first: with several issuers, each issuer's cache is
         // asked (a few lookups, where picking the issuer first would cost a
         // payload parse on every hit).
@@ -400,6 +474,52 @@ impl<C: Send + Sync + 'static> Verifier<C> {
         match self.pick(token) {
             Ok(v) => v.check_token(token, &facts, self.decode),
             Err(e) => Verdict::Ready(Err(e)),
+        }
+    }
+
+    /// A token of a tenant: its verifier (cache, then the full check), or
+    /// a wait while the tenant's keys are fetched for the first time.
+    #[cfg(feature = "remote")]
+    fn check_tenant(
+        &self,
+        table: &tenants::TenantTable,
+        token: &str,
+        route: &RouteRules,
+        jkt: Option<&str>,
+        facts: &sequence::Request<'_>,
+    ) -> Verdict<Claims<C>> {
+        let iss = match self.unverified_iss(token) {
+            Ok(iss) => iss,
+            Err(e) => return Verdict::Ready(Err(e)),
+        };
+        match table.lookup(&iss) {
+            Err(e) => Verdict::Ready(Err(e)),
+            Ok(tenants::Lookup::Ready(v)) => v
+                .check_cached(token, facts)
+                .unwrap_or_else(|| v.check_token(token, facts, self.decode)),
+            Ok(tenants::Lookup::Loading(loading)) => {
+                let verifier = self.clone();
+                let token = token.to_owned();
+                let route = route.clone();
+                let jkt = jkt.map(str::to_owned);
+                Verdict::Pending {
+                    wait: Box::pin(async move {
+                        loading.await;
+                        match verifier.check_now(&token, &route, jkt.as_deref()) {
+                            Verdict::Ready(result) => result,
+                            // Still loading after its load ended (the task
+                            // died): fail closed rather than wait again.
+                            Verdict::Pending { unless_waited, .. }
+                                if unless_waited.kind() == AuthErrorKind::KeySourceUnavailable =>
+                            {
+                                Err(unless_waited)
+                            }
+                            Verdict::Pending { wait, .. } => wait.await,
+                        }
+                    }),
+                    unless_waited: AuthError::new(AuthErrorKind::KeySourceUnavailable),
+                }
+            }
         }
     }
 }
@@ -414,14 +534,14 @@ mod tests {
     fn only(issuers: Issuers) -> Arc<IssuerVerifier> {
         match issuers {
             Issuers::One(v) => v,
-            Issuers::ByIssuer(_) => panic!("one issuer"),
+            _ => panic!("one issuer"),
         }
     }
 
     fn cache<C>(v: &Verifier<C>) -> &TokenCache {
         match &v.issuers {
             Issuers::One(v) => v.cache.as_ref().unwrap(),
-            Issuers::ByIssuer(_) => panic!("one issuer"),
+            _ => panic!("one issuer"),
         }
     }
 

@@ -189,7 +189,7 @@ pub fn assert_algs(challenge: &str) {
         .and_then(|rest| rest.split('"').next())
         .unwrap_or_else(|| panic!("no algs in {challenge}"));
     assert_eq!(
-        algs, "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA",
+        algs, "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 EdDSA Ed25519",
         "{challenge}"
     );
 }

@@ -6,6 +6,8 @@ pub mod dpop;
 #[cfg(feature = "remote")]
 pub mod idp;
 pub mod logs;
+#[cfg(feature = "remote")]
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};

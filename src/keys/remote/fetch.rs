@@ -1,46 +1,18 @@
 //! HTTP(S) fetches of JWK Sets and OIDC discovery documents, with limits:
-//! connect and total timeouts, a body size limit enforced while reading,
-//! bounded redirects, and HTTPS required (except to loopback, or with the
-//! explicit `danger_allow_http`).
+//! the client and its transport policy come from `crate::http_client`; a
+//! body size limit enforced while reading.
 
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL};
-use reqwest::{redirect, Client, StatusCode, Url};
+use reqwest::{Client, StatusCode, Url};
 use serde::Deserialize;
 
 use super::RemoteOptions;
 use crate::error::{FetchError, FetchErrorKind};
-
-/// Parses `url` and applies the transport policy.
-pub(crate) fn parse_url(url: &str, allow_http: bool) -> Result<Url, FetchError> {
-    let parsed = Url::parse(url).map_err(|_| FetchError::new(url, FetchErrorKind::InvalidUrl))?;
-    check_url(&parsed, allow_http).map_err(|kind| FetchError::new(url, kind))?;
-    Ok(parsed)
-}
-
-/// HTTPS, or plain HTTP to a loopback host (or anywhere with the opt-in):
-/// keys fetched over plain HTTP across a network are whatever an attacker
-/// on the path wants them to be.
-fn check_url(url: &Url, allow_http: bool) -> Result<(), FetchErrorKind> {
-    match url.scheme() {
-        "https" => Ok(()),
-        "http" if allow_http || is_loopback(url) => Ok(()),
-        "http" => Err(FetchErrorKind::InsecureUrl),
-        _ => Err(FetchErrorKind::InvalidUrl),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
-        return false;
-    };
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
+pub(crate) use crate::http_client::parse_url;
+use crate::http_client::{build_client, check_url, Limits};
 
 /// Where the keys come from.
 #[derive(Debug)]
@@ -112,33 +84,26 @@ pub(crate) struct Fetcher {
     pub(crate) source: Source,
     max_body: usize,
     allow_http: bool,
+    /// The application's own client: the total timeout and the final URL
+    /// are checked per request.
+    own_client: Option<Duration>,
 }
 
 impl Fetcher {
     pub(crate) fn new(source: Source, options: &RemoteOptions) -> Result<Self, FetchError> {
-        let allow_http = options.allow_http;
-        let max_redirects = options.max_redirects;
-        let policy = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() > max_redirects {
-                attempt.error("too many redirects")
-            } else if check_url(attempt.url(), allow_http).is_err() {
-                attempt.error("redirect to an insecure url")
-            } else {
-                attempt.follow()
-            }
-        });
-        let client = Client::builder()
-            .connect_timeout(options.connect_timeout)
-            .timeout(options.timeout)
-            .redirect(policy)
-            .user_agent(concat!("tower-jwt-auth/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .map_err(|e| FetchError::transport(&source_url(&source), e))?;
+        let limits = Limits {
+            connect_timeout: options.connect_timeout,
+            timeout: options.timeout,
+            max_redirects: options.max_redirects,
+            allow_http: options.allow_http,
+        };
+        let client = build_client(&options.http, limits, &source_url(&source))?;
         Ok(Self {
             client,
             source,
             max_body: options.max_body,
-            allow_http,
+            allow_http: options.allow_http,
+            own_client: options.http.own_client().then_some(options.timeout),
         })
     }
 
@@ -200,13 +165,21 @@ impl Fetcher {
     /// GET with the limits: 200 only, the body read chunk by chunk and
     /// abandoned as soon as it passes the size limit.
     async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
-        let mut response = self
+        let mut request = self
             .client
             .get(url.clone())
-            .header(ACCEPT, "application/jwk-set+json, application/json")
+            .header(ACCEPT, "application/jwk-set+json, application/json");
+        if let Some(timeout) = self.own_client {
+            request = request.timeout(timeout);
+        }
+        let mut response = request
             .send()
             .await
             .map_err(|e| FetchError::transport(url, e))?;
+        if self.own_client.is_some() && check_url(response.url(), self.allow_http).is_err() {
+            // The application's client followed a redirect to plain http.
+            return Err(FetchError::new(url, FetchErrorKind::Redirect));
+        }
         let status = response.status();
         if status != StatusCode::OK {
             return Err(FetchError::new(

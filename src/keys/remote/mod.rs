@@ -29,7 +29,9 @@ const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// OIDC discovery, fetched at start and kept fresh.
 ///
 /// - **Fetching**: reqwest with rustls and the webpki roots (public
-///   identity providers work out of the box), a connect timeout (5 s), a
+///   identity providers work out of the box; a private CA, a client
+///   certificate, a proxy or an own client through
+///   [`RemoteOptions::http_client`]), a connect timeout (5 s), a
 ///   total timeout (10 s), a body limit (1 MiB) enforced while reading, at
 ///   most 5 redirects, HTTPS required except to loopback (or with the loudly
 ///   named [`RemoteOptions::danger_allow_http`]), on redirects too.
@@ -89,6 +91,9 @@ pub struct RemoteOptions {
     pub(crate) allow_http: bool,
     pub(crate) start_without_keys: bool,
     pub(crate) honor_cache_control: bool,
+    pub(crate) http: crate::http_client::HttpClientOptions,
+    /// The source is a SPIFFE trust bundle: its `jwt-svid` keys verify.
+    pub(crate) spiffe_bundle: bool,
 }
 
 impl Default for RemoteOptions {
@@ -104,6 +109,8 @@ impl Default for RemoteOptions {
             allow_http: false,
             start_without_keys: false,
             honor_cache_control: true,
+            http: crate::http_client::HttpClientOptions::default(),
+            spiffe_bundle: false,
         }
     }
 }
@@ -186,6 +193,17 @@ impl RemoteOptions {
         self
     }
 
+    /// Trust and transport of the fetches: extra or replaced root
+    /// certificates (a private CA), a client certificate (mutual TLS), a
+    /// proxy, or the application's own `reqwest::Client` (default: the
+    /// public roots and the environment's proxy). Host names and
+    /// certificates are always checked.
+    #[must_use]
+    pub fn http_client(mut self, http: crate::http_client::HttpClientOptions) -> Self {
+        self.http = http;
+        self
+    }
+
     /// DANGER: allows plain `http` URLs to any host. Keys fetched over
     /// plain HTTP across a network are whatever an attacker on the path
     /// wants. Loopback URLs (`127.0.0.0/8`, `::1`, `localhost`) are always
@@ -260,15 +278,12 @@ impl RemoteKeys {
     pub(crate) async fn start(
         local: KeySet,
         source: Source,
-        bind_issuer: bool,
+        bind_issuer: Option<String>,
         options: RemoteOptions,
         clock: Arc<dyn Clock>,
     ) -> Result<Arc<Self>, FetchError> {
         let runtime = Handle::try_current()
             .map_err(|_| FetchError::new(source.display_url(), FetchErrorKind::NoRuntime))?;
-        let bind_issuer = bind_issuer
-            .then(|| source.issuer().map(str::to_owned))
-            .flatten();
         let fetcher = Arc::new(Fetcher::new(source, &options)?);
         let (stop, stopped) = oneshot::channel();
         let this = Arc::new(Self {
@@ -389,7 +404,12 @@ impl RemoteKeys {
     /// Publishes a fetched set, or says why it cannot be used.
     fn apply(&self, fetched: Fetched) -> Result<FetchOutcome, FetchError> {
         let url = fetched.url.to_string();
-        let parsed = parse_remote_jwks(&fetched.body)
+        let usage = if self.options.spiffe_bundle {
+            super::Usage::JwtSvid
+        } else {
+            super::Usage::Sig
+        };
+        let parsed = parse_remote_jwks(&fetched.body, usage)
             .map_err(|_| FetchError::new(&url, FetchErrorKind::InvalidDocument))?;
         for s in &parsed.skipped {
             let kid = s.kid.as_deref().unwrap_or("");
@@ -516,6 +536,7 @@ fn is_config_error(e: &FetchError) -> bool {
             | FetchErrorKind::IssuerMismatch
             | FetchErrorKind::MissingJwksUri
             | FetchErrorKind::NoRuntime
+            | FetchErrorKind::ClientConfig
     )
 }
 

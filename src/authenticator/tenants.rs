@@ -1,0 +1,290 @@
+//! [`TenantIssuers`]: one authenticator for every tenant of a multi-tenant
+//! identity provider (feature `remote`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::future::FutureExt as _;
+use tokio::runtime::Handle;
+
+use super::{Authenticator, AuthenticatorBuilder};
+use crate::cache::TokenCache;
+use crate::error::{ConfigError, FetchError, FetchErrorKind};
+use crate::keys::remote::{parse_url, RemoteKeys, Source};
+use crate::keys::KeyStore;
+use crate::verifier::tenants::{
+    valid_tenant, Limits, MakeTenant, Pattern, TenantTable, PLACEHOLDER,
+};
+use crate::verifier::{IssuerVerifier, Verifier};
+
+/// The largest verified-token cache of one tenant.
+const TENANT_CACHE_CAPACITY: usize = 1024;
+
+/// The tenants of a multi-tenant identity provider (feature `remote`), for
+/// [`AuthenticatorBuilder::tenant_issuers`]: an issuer pattern such as
+/// Entra ID's `https://login.microsoftonline.com/{tenantid}/v2.0`, whose
+/// `{tenantid}` is the tenant.
+///
+/// - **Which tenants**: those of [`allow_tenants`](Self::allow_tenants),
+///   the safe default; or, with [`any_tenant`](Self::any_tenant), any
+///   tenant, up to [`max_tenants`](Self::max_tenants) (default 100). A
+///   token of another tenant, of an issuer not of the pattern, or of a
+///   tenant beyond the bound is refused (401 `invalid_token`) before any
+///   fetch.
+/// - **Keys**: by default each tenant's OIDC discovery
+///   (`<issuer>/.well-known/openid-configuration`, whose `issuer` must be
+///   exactly the tenant's), or a [`jwks_url`](Self::jwks_url): one set for
+///   every tenant, or, with `{tenantid}` in it, one per tenant. A tenant's
+///   keys are fetched on the first token naming it, once for every
+///   concurrent request (single flight), then refreshed as any remote set
+///   ([`RemoteOptions`](crate::RemoteOptions)); keys fetched for a tenant
+///   are bound to its issuer. A tenant whose keys cannot be had is not
+///   tried again before the [`retry_after`](Self::retry_after) cooldown
+///   (default 60 s): 503 meanwhile when its provider failed, 401 when the
+///   provider does not know the tenant (a 4xx, another issuer).
+/// - **Each token**: `iss` must be the tenant's issuer exactly, and the
+///   tenant claim ([`tenant_claim`](Self::tenant_claim), default Entra's
+///   `tid`) must name the same tenant; then the builder's other rules
+///   (audience, route rules, DPoP, revocation) as for any token.
+///
+/// An attacker sending a million different `iss` values thus causes no
+/// fetch with an allow-list, and at most `max_tenants` fetches per
+/// cooldown without one; the table never holds more than `max_tenants`
+/// tenants.
+///
+/// ```no_run
+/// use tower_jwt_auth::{Authenticator, TenantIssuers};
+///
+/// # async fn run() -> Result<(), tower_jwt_auth::ConfigError> {
+/// let auth = Authenticator::builder()
+///     .tenant_issuers(
+///         TenantIssuers::new("https://login.microsoftonline.com/{tenantid}/v2.0")
+///             .allow_tenants(["9188040d-6c67-4c5b-b112-36a304b66dad"]),
+///     )
+///     .audience(["api://my-app"])
+///     .build_async()
+///     .await?;
+/// # let _ = auth; Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct TenantIssuers {
+    pattern: String,
+    jwks_url: Option<String>,
+    allowed: Option<HashSet<String>>,
+    any: bool,
+    max_tenants: usize,
+    cooldown: Duration,
+    claim: &'static str,
+}
+
+impl TenantIssuers {
+    /// The tenants of `pattern`, an issuer URL holding `{tenantid}` once;
+    /// keys by each tenant's OIDC discovery. Name the tenants with
+    /// [`allow_tenants`](Self::allow_tenants) (or choose
+    /// [`any_tenant`](Self::any_tenant)): without either, the build fails.
+    #[must_use]
+    pub fn new(pattern: impl Into<String>) -> Self {
+        Self {
+            pattern: pattern.into(),
+            jwks_url: None,
+            allowed: None,
+            any: false,
+            max_tenants: 100,
+            cooldown: Duration::from_secs(60),
+            claim: "tid",
+        }
+    }
+
+    /// Keys from this JWK Set URL instead of discovery: one set for every
+    /// tenant (Entra's `https://login.microsoftonline.com/common/discovery/v2.0/keys`,
+    /// fetched at build), or, with `{tenantid}` in the URL, one set per
+    /// tenant, bound to its issuer.
+    #[must_use]
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.jwks_url = Some(url.into());
+        self
+    }
+
+    /// Accepts only these tenants (ids as they appear in the issuer; the
+    /// safe default). Each may be added more than once.
+    #[must_use]
+    pub fn allow_tenants(mut self, tenants: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.allowed
+            .get_or_insert_with(HashSet::new)
+            .extend(tenants.into_iter().map(Into::into));
+        self
+    }
+
+    /// Accepts any tenant of the pattern (a multi-tenant app open to every
+    /// organization), up to [`max_tenants`](Self::max_tenants) of them.
+    #[must_use]
+    pub fn any_tenant(mut self) -> Self {
+        self.any = true;
+        self
+    }
+
+    /// The most tenants held at once (default 100); a new tenant beyond it
+    /// is refused (tenants that failed a cooldown ago make room).
+    #[must_use]
+    pub fn max_tenants(mut self, tenants: usize) -> Self {
+        self.max_tenants = tenants;
+        self
+    }
+
+    /// How long a tenant whose keys could not be had is refused before it
+    /// is tried again (default 60 s).
+    #[must_use]
+    pub fn retry_after(mut self, cooldown: Duration) -> Self {
+        self.cooldown = cooldown;
+        self
+    }
+
+    /// The claim that must name the tenant (default `tid`, Entra's).
+    #[must_use]
+    pub fn tenant_claim(mut self, claim: &'static str) -> Self {
+        self.claim = claim;
+        self
+    }
+}
+
+impl<C> AuthenticatorBuilder<C> {
+    /// Tokens of every tenant of a multi-tenant issuer (feature `remote`;
+    /// see [`TenantIssuers`]). Build with
+    /// [`build_async`](Self::build_async). The builder's other rules apply
+    /// to every tenant; it must not name issuers itself
+    /// ([`issuer`](Self::issuer)): each tenant's is its own. Such an
+    /// authenticator stands alone: [`Authenticator::by_issuer`] refuses it
+    /// ([`ConfigError::IssuerRequired`]).
+    #[must_use]
+    pub fn tenant_issuers(mut self, tenants: TenantIssuers) -> Self {
+        self.set_remote(super::RemoteSpec::Tenants(tenants));
+        self
+    }
+}
+
+/// `build_async` for [`TenantIssuers`].
+pub(super) async fn build<C>(
+    mut builder: AuthenticatorBuilder<C>,
+    spec: TenantIssuers,
+) -> Result<Authenticator<C>, ConfigError> {
+    let pattern = Pattern::parse(&spec.pattern).ok_or(ConfigError::Tenants(
+        "the issuer pattern must hold `{tenantid}` exactly once",
+    ))?;
+    let mut options = builder.remote_options.clone();
+    let options_timeout = options.timeout;
+    options.start_without_keys = false;
+    let allow_http = options.allow_http;
+    parse_url(&pattern.issuer("tenant"), allow_http)?;
+    if builder.rules.issuers.is_some() {
+        return Err(ConfigError::Tenants(
+            "`issuer([..])` and tenant issuers exclude each other: each tenant's issuer is its own",
+        ));
+    }
+    match (&spec.allowed, spec.any) {
+        (None, false) => {
+            return Err(ConfigError::Tenants(
+                "name the tenants (`allow_tenants`), or choose `any_tenant`",
+            ))
+        }
+        (Some(_), true) => {
+            return Err(ConfigError::Tenants(
+                "`allow_tenants` and `any_tenant` exclude each other",
+            ))
+        }
+        (Some(allowed), false) if allowed.is_empty() => {
+            return Err(ConfigError::EmptyList { what: "tenant" })
+        }
+        (Some(allowed), _) if !allowed.iter().all(|t| valid_tenant(t)) => {
+            return Err(ConfigError::Tenants(
+                "a tenant id must be letters, digits, `-`, `_` or inner `.`",
+            ))
+        }
+        _ => {}
+    }
+    if spec.max_tenants == 0 {
+        return Err(ConfigError::Tenants("max_tenants must be at least 1"));
+    }
+    let runtime = Handle::try_current()
+        .map_err(|_| FetchError::new(&spec.pattern, FetchErrorKind::NoRuntime))?;
+    let algorithms = builder.check(true)?;
+    let capacity = builder.cache_capacity.min(TENANT_CACHE_CAPACITY);
+    let max_age = builder.cache_max_age;
+    let clock = Arc::clone(&builder.rules.clock);
+    let (parts, local) = builder.into_parts()?;
+    // One set for every tenant: fetched now, as `jwks_url` would be.
+    let per_tenant_url = spec.jwks_url.clone().filter(|u| u.contains(PLACEHOLDER));
+    let shared = match &spec.jwks_url {
+        Some(url) if per_tenant_url.is_none() => {
+            let source = Source::Jwks(parse_url(url, allow_http)?);
+            Some(
+                RemoteKeys::start(
+                    local.clone(),
+                    source,
+                    None,
+                    options.clone(),
+                    Arc::clone(&clock),
+                )
+                .await?,
+            )
+        }
+        _ => None,
+    };
+    let (rules, grants, revocation, unverified_cnf) = (
+        parts.rules.clone(),
+        parts.grants.clone(),
+        parts.revocation.clone(),
+        parts.unverified_cnf.clone(),
+    );
+    let (max_token_len, claim) = (parts.max_token_len, spec.claim);
+    let make: MakeTenant = Arc::new(move |tenant: String, issuer: String| {
+        let (local, options, clock) = (local.clone(), options.clone(), Arc::clone(&clock));
+        let (shared, per_tenant_url) = (shared.clone(), per_tenant_url.clone());
+        let (mut rules, grants, revocation) = (rules.clone(), grants.clone(), revocation.clone());
+        let unverified_cnf = unverified_cnf.clone();
+        async move {
+            let keys = match (shared, per_tenant_url) {
+                (Some(shared), _) => shared,
+                (None, Some(url)) => {
+                    let url = parse_url(&url.replace(PLACEHOLDER, &tenant), allow_http)?;
+                    let bind = Some(issuer.clone());
+                    RemoteKeys::start(local, Source::Jwks(url), bind, options, clock).await?
+                }
+                (None, None) => {
+                    let source = Source::oidc(&issuer, allow_http)?;
+                    let bind = Some(issuer.clone());
+                    RemoteKeys::start(local, source, bind, options, clock).await?
+                }
+            };
+            rules.issuers = Some(HashSet::from([issuer]));
+            rules.tenant = Some((claim, tenant));
+            Ok(IssuerVerifier {
+                keys: KeyStore::Remote(keys),
+                algorithms,
+                rules,
+                grants,
+                max_token_len,
+                revocation,
+                unverified_cnf,
+                cache: (capacity > 0 && max_age.as_secs() > 0)
+                    .then(|| TokenCache::new(capacity, max_age)),
+            })
+        }
+        .boxed()
+    });
+    let limits = Limits {
+        allowed: spec.allowed,
+        max_tenants: spec.max_tenants,
+        cooldown: spec.cooldown,
+        // Discovery, then the key set: two fetches.
+        load_timeout: options_timeout.saturating_mul(2),
+    };
+    let table = TenantTable::new(pattern, limits, algorithms, max_token_len, make, runtime);
+    Ok(Authenticator {
+        verifier: Verifier::tenants(table, parts.decode),
+        sources: parts.sources,
+        realm: parts.realm,
+        dpop: parts.dpop,
+        resource: parts.resource,
+    })
+}
