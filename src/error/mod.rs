@@ -96,6 +96,14 @@ pub enum AuthErrorKind {
     /// The DPoP replay store could not record the proof; answered with
     /// 503, never with an accept.
     DpopStoreUnavailable,
+    /// The introspection endpoint (RFC 7662) answered that the token is not
+    /// active: its `active` member is present but not the JSON literal
+    /// `true`. 401 `invalid_token`.
+    InactiveToken,
+    /// The introspection endpoint could not answer: unreachable, too slow,
+    /// not 200, not JSON, too large, or without `active`. Answered with 503,
+    /// never with an accept (fail closed).
+    IntrospectionUnavailable,
 }
 
 impl AuthErrorKind {
@@ -106,6 +114,7 @@ impl AuthErrorKind {
             Self::Missing
             | Self::KeySourceUnavailable
             | Self::RevocationUnavailable
+            | Self::IntrospectionUnavailable
             | Self::DpopStoreUnavailable => None,
             Self::MalformedRequest => Some("invalid_request"),
             Self::InvalidDpopProof => Some("invalid_dpop_proof"),
@@ -123,6 +132,7 @@ impl AuthErrorKind {
             Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::KeySourceUnavailable
             | Self::RevocationUnavailable
+            | Self::IntrospectionUnavailable
             | Self::DpopStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -160,6 +170,8 @@ impl AuthErrorKind {
             Self::InvalidBinding => "the token is not bound to the key of this request",
             Self::DpopRequired => "a dpop-bound token and proof are required",
             Self::DpopStoreUnavailable => "the dpop replay store is unavailable",
+            Self::InactiveToken => "the token is not active",
+            Self::IntrospectionUnavailable => "the token introspection endpoint is unavailable",
         }
     }
 }
@@ -244,6 +256,7 @@ impl AuthError {
             AuthErrorKind::InsufficientScope | AuthErrorKind::Forbidden => 7,
             AuthErrorKind::KeySourceUnavailable
             | AuthErrorKind::RevocationUnavailable
+            | AuthErrorKind::IntrospectionUnavailable
             | AuthErrorKind::DpopStoreUnavailable => 14,
             _ => 16,
         }

@@ -34,6 +34,9 @@ pub(crate) struct IssuerVerifier {
     pub(crate) revocation: Option<Arc<dyn Revocation>>,
     /// Tokens this verifier accepted before ([`cache`](crate::cache)).
     pub(crate) cache: Option<TokenCache>,
+    /// Where opaque tokens are checked (RFC 7662).
+    #[cfg(feature = "remote")]
+    pub(crate) introspection: Option<Arc<crate::introspection::Introspector>>,
 }
 
 impl fmt::Debug for IssuerVerifier {
@@ -46,7 +49,7 @@ impl fmt::Debug for IssuerVerifier {
             .field("max_token_len", &self.max_token_len)
             .field("revocation", &self.revocation)
             .field("cache", &self.cache)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -134,7 +137,7 @@ impl IssuerVerifier {
         };
         observe::issuer(claims.get("iss").and_then(Value::as_str));
         let now = self.rules.clock.now();
-        match sequence::run(self, &claims, signed.key, request, now) {
+        match sequence::run(self, &claims, Some(signed.key), request, now) {
             Err(e) => Verdict::Ready(Err(e)),
             Ok(None) => Verdict::Ready(self.finish(token, &bytes, claims, &signed, now, decode)),
             // Not cached until a revocation list has answered: the next
@@ -218,7 +221,7 @@ impl IssuerVerifier {
             return None;
         };
         observe::issuer(claims.get("iss").and_then(Value::as_str));
-        Some(match sequence::run(self, claims, key, request, now) {
+        Some(match sequence::run(self, claims, Some(key), request, now) {
             Err(e) => Verdict::Ready(Err(e)),
             Ok(None) => Verdict::Ready(Ok(Claims(typed))),
             Ok(Some(revocation)) => sequence::pending_revocation(async move {

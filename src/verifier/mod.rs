@@ -1,5 +1,7 @@
 //! The core: [`Verifier`] turns a token into claims or an error.
 
+#[cfg(feature = "remote")]
+mod introspected;
 mod issuer;
 mod sequence;
 
@@ -185,6 +187,18 @@ impl<C> Verifier<C> {
                 table.insert(iss, v);
             }
         }
+        #[cfg(feature = "remote")]
+        {
+            let mut introspecting: Vec<*const IssuerVerifier> = table
+                .values()
+                .filter(|v| v.introspection.is_some())
+                .map(Arc::as_ptr)
+                .collect();
+            introspecting.dedup();
+            if introspecting.len() > 1 {
+                return Err(ConfigError::SeveralIntrospections);
+            }
+        }
         Ok(Self {
             issuers: Issuers::ByIssuer(Arc::new(table)),
             decode: decode.ok_or(ConfigError::EmptyList { what: "issuer" })?,
@@ -200,6 +214,25 @@ impl<C> Verifier<C> {
         };
         one.into_iter()
             .chain(table.into_iter().flat_map(|t| t.values().map(|v| &**v)))
+    }
+
+    /// The issuer's verifier whose introspection endpoint takes `token`
+    /// (at most one issuer introspects: [`Self::by_issuer`] checks).
+    #[cfg(feature = "remote")]
+    fn introspecting(
+        &self,
+        token: &str,
+    ) -> Option<(
+        &Arc<IssuerVerifier>,
+        &Arc<crate::introspection::Introspector>,
+    )> {
+        let (one, table) = match &self.issuers {
+            Issuers::One(v) => (Some(v), None),
+            Issuers::ByIssuer(table) => (None, Some(table)),
+        };
+        one.into_iter()
+            .chain(table.into_iter().flat_map(|t| t.values()))
+            .find_map(|v| Some((v, v.introspection.as_ref().filter(|i| i.wants(token))?)))
     }
 
     /// Each issuer's verifier once.
@@ -396,6 +429,10 @@ impl<C: Send + Sync + 'static> Verifier<C> {
             if let Some(verdict) = v.check_cached(token, &facts) {
                 return verdict;
             }
+        }
+        #[cfg(feature = "remote")]
+        if let Some((v, introspector)) = self.introspecting(token) {
+            return introspected::check(v, introspector, token, &facts, self.decode);
         }
         match self.pick(token) {
             Ok(v) => v.check_token(token, &facts, self.decode),

@@ -219,10 +219,15 @@ pub struct AuthenticatorBuilder<C = Value> {
     remote: Option<RemoteSpec>,
     #[cfg(feature = "remote")]
     remote_options: crate::keys::remote::RemoteOptions,
+    #[cfg(feature = "remote")]
+    introspection: Option<crate::Introspection>,
     cache_capacity: usize,
     cache_max_age: Duration,
     _claims: PhantomData<fn() -> C>,
 }
+
+#[cfg(feature = "remote")]
+mod remote;
 
 /// The remote key source of a builder.
 #[cfg(feature = "remote")]
@@ -268,6 +273,8 @@ impl AuthenticatorBuilder<Value> {
             remote: None,
             #[cfg(feature = "remote")]
             remote_options: crate::keys::remote::RemoteOptions::default(),
+            #[cfg(feature = "remote")]
+            introspection: None,
             cache_capacity: DEFAULT_CAPACITY,
             cache_max_age: DEFAULT_MAX_AGE,
             _claims: PhantomData,
@@ -307,6 +314,8 @@ impl<C> AuthenticatorBuilder<C> {
             remote: self.remote,
             #[cfg(feature = "remote")]
             remote_options: self.remote_options,
+            #[cfg(feature = "remote")]
+            introspection: self.introspection,
             cache_capacity: self.cache_capacity,
             cache_max_age: self.cache_max_age,
             _claims: PhantomData,
@@ -575,7 +584,7 @@ impl<C> AuthenticatorBuilder<C> {
     /// configured.
     pub fn build(mut self) -> Result<Authenticator<C>, ConfigError> {
         #[cfg(feature = "remote")]
-        if self.remote.is_some() {
+        if self.remote.is_some() || self.introspection.is_some() {
             return Err(ConfigError::NeedsBuildAsync);
         }
         let algorithms = self.check(false)?;
@@ -591,6 +600,9 @@ impl<C> AuthenticatorBuilder<C> {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
+        // Introspection alone: no key, and no algorithm, is right.
+        #[cfg(feature = "remote")]
+        let remote = remote || (self.introspection.is_some() && self.keys.is_empty());
         if self.keys.is_empty() && !remote {
             return Err(ConfigError::NoKeys);
         }
@@ -602,7 +614,7 @@ impl<C> AuthenticatorBuilder<C> {
             Some(allowed) => allowed.intersection(possible),
             None => possible,
         };
-        if algorithms.is_empty() {
+        if algorithms.is_empty() && !self.keys.is_empty() {
             return Err(ConfigError::NoAlgorithms);
         }
         for (what, list) in [
@@ -650,6 +662,8 @@ impl<C> AuthenticatorBuilder<C> {
                 dpop,
                 cache: (self.cache_capacity > 0 && self.cache_max_age.as_secs() > 0)
                     .then(|| TokenCache::new(self.cache_capacity, self.cache_max_age)),
+                #[cfg(feature = "remote")]
+                introspection: None,
             },
             self.keys,
         ))
@@ -667,6 +681,8 @@ struct Parts<C> {
     revocation: Option<Arc<dyn Revocation>>,
     dpop: Option<Arc<Dpop>>,
     cache: Option<TokenCache>,
+    #[cfg(feature = "remote")]
+    introspection: Option<Arc<crate::introspection::Introspector>>,
 }
 
 impl<C> Parts<C> {
@@ -679,6 +695,8 @@ impl<C> Parts<C> {
             max_token_len: self.max_token_len,
             revocation: self.revocation,
             cache: self.cache,
+            #[cfg(feature = "remote")]
+            introspection: self.introspection,
         };
         Authenticator {
             verifier: Verifier::new(issuer, self.decode),
@@ -686,80 +704,6 @@ impl<C> Parts<C> {
             realm: self.realm,
             dpop: self.dpop,
         }
-    }
-}
-
-#[cfg(feature = "remote")]
-impl<C> AuthenticatorBuilder<C> {
-    /// Keys from a JWK Set URL (feature `remote`), fetched by
-    /// [`build_async`](Self::build_async) and kept fresh (see
-    /// [`RemoteOptions`](crate::RemoteOptions)). HTTPS is required except to
-    /// loopback. Local keys may be added too.
-    #[must_use]
-    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
-        self.set_remote(RemoteSpec::Jwks(url.into()));
-        self
-    }
-
-    /// Keys of an OpenID Connect issuer (feature `remote`): discovery at
-    /// `<issuer>/.well-known/openid-configuration`, whose `issuer` must equal
-    /// `issuer` exactly; keys from its `jwks_uri`, as
-    /// [`jwks_url`](Self::jwks_url). Unless [`issuer`](Self::issuer) says
-    /// otherwise, `iss` is then required and must equal `issuer`, and the
-    /// fetched keys are bound to it ([`Key::with_issuer`]).
-    #[must_use]
-    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.set_remote(RemoteSpec::Oidc(issuer.into()));
-        self
-    }
-
-    fn set_remote(&mut self, spec: RemoteSpec) {
-        if self.remote.is_some() {
-            self.error.get_or_insert(ConfigError::SeveralRemoteSources);
-        }
-        self.remote = Some(spec);
-    }
-
-    /// Timeouts, limits and refresh policy of the remote key source.
-    #[must_use]
-    pub fn remote_options(mut self, options: crate::keys::remote::RemoteOptions) -> Self {
-        self.remote_options = options;
-        self
-    }
-
-    /// Builds the authenticator after fetching the remote keys once (OIDC
-    /// discovery first), and starts their background refresh on the current
-    /// tokio runtime. Without a remote source, the same as
-    /// [`build`](Self::build).
-    ///
-    /// # Errors
-    /// As [`build`](Self::build), and [`ConfigError::RemoteKeys`] naming the
-    /// URL when the first fetch fails (unless
-    /// [`RemoteOptions::start_without_keys`](crate::RemoteOptions::start_without_keys)),
-    /// when the URL is plain `http` to a host that is not loopback, or when
-    /// the discovery document's `issuer` differs or has no `jwks_uri`.
-    pub async fn build_async(mut self) -> Result<Authenticator<C>, ConfigError> {
-        use crate::keys::remote::{parse_url, RemoteKeys, Source};
-
-        let Some(spec) = self.remote.take() else {
-            return self.build();
-        };
-        let allow_http = self.remote_options.allow_http;
-        let source = match &spec {
-            RemoteSpec::Jwks(url) => Source::Jwks(parse_url(url, allow_http)?),
-            RemoteSpec::Oidc(issuer) => Source::oidc(issuer, allow_http)?,
-        };
-        // OIDC pins `iss` to the issuer, unless the application chose.
-        let bind_issuer = self.rules.issuers.is_none();
-        if let (Some(issuer), true) = (source.issuer(), bind_issuer) {
-            self.rules.issuers = Some(HashSet::from([issuer.to_owned()]));
-        }
-        let algorithms = self.check(true)?;
-        let options = self.remote_options.clone();
-        let clock = Arc::clone(&self.rules.clock);
-        let (parts, local) = self.into_parts()?;
-        let remote = RemoteKeys::start(local, source, bind_issuer, options, clock).await?;
-        Ok(parts.finish(KeyStore::Remote(remote), algorithms))
     }
 }
 

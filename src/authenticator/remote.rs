@@ -1,0 +1,109 @@
+//! The remote parts of a builder (feature `remote`): key sources fetched
+//! from an identity provider, and token introspection.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use super::{Authenticator, AuthenticatorBuilder, RemoteSpec};
+use crate::error::ConfigError;
+use crate::keys::KeyStore;
+
+impl<C> AuthenticatorBuilder<C> {
+    /// Keys from a JWK Set URL (feature `remote`), fetched by
+    /// [`build_async`](Self::build_async) and kept fresh (see
+    /// [`RemoteOptions`](crate::RemoteOptions)). HTTPS is required except to
+    /// loopback. Local keys may be added too.
+    #[must_use]
+    pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
+        self.set_remote(RemoteSpec::Jwks(url.into()));
+        self
+    }
+
+    /// Keys of an OpenID Connect issuer (feature `remote`): discovery at
+    /// `<issuer>/.well-known/openid-configuration`, whose `issuer` must equal
+    /// `issuer` exactly; keys from its `jwks_uri`, as
+    /// [`jwks_url`](Self::jwks_url). Unless [`issuer`](Self::issuer) says
+    /// otherwise, `iss` is then required and must equal `issuer`, and the
+    /// fetched keys are bound to it ([`Key::with_issuer`](crate::Key::with_issuer)).
+    #[must_use]
+    pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.set_remote(RemoteSpec::Oidc(issuer.into()));
+        self
+    }
+
+    fn set_remote(&mut self, spec: RemoteSpec) {
+        if self.remote.is_some() {
+            self.error.get_or_insert(ConfigError::SeveralRemoteSources);
+        }
+        self.remote = Some(spec);
+    }
+
+    /// Opaque tokens checked by RFC 7662 introspection (feature `remote`;
+    /// see [`Introspection`](crate::Introspection) for which tokens go
+    /// there). Keys are then optional. Needs
+    /// [`build_async`](Self::build_async).
+    #[must_use]
+    pub fn introspection(mut self, introspection: crate::Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
+    /// Timeouts, limits and refresh policy of the remote key source.
+    #[must_use]
+    pub fn remote_options(mut self, options: crate::keys::remote::RemoteOptions) -> Self {
+        self.remote_options = options;
+        self
+    }
+
+    /// Builds the authenticator after fetching the remote keys once (OIDC
+    /// discovery first), and starts their background refresh on the current
+    /// tokio runtime. Without a remote source, the same as
+    /// [`build`](Self::build).
+    ///
+    /// # Errors
+    /// As [`build`](Self::build), and [`ConfigError::RemoteKeys`] naming the
+    /// URL when the first fetch fails (unless
+    /// [`RemoteOptions::start_without_keys`](crate::RemoteOptions::start_without_keys)),
+    /// when the URL is plain `http` to a host that is not loopback, or when
+    /// the discovery document's `issuer` differs or has no `jwks_uri`.
+    pub async fn build_async(mut self) -> Result<Authenticator<C>, ConfigError> {
+        use crate::introspection::Introspector;
+        use crate::keys::remote::{parse_url, RemoteKeys, Source};
+
+        let introspection = self.introspection.take();
+        let spec = self.remote.take();
+        if spec.is_none() && introspection.is_none() {
+            return self.build();
+        }
+        let allow_http = self.remote_options.allow_http;
+        let source = match &spec {
+            Some(RemoteSpec::Jwks(url)) => Some(Source::Jwks(parse_url(url, allow_http)?)),
+            Some(RemoteSpec::Oidc(issuer)) => Some(Source::oidc(issuer, allow_http)?),
+            None => None,
+        };
+        // OIDC pins `iss` to the issuer, unless the application chose.
+        let bind_issuer = self.rules.issuers.is_none();
+        if let (Some(issuer), true) = (source.as_ref().and_then(Source::issuer), bind_issuer) {
+            self.rules.issuers = Some(HashSet::from([issuer.to_owned()]));
+        }
+        self.introspection = introspection;
+        let algorithms = self.check(source.is_some())?;
+        let introspection = self.introspection.take();
+        let local_keys = source.is_some() || !self.keys.is_empty();
+        let options = self.remote_options.clone();
+        let clock = Arc::clone(&self.rules.clock);
+        let (mut parts, local) = self.into_parts()?;
+        if let Some(config) = introspection {
+            let started = Introspector::start(config, local_keys, Arc::clone(&clock)).await;
+            parts.introspection = Some(started.map_err(ConfigError::Introspection)?);
+        }
+        let keys = match source {
+            Some(source) => {
+                let remote = RemoteKeys::start(local, source, bind_issuer, options, clock).await?;
+                KeyStore::Remote(remote)
+            }
+            None => KeyStore::Fixed(local),
+        };
+        Ok(parts.finish(keys, algorithms))
+    }
+}
