@@ -554,3 +554,46 @@ async fn the_token_never_appears_in_a_log() {
     assert!(!text.contains("SeCrEt"), "{text}");
     assert!(!text.contains("s3cret"), "nor the client secret");
 }
+
+/// `tower_jwt_auth_introspections_total{result}` per endpoint request (the
+/// only recorder of this test binary); cache hits are not requests.
+#[tokio::test]
+async fn endpoint_requests_are_counted_by_result() {
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::MetricKind;
+    let recorder = DebuggingRecorder::new();
+    let snapshotter = recorder.snapshotter();
+    recorder
+        .install()
+        .expect("the only recorder of this binary");
+
+    let e = Endpoint::start().await;
+    e.answer("yes", active(json!({})));
+    let auth = Authenticator::builder()
+        .introspection(e.config())
+        .build_async()
+        .await
+        .unwrap();
+    let addr = api(&auth).await;
+    assert_eq!(call(addr, "/me", "yes").await.status, 200);
+    assert_eq!(call(addr, "/me", "yes").await.status, 200);
+    assert_eq!(call(addr, "/me", "no").await.status, 401);
+    e.set(Mode::Status(500));
+    assert_eq!(call(addr, "/me", "down").await.status, 503);
+
+    let mut counts = HashMap::new();
+    for (key, _, _, value) in snapshotter.snapshot().into_vec() {
+        let (kind, key) = key.into_parts();
+        if let (MetricKind::Counter, DebugValue::Counter(n)) = (kind, value) {
+            if key.name() == "tower_jwt_auth_introspections_total" {
+                let result = key.labels().next().unwrap().value().to_owned();
+                counts.insert(result, n);
+            }
+        }
+    }
+    let expected: HashMap<String, u64> = [("active", 1), ("inactive", 1), ("error", 1)]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    assert_eq!(counts, expected);
+}

@@ -93,6 +93,10 @@ impl<C> AuthenticatorBuilder<C> {
         let options = self.remote_options.clone();
         let clock = Arc::clone(&self.rules.clock);
         let (mut parts, local) = self.into_parts()?;
+        if !local_keys {
+            // No JWT is ever verified here: no JWT cache to look in.
+            parts.cache = None;
+        }
         if let Some(config) = introspection {
             let started = Introspector::start(config, local_keys, Arc::clone(&clock)).await;
             parts.introspection = Some(started.map_err(ConfigError::Introspection)?);

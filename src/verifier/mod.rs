@@ -334,8 +334,10 @@ impl<C: Send + Sync + 'static> Verifier<C> {
     /// (and starts a refetch, within the cooldown, for the next call), and a
     /// revocation list that must be asked over the network (Redis) without
     /// an answer at hand fails closed with
-    /// [`AuthErrorKind::RevocationUnavailable`];
-    /// [`verify_async`](Self::verify_async) waits for both instead.
+    /// [`AuthErrorKind::RevocationUnavailable`], and an opaque token whose
+    /// introspection answer is not cached with
+    /// [`AuthErrorKind::IntrospectionUnavailable`];
+    /// [`verify_async`](Self::verify_async) waits for them instead.
     ///
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
