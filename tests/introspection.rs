@@ -597,3 +597,43 @@ async fn endpoint_requests_are_counted_by_result() {
         .collect();
     assert_eq!(counts, expected);
 }
+
+/// With several issuers, an opaque token goes to the one issuer that
+/// introspects; two that introspect are a configuration error.
+#[tokio::test]
+async fn by_issuer_sends_opaque_tokens_to_the_one_introspecting_issuer() {
+    let e = Endpoint::start().await;
+    e.answer("opaque", active(json!({"iss": "https://as"})));
+    let introspecting = || async {
+        Authenticator::builder()
+            .issuer(["https://as"])
+            .introspection(e.config())
+            .build_async()
+            .await
+            .unwrap()
+    };
+    let jwt_issuer = Authenticator::builder()
+        .hmac_secret(common::SECRET)
+        .issuer(["https://jwt"])
+        .build()
+        .unwrap();
+    let auth = Authenticator::by_issuer([introspecting().await, jwt_issuer]).unwrap();
+    let addr = api(&auth).await;
+    assert_eq!(call(addr, "/me", "opaque").await.status, 200);
+    let jwt = common::hs256(&json!({"iss": "https://jwt", "exp": common::now() + 600}));
+    assert_eq!(call(addr, "/me", &jwt).await.status, 200);
+    assert_eq!(e.hits(), 1);
+
+    let other = introspecting().await;
+    let second = Authenticator::builder()
+        .issuer(["https://as2"])
+        .introspection(e.config())
+        .build_async()
+        .await
+        .unwrap();
+    let err = Authenticator::by_issuer([other, second]).unwrap_err();
+    assert!(
+        matches!(err, tower_jwt_auth::ConfigError::SeveralIntrospections),
+        "{err}"
+    );
+}

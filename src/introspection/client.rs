@@ -117,11 +117,13 @@ impl Introspector {
         }))
     }
 
-    /// Whether `token` goes to the endpoint rather than to the keys.
-    pub(crate) fn wants(&self, token: &str) -> bool {
+    /// Whether `token` goes to the endpoint rather than to the keys;
+    /// `other_issuers`: the verifier has other issuers (with their keys),
+    /// so a JWS compact token goes to the issuer its `iss` names.
+    pub(crate) fn wants(&self, token: &str, other_issuers: bool) -> bool {
         match self.rule {
             Some(rule) => rule(token),
-            None => !self.local_keys || !is_jws_compact(token),
+            None => !(self.local_keys || other_issuers) || !is_jws_compact(token),
         }
     }
 

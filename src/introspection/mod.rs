@@ -23,7 +23,9 @@ pub(crate) use client::{Answer, Introspector};
 /// remote key set), and a failure there is final (never a second try by
 /// introspection); any other token, or every token when there are no keys,
 /// is introspected. [`introspect_when`](Self::introspect_when) replaces
-/// this rule.
+/// this rule. Under [`Authenticator::by_issuer`](crate::Authenticator::by_issuer)
+/// (at most one issuer may introspect), a JWS compact token goes to the
+/// issuer its `iss` names and any other token to the introspecting issuer.
 ///
 /// **The request**: `POST` to the endpoint, `Content-Type:
 /// application/x-www-form-urlencoded`, body

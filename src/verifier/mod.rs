@@ -108,6 +108,12 @@ impl Clone for Issuers {
 /// signed by one issuer's key and claiming another issuer fails its
 /// signature check.
 ///
+/// With [`Introspection`](crate::Introspection) (feature `remote`), a token
+/// the introspection rule claims (by default: not a JWS compact token, or
+/// any token when there are no keys) skips steps 1–4: the authorization
+/// server's answer, cached or fresh, stands in for the signature, and step
+/// 5 runs on its claims exactly as above.
+///
 /// `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
 /// configuration, never from the token (RFC 8725 §3.10).
 ///
@@ -232,7 +238,11 @@ impl<C> Verifier<C> {
         };
         one.into_iter()
             .chain(table.into_iter().flat_map(|t| t.values()))
-            .find_map(|v| Some((v, v.introspection.as_ref().filter(|i| i.wants(token))?)))
+            .find_map(|v| {
+                let introspection = v.introspection.as_ref()?;
+                let wanted = introspection.wants(token, table.is_some());
+                wanted.then_some((v, introspection))
+            })
     }
 
     /// Each issuer's verifier once.
