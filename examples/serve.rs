@@ -302,7 +302,11 @@ async fn run() -> Result<(), String> {
         .iter()
         .map(|a| format!("{a:?}"))
         .collect();
-    println!("accepting alg: {}", algs.join(", "));
+    if algs.is_empty() {
+        println!("accepting alg: none (every token is introspected)");
+    } else {
+        println!("accepting alg: {}", algs.join(", "));
+    }
     if let Some(mode @ ("allowed" | "required")) = env("DPOP").as_deref() {
         println!(
             "DPoP {mode}: proofs must name htu = {}/<path>",

@@ -637,3 +637,30 @@ async fn by_issuer_sends_opaque_tokens_to_the_one_introspecting_issuer() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn introspection_alone_accepts_no_algorithm_and_keys_keep_their_checks() {
+    let e = Endpoint::start().await;
+    let auth = Authenticator::builder()
+        .introspection(e.config())
+        .build_async()
+        .await
+        .unwrap();
+    assert!(auth.verifier().algorithms().is_empty(), "no key: no JWS");
+    // An allow-list no key can serve is still refused, introspection or not.
+    let err = Authenticator::builder()
+        .hmac_secret(common::SECRET)
+        .algorithms([tower_jwt_auth::Algorithm::RS256])
+        .introspection(e.config())
+        .build_async()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, tower_jwt_auth::ConfigError::NoAlgorithms),
+        "{err}"
+    );
+    assert!(matches!(
+        Authenticator::builder().introspection(e.config()).build(),
+        Err(tower_jwt_auth::ConfigError::NeedsBuildAsync)
+    ));
+}

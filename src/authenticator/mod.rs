@@ -602,8 +602,10 @@ impl<C> AuthenticatorBuilder<C> {
         }
         // Introspection alone: no key, and no algorithm, is right.
         #[cfg(feature = "remote")]
-        let remote = remote || (self.introspection.is_some() && self.keys.is_empty());
-        if self.keys.is_empty() && !remote {
+        let introspection_only = !remote && self.introspection.is_some() && self.keys.is_empty();
+        #[cfg(not(feature = "remote"))]
+        let introspection_only = false;
+        if self.keys.is_empty() && !remote && !introspection_only {
             return Err(ConfigError::NoKeys);
         }
         let mut possible = self.keys.algorithms();
@@ -614,7 +616,7 @@ impl<C> AuthenticatorBuilder<C> {
             Some(allowed) => allowed.intersection(possible),
             None => possible,
         };
-        if algorithms.is_empty() && !self.keys.is_empty() {
+        if algorithms.is_empty() && !introspection_only {
             return Err(ConfigError::NoAlgorithms);
         }
         for (what, list) in [
