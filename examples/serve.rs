@@ -5,7 +5,9 @@
 //! (no key variable: a random secret, and ready tokens and curl lines)
 //!
 //! Environment: BIND, JWT_SECRET, JWKS_FILE, JWKS_URL, OIDC_ISSUER, REMOTE_CA_FILE
-//! (extra trusted roots, PEM, for the remote fetches), JWT_PUBLIC_KEY_PEM,
+//! (extra trusted roots, PEM, for the remote fetches), INTROSPECTION_URL,
+//! INTROSPECTION_CLIENT_ID, INTROSPECTION_CLIENT_SECRET and
+//! INTROSPECTION_CACHE_TTL (opaque tokens, RFC 7662), JWT_PUBLIC_KEY_PEM,
 //! JWT_ALGORITHMS, JWT_ISSUER, JWT_AUDIENCE, JWT_LEEWAY, DPOP
 //! (`off`/`allowed`/`required`), PUBLIC_URL (the origin DPoP proofs
 //! name in `htu`, and the protected resource of the RFC 9728 metadata;
@@ -25,7 +27,9 @@ use axum::Router;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use tower_jwt_auth::{AlgorithmSet, Authenticator, Claims, ConfigError, RawClaims};
-use tower_jwt_auth::{DpopConfig, DpopMode, HttpClientOptions, ProtectedResource, RemoteOptions};
+use tower_jwt_auth::{
+    DpopConfig, DpopMode, HttpClientOptions, Introspection, ProtectedResource, RemoteOptions,
+};
 
 async fn public() -> &'static str {
     "ok"
@@ -90,12 +94,19 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     }
     // A private CA's roots, trusted besides the public ones for every
     // outgoing fetch; host names are always checked.
+    let mut http = HttpClientOptions::new();
     if let Some(path) = env("REMOTE_CA_FILE") {
         let pem = std::fs::read(&path).map_err(|e| format!("REMOTE_CA_FILE {path}: {e}"))?;
-        let http = HttpClientOptions::new()
+        http = http
             .add_root_certificates_pem(&pem)
             .map_err(|e| format!("REMOTE_CA_FILE {path}: {e}"))?;
-        builder = builder.remote_options(RemoteOptions::new().http_client(http));
+        builder = builder.remote_options(RemoteOptions::new().http_client(http.clone()));
+    }
+    // Opaque tokens: with other keys, only a token that is not a JWS goes
+    // to the endpoint; alone, every token does.
+    let introspection_url = env("INTROSPECTION_URL");
+    if let Some(url) = &introspection_url {
+        builder = builder.introspection(introspection(env, url, http)?);
     }
     if let Some(secret) = &secret {
         builder = builder.hmac_secret(secret.as_bytes());
@@ -111,7 +122,7 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
             .public_key_pem(pem)
             .map_err(|e| format!("JWT_PUBLIC_KEY_PEM {path}: {e}"))?;
     }
-    let remote = jwks_url.is_some() || oidc_issuer.is_some();
+    let remote = jwks_url.is_some() || oidc_issuer.is_some() || introspection_url.is_some();
     if secret.is_none() && jwks_file.is_none() && pem_file.is_none() && !remote {
         let bytes: [u8; 32] = rand::random();
         let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
@@ -199,6 +210,7 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
             (ConfigError::InvalidResource { .. }, _, _) => {
                 format!("PUBLIC_URL: not a usable public URL: {e}")
             }
+            (ConfigError::Introspection(_), _, _) => format!("INTROSPECTION_URL: {e}"),
             _ => format!("configuration: {e}"),
         })?;
     Ok(Config {
@@ -207,6 +219,35 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         stepup_acr,
         stepup_max_age,
     })
+}
+
+/// INTROSPECTION_URL with its credentials (HTTP Basic) and cache TTL; the
+/// request timeout is the default 10 s, the answer limit 1 MiB.
+fn introspection(
+    env: &dyn Fn(&str) -> Option<String>,
+    url: &str,
+    http: HttpClientOptions,
+) -> Result<Introspection, String> {
+    let mut config = Introspection::endpoint(url).http_client(http);
+    match (
+        env("INTROSPECTION_CLIENT_ID"),
+        env("INTROSPECTION_CLIENT_SECRET"),
+    ) {
+        (Some(id), secret) => {
+            config = config.client_secret_basic(id, secret.unwrap_or_default());
+        }
+        (None, Some(_)) => {
+            return Err("INTROSPECTION_CLIENT_SECRET is set without INTROSPECTION_CLIENT_ID".into())
+        }
+        (None, None) => {}
+    }
+    if let Some(ttl) = env("INTROSPECTION_CACHE_TTL") {
+        let secs: u64 = ttl.trim().parse().map_err(|_| {
+            format!("INTROSPECTION_CACHE_TTL: not a whole number of seconds: {ttl:?}")
+        })?;
+        config = config.cache_ttl(Duration::from_secs(secs));
+    }
+    Ok(config)
 }
 
 pub(crate) fn app(config: &Config) -> Router {
@@ -306,7 +347,11 @@ async fn run() -> Result<(), String> {
         .iter()
         .map(|a| format!("{a:?}"))
         .collect();
-    println!("accepting alg: {}", algs.join(", "));
+    if algs.is_empty() {
+        println!("accepting alg: none (every token is introspected)");
+    } else {
+        println!("accepting alg: {}", algs.join(", "));
+    }
     if let Some(mode @ ("allowed" | "required")) = env("DPOP").as_deref() {
         println!(
             "DPoP {mode}: proofs must name htu = {}/<path>",

@@ -126,11 +126,28 @@ impl CachedToken {
     }
 }
 
+/// An entry that knows until when it may be used.
+pub(crate) trait Expiring {
+    /// Clock second from which the entry is no longer used.
+    fn expires_at(&self) -> u64;
+    fn set_expires_at(&mut self, at: u64);
+}
+
+impl Expiring for CachedToken {
+    fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+    fn set_expires_at(&mut self, at: u64) {
+        self.expires_at = at;
+    }
+}
+
 /// The stored key: the token text, compared in constant time.
-struct TokenKey(Box<str>);
+#[derive(Clone)]
+pub(crate) struct TokenKey(pub(crate) Box<str>);
 
 /// The lookup key: a borrowed token, hashed like [`TokenKey`].
-struct TokenRef<'a>(&'a str);
+pub(crate) struct TokenRef<'a>(pub(crate) &'a str);
 
 impl Hash for TokenKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
@@ -161,14 +178,14 @@ impl Equivalent<TokenKey> for TokenRef<'_> {
     }
 }
 
-/// A bounded map from token to [`CachedToken`].
-pub(crate) struct TokenCache {
-    map: Cache<TokenKey, Arc<CachedToken>>,
+/// A bounded map from token to [`CachedToken`] (or another entry).
+pub(crate) struct TokenCache<E = CachedToken> {
+    map: Cache<TokenKey, Arc<E>>,
     capacity: usize,
     max_age: u64,
 }
 
-impl fmt::Debug for TokenCache {
+impl<E> fmt::Debug for TokenCache<E> {
     // Never the tokens: only the size.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TokenCache")
@@ -179,7 +196,7 @@ impl fmt::Debug for TokenCache {
     }
 }
 
-impl TokenCache {
+impl<E: Expiring> TokenCache<E> {
     /// A cache of `capacity` tokens (at least 1), each used at most
     /// `max_age`.
     pub(crate) fn new(capacity: usize, max_age: Duration) -> Self {
@@ -193,15 +210,15 @@ impl TokenCache {
 
     /// The entry for `token` if there is one still in date at `now`; an
     /// entry past its time is removed.
-    pub(crate) fn get(&self, token: &str, now: u64) -> Option<Arc<CachedToken>> {
+    pub(crate) fn get(&self, token: &str, now: u64) -> Option<Arc<E>> {
         let found = self.lookup(token, now);
         crate::observe::cache_lookup(found.is_some());
         found
     }
 
-    fn lookup(&self, token: &str, now: u64) -> Option<Arc<CachedToken>> {
+    fn lookup(&self, token: &str, now: u64) -> Option<Arc<E>> {
         let entry = self.map.get(&TokenRef(token))?;
-        if now < entry.expires_at {
+        if now < entry.expires_at() {
             return Some(entry);
         }
         self.remove(token, &entry);
@@ -209,19 +226,19 @@ impl TokenCache {
     }
 
     /// Removes `entry` (and not a newer entry for the same token).
-    pub(crate) fn remove(&self, token: &str, entry: &Arc<CachedToken>) {
+    pub(crate) fn remove(&self, token: &str, entry: &Arc<E>) {
         self.map
             .remove_if(&TokenRef(token), |v| Arc::ptr_eq(v, entry));
     }
 
     /// Stores a token that passed every check at `now`, until its `exp`
     /// (`None`: no `exp`, only the maximum age applies).
-    pub(crate) fn insert(&self, token: &str, mut entry: CachedToken, now: u64, exp: Option<f64>) {
+    pub(crate) fn insert(&self, token: &str, mut entry: E, now: u64, exp: Option<f64>) {
         let max = now.saturating_add(self.max_age);
         // Floor: an entry must not outlive `exp`, even by a fraction.
         let exp = exp.map_or(u64::MAX, |e| e as u64);
-        entry.expires_at = max.min(exp);
-        if entry.expires_at <= now {
+        entry.set_expires_at(max.min(exp));
+        if entry.expires_at() <= now {
             return;
         }
         self.map.insert(TokenKey(token.into()), Arc::new(entry));

@@ -228,6 +228,31 @@ pub(crate) fn build_client(
         .map_err(|e| FetchError::transport(url, e).with_kind(FetchErrorKind::ClientConfig))
 }
 
+/// Reads `response`'s body, chunk by chunk, abandoned as soon as it passes
+/// `max` bytes; `url` is named in errors.
+pub(crate) async fn read_limited(
+    mut response: reqwest::Response,
+    url: &Url,
+    max: usize,
+) -> Result<Vec<u8>, FetchError> {
+    let too_large = || FetchError::new(url, FetchErrorKind::TooLarge { limit: max });
+    if response.content_length().is_some_and(|n| n > max as u64) {
+        return Err(too_large());
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| FetchError::transport(url, e))?
+    {
+        if body.len() + chunk.len() > max {
+            return Err(too_large());
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
 /// Parses `url` and applies the transport policy.
 pub(crate) fn parse_url(url: &str, allow_http: bool) -> Result<Url, FetchError> {
     let parsed = Url::parse(url).map_err(|_| FetchError::new(url, FetchErrorKind::InvalidUrl))?;

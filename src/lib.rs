@@ -381,6 +381,8 @@ mod error;
 mod gate;
 #[cfg(feature = "remote")]
 mod http_client;
+#[cfg(feature = "remote")]
+mod introspection;
 mod issue;
 mod jws;
 mod keys;
@@ -425,6 +427,8 @@ pub use error::{FetchError, FetchErrorKind};
 pub use gate::{Accepted, Decision, Gate, Pending};
 #[cfg(feature = "remote")]
 pub use http_client::HttpClientOptions;
+#[cfg(feature = "remote")]
+pub use introspection::Introspection;
 pub use issue::{
     IssueError, RefreshError, TokenIssuer, TokenIssuerBuilder, TokenPair, ACCESS_TOKEN_TYPE,
     REFRESH_TOKEN_TYPE,

@@ -21,6 +21,7 @@
 //! | `tower_jwt_auth_verification_seconds` | histogram | — (time of one verification, signature and claims checks included) |
 //! | `tower_jwt_auth_cache_total` | counter | `result` = `hit` / `miss` (verified-token cache) |
 //! | `tower_jwt_auth_key_fetches_total` | counter | `result` = `ok` / `error` (remote key set fetches) |
+//! | `tower_jwt_auth_introspections_total` | counter | `result` = `active` / `inactive` / `error` (RFC 7662 introspection requests; cache hits are counted in `tower_jwt_auth_cache_total`) |
 //!
 //! [`metrics`]: https://docs.rs/metrics
 
@@ -43,6 +44,10 @@ pub(crate) const CACHE: &str = "tower_jwt_auth_cache_total";
 /// The name of the key fetch counter.
 #[cfg_attr(not(feature = "metrics"), allow(dead_code))]
 pub(crate) const KEY_FETCHES: &str = "tower_jwt_auth_key_fetches_total";
+
+/// The name of the introspection request counter.
+#[cfg_attr(not(feature = "metrics"), allow(dead_code))]
+pub(crate) const INTROSPECTIONS: &str = "tower_jwt_auth_introspections_total";
 
 /// Longest `kid` / `iss` recorded in a span: they come from the token, so
 /// their size is the sender's choice.
@@ -211,6 +216,21 @@ pub(crate) fn key_fetch(ok: bool) {
     #[cfg(feature = "metrics")]
     metrics::counter!(KEY_FETCHES, "result" => if ok { "ok" } else { "error" }).increment(1);
     let _ = ok;
+}
+
+/// An introspection request, counted: `Some(active)`, or `None` when the
+/// endpoint could not answer (the introspector logs the details).
+#[inline]
+#[cfg_attr(not(feature = "remote"), allow(dead_code))]
+pub(crate) fn introspection(answer: Option<bool>) {
+    #[cfg(feature = "metrics")]
+    metrics::counter!(INTROSPECTIONS, "result" => match answer {
+        Some(true) => "active",
+        Some(false) => "inactive",
+        None => "error",
+    })
+    .increment(1);
+    let _ = answer;
 }
 
 /// The rejection kind in snake case (`InvalidSignature` → `invalid_signature`).

@@ -649,3 +649,186 @@ async fn jwt_algorithms_accepts_the_rfc_9864_name_ed25519_for_ed25519_keys_only(
         "{err}"
     );
 }
+
+/// An RFC 7662 endpoint on 127.0.0.1: answers by token (`{"active":
+/// false}` for others), or 500 when `down`; counts requests and keeps the
+/// last `Authorization` header.
+#[derive(Default)]
+struct Introspect {
+    answers: std::sync::Mutex<std::collections::HashMap<String, Value>>,
+    down: std::sync::atomic::AtomicBool,
+    hits: std::sync::atomic::AtomicUsize,
+    authorization: std::sync::Mutex<Option<String>>,
+}
+
+impl Introspect {
+    async fn start() -> (std::sync::Arc<Self>, String) {
+        use std::sync::atomic::Ordering;
+        let state = std::sync::Arc::new(Self::default());
+        let s = std::sync::Arc::clone(&state);
+        let handler = move |headers: axum::http::HeaderMap, body: String| {
+            let s = std::sync::Arc::clone(&s);
+            async move {
+                s.hits.fetch_add(1, Ordering::SeqCst);
+                *s.authorization.lock().unwrap() = headers
+                    .get("authorization")
+                    .map(|v| v.to_str().unwrap().to_owned());
+                if s.down.load(Ordering::SeqCst) {
+                    return (axum::http::StatusCode::INTERNAL_SERVER_ERROR, String::new());
+                }
+                let token = body
+                    .split('&')
+                    .find_map(|kv| kv.strip_prefix("token="))
+                    .unwrap_or_default();
+                let answer = s.answers.lock().unwrap().get(token).cloned();
+                let answer = answer.unwrap_or(json!({"active": false}));
+                (axum::http::StatusCode::OK, answer.to_string())
+            }
+        };
+        let app = axum::Router::new().route("/introspect", axum::routing::post(handler));
+        let addr = common::serve(app).await;
+        (state, format!("http://{addr}/introspect"))
+    }
+
+    fn answer(&self, token: &str, answer: Value) {
+        self.answers.lock().unwrap().insert(token.into(), answer);
+    }
+
+    fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+#[tokio::test]
+async fn introspection_url_alone_introspects_every_token() {
+    let (endpoint, url) = Introspect::start().await;
+    let n = now();
+    let claims = json!({"active": true, "sub": "u1", "aud": AUD, "scope": "read", "exp": n + 600});
+    endpoint.answer("opaque-read", claims.clone());
+    endpoint.answer(
+        "opaque-admin",
+        merged(&claims, json!({"scope": "read admin"})),
+    );
+    endpoint.answer("opaque-web", merged(&claims, json!({"aud": "web"})));
+    endpoint.answer("opaque-string", merged(&claims, json!({"active": "true"})));
+    endpoint.answer("opaque-absent", json!({"sub": "u1"}));
+    // A JWT too, as there are no keys: its answer decides.
+    let jwt = hs256(&json!({"sub": "u2", "exp": n + 600}));
+    endpoint.answer(&jwt, merged(&claims, json!({"sub": "u2"})));
+    let vars = [
+        ("INTROSPECTION_URL", url),
+        ("INTROSPECTION_CLIENT_ID", "rs:1".into()),
+        ("INTROSPECTION_CLIENT_SECRET", "p@ss word".into()),
+        ("JWT_AUDIENCE", AUD.into()),
+    ];
+    let config = serve::configure(&env_of(&vars)).await.expect("configure");
+    assert!(
+        config.generated_secret.is_none(),
+        "a key variable: no quickstart secret"
+    );
+    let addr = common::serve(serve::app(&config)).await;
+
+    let me = fetch_bearer(addr, "/me", "opaque-read").await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    let body: Value = serde_json::from_str(&me.body).unwrap();
+    let mut want = claims.clone();
+    want.as_object_mut().unwrap().remove("active");
+    assert_eq!(body, want, "the members minus `active`");
+    assert_eq!(
+        endpoint.authorization.lock().unwrap().as_deref(),
+        Some("Basic cnMlM0ExOnAlNDBzcyt3b3Jk"),
+        "base64 of form-urlencoded `rs:1` and `p@ss word`"
+    );
+    assert_eq!(
+        fetch_bearer(addr, "/admin", "opaque-read").await.status,
+        403
+    );
+    assert_eq!(
+        fetch_bearer(addr, "/admin", "opaque-admin").await.status,
+        200
+    );
+    assert_eq!(fetch_bearer(addr, "/me", "opaque-web").await.status, 401);
+    assert_eq!(fetch_bearer(addr, "/me", "opaque-string").await.status, 401);
+    assert_eq!(fetch_bearer(addr, "/me", "unknown").await.status, 401);
+    assert_eq!(fetch_bearer(addr, "/me", "opaque-absent").await.status, 503);
+    assert_eq!(fetch_bearer(addr, "/me", &jwt).await.status, 200);
+    let hits = endpoint.hits();
+    assert_eq!(hits, 7, "one request per token");
+    // Reused (default TTL 60 s): no new request.
+    assert_eq!(
+        fetch_bearer(addr, "/admin", "opaque-read").await.status,
+        403
+    );
+    assert_eq!(fetch_bearer(addr, "/me", "opaque-read").await.status, 200);
+    assert_eq!(endpoint.hits(), hits);
+    // Down: 503, never 200, for a token not answered before.
+    endpoint
+        .down
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    endpoint.answer("opaque-new", claims.clone());
+    assert_eq!(fetch_bearer(addr, "/me", "opaque-new").await.status, 503);
+    endpoint
+        .down
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(fetch_bearer(addr, "/me", "opaque-new").await.status, 200);
+}
+
+#[tokio::test]
+async fn introspection_with_keys_verifies_jws_locally_and_introspects_the_rest() {
+    let (endpoint, url) = Introspect::start().await;
+    let n = now();
+    endpoint.answer(
+        "opaque",
+        json!({"active": true, "sub": "o", "exp": n + 600}),
+    );
+    let vars = [
+        ("INTROSPECTION_URL", url),
+        ("JWT_SECRET", SECRET.into()),
+        ("INTROSPECTION_CACHE_TTL", "0".into()),
+    ];
+    let addr = start(&vars).await;
+    let jwt = hs256(&json!({"sub": "u", "exp": n + 600}));
+    assert_eq!(fetch_bearer(addr, "/me", &jwt).await.status, 200);
+    let expired = hs256(&json!({"sub": "u", "exp": n - 3600}));
+    assert_eq!(fetch_bearer(addr, "/me", &expired).await.status, 401);
+    assert_eq!(endpoint.hits(), 0, "a JWS is never introspected");
+    assert_eq!(fetch_bearer(addr, "/me", "opaque").await.status, 200);
+    assert_eq!(fetch_bearer(addr, "/me", "opaque").await.status, 200);
+    assert_eq!(endpoint.hits(), 2, "INTROSPECTION_CACHE_TTL=0: no reuse");
+}
+
+#[tokio::test]
+async fn introspection_variables_are_checked() {
+    for (vars, expected) in [
+        (
+            vec![("INTROSPECTION_URL", "http://10.1.2.3/introspect".to_owned())],
+            "INTROSPECTION_URL",
+        ),
+        (
+            vec![
+                (
+                    "INTROSPECTION_URL",
+                    "http://127.0.0.1:9/introspect".to_owned(),
+                ),
+                ("INTROSPECTION_CACHE_TTL", "soon".to_owned()),
+            ],
+            "INTROSPECTION_CACHE_TTL",
+        ),
+        (
+            vec![
+                (
+                    "INTROSPECTION_URL",
+                    "http://127.0.0.1:9/introspect".to_owned(),
+                ),
+                ("INTROSPECTION_CLIENT_SECRET", "s".to_owned()),
+            ],
+            "INTROSPECTION_CLIENT_ID",
+        ),
+    ] {
+        let err = serve::configure(&env_of(&vars))
+            .await
+            .err()
+            .expect("refused");
+        assert!(err.contains(expected), "{err}");
+    }
+}

@@ -240,6 +240,8 @@ pub struct AuthenticatorBuilder<C = Value> {
     remote: Option<RemoteSpec>,
     #[cfg(feature = "remote")]
     remote_options: crate::keys::remote::RemoteOptions,
+    #[cfg(feature = "remote")]
+    introspection: Option<crate::Introspection>,
     cache_capacity: usize,
     cache_max_age: Duration,
     _claims: PhantomData<fn() -> C>,
@@ -294,6 +296,8 @@ impl AuthenticatorBuilder<Value> {
             remote: None,
             #[cfg(feature = "remote")]
             remote_options: crate::keys::remote::RemoteOptions::default(),
+            #[cfg(feature = "remote")]
+            introspection: None,
             cache_capacity: DEFAULT_CAPACITY,
             cache_max_age: DEFAULT_MAX_AGE,
             _claims: PhantomData,
@@ -335,6 +339,8 @@ impl<C> AuthenticatorBuilder<C> {
             remote: self.remote,
             #[cfg(feature = "remote")]
             remote_options: self.remote_options,
+            #[cfg(feature = "remote")]
+            introspection: self.introspection,
             cache_capacity: self.cache_capacity,
             cache_max_age: self.cache_max_age,
             _claims: PhantomData,
@@ -655,7 +661,7 @@ impl<C> AuthenticatorBuilder<C> {
     /// configured.
     pub fn build(mut self) -> Result<Authenticator<C>, ConfigError> {
         #[cfg(feature = "remote")]
-        if self.remote.is_some() {
+        if self.remote.is_some() || self.introspection.is_some() {
             return Err(ConfigError::NeedsBuildAsync);
         }
         let algorithms = self.check(false)?;
@@ -672,7 +678,12 @@ impl<C> AuthenticatorBuilder<C> {
             return Err(e);
         }
         self.check_spiffe()?;
-        if self.keys.is_empty() && !remote {
+        // Introspection alone: no key, and no algorithm, is right.
+        #[cfg(feature = "remote")]
+        let introspection_only = !remote && self.introspection.is_some() && self.keys.is_empty();
+        #[cfg(not(feature = "remote"))]
+        let introspection_only = false;
+        if self.keys.is_empty() && !remote && !introspection_only {
             return Err(ConfigError::NoKeys);
         }
         let mut possible = self.keys.algorithms();
@@ -683,7 +694,7 @@ impl<C> AuthenticatorBuilder<C> {
             Some(allowed) => allowed.intersection(possible),
             None => possible,
         };
-        if algorithms.is_empty() {
+        if algorithms.is_empty() && !introspection_only {
             return Err(ConfigError::NoAlgorithms);
         }
         for (what, list) in [
@@ -740,6 +751,8 @@ impl<C> AuthenticatorBuilder<C> {
                 resource,
                 cache: (self.cache_capacity > 0 && self.cache_max_age.as_secs() > 0)
                     .then(|| TokenCache::new(self.cache_capacity, self.cache_max_age)),
+                #[cfg(feature = "remote")]
+                introspection: None,
             },
             self.keys,
         ))
@@ -759,6 +772,8 @@ struct Parts<C> {
     unverified_cnf: Box<[String]>,
     resource: Option<Arc<ResourceConfig>>,
     cache: Option<TokenCache>,
+    #[cfg(feature = "remote")]
+    introspection: Option<Arc<crate::introspection::Introspector>>,
 }
 
 impl<C> Parts<C> {
@@ -772,6 +787,8 @@ impl<C> Parts<C> {
             revocation: self.revocation,
             unverified_cnf: self.unverified_cnf,
             cache: self.cache,
+            #[cfg(feature = "remote")]
+            introspection: self.introspection,
         };
         Authenticator {
             verifier: Verifier::new(issuer, self.decode),

@@ -1,5 +1,5 @@
-//! The remote key sources of a builder (feature `remote`): a JWK Set URL or
-//! OIDC discovery, and `build_async`.
+//! The remote parts of a builder (feature `remote`): key sources fetched
+//! from an identity provider, token introspection, and `build_async`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -49,6 +49,16 @@ impl<C> AuthenticatorBuilder<C> {
         self.remote = Some(spec);
     }
 
+    /// Opaque tokens checked by RFC 7662 introspection (feature `remote`;
+    /// see [`Introspection`](crate::Introspection) for which tokens go
+    /// there). Keys are then optional. Needs
+    /// [`build_async`](Self::build_async).
+    #[must_use]
+    pub fn introspection(mut self, introspection: crate::Introspection) -> Self {
+        self.introspection = Some(introspection);
+        self
+    }
+
     /// Timeouts, limits and refresh policy of the remote key source.
     #[must_use]
     pub fn remote_options(mut self, options: crate::keys::remote::RemoteOptions) -> Self {
@@ -68,37 +78,64 @@ impl<C> AuthenticatorBuilder<C> {
     /// when the URL is plain `http` to a host that is not loopback, or when
     /// the discovery document's `issuer` differs or has no `jwks_uri`.
     pub async fn build_async(mut self) -> Result<Authenticator<C>, ConfigError> {
+        use crate::introspection::Introspector;
         use crate::keys::remote::{parse_url, RemoteKeys, Source};
 
-        let Some(spec) = self.remote.take() else {
+        let introspection = self.introspection.take();
+        let spec = self.remote.take();
+        if spec.is_none() && introspection.is_none() {
             return self.build();
-        };
+        }
         let allow_http = self.remote_options.allow_http;
         let source = match spec {
-            RemoteSpec::Jwks(url) => Source::Jwks(parse_url(&url, allow_http)?),
-            RemoteSpec::Oidc(issuer) => Source::oidc(&issuer, allow_http)?,
-            RemoteSpec::Tenants(spec) => return super::tenants::build(self, spec).await,
-            RemoteSpec::SpiffeBundle(url) => {
-                self.remote_options.spiffe_bundle = true;
-                Source::Jwks(parse_url(&url, allow_http)?)
+            Some(RemoteSpec::Jwks(url)) => Some(Source::Jwks(parse_url(&url, allow_http)?)),
+            Some(RemoteSpec::Oidc(issuer)) => Some(Source::oidc(&issuer, allow_http)?),
+            Some(RemoteSpec::Tenants(spec)) => {
+                if introspection.is_some() {
+                    return Err(ConfigError::SeveralRemoteSources);
+                }
+                return super::tenants::build(self, spec).await;
             }
+            Some(RemoteSpec::SpiffeBundle(url)) => {
+                self.remote_options.spiffe_bundle = true;
+                Some(Source::Jwks(parse_url(&url, allow_http)?))
+            }
+            None => None,
         };
+        let issuer = source.as_ref().and_then(Source::issuer);
         // OIDC pins `iss` to the issuer, unless the application chose.
         let bind_issuer = self.rules.issuers.is_none();
-        if let (Some(issuer), Some(resource)) = (source.issuer(), &mut self.resource) {
+        if let (Some(issuer), Some(resource)) = (issuer, &mut self.resource) {
             resource.oidc_issuer(issuer);
         }
-        if let (Some(issuer), true) = (source.issuer(), bind_issuer) {
+        if let (Some(issuer), true) = (issuer, bind_issuer) {
             self.rules.issuers = Some(HashSet::from([issuer.to_owned()]));
         }
-        let algorithms = self.check(true)?;
+        self.introspection = introspection;
+        let algorithms = self.check(source.is_some())?;
+        let introspection = self.introspection.take();
+        let local_keys = source.is_some() || !self.keys.is_empty();
         let options = self.remote_options.clone();
         let clock = Arc::clone(&self.rules.clock);
-        let (parts, local) = self.into_parts()?;
-        let bind = bind_issuer
-            .then(|| source.issuer().map(str::to_owned))
-            .flatten();
-        let remote = RemoteKeys::start(local, source, bind, options, clock).await?;
-        Ok(parts.finish(KeyStore::Remote(remote), algorithms))
+        let (mut parts, local) = self.into_parts()?;
+        if !local_keys {
+            // No JWT is ever verified here: no JWT cache to look in.
+            parts.cache = None;
+        }
+        if let Some(config) = introspection {
+            let started = Introspector::start(config, local_keys, Arc::clone(&clock)).await;
+            parts.introspection = Some(started.map_err(ConfigError::Introspection)?);
+        }
+        let keys = match source {
+            Some(source) => {
+                let bind = bind_issuer
+                    .then(|| source.issuer().map(str::to_owned))
+                    .flatten();
+                let remote = RemoteKeys::start(local, source, bind, options, clock).await?;
+                KeyStore::Remote(remote)
+            }
+            None => KeyStore::Fixed(local),
+        };
+        Ok(parts.finish(keys, algorithms))
     }
 }

@@ -266,6 +266,7 @@ pub(super) async fn build<C>(
                 max_token_len,
                 revocation,
                 unverified_cnf,
+                introspection: None,
                 cache: (capacity > 0 && max_age.as_secs() > 0)
                     .then(|| TokenCache::new(capacity, max_age)),
             })

@@ -70,6 +70,15 @@ pub enum ConfigError {
     /// Two remote key sources on one builder: use one authenticator per
     /// issuer ([`Authenticator::by_issuer`](crate::Authenticator::by_issuer)).
     SeveralRemoteSources,
+    /// The token introspection endpoint (RFC 7662) could not be set up at
+    /// build: a URL refused by the transport policy, or metadata without an
+    /// `introspection_endpoint`; the error names the URL and the reason.
+    #[cfg(feature = "remote")]
+    Introspection(super::FetchError),
+    /// Two issuers of one
+    /// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer) both
+    /// introspect tokens that are not JWTs: which one asks would be a guess.
+    SeveralIntrospections,
     /// A JWK Set file could not be read.
     Io {
         /// The path that could not be read.
@@ -111,6 +120,11 @@ impl fmt::Display for ConfigError {
             Self::HttpClient(why) => write!(f, "http client: {why}"),
             #[cfg(feature = "remote")]
             Self::Tenants(why) => write!(f, "tenant issuers: {why}"),
+            #[cfg(feature = "remote")]
+            Self::Introspection(e) => write!(f, "token introspection: {e}"),
+            Self::SeveralIntrospections => f.write_str(
+                "several issuers of one by_issuer authenticator introspect tokens; at most one may",
+            ),
             Self::SeveralRemoteSources => f.write_str(
                 "one remote key source per authenticator; use one authenticator per issuer",
             ),
@@ -127,7 +141,7 @@ impl std::error::Error for ConfigError {
             Self::Key(e) => Some(e),
             Self::Io { source, .. } => Some(source),
             #[cfg(feature = "remote")]
-            Self::RemoteKeys(e) => Some(e),
+            Self::RemoteKeys(e) | Self::Introspection(e) => Some(e),
             _ => None,
         }
     }

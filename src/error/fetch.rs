@@ -60,6 +60,11 @@ pub enum FetchErrorKind {
     MissingJwksUri,
     /// Remote keys need a tokio runtime, and none is running.
     NoRuntime,
+    /// Neither the authorization server metadata (RFC 8414) nor the OpenID
+    /// Connect discovery document of the issuer names an
+    /// `introspection_endpoint` (and, for one that answered, its `issuer`
+    /// was exactly the configured one).
+    MissingIntrospectionEndpoint,
 }
 
 impl FetchError {
@@ -147,6 +152,9 @@ impl fmt::Display for FetchError {
                 f.write_str("the discovery document has no `jwks_uri`")
             }
             FetchErrorKind::NoRuntime => f.write_str("remote keys need a running tokio runtime"),
+            FetchErrorKind::MissingIntrospectionEndpoint => f.write_str(
+                "no authorization server metadata of this issuer names an `introspection_endpoint`",
+            ),
         }?;
         if let Some(source) = &self.source {
             write!(f, " ({source})")?;

@@ -103,6 +103,14 @@ pub enum AuthErrorKind {
     /// what the route wants ([`AuthError::acr_values`],
     /// [`AuthError::max_age`]); gRPC `UNAUTHENTICATED`.
     InsufficientUserAuthentication,
+    /// The introspection endpoint (RFC 7662) answered that the token is not
+    /// active: its `active` member is present but not the JSON literal
+    /// `true`. 401 `invalid_token`.
+    InactiveToken,
+    /// The introspection endpoint could not answer: unreachable, too slow,
+    /// not 200, not JSON, too large, or without `active`. Answered with 503,
+    /// never with an accept (fail closed).
+    IntrospectionUnavailable,
 }
 
 impl AuthErrorKind {
@@ -113,6 +121,7 @@ impl AuthErrorKind {
             Self::Missing
             | Self::KeySourceUnavailable
             | Self::RevocationUnavailable
+            | Self::IntrospectionUnavailable
             | Self::DpopStoreUnavailable => None,
             Self::MalformedRequest => Some("invalid_request"),
             Self::InvalidDpopProof => Some("invalid_dpop_proof"),
@@ -131,6 +140,7 @@ impl AuthErrorKind {
             Self::InsufficientScope | Self::Forbidden => StatusCode::FORBIDDEN,
             Self::KeySourceUnavailable
             | Self::RevocationUnavailable
+            | Self::IntrospectionUnavailable
             | Self::DpopStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
         }
@@ -171,6 +181,8 @@ impl AuthErrorKind {
             Self::InsufficientUserAuthentication => {
                 "a stronger or more recent authentication is required"
             }
+            Self::InactiveToken => "the token is not active",
+            Self::IntrospectionUnavailable => "the token introspection endpoint is unavailable",
         }
     }
 }
@@ -284,6 +296,7 @@ impl AuthError {
             AuthErrorKind::InsufficientScope | AuthErrorKind::Forbidden => 7,
             AuthErrorKind::KeySourceUnavailable
             | AuthErrorKind::RevocationUnavailable
+            | AuthErrorKind::IntrospectionUnavailable
             | AuthErrorKind::DpopStoreUnavailable => 14,
             _ => 16,
         }

@@ -38,6 +38,9 @@ pub(crate) struct IssuerVerifier {
     pub(crate) unverified_cnf: Box<[String]>,
     /// Tokens this verifier accepted before ([`cache`](crate::cache)).
     pub(crate) cache: Option<TokenCache>,
+    /// Where opaque tokens are checked (RFC 7662).
+    #[cfg(feature = "remote")]
+    pub(crate) introspection: Option<Arc<crate::introspection::Introspector>>,
 }
 
 impl fmt::Debug for IssuerVerifier {
@@ -51,7 +54,7 @@ impl fmt::Debug for IssuerVerifier {
             .field("revocation", &self.revocation)
             .field("unverified_cnf", &self.unverified_cnf)
             .field("cache", &self.cache)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -139,7 +142,7 @@ impl IssuerVerifier {
         };
         observe::issuer(claims.get("iss").and_then(Value::as_str));
         let now = self.rules.clock.now();
-        match sequence::run(self, &claims, signed.key, request, now) {
+        match sequence::run(self, &claims, Some(signed.key), request, now) {
             Err(e) => Verdict::Ready(Err(e)),
             Ok(None) => Verdict::Ready(self.finish(token, &bytes, claims, &signed, now, decode)),
             // Not cached until a revocation list has answered: the next
@@ -223,7 +226,7 @@ impl IssuerVerifier {
             return None;
         };
         observe::issuer(claims.get("iss").and_then(Value::as_str));
-        Some(match sequence::run(self, claims, key, request, now) {
+        Some(match sequence::run(self, claims, Some(key), request, now) {
             Err(e) => Verdict::Ready(Err(e)),
             Ok(None) => Verdict::Ready(Ok(Claims(typed))),
             Ok(Some(revocation)) => sequence::pending_revocation(async move {

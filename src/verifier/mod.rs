@@ -1,5 +1,7 @@
 //! The core: [`Verifier`] turns a token into claims or an error.
 
+#[cfg(feature = "remote")]
+mod introspected;
 mod issuer;
 mod sequence;
 #[cfg(feature = "remote")]
@@ -134,6 +136,12 @@ impl Clone for Issuers {
 /// signed by one issuer's key and claiming another issuer fails its
 /// signature check.
 ///
+/// With [`Introspection`](crate::Introspection) (feature `remote`), a token
+/// the introspection rule claims (by default: not a JWS compact token, or
+/// any token when there are no keys) skips steps 1–4: the authorization
+/// server's answer, cached or fresh, stands in for the signature, and step
+/// 5 runs on its claims exactly as above.
+///
 /// `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
 /// configuration, never from the token (RFC 8725 §3.10).
 ///
@@ -227,6 +235,18 @@ impl<C> Verifier<C> {
                 table.insert(iss, v);
             }
         }
+        #[cfg(feature = "remote")]
+        {
+            let mut introspecting: Vec<*const IssuerVerifier> = table
+                .values()
+                .filter(|v| v.introspection.is_some())
+                .map(Arc::as_ptr)
+                .collect();
+            introspecting.dedup();
+            if introspecting.len() > 1 {
+                return Err(ConfigError::SeveralIntrospections);
+            }
+        }
         Ok(Self {
             issuers: Issuers::ByIssuer(Arc::new(table)),
             decode: decode.ok_or(ConfigError::EmptyList { what: "issuer" })?,
@@ -245,6 +265,31 @@ impl<C> Verifier<C> {
         };
         one.into_iter()
             .chain(table.into_iter().flat_map(|t| t.values().map(|v| &**v)))
+    }
+
+    /// The issuer's verifier whose introspection endpoint takes `token`
+    /// (at most one issuer introspects: [`Self::by_issuer`] checks).
+    #[cfg(feature = "remote")]
+    fn introspecting(
+        &self,
+        token: &str,
+    ) -> Option<(
+        &Arc<IssuerVerifier>,
+        &Arc<crate::introspection::Introspector>,
+    )> {
+        let (one, table) = match &self.issuers {
+            Issuers::One(v) => (Some(v), None),
+            Issuers::ByIssuer(table) => (None, Some(table)),
+            // Tenant issuers introspect nothing (refused at build).
+            Issuers::Tenants(_) => (None, None),
+        };
+        one.into_iter()
+            .chain(table.into_iter().flat_map(|t| t.values()))
+            .find_map(|v| {
+                let introspection = v.introspection.as_ref()?;
+                let wanted = introspection.wants(token, table.is_some());
+                wanted.then_some((v, introspection))
+            })
     }
 
     /// Each issuer's verifier once.
@@ -371,8 +416,10 @@ impl<C: Send + Sync + 'static> Verifier<C> {
     /// (and starts a refetch, within the cooldown, for the next call), and a
     /// revocation list that must be asked over the network (Redis) without
     /// an answer at hand fails closed with
-    /// [`AuthErrorKind::RevocationUnavailable`];
-    /// [`verify_async`](Self::verify_async) waits for both instead.
+    /// [`AuthErrorKind::RevocationUnavailable`], and an opaque token whose
+    /// introspection answer is not cached with
+    /// [`AuthErrorKind::IntrospectionUnavailable`];
+    /// [`verify_async`](Self::verify_async) waits for them instead.
     ///
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
@@ -470,6 +517,10 @@ impl<C: Send + Sync + 'static> Verifier<C> {
             if let Some(verdict) = v.check_cached(token, &facts) {
                 return verdict;
             }
+        }
+        #[cfg(feature = "remote")]
+        if let Some((v, introspector)) = self.introspecting(token) {
+            return introspected::check(v, introspector, token, &facts, self.decode);
         }
         match self.pick(token) {
             Ok(v) => v.check_token(token, &facts, self.decode),

@@ -30,11 +30,13 @@ pub(super) struct Request<'a> {
 }
 
 /// Runs the sequence at clock second `now`. `Ok(Some(list))`: every check
-/// passed but revocation, which `list` must answer over the network.
+/// passed but revocation, which `list` must answer over the network. `key`
+/// is the key that verified a JWT's signature; `None` for an introspected
+/// token, whose claims come from the authorization server itself.
 pub(super) fn run(
     verifier: &IssuerVerifier,
     claims: &Map<String, Value>,
-    key: &Key,
+    key: Option<&Key>,
     request: &Request<'_>,
     now: u64,
 ) -> Result<Option<Arc<dyn Revocation>>, AuthError> {
@@ -43,7 +45,7 @@ pub(super) fn run(
         .check_at(claims, request.route.audiences.as_ref(), now)?;
     // A key bound to an issuer speaks only for that issuer: another
     // issuer's key cannot mint tokens in its name.
-    if let Some(bound) = key.issuer() {
+    if let Some(bound) = key.and_then(Key::issuer) {
         if claims.get("iss").and_then(Value::as_str) != Some(bound) {
             return Err(AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"));
         }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::RemoteOptions;
 use crate::error::{FetchError, FetchErrorKind};
 pub(crate) use crate::http_client::parse_url;
-use crate::http_client::{build_client, check_url, Limits};
+use crate::http_client::{build_client, check_url, read_limited, Limits};
 
 /// Where the keys come from.
 #[derive(Debug)]
@@ -172,7 +172,7 @@ impl Fetcher {
         if let Some(timeout) = self.own_client {
             request = request.timeout(timeout);
         }
-        let mut response = request
+        let response = request
             .send()
             .await
             .map_err(|e| FetchError::transport(url, e))?;
@@ -187,34 +187,11 @@ impl Fetcher {
                 FetchErrorKind::Status(status.as_u16()),
             ));
         }
-        let too_large = || {
-            FetchError::new(
-                url,
-                FetchErrorKind::TooLarge {
-                    limit: self.max_body,
-                },
-            )
-        };
-        if response
-            .content_length()
-            .is_some_and(|n| n > self.max_body as u64)
-        {
-            return Err(too_large());
-        }
         let max_age = max_age(response.headers());
-        let mut body = Vec::new();
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| FetchError::transport(url, e))?
-        {
-            if body.len() + chunk.len() > self.max_body {
-                return Err(too_large());
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let final_url = response.url().clone();
+        let body = read_limited(response, url, self.max_body).await?;
         Ok(Fetched {
-            url: response.url().clone(),
+            url: final_url,
             body,
             max_age,
         })

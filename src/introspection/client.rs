@@ -1,0 +1,329 @@
+//! The introspector: one endpoint, its client, the answer cache and the
+//! requests in flight.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use futures_util::future::{FutureExt as _, Shared};
+use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::{Client, StatusCode, Url};
+use serde_json::{Map, Value};
+use tokio::sync::oneshot;
+
+use super::{form_encode, is_jws_compact, ClientAuth, Endpoint, Introspection};
+use crate::cache::{Expiring, TokenCache, TokenKey};
+use crate::error::{AuthError, AuthErrorKind, FetchError, FetchErrorKind};
+use crate::http_client::{build_client, parse_url, read_limited, Limits};
+
+/// At most this many tokens are being introspected at once; beyond it a
+/// request is answered 503 rather than opening yet another connection.
+const MAX_IN_FLIGHT: usize = 1024;
+
+/// What the endpoint said about one token.
+pub(crate) struct Answer {
+    /// The members minus `active`; `None`: not active.
+    claims: Option<Map<String, Value>>,
+    /// The claims as the authenticator's claims type, made on first use
+    /// (`None` inside: they do not deserialize into it).
+    pub(crate) typed: OnceLock<Option<Arc<dyn Any + Send + Sync>>>,
+    expires_at: u64,
+}
+
+impl Answer {
+    /// The claims of an active token; `None` for an inactive one.
+    pub(crate) fn claims(&self) -> Option<&Map<String, Value>> {
+        self.claims.as_ref()
+    }
+}
+
+impl Expiring for Answer {
+    fn expires_at(&self) -> u64 {
+        self.expires_at
+    }
+    fn set_expires_at(&mut self, at: u64) {
+        self.expires_at = at;
+    }
+}
+
+type Outcome = Result<Arc<Answer>, AuthErrorKind>;
+type Flight = Shared<oneshot::Receiver<Outcome>>;
+
+/// One introspection endpoint in use.
+pub(crate) struct Introspector {
+    client: Client,
+    url: Url,
+    auth: ClientAuth,
+    /// The application's own client: the timeout is applied per request.
+    own_timeout: Option<Duration>,
+    max_body: usize,
+    rule: Option<fn(&str) -> bool>,
+    /// Whether the authenticator has keys to verify JWS tokens locally.
+    local_keys: bool,
+    cache: Option<TokenCache<Answer>>,
+    flights: Mutex<HashMap<TokenKey, Flight>>,
+    clock: Arc<dyn crate::Clock>,
+}
+
+impl std::fmt::Debug for Introspector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Introspector")
+            .field("url", &self.url.as_str())
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Introspector {
+    /// The endpoint of `config` (discovered first if need be), ready.
+    pub(crate) async fn start(
+        config: Introspection,
+        local_keys: bool,
+        clock: Arc<dyn crate::Clock>,
+    ) -> Result<Arc<Self>, FetchError> {
+        let target = match &config.endpoint {
+            Endpoint::Url(url) | Endpoint::Discover(url) => parse_url(url, config.allow_http)?,
+        };
+        let limits = Limits {
+            connect_timeout: config.connect_timeout,
+            timeout: config.timeout,
+            // Never follow a redirect: the POST carries the token.
+            max_redirects: 0,
+            allow_http: config.allow_http,
+        };
+        let client = build_client(&config.http, limits, &target)?;
+        let own_timeout = config.http.own_client().then_some(config.timeout);
+        let url = match &config.endpoint {
+            Endpoint::Url(_) => target,
+            Endpoint::Discover(issuer) => {
+                discover(&client, issuer, config.allow_http, own_timeout).await?
+            }
+        };
+        let ttl = config.cache_ttl;
+        Ok(Arc::new(Self {
+            client,
+            url,
+            auth: config.auth,
+            own_timeout,
+            max_body: config.max_body,
+            rule: config.rule,
+            local_keys,
+            cache: (ttl.as_secs() > 0).then(|| TokenCache::new(config.cache_capacity, ttl)),
+            flights: Mutex::new(HashMap::new()),
+            clock,
+        }))
+    }
+
+    /// Whether `token` goes to the endpoint rather than to the keys;
+    /// `other_issuers`: the verifier has other issuers (with their keys),
+    /// so a JWS compact token goes to the issuer its `iss` names.
+    pub(crate) fn wants(&self, token: &str, other_issuers: bool) -> bool {
+        match self.rule {
+            Some(rule) => rule(token),
+            None => !(self.local_keys || other_issuers) || !is_jws_compact(token),
+        }
+    }
+
+    /// The cached answer for `token` at clock second `now`, if any.
+    pub(crate) fn cached(&self, token: &str, now: u64) -> Option<Arc<Answer>> {
+        self.cache.as_ref()?.get(token, now)
+    }
+
+    /// The endpoint's answer for `token`: from the cache, from a request
+    /// already in flight for it, or from a new request (run as its own
+    /// task, so a client that goes away does not cancel it for the others).
+    pub(crate) async fn answer(self: &Arc<Self>, token: &str) -> Result<Arc<Answer>, AuthError> {
+        let flight = {
+            let mut flights = self
+                .flights
+                .lock()
+                .map_err(|_| AuthErrorKind::IntrospectionUnavailable)?;
+            let key = TokenKey(token.into());
+            if let Some(flight) = flights.get(&key) {
+                flight.clone()
+            } else {
+                // Answered while this request waited for the lock?
+                if let Some(answer) = self.cached(token, self.clock.now()) {
+                    return Ok(answer);
+                }
+                let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+                    return Err(AuthErrorKind::IntrospectionUnavailable.into());
+                };
+                if flights.len() >= MAX_IN_FLIGHT {
+                    tracing::warn!(
+                        url = %self.url,
+                        "too many token introspections in flight: request refused"
+                    );
+                    return Err(AuthErrorKind::IntrospectionUnavailable.into());
+                }
+                let (tx, rx) = oneshot::channel();
+                let flight = rx.shared();
+                flights.insert(key.clone(), flight.clone());
+                let me = Arc::clone(self);
+                runtime.spawn(async move {
+                    let outcome = me.ask_and_store(&key.0).await;
+                    if let Ok(mut flights) = me.flights.lock() {
+                        flights.remove(&key);
+                    }
+                    let _ = tx.send(outcome);
+                });
+                flight
+            }
+        };
+        match flight.await {
+            Ok(outcome) => outcome.map_err(AuthError::new),
+            Err(_) => Err(AuthErrorKind::IntrospectionUnavailable.into()),
+        }
+    }
+
+    /// One endpoint request; its answer cached (failures never are).
+    async fn ask_and_store(&self, token: &str) -> Outcome {
+        let result = self.ask(token).await;
+        crate::observe::introspection(result.as_ref().ok().map(|a| a.claims.is_some()));
+        let answer = match result {
+            Ok(answer) => answer,
+            Err(e) => {
+                // The URL and the reason; never the token.
+                tracing::warn!(error = %e, "token introspection failed: request refused");
+                return Err(AuthErrorKind::IntrospectionUnavailable);
+            }
+        };
+        let exp = answer
+            .claims
+            .as_ref()
+            .and_then(|c| c.get("exp"))
+            .and_then(Value::as_f64);
+        let answer = Arc::new(answer);
+        if let Some(cache) = &self.cache {
+            // The cache keeps its own copy of the (small) answer.
+            let stored = Answer {
+                claims: answer.claims.clone(),
+                typed: OnceLock::new(),
+                expires_at: 0,
+            };
+            cache.insert(token, stored, self.clock.now(), exp);
+        }
+        Ok(answer)
+    }
+
+    /// POSTs `token` to the endpoint and reads the answer.
+    async fn ask(&self, token: &str) -> Result<Answer, FetchError> {
+        let url = &self.url;
+        let mut body = String::with_capacity(token.len() + 64);
+        body.push_str("token=");
+        form_encode(token, &mut body);
+        body.push_str("&token_type_hint=access_token");
+        let mut request = self
+            .client
+            .post(url.clone())
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(ACCEPT, "application/json");
+        match &self.auth {
+            ClientAuth::None => {}
+            ClientAuth::Basic { id, secret } => {
+                request = request.header(AUTHORIZATION, basic(id, secret));
+            }
+            ClientAuth::Post { id, secret } => {
+                body.push_str("&client_id=");
+                form_encode(id, &mut body);
+                body.push_str("&client_secret=");
+                form_encode(secret, &mut body);
+            }
+        }
+        if let Some(timeout) = self.own_timeout {
+            request = request.timeout(timeout);
+        }
+        let response = request
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| FetchError::transport(url, e))?;
+        if response.url() != url {
+            // The application's own client followed a redirect.
+            return Err(FetchError::new(url, FetchErrorKind::Redirect));
+        }
+        if response.status() != StatusCode::OK {
+            let status = response.status().as_u16();
+            return Err(FetchError::new(url, FetchErrorKind::Status(status)));
+        }
+        let bytes = read_limited(response, url, self.max_body).await?;
+        let invalid = || FetchError::new(url, FetchErrorKind::InvalidDocument);
+        let mut claims = crate::jws::parse_object(&bytes).map_err(|_| invalid())?;
+        // RFC 7662 §2.2: `active` is REQUIRED; only the literal `true` is
+        // an active token.
+        let active = claims.remove("active").ok_or_else(invalid)?;
+        Ok(Answer {
+            claims: (active == Value::Bool(true)).then_some(claims),
+            typed: OnceLock::new(),
+            expires_at: 0,
+        })
+    }
+}
+
+/// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1),
+/// marked sensitive so that no HTTP layer logs it.
+fn basic(id: &str, secret: &str) -> HeaderValue {
+    let mut both = String::new();
+    form_encode(id, &mut both);
+    both.push(':');
+    form_encode(secret, &mut both);
+    let mut value = HeaderValue::try_from(format!("Basic {}", STANDARD.encode(both)))
+        .unwrap_or_else(|_| HeaderValue::from_static("Basic"));
+    value.set_sensitive(true);
+    value
+}
+
+/// The `introspection_endpoint` of `issuer`: RFC 8414 metadata first, then
+/// OpenID Connect discovery; a document counts only when its `issuer` is
+/// exactly `issuer`.
+async fn discover(
+    client: &Client,
+    issuer: &str,
+    allow_http: bool,
+    timeout: Option<Duration>,
+) -> Result<Url, FetchError> {
+    let base = parse_url(issuer, allow_http)?;
+    let path = base.path().trim_end_matches('/');
+    let mut rfc8414 = base.clone();
+    rfc8414.set_path(&format!("/.well-known/oauth-authorization-server{path}"));
+    let oidc = parse_url(
+        &format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        ),
+        allow_http,
+    )?;
+    for url in [rfc8414, oidc] {
+        let mut request = client.get(url.clone()).header(ACCEPT, "application/json");
+        if let Some(timeout) = timeout {
+            request = request.timeout(timeout);
+        }
+        let Ok(response) = request.send().await else {
+            continue;
+        };
+        if response.status() != StatusCode::OK || response.url() != &url {
+            continue;
+        }
+        let Ok(body) = read_limited(response, &url, 1024 * 1024).await else {
+            continue;
+        };
+        let Ok(doc) = serde_json::from_slice::<Map<String, Value>>(&body) else {
+            continue;
+        };
+        if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
+            continue;
+        }
+        if let Some(endpoint) = doc.get("introspection_endpoint").and_then(Value::as_str) {
+            let endpoint = parse_url(endpoint, allow_http)?;
+            tracing::info!(issuer, introspection_endpoint = %endpoint, "introspection endpoint discovered");
+            return Ok(endpoint);
+        }
+    }
+    Err(FetchError::new(
+        issuer,
+        FetchErrorKind::MissingIntrospectionEndpoint,
+    ))
+}
