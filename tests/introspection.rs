@@ -5,6 +5,14 @@
 
 mod common;
 
+/// The tests of this file run one at a time: one of them captures the
+/// crate's log events with a scoped subscriber, and `tracing` may miss an
+/// event of a callsite that another thread registers at the same moment.
+async fn serial() -> tokio::sync::MutexGuard<'static, ()> {
+    static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    SERIAL.lock().await
+}
+
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -201,6 +209,7 @@ fn active(extra: Value) -> Value {
 
 #[tokio::test]
 async fn an_active_token_is_accepted_by_an_rfc_7662_request() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     e.answer("opaque-1", active(json!({"client_id": "app"})));
     let clock = Arc::new(FixedClock::new(T0));
@@ -238,6 +247,7 @@ fn base64_std(s: &str) -> String {
 
 #[tokio::test]
 async fn client_secret_post_puts_the_credentials_in_the_body() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     e.answer("opaque-1", active(json!({})));
     let auth = Authenticator::builder()
@@ -257,6 +267,7 @@ async fn client_secret_post_puts_the_credentials_in_the_body() {
 
 #[tokio::test]
 async fn active_must_be_the_literal_true_and_absent_active_is_503() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     for (token, value) in [
         ("t-false", json!(false)),
@@ -292,6 +303,7 @@ async fn active_must_be_the_literal_true_and_absent_active_is_503() {
 /// Here the cached answer goes through the route's rules on every use.
 #[tokio::test]
 async fn route_rules_run_on_every_cached_answer() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     e.answer("reader", active(json!({"scope": "read"})));
     e.answer("admin", active(json!({"scope": "read admin"})));
@@ -317,6 +329,7 @@ async fn route_rules_run_on_every_cached_answer() {
 
 #[tokio::test]
 async fn claims_pass_the_same_rules_as_a_jwt() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     let clock = Arc::new(FixedClock::new(T0));
     e.answer(
@@ -375,6 +388,7 @@ async fn claims_pass_the_same_rules_as_a_jwt() {
 
 #[tokio::test]
 async fn concurrent_requests_for_one_token_share_one_call() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     e.answer("busy", active(json!({})));
     *e.delay.lock().unwrap() = Duration::from_millis(300);
@@ -397,6 +411,7 @@ async fn concurrent_requests_for_one_token_share_one_call() {
 
 #[tokio::test]
 async fn answers_are_reused_for_the_ttl_and_never_past_exp() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     let clock = Arc::new(FixedClock::new(T0));
     e.answer("long", active(json!({"exp": T0 + 3600})));
@@ -438,6 +453,7 @@ async fn answers_are_reused_for_the_ttl_and_never_past_exp() {
 
 #[tokio::test]
 async fn an_endpoint_failure_is_503_never_an_accept_and_recovers_by_itself() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     let auth = Authenticator::builder()
         .introspection(e.config().timeout(Duration::from_millis(300)))
@@ -473,6 +489,7 @@ async fn an_endpoint_failure_is_503_never_an_accept_and_recovers_by_itself() {
 
 #[tokio::test]
 async fn an_unreachable_endpoint_is_503() {
+    let _serial = serial().await;
     // A port nothing listens on.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/introspect", listener.local_addr().unwrap());
@@ -488,6 +505,7 @@ async fn an_unreachable_endpoint_is_503() {
 
 #[tokio::test]
 async fn a_jws_token_is_verified_locally_and_anything_else_is_introspected() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     e.answer("opaque", active(json!({})));
     let auth = Authenticator::builder()
@@ -510,6 +528,7 @@ async fn a_jws_token_is_verified_locally_and_anything_else_is_introspected() {
 
 #[tokio::test]
 async fn the_endpoint_is_found_in_rfc_8414_metadata() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     e.answer("opaque", active(json!({})));
     let auth = Authenticator::builder()
@@ -531,6 +550,7 @@ async fn the_endpoint_is_found_in_rfc_8414_metadata() {
 
 #[tokio::test]
 async fn the_token_never_appears_in_a_log() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     let secret_token = "SeCrEt-OpAqUe-ToKeN-42";
     e.answer(secret_token, active(json!({})));
@@ -559,6 +579,7 @@ async fn the_token_never_appears_in_a_log() {
 /// only recorder of this test binary); cache hits are not requests.
 #[tokio::test]
 async fn endpoint_requests_are_counted_by_result() {
+    let _serial = serial().await;
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
     use metrics_util::MetricKind;
     let recorder = DebuggingRecorder::new();
@@ -602,6 +623,7 @@ async fn endpoint_requests_are_counted_by_result() {
 /// introspects; two that introspect are a configuration error.
 #[tokio::test]
 async fn by_issuer_sends_opaque_tokens_to_the_one_introspecting_issuer() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     e.answer("opaque", active(json!({"iss": "https://as"})));
     let introspecting = || async {
@@ -640,6 +662,7 @@ async fn by_issuer_sends_opaque_tokens_to_the_one_introspecting_issuer() {
 
 #[tokio::test]
 async fn introspection_alone_accepts_no_algorithm_and_keys_keep_their_checks() {
+    let _serial = serial().await;
     let e = Endpoint::start().await;
     let auth = Authenticator::builder()
         .introspection(e.config())
