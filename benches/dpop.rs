@@ -22,7 +22,7 @@ use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use tower::{Service, ServiceBuilder, ServiceExt};
 use tower_jwt_auth::Authenticator;
-use tower_jwt_auth::{jwk_thumbprint, DpopConfig, DpopMode};
+use tower_jwt_auth::{dpop::jwk_thumbprint, dpop::DpopConfig, dpop::DpopMode};
 
 const ORIGIN: &str = "https://api.example";
 const PATH: &str = "/me";

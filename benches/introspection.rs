@@ -21,7 +21,7 @@ use axum::routing::post;
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::{json, Value};
-use tower_jwt_auth::{Authenticator, Introspection};
+use tower_jwt_auth::{remote::Introspection, Authenticator};
 
 const SECRET: &str = "bench-secret-bench-secret-bench-secret!";
 /// The length of a typical opaque access token (ZITADEL, Hydra: 40–100).

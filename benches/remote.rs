@@ -15,7 +15,7 @@ use axum::routing::get;
 use criterion::{criterion_group, criterion_main, Criterion};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::json;
-use tower_jwt_auth::{Authenticator, RemoteOptions};
+use tower_jwt_auth::{remote::RemoteOptions, Authenticator};
 
 fn fixture(name: &str) -> String {
     std::fs::read_to_string(format!(

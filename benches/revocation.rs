@@ -23,11 +23,11 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::json;
+use tower_jwt_auth::issue::TokenIssuer;
 use tower_jwt_auth::revocation::{
     MemoryRevocation, RedisRevocation, RedisStore, Revocation, TokenRef,
 };
 use tower_jwt_auth::Authenticator;
-use tower_jwt_auth::TokenIssuer;
 
 const SECRET: &[u8] = b"bench-secret-bench-secret-bench-secret!!";
 const FAR: u64 = 4_000_000_000;

@@ -28,8 +28,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use subtle::ConstantTimeEq;
 use tower_jwt_auth::revocation::MemoryRevocation;
+use tower_jwt_auth::{issue::RefreshError, issue::TokenIssuer, issue::TokenPair};
 use tower_jwt_auth::{Authenticator, Claims};
-use tower_jwt_auth::{RefreshError, TokenIssuer, TokenPair};
 
 /// The process environment; tests pass their own lookup instead.
 fn process_env(name: &str) -> Option<String> {

@@ -22,7 +22,7 @@ use rmcp::model::{ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{schemars, tool, tool_handler, tool_router, ServerHandler};
-use tower_jwt_auth::{Authenticator, ProtectedResource};
+use tower_jwt_auth::{resource::ProtectedResource, Authenticator};
 
 /// The scope a token needs for the tools.
 pub(crate) const SCOPE: &str = "tools";

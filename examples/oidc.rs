@@ -20,7 +20,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use tower_jwt_auth::{Authenticator, Claims, RemoteOptions};
+use tower_jwt_auth::{remote::RemoteOptions, Authenticator, Claims};
 
 /// The public key set the local issuer publishes (P-256, kid `ec256-1`).
 const JWKS: &str = include_str!("../tests/fixtures/jwks.json");

@@ -26,10 +26,11 @@ use axum::routing::get;
 use axum::Router;
 use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
-use tower_jwt_auth::{AlgorithmSet, Authenticator, Claims, ConfigError, RawClaims};
 use tower_jwt_auth::{
-    DpopConfig, DpopMode, HttpClientOptions, Introspection, ProtectedResource, RemoteOptions,
+    dpop::DpopConfig, dpop::DpopMode, remote::HttpClientOptions, remote::Introspection,
+    remote::RemoteOptions, resource::ProtectedResource,
 };
+use tower_jwt_auth::{keys::AlgorithmSet, Authenticator, Claims, ConfigError, RawClaims};
 
 async fn public() -> &'static str {
     "ok"

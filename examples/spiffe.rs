@@ -18,7 +18,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use jsonwebtoken::{encode, Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use tower_jwt_auth::{Authenticator, Claims, ConfigError, SpiffeIds};
+use tower_jwt_auth::{rules::SpiffeIds, Authenticator, Claims, ConfigError};
 
 /// The trust domain's JWK Set, whose P-256 key becomes the bundle's
 /// `jwt-svid` key.

@@ -53,7 +53,7 @@ pub enum ClaimsRejection {
     /// layer's realm and resource metadata URL.
     Unauthenticated {
         /// How the layer that let the request through asks for a token.
-        challenge: crate::Challenge,
+        challenge: crate::response::Challenge,
     },
 }
 
@@ -103,7 +103,7 @@ impl IntoResponse for ClaimsRejection {
 
 impl IntoResponse for AuthError {
     fn into_response(self) -> Response {
-        crate::Challenge::bearer(None).http_response(&self)
+        crate::response::Challenge::bearer(None).http_response(&self)
     }
 }
 
@@ -151,7 +151,7 @@ where
     }
 }
 
-impl crate::ResourceMetadata {
+impl crate::resource::ResourceMetadata {
     /// The metadata as an axum router (feature `axum`), to
     /// [`merge`](::axum::Router::merge) into the application's: `GET` and
     /// `HEAD` on [`paths`](Self::paths), as [`service`](Self::service)

@@ -7,7 +7,7 @@
 //! hit clones a pointer) and what is needed to re-check them.
 //!
 //! What a hit still checks, every time (the same code as a miss):
-//! - `exp`, `nbf` and `iat` against the current [`Clock`](crate::Clock),
+//! - `exp`, `nbf` and `iat` against the current [`Clock`](crate::clock::Clock),
 //!   and every other registered-claim rule;
 //! - the route's rules: audience, scopes;
 //! - that the key which verified the token is still the key the current key
@@ -258,7 +258,7 @@ mod tests {
 
     fn entry() -> CachedToken {
         let claims = Arc::new(serde_json::json!({"sub": "a"}));
-        let key = crate::Key::hmac([7u8; 32]).unwrap();
+        let key = crate::keys::Key::hmac([7u8; 32]).unwrap();
         CachedToken::new(claims.clone(), claims, None, Algorithm::HS256, key.id())
     }
 

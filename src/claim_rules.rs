@@ -1,7 +1,6 @@
 //! Claim rules: time (`exp`, `nbf`, `iat` with leeway), issuer, audience,
 //! required claims and header `typ`: what every token of an authenticator
-//! must pass, whatever the route (route rules add scopes and roles on top:
-//! [`RouteRules`](crate::RouteRules)).
+//! must pass, whatever the route (route rules add scopes and roles on top).
 //!
 //! Defaults, each the safe reading of RFC 7519 and RFC 8725:
 //! - `exp` is required; `nbf` and `iat` are checked when present;

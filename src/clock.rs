@@ -31,7 +31,7 @@ impl Clock for SystemClock {
 /// ```
 /// use std::sync::Arc;
 /// use std::time::Duration;
-/// use tower_jwt_auth::{Clock, FixedClock};
+/// use tower_jwt_auth::{clock::Clock, clock::FixedClock};
 ///
 /// let clock = Arc::new(FixedClock::new(1_800_000_000));
 /// // Authenticator::builder().clock(clock.clone()) ...

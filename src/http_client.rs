@@ -30,7 +30,7 @@ use crate::error::{ConfigError, FetchError, FetchErrorKind};
 /// control.
 ///
 /// ```no_run
-/// use tower_jwt_auth::{Authenticator, HttpClientOptions, RemoteOptions};
+/// use tower_jwt_auth::{Authenticator, remote::HttpClientOptions, remote::RemoteOptions};
 ///
 /// # async fn run() -> Result<(), tower_jwt_auth::ConfigError> {
 /// let ca = std::fs::read("/etc/ssl/company-ca.pem").map_err(|source| {

@@ -161,7 +161,7 @@ impl std::error::Error for RefreshError {
 ///    [`Revocation`] store.
 ///
 /// ```
-/// use tower_jwt_auth::TokenIssuer;
+/// use tower_jwt_auth::issue::TokenIssuer;
 ///
 /// # #[tokio::main(flavor = "current_thread")]
 /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -359,7 +359,7 @@ impl TokenIssuerBuilder {
     /// A list given here keeps its own clock: entries expire at times of
     /// the issuer's clock (a token's `exp`), so give it the same one (e.g.
     /// `MemoryRevocation::new().clock(clock.clone())` with a
-    /// [`FixedClock`](crate::FixedClock)); a list whose clock runs ahead of
+    /// [`FixedClock`](crate::clock::FixedClock)); a list whose clock runs ahead of
     /// the issuer's forgets revocations and spent refresh tokens early.
     /// The same holds for a `RedisRevocation`, whose TTLs are counted on
     /// its builder's `clock`.

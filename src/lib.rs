@@ -81,7 +81,7 @@
 //! ```
 //!
 //! Handlers read `request.extensions().get::<Claims>()`. With the `tonic`
-//! feature, `auth.layer().interceptor()` is a [`JwtInterceptor`] for
+//! feature, `auth.layer().interceptor()` is a [`JwtInterceptor`](tonic::JwtInterceptor) for
 //! `with_interceptor`.
 //!
 //! # hyper
@@ -118,13 +118,13 @@
 //! An [`Authenticator`] is cheap to clone (an `Arc`): keys, the
 //! verified-token cache and revocation are held once, and each route's layer adds its own rules on
 //! top of a valid token: `require_scope`, `require_any_scope`,
-//! `require_all_scopes`, `require_role` (with a [`RoleClaim`] for Keycloak,
+//! `require_all_scopes`, `require_role` (with a [`RoleClaim`](rules::RoleClaim) for Keycloak,
 //! Entra ID, Okta...), `require(|claims| ...)` for your own check, and
 //! `audience([..])`. A token that fails one gets 403 `insufficient_scope`.
 //! [`Authenticator::optional`] lets anonymous requests through without
 //! claims, but still rejects a bad token. Several issuers:
 //! [`Authenticator::by_issuer`], one authenticator per issuer, picked by the
-//! token's `iss`. See [`RouteRules`] and [`RoleClaim`].
+//! token's `iss`. See [`JwtAuthLayer`] and [`RoleClaim`](rules::RoleClaim).
 //!
 //! ```
 //! # use tower_jwt_auth::testing::TestIssuer;
@@ -151,7 +151,7 @@
 //! the background. A token naming an unknown `kid` triggers one refetch that
 //! all concurrent requests share (at most one per cooldown); when the
 //! provider is down the last good keys keep serving up to a maximum stale
-//! age, then requests get 503, never an accept. See [`RemoteOptions`]; a
+//! age, then requests get 503, never an accept. See [`RemoteOptions`](remote::RemoteOptions); a
 //! private CA, a client certificate, a proxy or an own `reqwest::Client`
 //! through `HttpClientOptions`; the tenants of a multi-tenant issuer (Entra
 //! ID) through `TenantIssuers` (both feature `remote`). SPIFFE JWT-SVIDs
@@ -190,9 +190,9 @@
 //! token against a blacklist (by `jti`, by session `sid`, or "every token of
 //! this `sub` issued before"): [`revocation::MemoryRevocation`] in one
 //! process, `RedisRevocation` (feature `redis`) across a fleet. A list that
-//! cannot answer fails closed (503). [`TokenIssuer`] signs access and refresh
+//! cannot answer fails closed (503). [`TokenIssuer`](issue::TokenIssuer) signs access and refresh
 //! token pairs with rotation and reuse detection, and hands you the matching
-//! authenticator; see [`TokenIssuer`].
+//! authenticator; see [`TokenIssuer`](issue::TokenIssuer).
 //!
 //! ```
 //! use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
@@ -210,7 +210,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Sender-constrained tokens: [`DpopConfig`] (RFC 9449) checks DPoP proofs and
+//! Sender-constrained tokens: [`DpopConfig`](dpop::DpopConfig) (RFC 9449) checks DPoP proofs and
 //! `cnf.jkt` bindings, with replay protection and server nonces.
 //!
 //! # Resource server (RFC 9728, RFC 8707, RFC 9470)
@@ -219,7 +219,7 @@
 //! server, an API): tokens must then carry it in `aud` (RFC 8707), every
 //! 401 and 403 challenge points at its metadata (`resource_metadata`), and
 //! [`Authenticator::resource_metadata`] serves the RFC 9728 document derived
-//! from the configuration ([`ResourceMetadata`]: a JSON value, a tower
+//! from the configuration ([`ResourceMetadata`](resource::ResourceMetadata): a JSON value, a tower
 //! service, an axum router). Step-up route rules
 //! ([`JwtAuthLayer::require_acr`], [`JwtAuthLayer::max_auth_age`]) answer a
 //! token from too weak or too old an authentication with 401
@@ -261,7 +261,7 @@
 //! [`testing::TestIssuer`] generates a throwaway key (HMAC, RSA, EC,
 //! Ed25519), mints valid, expired, not-yet-valid, wrong-audience or
 //! other-issuer tokens in one line, and configures the authenticator that
-//! accepts them; [`FixedClock::advance`] moves time without sleeping. No key
+//! accepts them; [`FixedClock::advance`](clock::FixedClock::advance) moves time without sleeping. No key
 //! files, no network. With `remote` too, `testing::JwksServer` plays the
 //! identity provider on 127.0.0.1 (JWK Set, OIDC discovery, rotation,
 //! outages). See [`testing`].
@@ -286,19 +286,19 @@
 //! [`Decision::Accept`] / [`Decision::Reject`] / [`Decision::Pending`] out.
 //! Any framework's middleware can ask it the same way (see [`Gate`]), and
 //! gets every capability the layer has: token sources, DPoP, route rules,
-//! remote keys, revocation. A [`Rejection`] renders as the RFC 6750 (and
+//! remote keys, revocation. A [`Rejection`](response::Rejection) renders as the RFC 6750 (and
 //! RFC 9449) response or a gRPC status.
 //!
 //! # Pieces
 //! A request meets, in order: the credentials (the [`TokenSource`]s, read
 //! once), the [`Gate`] (the route's decision: a DPoP proof first, when the
 //! request uses DPoP), the [`Verifier`] (picking the issuer with
-//! [`Authenticator::by_issuer`], the JWS header, the [`KeySet`] lookup and
+//! [`Authenticator::by_issuer`], the JWS header, the [`KeySet`](keys::KeySet) lookup and
 //! the signature, or the verified-token cache; then one security sequence
 //! for a miss and a hit: claim rules, the key's issuer, the sender binding,
-//! the [`RouteRules`] with step-up, revocation), the route's own checks on the typed
-//! claims, and the adapter ([`JwtAuthLayer`], [`JwtInterceptor`] or yours)
-//! forwards the request with its [`Claims`] or renders the [`Rejection`].
+//! the route rules with step-up, revocation), the route's own checks on the typed
+//! claims, and the adapter ([`JwtAuthLayer`], [`JwtInterceptor`](tonic::JwtInterceptor) or yours)
+//! forwards the request with its [`Claims`] or renders the [`Rejection`](response::Rejection).
 //!
 //! # Verified-token cache
 //! A token verified once is kept (up to 10,000 tokens by default, shared
@@ -338,7 +338,7 @@
 //! | opt-out | what it weakens |
 //! |---|---|
 //! | [`AuthenticatorBuilder::danger_allow_missing_exp`] | tokens without `exp` never expire |
-//! | [`AuthenticatorBuilder::danger_hmac_short_secret`], [`Key::danger_hmac_short_secret`] | HMAC secrets shorter than their hash (RFC 7518 §3.2) |
+//! | [`AuthenticatorBuilder::danger_hmac_short_secret`], [`Key::danger_hmac_short_secret`](keys::Key::danger_hmac_short_secret) | HMAC secrets shorter than their hash (RFC 7518 §3.2) |
 //! | [`TokenSource::danger_query`] | a token in the URL (logs, history, `Referer`) |
 //! | [`AuthenticatorBuilder::danger_accept_unverified_confirmation`] | tokens bound by a `cnf` method the crate does not check (mTLS `x5t#S256`, ...) accepted without that check |
 //! | `RemoteOptions::danger_allow_http` (feature `remote`) | key sets fetched over plain `http` from a host that is not loopback |
@@ -350,8 +350,8 @@
 //! | `aws-lc-rs` | yes | crypto backend: aws-lc-rs |
 //! | `rust-crypto` | no | crypto backend: RustCrypto (pure Rust); aws-lc-rs wins when both are on |
 //! | `axum` | yes | `Claims` and `Option<Claims>` extractors |
-//! | `tonic` | no | [`JwtInterceptor`], a tonic interceptor asking the same [`Gate`] |
-//! | `remote` | no | keys from a JWKS URL, OIDC discovery, the tenants of an issuer pattern or a SPIFFE bundle endpoint, refreshed in the background ([`RemoteOptions`]); trust and transport of those fetches (`HttpClientOptions`) |
+//! | `tonic` | no | [`JwtInterceptor`](tonic::JwtInterceptor), a tonic interceptor asking the same [`Gate`] |
+//! | `remote` | no | keys from a JWKS URL, OIDC discovery, the tenants of an issuer pattern or a SPIFFE bundle endpoint, refreshed in the background ([`RemoteOptions`](remote::RemoteOptions)); trust and transport of those fetches (`HttpClientOptions`) |
 //! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis; `dpop::RedisReplayStore`: one DPoP replay store for a fleet |
 //! | `tracing` | no | a span per verification (`alg`, `kid`, `iss`, outcome); one event per rejection |
 //! | `metrics` | no | request counters by outcome and reason, a histogram of verification time |
@@ -374,22 +374,22 @@ mod authenticator;
 mod cache;
 mod claim_rules;
 mod claims;
-mod clock;
+pub mod clock;
 mod crypto;
-mod dpop;
+pub mod dpop;
 mod error;
 mod gate;
 #[cfg(feature = "remote")]
 mod http_client;
 #[cfg(feature = "remote")]
 mod introspection;
-mod issue;
+pub mod issue;
 mod jws;
-mod keys;
+pub mod keys;
 mod layer;
 mod observe;
-mod resource;
-mod response;
+pub mod resource;
+pub mod response;
 pub mod revocation;
 mod route_rules;
 mod spiffe;
@@ -399,7 +399,7 @@ mod verifier;
 #[cfg(feature = "axum")]
 pub mod axum;
 #[cfg(feature = "tonic")]
-mod tonic;
+pub mod tonic;
 
 #[cfg(feature = "test-util")]
 pub mod testing;
@@ -409,42 +409,38 @@ pub mod future {
     pub use crate::layer::future::ResponseFuture;
 }
 
+/// Keys from the network: remote JWK Sets and OIDC discovery, token
+/// introspection, the tenants of a multi-tenant issuer, and the transport
+/// of every outgoing fetch.
+///
+/// [`RemoteOptions`](remote::RemoteOptions) sets how key sets are refreshed; [`HttpClientOptions`](remote::HttpClientOptions)
+/// sets, once, how every fetch (keys, discovery, tenants, SPIFFE bundles,
+/// introspection) connects: timeouts, size limits, trusted roots, a client
+/// certificate, a proxy, your own `reqwest::Client`.
 #[cfg(feature = "remote")]
-pub use authenticator::TenantIssuers;
+pub mod remote {
+    pub use crate::authenticator::TenantIssuers;
+    pub use crate::error::{FetchError, FetchErrorKind};
+    pub use crate::http_client::HttpClientOptions;
+    pub use crate::introspection::Introspection;
+    pub use crate::keys::remote::RemoteOptions;
+}
+
+/// What a token must say beyond a valid signature: where roles are read
+/// ([`RoleClaim`](rules::RoleClaim)), a custom check's refusal ([`Denied`](rules::Denied)), SPIFFE IDs
+/// ([`SpiffeIds`](rules::SpiffeIds)).
+pub mod rules {
+    pub use crate::route_rules::{Denied, RoleClaim};
+    pub use crate::spiffe::SpiffeIds;
+}
+
 pub use authenticator::{Authenticator, AuthenticatorBuilder};
 pub use cache::CacheStats;
 pub use claims::{Claims, RawClaims};
-pub use clock::{Clock, FixedClock, SystemClock};
-#[cfg(feature = "redis")]
-pub use dpop::RedisReplayStore;
-pub use dpop::{
-    jwk_thumbprint, DpopBound, DpopConfig, DpopMode, MemoryReplayStore, ReplayStore,
-    ReplayStoreError,
-};
-pub use error::{AuthError, AuthErrorKind, ConfigError, KeyError};
-#[cfg(feature = "remote")]
-pub use error::{FetchError, FetchErrorKind};
+pub use error::{AuthError, AuthErrorKind, ConfigError};
 pub use gate::{Accepted, Decision, Gate, Pending};
-#[cfg(feature = "remote")]
-pub use http_client::HttpClientOptions;
-#[cfg(feature = "remote")]
-pub use introspection::Introspection;
-pub use issue::{
-    IssueError, RefreshError, TokenIssuer, TokenIssuerBuilder, TokenPair, ACCESS_TOKEN_TYPE,
-    REFRESH_TOKEN_TYPE,
-};
-pub use jsonwebtoken::Algorithm;
-#[cfg(feature = "remote")]
-pub use keys::remote::RemoteOptions;
-pub use keys::{AlgorithmSet, Key, KeyKind, KeySet};
 pub use layer::{JwtAuth, JwtAuthLayer};
-pub use resource::{ProtectedResource, ResourceMetadata, ResourceMetadataService};
-pub use response::{Challenge, DefaultErrorResponse, ErrorResponder, Rejection, RequestHead};
-pub use route_rules::{Denied, RoleClaim, RouteRules};
-pub use spiffe::SpiffeIds;
 pub use token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
-#[cfg(feature = "tonic")]
-pub use tonic::{to_status, JwtInterceptor};
 pub use verifier::Verifier;
 
 // The request parsers, public for the crate's fuzz targets and no-panic

@@ -43,7 +43,7 @@ pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 ///   `axum`, a router ([`ResourceMetadata::router`]).
 ///
 /// ```
-/// use tower_jwt_auth::{Authenticator, ProtectedResource};
+/// use tower_jwt_auth::{Authenticator, resource::ProtectedResource};
 ///
 /// let auth = Authenticator::builder()
 ///     .hmac_secret("a secret of at least thirty-two bytes")
@@ -325,7 +325,7 @@ impl ResourceConfig {
 /// [`require_any_scope`](crate::JwtAuthLayer::require_any_scope), plus those
 /// given to [`ProtectedResource::scopes_supported`]. Scopes checked by your
 /// own code ([`JwtAuthLayer::require`](crate::JwtAuthLayer::require), or a
-/// [`RouteRules`](crate::RouteRules) used without a layer) are not seen: list
+/// route rules used without a layer) are not seen: list
 /// them there. It never holds key material.
 #[derive(Clone)]
 pub struct ResourceMetadata {

@@ -22,7 +22,7 @@ use crate::keys::AlgorithmSet;
 /// [`DefaultErrorResponse`], as RFC 6750 says). Bodies never hold the token.
 ///
 /// ```
-/// use tower_jwt_auth::{AuthError, AuthErrorKind, Challenge};
+/// use tower_jwt_auth::{AuthError, AuthErrorKind, response::Challenge};
 ///
 /// let expired = AuthError::new(AuthErrorKind::Expired);
 /// let res = Challenge::bearer(Some("api")).http_response::<String>(&expired);

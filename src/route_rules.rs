@@ -91,7 +91,7 @@ impl Default for RoleClaim {
 }
 
 /// Where an authenticator reads a token's grants: the role claim of
-/// [`RouteRules::require_role`], and whether `scp` counts besides `scope`.
+/// [`JwtAuthLayer::require_role`](crate::JwtAuthLayer::require_role), and whether `scp` counts besides `scope`.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Grants {
     pub(crate) role_claim: RoleClaim,
@@ -177,15 +177,15 @@ struct RoleRule {
 /// audience), on its claims, and every failure is a 403
 /// `insufficient_scope` (gRPC `PERMISSION_DENIED`):
 /// - scopes, from the space-separated `scope` claim (RFC 9068 §2.2.3) and,
-///   when enabled, `scp`: all of a list ([`RouteRules::require_scope`]) or
-///   any of one ([`RouteRules::require_any_scope`]);
+///   when enabled, `scp`: all of a list ([`JwtAuthLayer::require_scope`](crate::JwtAuthLayer::require_scope)) or
+///   any of one ([`JwtAuthLayer::require_any_scope`](crate::JwtAuthLayer::require_any_scope));
 /// - roles, from wherever the identity provider puts them ([`RoleClaim`]):
 ///   `roles` (Entra ID, Auth0 custom claims), `groups` (Okta, Cognito),
 ///   Keycloak's `realm_access.roles` and `resource_access.<client>.roles`,
 ///   or any claim path;
 /// - step-up (RFC 9470): the `acr` of the authentication event, one of a
-///   set ([`RouteRules::require_acr`]), and its age from `auth_time`
-///   ([`RouteRules::max_auth_age`]); failing these is a 401
+///   set ([`JwtAuthLayer::require_acr`](crate::JwtAuthLayer::require_acr)), and its age from `auth_time`
+///   ([`JwtAuthLayer::max_auth_age`](crate::JwtAuthLayer::max_auth_age)); failing these is a 401
 ///   `insufficient_user_authentication` naming `acr_values` and `max_age`
 ///   (gRPC `UNAUTHENTICATED`), never a 403: the user can fix it by signing
 ///   in again;
@@ -193,7 +193,7 @@ struct RoleRule {
 ///   Denied>`), on the layer: [`JwtAuthLayer::require`](crate::JwtAuthLayer::require).
 ///
 /// ```
-/// use tower_jwt_auth::{Authenticator, RoleClaim};
+/// use tower_jwt_auth::{Authenticator, rules::RoleClaim};
 ///
 /// let auth = Authenticator::builder()
 ///     .hmac_secret("a secret of at least thirty-two bytes")
@@ -213,7 +213,7 @@ struct RoleRule {
 /// and an audience that replaces the authenticator's. Usually set through
 /// [`JwtAuthLayer`](crate::JwtAuthLayer)'s methods of the same names.
 #[derive(Debug, Clone, Default)]
-pub struct RouteRules {
+pub(crate) struct RouteRules {
     pub(crate) audiences: Option<HashSet<String>>,
     /// All of these groups, each satisfied by any one of its scopes.
     scopes: Vec<Vec<String>>,
@@ -228,15 +228,16 @@ pub struct RouteRules {
 
 impl RouteRules {
     /// No extra rules.
+    #[cfg(test)]
     #[must_use]
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Sets this route's DPoP mode (RFC 9449), replacing the
-    /// authenticator's; see [`DpopConfig`](crate::DpopConfig).
+    /// authenticator's; see [`DpopConfig`](crate::dpop::DpopConfig).
     #[must_use]
-    pub fn dpop(mut self, mode: DpopMode) -> Self {
+    pub(crate) fn dpop(mut self, mode: DpopMode) -> Self {
         self.dpop = Some(mode);
         self
     }
@@ -244,14 +245,14 @@ impl RouteRules {
     /// Requires `scope` in the token's `scope` (space-separated) or, when
     /// enabled, `scp` claim; several calls require all of them.
     #[must_use]
-    pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
+    pub(crate) fn require_scope(mut self, scope: impl Into<String>) -> Self {
         self.scopes.push(vec![scope.into()]);
         self
     }
 
     /// Requires every one of `scopes`.
     #[must_use]
-    pub fn require_all_scopes<I, S>(mut self, scopes: I) -> Self
+    pub(crate) fn require_all_scopes<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -263,7 +264,7 @@ impl RouteRules {
 
     /// Requires at least one of `scopes` (an empty list is never satisfied).
     #[must_use]
-    pub fn require_any_scope<I, S>(mut self, scopes: I) -> Self
+    pub(crate) fn require_any_scope<I, S>(mut self, scopes: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -277,14 +278,14 @@ impl RouteRules {
     /// see [`AuthenticatorBuilder::role_claim`](crate::AuthenticatorBuilder::role_claim));
     /// several calls require all of them.
     #[must_use]
-    pub fn require_role(self, role: impl Into<String>) -> Self {
+    pub(crate) fn require_role(self, role: impl Into<String>) -> Self {
         self.require_any_role([role])
     }
 
     /// Requires at least one of `roles` in the authenticator's role claim
     /// (an empty list is never satisfied).
     #[must_use]
-    pub fn require_any_role<I, S>(mut self, roles: I) -> Self
+    pub(crate) fn require_any_role<I, S>(mut self, roles: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -299,7 +300,7 @@ impl RouteRules {
     /// Requires `role` at `claim` (e.g. a Keycloak client's roles) rather
     /// than in the authenticator's role claim.
     #[must_use]
-    pub fn require_role_in(mut self, claim: RoleClaim, role: impl Into<String>) -> Self {
+    pub(crate) fn require_role_in(mut self, claim: RoleClaim, role: impl Into<String>) -> Self {
         self.roles.push(RoleRule {
             claim: Some(claim),
             any_of: vec![role.into()],
@@ -312,7 +313,7 @@ impl RouteRules {
     /// applies). A token without it gets 401
     /// `insufficient_user_authentication` with `acr_values`.
     #[must_use]
-    pub fn require_acr<I, S>(mut self, acr: I) -> Self
+    pub(crate) fn require_acr<I, S>(mut self, acr: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -327,7 +328,7 @@ impl RouteRules {
     /// `max_age`; the authenticator's leeway applies only to an
     /// `auth_time` in the future (clock skew), never to an old one.
     #[must_use]
-    pub fn max_auth_age(mut self, age: Duration) -> Self {
+    pub(crate) fn max_auth_age(mut self, age: Duration) -> Self {
         self.max_auth_age = Some(age.as_secs());
         self
     }
@@ -340,7 +341,7 @@ impl RouteRules {
     /// Accepts only tokens whose `aud` names one of `audiences` (replacing
     /// the authenticator's audiences for this route; `aud` becomes required).
     #[must_use]
-    pub fn audience<I, S>(mut self, audiences: I) -> Self
+    pub(crate) fn audience<I, S>(mut self, audiences: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,

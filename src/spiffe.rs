@@ -23,7 +23,7 @@ const MAX_ID_LEN: usize = 2048;
 /// `/ns/production`).
 ///
 /// ```
-/// use tower_jwt_auth::SpiffeIds;
+/// use tower_jwt_auth::rules::SpiffeIds;
 ///
 /// let ids = SpiffeIds::trust_domain("example.org").path_prefix("/ns/prod");
 /// assert!(ids.admits("spiffe://example.org/ns/prod/sa/web"));

@@ -88,7 +88,7 @@ pub fn parse_authorization(value: &[u8], max_len: usize) -> Result<Credentials<'
 /// Finding the raw token in a request.
 ///
 /// By default the token comes from `Authorization: Bearer <token68>` (RFC
-/// 6750 §2.1); on a route with [DPoP](crate::DpopConfig), from `Authorization:
+/// 6750 §2.1); on a route with [DPoP](crate::dpop::DpopConfig), from `Authorization:
 /// DPoP <token68>` (RFC 9449 §7.1) too. A layer can read other places instead, or as well, in an
 /// order you choose ([`TokenSource`]): a named cookie, a custom header, a
 /// function of your own, and (only when asked for by name, see

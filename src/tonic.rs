@@ -77,7 +77,7 @@ impl<C> JwtAuthLayer<C> {
     /// layer's token sources apply to the call's metadata (the URI is not
     /// available to an interceptor, so a query source finds nothing, and a
     /// DPoP proof is checked against the path `/`: give DPoP routes of a
-    /// gRPC server a [`public_url`](crate::DpopConfig::public_url) that
+    /// gRPC server a [`public_url`](crate::dpop::DpopConfig::public_url) that
     /// clients put in their proofs' `htu`).
     #[must_use]
     pub fn interceptor(self) -> JwtInterceptor<C> {

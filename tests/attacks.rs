@@ -15,7 +15,8 @@ use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 use tower_jwt_auth::{
-    Authenticator, AuthenticatorBuilder, Claims, ConfigError, FixedClock, KeyError, KeySet,
+    clock::FixedClock, keys::KeyError, keys::KeySet, Authenticator, AuthenticatorBuilder, Claims,
+    ConfigError,
 };
 
 async fn me(claims: Claims) -> Json<Value> {
@@ -654,7 +655,7 @@ async fn one_issuers_key_cannot_mint_tokens_for_another_issuer() {
         .with_issuer("https://idp");
     let auth = Authenticator::builder()
         .key(
-            tower_jwt_auth::Key::hmac(SECRET)
+            tower_jwt_auth::keys::Key::hmac(SECRET)
                 .unwrap()
                 .with_issuer("internal"),
         )

@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use common::*;
 use serde_json::{json, Value};
-use tower_jwt_auth::{Authenticator, Claims, Denied, RoleClaim};
+use tower_jwt_auth::{rules::Denied, rules::RoleClaim, Authenticator, Claims};
 
 async fn ok() -> &'static str {
     "ok"

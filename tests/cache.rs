@@ -17,7 +17,7 @@ use axum::{Json, Router};
 use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Deserializer};
 use serde_json::{json, Value};
-use tower_jwt_auth::{Authenticator, AuthenticatorBuilder, Claims, FixedClock};
+use tower_jwt_auth::{clock::FixedClock, Authenticator, AuthenticatorBuilder, Claims};
 
 use common::{token, NOW, SECRET};
 

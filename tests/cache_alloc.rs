@@ -22,7 +22,7 @@ use http::{Request, Response};
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use tower::{service_fn, Layer, Service};
-use tower_jwt_auth::{Authenticator, Claims, FixedClock};
+use tower_jwt_auth::{clock::FixedClock, Authenticator, Claims};
 
 use common::{public_pem, token, NOW, SECRET};
 

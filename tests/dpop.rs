@@ -15,8 +15,8 @@ use common::dpop::*;
 use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
-use tower_jwt_auth::{Authenticator, Claims, DpopBound, FixedClock};
-use tower_jwt_auth::{DpopConfig, DpopMode, MemoryReplayStore};
+use tower_jwt_auth::{clock::FixedClock, dpop::DpopBound, Authenticator, Claims};
+use tower_jwt_auth::{dpop::DpopConfig, dpop::DpopMode, dpop::MemoryReplayStore};
 
 const ORIGIN: &str = "https://api.example";
 
@@ -324,7 +324,7 @@ async fn proof_key_under_policy_is_rejected() {
     let private = jsonwebtoken::EncodingKey::from_rsa_pem(&fixture("rsa1024_private.pem")).unwrap();
     let public = fixture_str("jwks_rsa1024.json");
     let jwk: Value = serde_json::from_str::<Value>(&public).unwrap()["keys"][0].clone();
-    let jkt = tower_jwt_auth::jwk_thumbprint(jwk.as_object().unwrap()).unwrap();
+    let jkt = tower_jwt_auth::dpop::jwk_thumbprint(jwk.as_object().unwrap()).unwrap();
     let req = Req::new(
         &ProofKey {
             alg: Algorithm::RS256,

@@ -18,8 +18,10 @@ use jsonwebtoken::Algorithm;
 use redis_server::RedisServer;
 use serde_json::{json, Value};
 use tower_jwt_auth::revocation::{RedisRevocation, RedisStore, Revocation};
-use tower_jwt_auth::{Authenticator, AuthenticatorBuilder, Claims, DpopBound, FixedClock};
-use tower_jwt_auth::{DpopConfig, DpopMode, RedisReplayStore};
+use tower_jwt_auth::{
+    clock::FixedClock, dpop::DpopBound, Authenticator, AuthenticatorBuilder, Claims,
+};
+use tower_jwt_auth::{dpop::DpopConfig, dpop::DpopMode, dpop::RedisReplayStore};
 
 const ORIGIN: &str = "https://api.example";
 

@@ -12,7 +12,7 @@ use axum::routing::get;
 use axum::Router;
 use common::dpop::{proof_key, send, Req};
 use tower_jwt_auth::testing::TestIssuer;
-use tower_jwt_auth::{Claims, DpopConfig, DpopMode, JwtAuthLayer, TokenSource};
+use tower_jwt_auth::{dpop::DpopConfig, dpop::DpopMode, Claims, JwtAuthLayer, TokenSource};
 
 async fn handler(claims: Option<Claims>) -> String {
     match claims {
@@ -123,7 +123,7 @@ async fn every_request_reads_its_credentials_once() {
         .claim("cnf", serde_json::json!({"jkt": key.jkt}))
         .sign();
     let before = calls.load(Ordering::SeqCst);
-    let now = tower_jwt_auth::SystemClock.now();
+    let now = tower_jwt_auth::clock::SystemClock.now();
     let reply = send(
         addr,
         &key,
@@ -134,4 +134,4 @@ async fn every_request_reads_its_credentials_once() {
     assert_eq!(calls.load(Ordering::SeqCst), before);
 }
 
-use tower_jwt_auth::Clock as _;
+use tower_jwt_auth::clock::Clock as _;

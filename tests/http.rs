@@ -11,7 +11,7 @@ use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tower_jwt_auth::{AuthError, Authenticator, Claims, FixedClock};
+use tower_jwt_auth::{clock::FixedClock, AuthError, Authenticator, Claims};
 
 const ISS: &str = "https://issuer.example";
 const AUD: &str = "api";

@@ -20,7 +20,9 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 use tower_jwt_auth::revocation::{RedisRevocation, RedisStore, Revocation};
 use tower_jwt_auth::testing::TestIssuer;
-use tower_jwt_auth::{Clock, DpopConfig, DpopMode, JwtInterceptor, SystemClock};
+use tower_jwt_auth::{
+    clock::Clock, clock::SystemClock, dpop::DpopConfig, dpop::DpopMode, tonic::JwtInterceptor,
+};
 
 const PUBLIC_URL: &str = "http://grpc.test";
 const CHECK_PATH: &str = "/grpc.health.v1.Health/Check";

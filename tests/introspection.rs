@@ -27,7 +27,9 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
-use tower_jwt_auth::{Authenticator, AuthenticatorBuilder, Claims, FixedClock, Introspection};
+use tower_jwt_auth::{
+    clock::FixedClock, remote::Introspection, Authenticator, AuthenticatorBuilder, Claims,
+};
 
 const T0: u64 = 1_800_000_000;
 
@@ -673,7 +675,7 @@ async fn introspection_alone_accepts_no_algorithm_and_keys_keep_their_checks() {
     // An allow-list no key can serve is still refused, introspection or not.
     let err = Authenticator::builder()
         .hmac_secret(common::SECRET)
-        .algorithms([tower_jwt_auth::Algorithm::RS256])
+        .algorithms([tower_jwt_auth::keys::Algorithm::RS256])
         .introspection(e.config())
         .build_async()
         .await

@@ -246,7 +246,7 @@ fn configuration_errors() {
 #[tokio::test]
 async fn a_local_and_a_remote_issuer_in_one_layer() {
     use common::idp::{jwk, Idp};
-    use tower_jwt_auth::RemoteOptions;
+    use tower_jwt_auth::remote::RemoteOptions;
 
     let idp = Idp::start(vec![jwk("ec256-1")]).await;
 

@@ -11,7 +11,7 @@ use common::logs::capture;
 use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde_json::{json, Value};
-use tower_jwt_auth::{Authenticator, Claims, FixedClock, Key, KeySet};
+use tower_jwt_auth::{clock::FixedClock, keys::Key, keys::KeySet, Authenticator, Claims};
 use tracing::Level;
 use tracing_subscriber::fmt::format::FmtSpan;
 
@@ -260,7 +260,7 @@ fn debug_and_display_of_every_public_type_are_redacted() {
 /// no tracing output.
 #[tokio::test]
 async fn other_token_sources_rules_and_issuers_leak_nothing() {
-    use tower_jwt_auth::{Denied, TokenSource};
+    use tower_jwt_auth::{rules::Denied, TokenSource};
 
     let (logs, _guard) = capture(Level::TRACE, FmtSpan::NONE);
     let one = |iss: &str| {

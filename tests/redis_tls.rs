@@ -16,7 +16,7 @@ use common::*;
 use redis_server::{RedisServer, TlsFiles};
 use serde_json::Value;
 use tower_jwt_auth::revocation::{RedisRevocation, RedisStore, RevocationError};
-use tower_jwt_auth::{Claims, TokenIssuer};
+use tower_jwt_auth::{issue::TokenIssuer, Claims};
 
 async fn me(claims: Claims) -> Json<Value> {
     Json(claims.as_ref().clone())

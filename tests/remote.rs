@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{json, Value};
-use tower_jwt_auth::FetchErrorKind;
-use tower_jwt_auth::{Algorithm, Authenticator, ConfigError, FixedClock};
-use tower_jwt_auth::{DpopConfig, DpopMode};
+use tower_jwt_auth::remote::FetchErrorKind;
+use tower_jwt_auth::{clock::FixedClock, keys::Algorithm, Authenticator, ConfigError};
+use tower_jwt_auth::{dpop::DpopConfig, dpop::DpopMode};
 
 use common::dpop::{self, assert_invalid_proof, bound_to, proof_key, send, send_proof};
 use common::idp::{jwk, quick, refused, Api, Idp};

@@ -15,8 +15,8 @@ use common::*;
 use serde_json::{json, Value};
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{
-    AuthError, AuthErrorKind, Authenticator, Claims, ConfigError, DpopConfig, DpopMode, FixedClock,
-    ProtectedResource, TokenSource,
+    clock::FixedClock, dpop::DpopConfig, dpop::DpopMode, resource::ProtectedResource, AuthError,
+    AuthErrorKind, Authenticator, Claims, ConfigError, TokenSource,
 };
 
 const RESOURCE: &str = "https://api.example/mcp";

@@ -13,8 +13,12 @@ use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
-use tower_jwt_auth::{AuthErrorKind, Authenticator, Claims, ConfigError, FixedClock, KeyError};
-use tower_jwt_auth::{IssueError, RefreshError, TokenIssuer, TokenIssuerBuilder};
+use tower_jwt_auth::{
+    clock::FixedClock, keys::KeyError, AuthErrorKind, Authenticator, Claims, ConfigError,
+};
+use tower_jwt_auth::{
+    issue::IssueError, issue::RefreshError, issue::TokenIssuer, issue::TokenIssuerBuilder,
+};
 
 const ISS: &str = "https://auth.example";
 

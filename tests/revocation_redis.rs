@@ -17,8 +17,8 @@ use serde_json::Value;
 use tower_jwt_auth::revocation::{
     RedisRevocation, RedisStore, Revocation, RevocationError, TokenRef,
 };
+use tower_jwt_auth::{issue::RefreshError, issue::TokenIssuer};
 use tower_jwt_auth::{AuthErrorKind, Claims};
-use tower_jwt_auth::{RefreshError, TokenIssuer};
 
 /// The documented staleness bound of the local cache used below.
 const LOCAL_CACHE: Duration = Duration::from_secs(1);

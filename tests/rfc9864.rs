@@ -12,7 +12,9 @@ use axum::Router;
 use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
-use tower_jwt_auth::{AlgorithmSet, Authenticator, AuthenticatorBuilder, ConfigError, KeyError};
+use tower_jwt_auth::{
+    keys::AlgorithmSet, keys::KeyError, Authenticator, AuthenticatorBuilder, ConfigError,
+};
 
 fn claims() -> Value {
     json!({"sub": "alice", "iat": now(), "exp": now() + 600})

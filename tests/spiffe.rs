@@ -8,7 +8,9 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 use tower_jwt_auth::testing::TestIssuer;
-use tower_jwt_auth::{Authenticator, AuthenticatorBuilder, ConfigError, KeyError, SpiffeIds};
+use tower_jwt_auth::{
+    keys::KeyError, rules::SpiffeIds, Authenticator, AuthenticatorBuilder, ConfigError,
+};
 
 use common::idp::Api;
 

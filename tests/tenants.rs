@@ -17,7 +17,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tower_jwt_auth::testing::TestIssuer;
-use tower_jwt_auth::{Authenticator, AuthenticatorBuilder, ConfigError, TenantIssuers};
+use tower_jwt_auth::{remote::TenantIssuers, Authenticator, AuthenticatorBuilder, ConfigError};
 
 use common::idp::Api;
 
@@ -245,7 +245,7 @@ async fn a_provider_failing_for_an_allowed_tenant_gives_503_then_recovers_after_
     let tenants = TenantIssuers::new(idp.pattern())
         .allow_tenants([A])
         .retry_after(Duration::from_millis(500));
-    let options = tower_jwt_auth::RemoteOptions::new().timeout(Duration::from_millis(300));
+    let options = tower_jwt_auth::remote::RemoteOptions::new().timeout(Duration::from_millis(300));
     let auth = idp
         .builder(tenants)
         .remote_options(options)

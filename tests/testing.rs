@@ -10,8 +10,8 @@ use axum::routing::get;
 use axum::Router;
 use common::{fetch, fetch_bearer, serve};
 use serde::Deserialize;
-use tower_jwt_auth::{testing::TestIssuer, FixedClock};
-use tower_jwt_auth::{Algorithm, Claims};
+use tower_jwt_auth::{clock::FixedClock, testing::TestIssuer};
+use tower_jwt_auth::{keys::Algorithm, Claims};
 
 #[derive(Deserialize)]
 struct MyClaims {
@@ -128,9 +128,9 @@ async fn readme_testing_your_app() {
 #[cfg(feature = "remote")]
 #[tokio::test]
 async fn jwks_server_publishes_rotates_and_fails_like_an_identity_provider() {
+    use tower_jwt_auth::remote::RemoteOptions;
     use tower_jwt_auth::testing::JwksServer;
     use tower_jwt_auth::Authenticator;
-    use tower_jwt_auth::RemoteOptions;
 
     let idp = JwksServer::start().await.unwrap();
     let old = TestIssuer::rs256().with_issuer(idp.issuer());

@@ -14,8 +14,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{
-    Authenticator, AuthenticatorBuilder, ConfigError, FetchErrorKind, HttpClientOptions,
-    RemoteOptions,
+    remote::FetchErrorKind, remote::HttpClientOptions, remote::RemoteOptions, Authenticator,
+    AuthenticatorBuilder, ConfigError,
 };
 
 use common::idp::{refused, Api};

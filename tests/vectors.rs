@@ -27,7 +27,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
-use tower_jwt_auth::{AuthErrorKind, Authenticator, FixedClock, KeySet};
+use tower_jwt_auth::{clock::FixedClock, keys::KeySet, AuthErrorKind, Authenticator};
 
 /// The fixed clock of every authenticator here (2027-01-15).
 const NOW: u64 = 1_800_000_000;

@@ -16,7 +16,7 @@
 use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
-use tower_jwt_auth::{Algorithm, Authenticator, FixedClock, Key, KeySet};
+use tower_jwt_auth::{keys::Algorithm, Authenticator, clock::FixedClock, keys::Key, keys::KeySet};
 use tower_jwt_auth_fuzz::{pem, structured_jwk, valid_tokens, NOW, PEM_LABELS};
 
 /// Valid tokens (every algorithm, with and without `kid`): an imported key

@@ -13,7 +13,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use tower_jwt_auth::{AuthError, AuthErrorKind, Challenge};
+use tower_jwt_auth::{AuthError, AuthErrorKind, response::Challenge};
 use tower_jwt_auth_fuzz::{alg_name, b64, sign, signing_alg, AUTH_ALL, AUTH_STRICT, decide_route, SEP};
 
 /// Checks every way to verify `token`; returns whether authenticator A

@@ -11,7 +11,7 @@ use serde_json::Value;
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue, Method, Uri};
 use tower_jwt_auth::{
-    AuthError, AuthErrorKind, Authenticator, Claims, Decision, FixedClock, Gate, Key, KeySet,
+    AuthError, AuthErrorKind, Authenticator, Claims, Decision, clock::FixedClock, Gate, keys::Key, keys::KeySet,
 };
 
 /// The fixed "now" of every authenticator (seconds since the epoch).

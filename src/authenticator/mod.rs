@@ -241,7 +241,7 @@ pub struct AuthenticatorBuilder<C = Value> {
     #[cfg(feature = "remote")]
     remote_options: crate::keys::remote::RemoteOptions,
     #[cfg(feature = "remote")]
-    introspection: Option<crate::Introspection>,
+    introspection: Option<crate::remote::Introspection>,
     cache_capacity: usize,
     cache_max_age: Duration,
     _claims: PhantomData<fn() -> C>,

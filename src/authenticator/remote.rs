@@ -22,7 +22,7 @@ pub(super) enum RemoteSpec {
 impl<C> AuthenticatorBuilder<C> {
     /// Keys from a JWK Set URL (feature `remote`), fetched by
     /// [`build_async`](Self::build_async) and kept fresh (see
-    /// [`RemoteOptions`](crate::RemoteOptions)). HTTPS is required except to
+    /// [`RemoteOptions`](crate::remote::RemoteOptions)). HTTPS is required except to
     /// loopback. Local keys may be added too.
     #[must_use]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
@@ -35,7 +35,7 @@ impl<C> AuthenticatorBuilder<C> {
     /// `issuer` exactly; keys from its `jwks_uri`, as
     /// [`jwks_url`](Self::jwks_url). Unless [`issuer`](Self::issuer) says
     /// otherwise, `iss` is then required and must equal `issuer`, and the
-    /// fetched keys are bound to it ([`Key::with_issuer`](crate::Key::with_issuer)).
+    /// fetched keys are bound to it ([`Key::with_issuer`](crate::keys::Key::with_issuer)).
     #[must_use]
     pub fn oidc_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.set_remote(RemoteSpec::Oidc(issuer.into()));
@@ -50,11 +50,11 @@ impl<C> AuthenticatorBuilder<C> {
     }
 
     /// Opaque tokens checked by RFC 7662 introspection (feature `remote`;
-    /// see [`Introspection`](crate::Introspection) for which tokens go
+    /// see [`Introspection`](crate::remote::Introspection) for which tokens go
     /// there). Keys are then optional. Needs
     /// [`build_async`](Self::build_async).
     #[must_use]
-    pub fn introspection(mut self, introspection: crate::Introspection) -> Self {
+    pub fn introspection(mut self, introspection: crate::remote::Introspection) -> Self {
         self.introspection = Some(introspection);
         self
     }
@@ -74,7 +74,7 @@ impl<C> AuthenticatorBuilder<C> {
     /// # Errors
     /// As [`build`](Self::build), and [`ConfigError::RemoteKeys`] naming the
     /// URL when the first fetch fails (unless
-    /// [`RemoteOptions::start_without_keys`](crate::RemoteOptions::start_without_keys)),
+    /// [`RemoteOptions::start_without_keys`](crate::remote::RemoteOptions::start_without_keys)),
     /// when the URL is plain `http` to a host that is not loopback, or when
     /// the discovery document's `issuer` differs or has no `jwks_uri`.
     pub async fn build_async(mut self) -> Result<Authenticator<C>, ConfigError> {

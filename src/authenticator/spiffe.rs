@@ -31,7 +31,7 @@ impl<C> AuthenticatorBuilder<C> {
     ///
     /// # Errors
     /// [`ConfigError::Key`] as
-    /// [`KeySet::from_spiffe_bundle_json`](crate::KeySet::from_spiffe_bundle_json).
+    /// [`KeySet::from_spiffe_bundle_json`](crate::keys::KeySet::from_spiffe_bundle_json).
     pub fn spiffe_bundle(mut self, json: &str) -> Result<Self, ConfigError> {
         for key in KeySet::from_spiffe_bundle_json(json)?.iter() {
             self.keys.push(key.clone())?;
@@ -71,7 +71,7 @@ impl<C> AuthenticatorBuilder<C> {
     /// ES256/ES384, PS*). `exp` is required as for every token.
     ///
     /// ```
-    /// use tower_jwt_auth::{Authenticator, SpiffeIds};
+    /// use tower_jwt_auth::{Authenticator, rules::SpiffeIds};
     ///
     /// # fn main() -> Result<(), tower_jwt_auth::ConfigError> {
     /// // A SPIRE trust bundle: `use: jwt-svid` keys (and x509-svid ones).

@@ -38,7 +38,7 @@ const TENANT_CACHE_CAPACITY: usize = 1024;
 ///   every tenant, or, with `{tenantid}` in it, one per tenant. A tenant's
 ///   keys are fetched on the first token naming it, once for every
 ///   concurrent request (single flight), then refreshed as any remote set
-///   ([`RemoteOptions`](crate::RemoteOptions)); keys fetched for a tenant
+///   ([`RemoteOptions`](crate::remote::RemoteOptions)); keys fetched for a tenant
 ///   are bound to its issuer. A tenant whose keys cannot be had is not
 ///   tried again before the [`retry_after`](Self::retry_after) cooldown
 ///   (default 60 s): 503 meanwhile when its provider failed, 401 when the
@@ -54,7 +54,7 @@ const TENANT_CACHE_CAPACITY: usize = 1024;
 /// tenants.
 ///
 /// ```no_run
-/// use tower_jwt_auth::{Authenticator, TenantIssuers};
+/// use tower_jwt_auth::{Authenticator, remote::TenantIssuers};
 ///
 /// # async fn run() -> Result<(), tower_jwt_auth::ConfigError> {
 /// let auth = Authenticator::builder()

@@ -16,8 +16,8 @@ use http::HeaderValue;
 
 use crate::clock::Clock;
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
+use crate::keys::Algorithm;
 use crate::keys::AlgorithmSet;
-use crate::Algorithm;
 
 #[cfg(feature = "redis")]
 pub use self::redis::RedisReplayStore;
@@ -60,7 +60,7 @@ const DEFAULT_ALGORITHMS: [Algorithm; 9] = [
 /// URL, once. A stolen token alone is then useless.
 ///
 /// ```
-/// use tower_jwt_auth::{DpopConfig, DpopMode};
+/// use tower_jwt_auth::{dpop::DpopConfig, dpop::DpopMode};
 /// use tower_jwt_auth::Authenticator;
 ///
 /// let auth = Authenticator::builder()

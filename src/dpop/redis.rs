@@ -39,7 +39,7 @@ use crate::revocation::{BoxFuture, RedisStore};
 /// always answers [`ReplayStoreError::Unavailable`].
 ///
 /// ```no_run
-/// use tower_jwt_auth::{DpopConfig, DpopMode, RedisReplayStore};
+/// use tower_jwt_auth::{dpop::DpopConfig, dpop::DpopMode, dpop::RedisReplayStore};
 /// use tower_jwt_auth::revocation::RedisStore;
 ///
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {

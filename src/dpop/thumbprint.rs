@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 ///     "alg": "RS256",
 ///     "kid": "2011-04-29"
 /// });
-/// let jkt = tower_jwt_auth::jwk_thumbprint(jwk.as_object().unwrap());
+/// let jkt = tower_jwt_auth::dpop::jwk_thumbprint(jwk.as_object().unwrap());
 /// assert_eq!(jkt.as_deref(), Some("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"));
 /// ```
 #[must_use]

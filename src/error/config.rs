@@ -55,11 +55,11 @@ pub enum ConfigError {
     /// [`AuthenticatorBuilder::spiffe`](crate::AuthenticatorBuilder::spiffe):
     /// an unusable trust domain, or no audience (the message says which).
     Spiffe(&'static str),
-    /// [`HttpClientOptions`](crate::HttpClientOptions): a PEM or proxy URL
+    /// [`HttpClientOptions`](crate::remote::HttpClientOptions): a PEM or proxy URL
     /// that does not parse (the message says which; never key material).
     #[cfg(feature = "remote")]
     HttpClient(&'static str),
-    /// [`TenantIssuers`](crate::TenantIssuers): an unusable pattern, tenant
+    /// [`TenantIssuers`](crate::remote::TenantIssuers): an unusable pattern, tenant
     /// list or combination (the message says which).
     #[cfg(feature = "remote")]
     Tenants(&'static str),

@@ -20,18 +20,18 @@ pub enum FetchErrorKind {
     /// The URL does not parse, or is not `http(s)`.
     InvalidUrl,
     /// Plain `http` to a host that is not loopback (see
-    /// [`RemoteOptions::danger_allow_http`](crate::RemoteOptions::danger_allow_http)), on the URL itself or a redirect.
+    /// [`RemoteOptions::danger_allow_http`](crate::remote::RemoteOptions::danger_allow_http)), on the URL itself or a redirect.
     InsecureUrl,
     /// No connection (DNS, refused).
     Connect,
     /// The TLS handshake failed: most often the provider's certificate was
     /// refused (an unknown issuer: a private CA not added with
-    /// [`HttpClientOptions::add_root_certificates_pem`](crate::HttpClientOptions::add_root_certificates_pem);
+    /// [`HttpClientOptions::add_root_certificates_pem`](crate::remote::HttpClientOptions::add_root_certificates_pem);
     /// a certificate for another host name; an expired one), or the
     /// provider refused ours. The message says which.
     Tls,
     /// The HTTP client could not be built from the
-    /// [`HttpClientOptions`](crate::HttpClientOptions) (a root or client
+    /// [`HttpClientOptions`](crate::remote::HttpClientOptions) (a root or client
     /// certificate the TLS library refuses, no root at all, or an own
     /// client combined with settings it would ignore).
     ClientConfig,

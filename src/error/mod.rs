@@ -67,7 +67,7 @@ pub enum AuthErrorKind {
     InsufficientScope,
     /// The token is valid but a route rule refused it: a required role is
     /// missing, or the route's own check returned
-    /// [`Denied`](crate::Denied). Answered like
+    /// [`Denied`](crate::rules::Denied). Answered like
     /// [`InsufficientScope`](Self::InsufficientScope): 403
     /// `insufficient_scope`, gRPC `PERMISSION_DENIED`.
     Forbidden,
@@ -189,7 +189,7 @@ impl AuthErrorKind {
 
 /// Why a request was rejected. It maps to an RFC 6750 §3 response: its
 /// [`status`](AuthError::status), error code and fixed description, which a
-/// [`Challenge`](crate::Challenge) renders. The client sees the error code
+/// [`Challenge`](crate::response::Challenge) renders. The client sees the error code
 /// and a short fixed description; the detailed reason goes to `tracing`
 /// (feature `tracing`). Nothing here ever holds a token, a secret or key
 /// material, so `Debug` and `Display` are safe to log.

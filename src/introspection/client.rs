@@ -65,7 +65,7 @@ pub(crate) struct Introspector {
     local_keys: bool,
     cache: Option<TokenCache<Answer>>,
     flights: Mutex<HashMap<TokenKey, Flight>>,
-    clock: Arc<dyn crate::Clock>,
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 impl std::fmt::Debug for Introspector {
@@ -82,7 +82,7 @@ impl Introspector {
     pub(crate) async fn start(
         config: Introspection,
         local_keys: bool,
-        clock: Arc<dyn crate::Clock>,
+        clock: Arc<dyn crate::clock::Clock>,
     ) -> Result<Arc<Self>, FetchError> {
         let target = match &config.endpoint {
             Endpoint::Url(url) | Endpoint::Discover(url) => parse_url(url, config.allow_http)?,

@@ -57,7 +57,7 @@ pub(crate) use client::{Answer, Introspector};
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tower_jwt_auth::{Authenticator, Introspection};
+/// use tower_jwt_auth::{Authenticator, remote::Introspection};
 ///
 /// # async fn run() -> Result<(), tower_jwt_auth::ConfigError> {
 /// let auth = Authenticator::builder()

@@ -2,7 +2,10 @@
 
 use std::fmt;
 
-use jsonwebtoken::Algorithm;
+pub use crate::error::KeyError;
+/// The JWS algorithms (`RS256`, `ES256`, `EdDSA`, ...), re-exported from
+/// [`jsonwebtoken`](https://docs.rs/jsonwebtoken/11).
+pub use jsonwebtoken::Algorithm;
 
 mod checks;
 mod jwk;
@@ -90,7 +93,7 @@ impl AlgorithmSet {
     /// already fix the curve).
     ///
     /// ```
-    /// use tower_jwt_auth::{Algorithm, AlgorithmSet};
+    /// use tower_jwt_auth::{keys::Algorithm, keys::AlgorithmSet};
     ///
     /// assert_eq!(AlgorithmSet::algorithm_named("Ed25519"), Some(Algorithm::EdDSA));
     /// assert_eq!(AlgorithmSet::algorithm_named("ES256"), Some(Algorithm::ES256));

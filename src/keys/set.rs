@@ -30,12 +30,12 @@ use crate::error::{AuthErrorKind, KeyError};
 ///   key type fail the import.
 ///
 /// ```
-/// use tower_jwt_auth::{Key, KeySet};
+/// use tower_jwt_auth::{keys::Key, keys::KeySet};
 ///
 /// let mut keys = KeySet::new();
 /// keys.push(Key::hmac(b"an example secret of 32+ bytes!!")?.with_kid("k1"))?;
 /// assert_eq!(keys.len(), 1);
-/// # Ok::<(), tower_jwt_auth::KeyError>(())
+/// # Ok::<(), tower_jwt_auth::keys::KeyError>(())
 /// ```
 ///
 /// One concern per file: [`Key`] and its accessors (`key.rs`), the import

@@ -153,7 +153,7 @@ impl<C, R> JwtAuthLayer<C, R> {
     /// (gRPC `PERMISSION_DENIED`). Several checks must all pass.
     ///
     /// ```
-    /// use tower_jwt_auth::{Authenticator, Claims, Denied};
+    /// use tower_jwt_auth::{Authenticator, Claims, rules::Denied};
     ///
     /// let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
     /// let layer = auth.layer().require(|claims: &Claims| {
@@ -196,7 +196,7 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// Step-up (RFC 9470): also requires the token's `acr` to be one of
-    /// `acr` ([`RouteRules::require_acr`]); a token without it gets 401
+    /// `acr` (RFC 9470); a token without it gets 401
     /// `insufficient_user_authentication` with `acr_values`, never 403.
     #[must_use]
     pub fn require_acr<I, S>(self, acr: I) -> Self
@@ -208,7 +208,7 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// Step-up (RFC 9470): also requires the token's `auth_time` to be at
-    /// most `age` old ([`RouteRules::max_auth_age`]); otherwise 401
+    /// most `age` old (RFC 9470); otherwise 401
     /// `insufficient_user_authentication` with `max_age`.
     #[must_use]
     pub fn max_auth_age(self, age: std::time::Duration) -> Self {

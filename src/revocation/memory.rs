@@ -169,7 +169,7 @@ impl fmt::Debug for ExpiringMap {
 /// new revocations fail with [`RevocationError::Full`] instead of silently
 /// dropping older ones.
 ///
-/// **Sizing.** With a [`TokenIssuer`](crate::TokenIssuer), what one user
+/// **Sizing.** With a [`TokenIssuer`](crate::issue::TokenIssuer), what one user
 /// can occupy is bounded by sessions, not by requests: a session that
 /// refreshes holds one refresh-generation entry however often it refreshes
 /// (its spent refresh tokens are the generations below the one recorded,
@@ -245,7 +245,7 @@ impl MemoryRevocation {
     }
 
     /// The same (empty) list on another clock, e.g. a
-    /// [`FixedClock`](crate::FixedClock) in tests.
+    /// [`FixedClock`](crate::clock::FixedClock) in tests.
     #[must_use]
     pub fn clock(self, clock: impl Clock) -> Self {
         Self::with_options(Arc::new(clock), self.inner.max_entries, self.inner.grace)
@@ -370,7 +370,7 @@ impl Revocation for MemoryRevocation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::FixedClock;
+    use crate::clock::FixedClock;
 
     fn block<T>(f: BoxFuture<'_, T>) -> T {
         futures_util::FutureExt::now_or_never(f).expect("memory store futures are ready")

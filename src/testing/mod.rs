@@ -1,11 +1,11 @@
 //! Test utilities for your application's tests (feature `test-util`): a
 //! [`TestIssuer`] with a throwaway key pair that mints tokens in one line and
 //! hands you the matching [`Authenticator`] builder,
-//! and a steppable [`FixedClock`](crate::FixedClock). No key files, no network.
+//! and a steppable [`FixedClock`](crate::clock::FixedClock). No key files, no network.
 //!
 //! ```
 //! use tower_jwt_auth::testing::TestIssuer;
-//! use tower_jwt_auth::Algorithm;
+//! use tower_jwt_auth::keys::Algorithm;
 //!
 //! let issuer = TestIssuer::new(Algorithm::ES256);
 //! let auth = issuer.authenticator().build()?;
@@ -49,9 +49,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Time: give the issuer a shared [`FixedClock`](crate::FixedClock); its tokens and its
+//! Time: give the issuer a shared [`FixedClock`](crate::clock::FixedClock); its tokens and its
 //! authenticator then read the same clock, and
-//! [`FixedClock::advance`](crate::FixedClock::advance) expires a token without sleeping.
+//! [`FixedClock::advance`](crate::clock::FixedClock::advance) expires a token without sleeping.
 //!
 //! Keys from an identity provider (with the `remote` feature too): a
 //! `JwksServer` serves a JWK Set and an OIDC discovery document on
@@ -265,8 +265,12 @@ impl TestIssuer {
     pub fn key(&self) -> Key {
         let key = match &self.secret {
             Some(secret) => Key::hmac(secret),
-            None => KeySet::from_jwks_json(&self.jwks())
-                .and_then(|set| set.iter().next().cloned().ok_or(crate::KeyError::Empty)),
+            None => KeySet::from_jwks_json(&self.jwks()).and_then(|set| {
+                set.iter()
+                    .next()
+                    .cloned()
+                    .ok_or(crate::keys::KeyError::Empty)
+            }),
         };
         match key {
             Ok(key) => key.with_kid(self.kid.clone()),

@@ -71,7 +71,7 @@ enum Issuers {
     /// ([`Authenticator::by_issuer`](crate::Authenticator::by_issuer)).
     ByIssuer(Arc<HashMap<String, Arc<IssuerVerifier>>>),
     /// Picked by the token's unverified `iss` among the tenants of an issuer
-    /// pattern, each made on first sight ([`TenantIssuers`](crate::TenantIssuers)).
+    /// pattern, each made on first sight ([`TenantIssuers`](crate::remote::TenantIssuers)).
     #[cfg(feature = "remote")]
     Tenants(Arc<tenants::TenantTable>),
 }
@@ -117,7 +117,7 @@ impl Clone for Issuers {
 /// 2. header: a JSON object without duplicate members; `enc` (JWE), `crit`,
 ///    `b64: false` and `zip` rejected; `alg` allowed by the allow-list (never
 ///    `none`, in any spelling); `typ` when configured;
-/// 3. key selection by `kid` and `alg` ([`KeySet`](crate::KeySet));
+/// 3. key selection by `kid` and `alg` ([`KeySet`](crate::keys::KeySet));
 /// 4. signature, with the key's own provider verifier;
 /// 5. the security sequence: claim rules (time, `iss`,
 ///    `aud`, required claims), the key's issuer, the sender binding
@@ -136,7 +136,7 @@ impl Clone for Issuers {
 /// signed by one issuer's key and claiming another issuer fails its
 /// signature check.
 ///
-/// With [`Introspection`](crate::Introspection) (feature `remote`), a token
+/// With [`Introspection`](crate::remote::Introspection) (feature `remote`), a token
 /// the introspection rule claims (by default: not a JWS compact token, or
 /// any token when there are no keys) skips steps 1–4: the authorization
 /// server's answer, cached or fresh, stands in for the signature, and step
@@ -598,10 +598,10 @@ mod tests {
 
     /// The verifier of `key`, with the cache taken from `from` (the same
     /// authenticator after its key set changed).
-    fn verifier_with_cache(key: crate::Key, from: Option<Verifier>) -> Verifier {
+    fn verifier_with_cache(key: crate::keys::Key, from: Option<Verifier>) -> Verifier {
         let auth = crate::Authenticator::builder()
             .key(key)
-            .clock(crate::FixedClock::new(1_000))
+            .clock(crate::clock::FixedClock::new(1_000))
             .build()
             .unwrap();
         let verifier = auth.verifier().clone();
@@ -627,7 +627,7 @@ mod tests {
 
     #[test]
     fn a_rotated_out_key_turns_its_cached_tokens_into_misses() {
-        let old = crate::Key::hmac(OLD).unwrap().with_kid("k1");
+        let old = crate::keys::Key::hmac(OLD).unwrap().with_kid("k1");
         let old_key = || old.clone();
         let token = hs256(OLD, "k1");
         let v = verifier_with_cache(old_key(), None);
@@ -644,7 +644,8 @@ mod tests {
 
         // `k1` now names another key: the cached token is verified afresh,
         // fails, and its entry is gone.
-        let rotated = verifier_with_cache(crate::Key::hmac(NEW).unwrap().with_kid("k1"), Some(v));
+        let rotated =
+            verifier_with_cache(crate::keys::Key::hmac(NEW).unwrap().with_kid("k1"), Some(v));
         assert_eq!(
             rotated.verify(&token).unwrap_err().kind(),
             AuthErrorKind::InvalidSignature
@@ -653,9 +654,9 @@ mod tests {
 
         // `k1` is gone and `k2` came: unknown key.
         let token = hs256(NEW, "k1");
-        let v = verifier_with_cache(crate::Key::hmac(NEW).unwrap().with_kid("k1"), None);
+        let v = verifier_with_cache(crate::keys::Key::hmac(NEW).unwrap().with_kid("k1"), None);
         assert!(v.verify(&token).is_ok());
-        let v = verifier_with_cache(crate::Key::hmac(NEW).unwrap().with_kid("k2"), Some(v));
+        let v = verifier_with_cache(crate::keys::Key::hmac(NEW).unwrap().with_kid("k2"), Some(v));
         assert_eq!(
             v.verify(&token).unwrap_err().kind(),
             AuthErrorKind::UnknownKey

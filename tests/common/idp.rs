@@ -14,8 +14,8 @@ use axum::http::Response;
 use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
-use tower_jwt_auth::FetchError;
-use tower_jwt_auth::{Authenticator, AuthenticatorBuilder, ConfigError, RemoteOptions};
+use tower_jwt_auth::remote::FetchError;
+use tower_jwt_auth::{remote::RemoteOptions, Authenticator, AuthenticatorBuilder, ConfigError};
 
 use super::{fixture_str, serve};
 

@@ -184,7 +184,7 @@ pub fn merged(base: &Value, extra: Value) -> Value {
 /// `tries` concurrent refresh exchanges of `refresh_token`, spread over
 /// `issuers` in turn; how many succeeded.
 pub async fn refresh_winners(
-    issuers: &[tower_jwt_auth::TokenIssuer],
+    issuers: &[tower_jwt_auth::issue::TokenIssuer],
     refresh_token: &str,
     tries: usize,
 ) -> usize {

@@ -65,7 +65,7 @@ const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 ///
 /// ```no_run
 /// use std::time::Duration;
-/// use tower_jwt_auth::{Authenticator, RemoteOptions};
+/// use tower_jwt_auth::{Authenticator, remote::RemoteOptions};
 ///
 /// # async fn run() -> Result<(), tower_jwt_auth::ConfigError> {
 /// let auth = Authenticator::builder()
