@@ -257,14 +257,16 @@ pub(crate) fn app(config: &Config) -> Router {
         .layer()
         .require_acr(config.stepup_acr.iter().cloned())
         .max_auth_age(config.stepup_max_age);
+    let admin = auth.layer().require_scope("admin");
+    // `scopes_supported` lists what the mounted layers require (`admin`).
+    let metadata = auth.resource_metadata().map(|m| m.with_scopes_of(&admin));
     let router = Router::new()
         .route("/public", get(public))
         .route("/me", get(me).layer(auth.layer()))
-        .route("/admin", get(me).layer(auth.layer().require_scope("admin")))
+        .route("/admin", get(me).layer(admin))
         .route("/optional", get(optional).layer(auth.optional()))
         .route("/stepup", get(me).layer(stepup));
-    // `scopes_supported` lists what the layers require (`admin`).
-    match auth.resource_metadata() {
+    match metadata {
         Some(metadata) => router.merge(metadata.router()),
         None => router,
     }

@@ -228,7 +228,7 @@
 //! ```
 //! use std::time::Duration;
 //! use axum::{routing::post, Router};
-//! use tower_jwt_auth::{Authenticator, ProtectedResource};
+//! use tower_jwt_auth::{Authenticator, resource::ProtectedResource};
 //! # use tower_jwt_auth::testing::TestIssuer;
 //!
 //! # async fn mcp() {}
@@ -238,9 +238,14 @@
 //!     .authenticator()                       // or .oidc_issuer(..) + build_async()
 //!     .resource(ProtectedResource::new("https://api.example/mcp").name("Example tools"))
 //!     .build()?;
-//! let metadata = auth.resource_metadata().expect("a resource is configured");
+//! let tools = auth.layer().require_scope("tools");
+//! // `scopes_supported`: the scopes of the layers given (none by default).
+//! let metadata = auth
+//!     .resource_metadata()
+//!     .expect("a resource is configured")
+//!     .with_scopes_of(&tools);
 //! let app: Router = Router::new()
-//!     .route("/mcp", post(mcp).layer(auth.layer().require_scope("tools")))
+//!     .route("/mcp", post(mcp).layer(tools))
 //!     .route(
 //!         "/transfer",
 //!         post(transfer).layer(
@@ -392,6 +397,7 @@ pub mod resource;
 pub mod response;
 pub mod revocation;
 mod route_rules;
+mod settings;
 mod spiffe;
 mod token;
 mod verifier;

@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{ready, Ready};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use fluent_uri::Uri;
@@ -51,7 +51,10 @@ pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 ///     .resource(ProtectedResource::new("https://API.example/mcp/").name("Example tools"))
 ///     .build()?;
 /// let tools = auth.layer().require_scope("tools");
-/// let metadata = auth.resource_metadata().expect("a resource is configured");
+/// let metadata = auth
+///     .resource_metadata()
+///     .expect("a resource is configured")
+///     .with_scopes_of(&tools);
 /// assert_eq!(metadata.resource(), "https://api.example/mcp");
 /// assert_eq!(
 ///     metadata.url(),
@@ -139,8 +142,9 @@ impl ProtectedResource {
         self
     }
 
-    /// Scopes the metadata lists in `scopes_supported` besides those the
-    /// authenticator's layers require.
+    /// Scopes the metadata always lists in `scopes_supported` (a fixed
+    /// list); [`ResourceMetadata::with_scopes_of`] adds those of the layers
+    /// that use the metadata.
     #[must_use]
     pub fn scopes_supported<I, S>(mut self, scopes: I) -> Self
     where
@@ -221,7 +225,7 @@ impl ProtectedResource {
             policy_uri: self.policy_uri,
             tos_uri: self.tos_uri,
             authorization_servers: self.authorization_servers.unwrap_or(issuers),
-            scopes: Mutex::new(scopes),
+            scopes,
         })
     }
 }
@@ -281,8 +285,8 @@ pub(crate) struct ResourceConfig {
     policy_uri: Option<String>,
     tos_uri: Option<String>,
     authorization_servers: Vec<String>,
-    /// Configured, plus every scope a layer of the authenticator requires.
-    scopes: Mutex<BTreeSet<String>>,
+    /// Those of [`ProtectedResource::scopes_supported`].
+    scopes: BTreeSet<String>,
 }
 
 impl fmt::Debug for ResourceConfig {
@@ -299,17 +303,6 @@ impl ResourceConfig {
     pub(crate) fn metadata_url(&self) -> &Arc<str> {
         &self.metadata_url
     }
-
-    /// Adds scopes a route requires to `scopes_supported` (those that are
-    /// not valid scope tokens are left out: no token could carry them).
-    pub(crate) fn register_scopes<'a>(&self, scopes: impl IntoIterator<Item = &'a String>) {
-        let mut known = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
-        for scope in scopes.into_iter().filter(|s| is_scope_token(s)) {
-            if !known.contains(scope) {
-                known.insert(scope.clone());
-            }
-        }
-    }
 }
 
 /// The protected resource metadata of an authenticator (RFC 9728 §2), from
@@ -318,18 +311,22 @@ impl ResourceConfig {
 /// ([`service`](Self::service)) or an axum router
 /// ([`router`](Self::router), feature `axum`). Cheap to clone.
 ///
-/// The document is made when asked, so `scopes_supported` lists the scopes
-/// of every layer made so far from the authenticator (and its clones) with
-/// [`require_scope`](crate::JwtAuthLayer::require_scope),
-/// [`require_all_scopes`](crate::JwtAuthLayer::require_all_scopes) or
-/// [`require_any_scope`](crate::JwtAuthLayer::require_any_scope), plus those
-/// given to [`ProtectedResource::scopes_supported`]. Scopes checked by your
-/// own code ([`JwtAuthLayer::require`](crate::JwtAuthLayer::require), or a
-/// route rules used without a layer) are not seen: list
-/// them there. It never holds key material.
+/// `scopes_supported` lists the scopes given to
+/// [`ProtectedResource::scopes_supported`] and those the layers passed to
+/// [`with_scopes_of`](Self::with_scopes_of) require
+/// ([`require_scope`](crate::JwtAuthLayer::require_scope),
+/// [`require_all_scopes`](crate::JwtAuthLayer::require_all_scopes),
+/// [`require_any_scope`](crate::JwtAuthLayer::require_any_scope)): nothing
+/// else. Building a layer changes no metadata; a layer that is never
+/// mounted is never listed. Scopes checked by your own code
+/// ([`JwtAuthLayer::require`](crate::JwtAuthLayer::require)) are not seen:
+/// list them in [`ProtectedResource::scopes_supported`]. It never holds key
+/// material.
 #[derive(Clone)]
 pub struct ResourceMetadata {
     config: Arc<ResourceConfig>,
+    /// The configured scopes and those of the layers given.
+    scopes: BTreeSet<String>,
     bearer_methods: Vec<&'static str>,
     dpop: Option<Arc<Dpop>>,
 }
@@ -356,9 +353,20 @@ impl ResourceMetadata {
             }
         }
         Self {
+            scopes: config.scopes.clone(),
             config,
             bearer_methods,
             dpop,
+        }
+    }
+
+    /// Adds scopes a route requires to `scopes_supported` (those that are
+    /// not valid scope tokens are left out: no token could carry them).
+    pub(crate) fn add_scopes<'a>(&mut self, scopes: impl IntoIterator<Item = &'a String>) {
+        for scope in scopes.into_iter().filter(|s| is_scope_token(s)) {
+            if !self.scopes.contains(scope) {
+                self.scopes.insert(scope.clone());
+            }
         }
     }
 
@@ -403,15 +411,8 @@ impl ResourceMetadata {
                 json!(c.authorization_servers),
             );
         }
-        let scopes: Vec<String> = c
-            .scopes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .cloned()
-            .collect();
-        if !scopes.is_empty() {
-            doc.insert("scopes_supported".into(), json!(scopes));
+        if !self.scopes.is_empty() {
+            doc.insert("scopes_supported".into(), json!(self.scopes));
         }
         doc.insert(
             "bearer_methods_supported".into(),

@@ -44,10 +44,14 @@ fn app(auth: &Authenticator) -> Router {
             .require_acr([ACR])
             .max_auth_age(Duration::from_secs(300))
     };
-    let metadata = auth.resource_metadata().expect("resource configured");
+    let admin = auth.layer().require_scope("admin");
+    let metadata = auth
+        .resource_metadata()
+        .expect("resource configured")
+        .with_scopes_of(&admin);
     Router::new()
         .route("/me", get(me).layer(auth.layer()))
-        .route("/admin", get(me).layer(auth.layer().require_scope("admin")))
+        .route("/admin", get(me).layer(admin))
         .route("/stepup", get(me).layer(stepup()))
         .route("/typed", get(me).layer(stepup().on_error(typed)))
         .merge(metadata.router())
@@ -126,6 +130,80 @@ async fn metadata_is_served_at_the_path_suffixed_and_root_well_known_urls() {
         .await
         .unwrap();
     assert_eq!(res.status(), 405);
+}
+
+async fn metadata_document(addr: std::net::SocketAddr) -> Value {
+    let url = format!("http://{addr}/.well-known/oauth-protected-resource/mcp");
+    let res = reqwest::get(url).await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_layer_built_and_never_mounted_leaves_the_metadata_as_it_was() {
+    let issuer = TestIssuer::hs256().with_audience(RESOURCE);
+    let auth = issuer
+        .authenticator()
+        .resource(ProtectedResource::new(RESOURCE).scopes_supported(["profile"]))
+        .build()
+        .unwrap();
+    let addr = serve(app(&auth)).await;
+    let before = metadata_document(addr).await;
+    assert_eq!(before["scopes_supported"], json!(["admin", "profile"]));
+    // Layers of the same authenticator (and of a clone of it), built and
+    // never mounted: the served document does not change.
+    let unmounted = (
+        auth.layer().require_scope("unmounted"),
+        auth.clone().optional().require_all_scopes(["a", "b"]),
+        auth.layer().require_any_scope(["c"]).into_gate(),
+    );
+    assert_eq!(metadata_document(addr).await, before);
+    // Nor does any metadata made afterwards list them (nor `admin`, whose
+    // layer was given to the served document only).
+    let fresh = auth.resource_metadata().unwrap().document();
+    assert_eq!(fresh["scopes_supported"], json!(["profile"]));
+    drop(unmounted);
+}
+
+#[tokio::test]
+async fn with_scopes_of_lists_the_scopes_of_the_layers_given() {
+    let issuer = TestIssuer::hs256().with_audience(RESOURCE);
+    let auth = issuer
+        .authenticator()
+        .resource(ProtectedResource::new(RESOURCE).scopes_supported(["profile"]))
+        .build()
+        .unwrap();
+    let read = auth.layer().require_scope("read");
+    let write = auth
+        .layer()
+        .require_all_scopes(["write", "audit"])
+        .require_any_scope(["admin", "ops"]);
+    // Not a scope token (`"` and a space): no token could carry it.
+    let odd = auth.layer().require_scope("not a \"scope\"");
+    let _unmounted = auth.layer().require_scope("unmounted");
+    let metadata = auth
+        .resource_metadata()
+        .unwrap()
+        .with_scopes_of(&read)
+        .with_scopes_of(&write)
+        .with_scopes_of(&odd);
+    let app = Router::new()
+        .route("/read", get(me).layer(read))
+        .route("/write", get(me).layer(write))
+        .route("/odd", get(me).layer(odd))
+        .merge(metadata.router());
+    let addr = serve(app).await;
+    let doc = metadata_document(addr).await;
+    assert_eq!(
+        doc["scopes_supported"],
+        json!(["admin", "audit", "ops", "profile", "read", "write"])
+    );
+    // The layers given are the ones that guard the routes.
+    let reader = issuer.token().claim("scope", "read").sign();
+    assert_eq!(fetch_bearer(addr, "/read", &reader).await.status, 200);
+    assert_eq!(fetch_bearer(addr, "/write", &reader).await.status, 403);
+    let writer = issuer.token().claim("scope", "write audit ops").sign();
+    assert_eq!(fetch_bearer(addr, "/write", &writer).await.status, 200);
 }
 
 #[tokio::test]

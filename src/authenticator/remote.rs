@@ -120,11 +120,11 @@ impl<C> AuthenticatorBuilder<C> {
         let (mut parts, local) = self.into_parts()?;
         if !local_keys {
             // No JWT is ever verified here: no JWT cache to look in.
-            parts.cache = None;
+            parts.issuer.cache_capacity = 0;
         }
         if let Some(config) = introspection {
             let started = Introspector::start(config, local_keys, Arc::clone(&clock)).await;
-            parts.introspection = Some(started.map_err(ConfigError::Introspection)?);
+            parts.issuer.introspection = Some(started.map_err(ConfigError::Introspection)?);
         }
         let keys = match source {
             Some(source) => {

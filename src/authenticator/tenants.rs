@@ -9,7 +9,6 @@ use futures_util::future::FutureExt as _;
 use tokio::runtime::Handle;
 
 use super::{Authenticator, AuthenticatorBuilder};
-use crate::cache::TokenCache;
 use crate::error::{ConfigError, FetchError, FetchErrorKind};
 use crate::keys::remote::{parse_url, RemoteKeys, Source};
 use crate::keys::KeyStore;
@@ -208,8 +207,6 @@ pub(super) async fn build<C>(
     let runtime = Handle::try_current()
         .map_err(|_| FetchError::new(&spec.pattern, FetchErrorKind::NoRuntime))?;
     let algorithms = builder.check(true)?;
-    let capacity = builder.cache_capacity.min(TENANT_CACHE_CAPACITY);
-    let max_age = builder.cache_max_age;
     let clock = Arc::clone(&builder.rules.clock);
     let (parts, local) = builder.into_parts()?;
     // One set for every tenant: fetched now, as `jwks_url` would be.
@@ -230,18 +227,15 @@ pub(super) async fn build<C>(
         }
         _ => None,
     };
-    let (rules, grants, revocation, unverified_cnf) = (
-        parts.rules.clone(),
-        parts.grants.clone(),
-        parts.revocation.clone(),
-        parts.unverified_cnf.clone(),
-    );
-    let (max_token_len, claim) = (parts.max_token_len, spec.claim);
+    // Each tenant's verifier: the builder's settings, with the tenant's
+    // issuer and a smaller cache.
+    let mut settings = parts.issuer.clone();
+    settings.cache_capacity = settings.cache_capacity.min(TENANT_CACHE_CAPACITY);
+    let (max_token_len, claim) = (settings.max_token_len, spec.claim);
     let make: MakeTenant = Arc::new(move |tenant: String, issuer: String| {
         let (local, options, clock) = (local.clone(), options.clone(), Arc::clone(&clock));
         let (shared, per_tenant_url) = (shared.clone(), per_tenant_url.clone());
-        let (mut rules, grants, revocation) = (rules.clone(), grants.clone(), revocation.clone());
-        let unverified_cnf = unverified_cnf.clone();
+        let mut settings = settings.clone();
         async move {
             let keys = match (shared, per_tenant_url) {
                 (Some(shared), _) => shared,
@@ -256,20 +250,10 @@ pub(super) async fn build<C>(
                     RemoteKeys::start(local, source, bind, options, clock).await?
                 }
             };
-            rules.issuers = Some(HashSet::from([issuer]));
-            rules.tenant = Some((claim, tenant));
-            Ok(IssuerVerifier {
-                keys: KeyStore::Remote(keys),
-                algorithms,
-                rules,
-                grants,
-                max_token_len,
-                revocation,
-                unverified_cnf,
-                introspection: None,
-                cache: (capacity > 0 && max_age.as_secs() > 0)
-                    .then(|| TokenCache::new(capacity, max_age)),
-            })
+            settings.rules.issuers = Some(HashSet::from([issuer]));
+            settings.rules.tenant = Some((claim, tenant));
+            let keys = KeyStore::Remote(keys);
+            Ok(IssuerVerifier::new(keys, algorithms, settings))
         }
         .boxed()
     });
@@ -281,11 +265,5 @@ pub(super) async fn build<C>(
         load_timeout: options_timeout.saturating_mul(2),
     };
     let table = TenantTable::new(pattern, limits, algorithms, max_token_len, make, runtime);
-    Ok(Authenticator {
-        verifier: Verifier::tenants(table, parts.decode),
-        sources: parts.sources,
-        realm: parts.realm,
-        dpop: parts.dpop,
-        resource: parts.resource,
-    })
+    Ok(parts.around(|_, decode| Verifier::tenants(table, decode)))
 }
