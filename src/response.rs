@@ -377,10 +377,10 @@ impl RequestHead<'_> {
     }
 }
 
-/// Turns a rejection into a response: [`DefaultErrorResponse`], a type of
-/// your own, or a closure `Fn(&AuthError, &RequestHead<'_>) -> Response<B>`.
+/// Turns a rejection into a response.
 ///
-/// Give one to [`JwtAuthLayer::on_error`](crate::JwtAuthLayer::on_error).
+/// Implemented by [`DefaultErrorResponse`], by types of your own, and by
+/// closures `Fn(&AuthError, &RequestHead<'_>) -> Response<B>`. Give one to [`JwtAuthLayer::on_error`](crate::JwtAuthLayer::on_error).
 /// The layer then completes what the responder returns, so a custom body
 /// never costs the client its challenge (RFC 6750 §3: a 401 MUST carry
 /// `WWW-Authenticate`):

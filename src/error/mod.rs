@@ -146,8 +146,9 @@ impl AuthErrorKind {
         }
     }
 
-    /// The gRPC status code, the one table every gRPC answer uses: 7
-    /// `PERMISSION_DENIED` for a 403 (a missing scope or role, a failed
+    /// The gRPC status code of the rejection.
+    ///
+    /// The one table every gRPC answer uses: 7 `PERMISSION_DENIED` for a 403 (a missing scope or role, a failed
     /// check), 14 `UNAVAILABLE` for a 503 (keys, revocation list,
     /// introspection endpoint or replay store unavailable), 16
     /// `UNAUTHENTICATED` for every other kind (the 401s and the 400

@@ -235,9 +235,11 @@ impl<C, R> JwtAuthLayer<C, R> {
         self
     }
 
-    /// Replaces the rejection response (a JSON body, say) and keeps the
-    /// challenge: the responder is an [`ErrorResponder`], or a closure given
-    /// the error and the [`RequestHead`] (method, headers, [`Challenge`]).
+    /// Replaces the rejection response, keeping the challenge headers.
+    ///
+    /// The responder is an [`ErrorResponder`], or a closure given the error
+    /// and the [`RequestHead`] (method, headers, [`Challenge`]); annotate
+    /// its parameters, `|e: &AuthError, head: &RequestHead<'_>|`.
     ///
     /// A 401 or 403 it returns without `WWW-Authenticate` gets the route's
     /// challenge (`resource_metadata` included), and a response without
@@ -274,11 +276,12 @@ impl<C, R> JwtAuthLayer<C, R> {
         }
     }
 
-    /// Replaces the rejection response and sends it exactly as the
-    /// responder built it: the layer adds no `WWW-Authenticate` and no
-    /// `DPoP-Nonce`. The responder then owns RFC 6750 §3 (a 401 MUST carry
-    /// `WWW-Authenticate`) and RFC 9449 §9 (the nonce of a
-    /// `use_dpop_nonce`): `request.challenge` has both
+    /// Replaces the rejection response and sends it exactly as built.
+    ///
+    /// The layer adds no `WWW-Authenticate` and no `DPoP-Nonce`, as
+    /// [`on_error`](Self::on_error) does. The responder then owns RFC 6750
+    /// §3 (a 401 MUST carry `WWW-Authenticate`) and RFC 9449 §9 (the nonce
+    /// of a `use_dpop_nonce`); the [`RequestHead`]'s `challenge` has both
     /// ([`Challenge::www_authenticate`], [`Challenge::dpop_nonce`]). Prefer
     /// [`on_error`](Self::on_error).
     ///
