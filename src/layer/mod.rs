@@ -278,8 +278,8 @@ impl<C, R> JwtAuthLayer<C, R> {
 
     /// Replaces the rejection response and sends it exactly as built.
     ///
-    /// The layer adds no `WWW-Authenticate` and no `DPoP-Nonce`, as
-    /// [`on_error`](Self::on_error) does. The responder then owns RFC 6750
+    /// Unlike with [`on_error`](Self::on_error), the layer adds no
+    /// `WWW-Authenticate` and no `DPoP-Nonce`. The responder then owns RFC 6750
     /// §3 (a 401 MUST carry `WWW-Authenticate`) and RFC 9449 §9 (the nonce
     /// of a `use_dpop_nonce`); the [`RequestHead`]'s `challenge` has both
     /// ([`Challenge::www_authenticate`], [`Challenge::dpop_nonce`]). Prefer
