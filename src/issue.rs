@@ -110,10 +110,11 @@ pub enum RefreshError {
     /// The token was already spent: reuse. Its whole family has now been
     /// revoked.
     Reused,
-    /// Another exchange of the same refresh token took this one's place
-    /// while it was running (the client retried, or the token was
-    /// presented twice at once): this exchange's pair is dropped, the
-    /// other's stands, and the session is kept. See
+    /// Another exchange of the same refresh token took this one's place.
+    ///
+    /// That happens while this one was running (the client retried, or the
+    /// token was presented twice at once): this exchange's pair is dropped,
+    /// the other's stands, and the session is kept. See
     /// [`TokenIssuerBuilder::refresh_retry_grace`].
     Superseded,
     /// The revocation store could not answer (fail closed: 503).
@@ -358,19 +359,20 @@ impl TokenIssuerBuilder {
         self
     }
 
-    /// How long a refresh exchange that failed after spending its token
-    /// (a store error or timeout: [`RefreshError::Unavailable`], the pair
-    /// never returned) may be retried with the same refresh token (default
-    /// 30 seconds, counted from the spend; whole seconds;
-    /// `Duration::ZERO` disables it).
+    /// How long a failed refresh exchange may be retried with its token.
+    ///
+    /// The exchange failed after spending its token (a store error or
+    /// timeout: [`RefreshError::Unavailable`], the pair never returned);
+    /// default 30 seconds, counted from the spend; whole seconds;
+    /// `Duration::ZERO` disables it.
     ///
     /// An exchange spends the token, issues the pair, checks the session
     /// once more and only then *confirms* the spend and returns the pair.
     /// A spend that was never confirmed (the check after it timed out, or
     /// the store applied the spend but its reply was lost) is taken over by
     /// the same token presented again within the grace: the retry gets a
-    /// new pair of the same generation instead of being reported as reuse
-    /// (which would revoke the session). A confirmed spend is never taken
+    /// new pair (of the generation the lost one had) instead of being
+    /// reported as reuse (which would revoke the session). A confirmed spend is never taken
     /// over: presenting the token again is reuse at once, as is presenting
     /// it after the grace, or once the next refresh token was used. The
     /// exchange taken over returns [`RefreshError::Superseded`], never its

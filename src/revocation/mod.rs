@@ -97,9 +97,10 @@ fn numeric_date(v: &Value) -> Option<u64> {
         .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
 }
 
-/// One refresh exchange's spend of a refresh token, as
-/// [`Revocation::spend_refresh`] and [`Revocation::confirm_refresh`] take
-/// it. Built by the [`TokenIssuer`](crate::issue::TokenIssuer); holds no
+/// One refresh exchange's spend of a refresh token.
+///
+/// What [`Revocation::spend_refresh`] and [`Revocation::confirm_refresh`]
+/// take. Built by the [`TokenIssuer`](crate::issue::TokenIssuer); holds no
 /// token, only its identifiers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RefreshSpend<'a> {
@@ -193,9 +194,11 @@ pub trait Revocation: Send + Sync + fmt::Debug + 'static {
         expires_at: u64,
     ) -> BoxFuture<'a, Result<bool, RevocationError>>;
 
-    /// Spends a refresh token for one exchange (refresh rotation): the
-    /// token of generation `spend.generation` in the session `spend.sid`,
-    /// until `spend.expires_at` (that token's `exp`). Returns `true` when
+    /// Spends a refresh token for one exchange (refresh rotation).
+    ///
+    /// The token is the one of generation `spend.generation` in the
+    /// session `spend.sid`, spent until `spend.expires_at` (that token's
+    /// `exp`). Returns `true` when
     /// this exchange now holds the spend and may issue the next pair, and
     /// `false` for reuse. Atomic, as [`revoke_token`](Self::revoke_token):
     /// of concurrent calls naming different attempts, at most one holds
@@ -237,9 +240,10 @@ pub trait Revocation: Send + Sync + fmt::Debug + 'static {
         })
     }
 
-    /// Confirms the spend recorded by `spend` ([`spend_refresh`](Self::spend_refresh)),
-    /// once the exchange has its new pair and is about to return it: from
-    /// then on no other exchange can take the spend over, and any further
+    /// Confirms the spend recorded by `spend`, closing it to retries.
+    ///
+    /// Called by an exchange ([`spend_refresh`](Self::spend_refresh)) once
+    /// it has its new pair and is about to return it: from then on no other exchange can take the spend over, and any further
     /// presentation of the token is reuse. Returns `true` when this attempt
     /// still held the spend (or had confirmed it already), `false` when
     /// another exchange took it over or a later generation was spent (this
