@@ -276,7 +276,7 @@
 //! ```
 //! use std::time::Duration;
 //! use axum::{routing::post, Router};
-//! use tower_jwt_auth::{resource::ProtectedResource, Authenticator};
+//! use tower_jwt_auth::{Authenticator, resource::ProtectedResource};
 //! # use tower_jwt_auth::testing::TestIssuer;
 //!
 //! # async fn mcp() {}
