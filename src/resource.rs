@@ -26,6 +26,7 @@ pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
 /// The protected resource an authenticator guards: its URI and what its
 /// metadata says besides what the authenticator's configuration derives.
+///
 /// Given to [`AuthenticatorBuilder::resource`](crate::AuthenticatorBuilder::resource)
 /// (a `&str` or `String` converts into one).
 ///
@@ -105,7 +106,9 @@ impl ProtectedResource {
     }
 
     /// Whether tokens must name the resource in `aud` (RFC 8707; default
-    /// `true`, as the MCP authorization spec requires). `false` publishes
+    /// `true`, as the MCP authorization spec requires).
+    ///
+    /// `false` publishes
     /// the metadata and the challenges' `resource_metadata` and leaves the
     /// audience to [`AuthenticatorBuilder::audience`](crate::AuthenticatorBuilder::audience).
     #[must_use]
@@ -142,9 +145,10 @@ impl ProtectedResource {
         self
     }
 
-    /// Scopes the metadata always lists in `scopes_supported` (a fixed
-    /// list); [`ResourceMetadata::with_scopes_of`] adds those of the layers
-    /// that use the metadata.
+    /// Scopes the metadata always lists in `scopes_supported`.
+    ///
+    /// A fixed list; [`ResourceMetadata::with_scopes_of`] adds those of the
+    /// layers that use the metadata.
     #[must_use]
     pub fn scopes_supported<I, S>(mut self, scopes: I) -> Self
     where
@@ -309,7 +313,9 @@ impl ResourceConfig {
 /// [`Authenticator::resource_metadata`](crate::Authenticator::resource_metadata):
 /// as a JSON value ([`document`](Self::document)), a tower service
 /// ([`service`](Self::service)) or an axum router
-/// ([`router`](Self::router), feature `axum`). Cheap to clone.
+/// ([`router`](Self::router), feature `axum`).
+///
+/// Cheap to clone.
 ///
 /// `scopes_supported` lists the scopes given to
 /// [`ProtectedResource::scopes_supported`] and those the layers passed to
