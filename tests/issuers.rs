@@ -245,8 +245,7 @@ fn configuration_errors() {
 #[cfg(feature = "remote")]
 #[tokio::test]
 async fn a_local_and_a_remote_issuer_in_one_layer() {
-    use common::idp::{jwk, Idp};
-    use tower_jwt_auth::remote::RemoteOptions;
+    use common::idp::{jwk, quick, Idp};
 
     let idp = Idp::start(vec![jwk("ec256-1")]).await;
 
@@ -258,7 +257,7 @@ async fn a_local_and_a_remote_issuer_in_one_layer() {
         .build()
         .unwrap();
     let b = idp
-        .builder(RemoteOptions::new().timeout(Duration::from_secs(2)))
+        .builder(quick())
         .issuer([B])
         .build_async()
         .await

@@ -14,7 +14,7 @@ use tower_jwt_auth::{clock::FixedClock, keys::Algorithm, Authenticator, ConfigEr
 use tower_jwt_auth::{dpop::DpopConfig, dpop::DpopMode};
 
 use common::dpop::{self, assert_invalid_proof, bound_to, proof_key, send, send_proof};
-use common::idp::{jwk, quick, refused, Api, Idp};
+use common::idp::{jwk, quick, quick_http, refused, Api, Idp};
 use common::{fixture_str, now, token};
 
 fn claims() -> Value {
@@ -58,8 +58,13 @@ async fn new_kid_is_accepted_after_exactly_one_refetch_and_a_removed_key_after_t
 #[tokio::test]
 async fn a_thousand_concurrent_requests_with_one_unknown_kid_cause_one_fetch() {
     let idp = Idp::start(vec![jwk("rsa-1")]).await;
-    let options = quick().timeout(Duration::from_secs(5));
-    let api = Api::serve(&idp.authenticator(options).await).await;
+    let auth = idp
+        .builder(quick())
+        .http_client(quick_http().timeout(Duration::from_secs(5)))
+        .build_async()
+        .await
+        .unwrap();
+    let api = Api::serve(&auth).await;
     // The refetch takes a while, so that all requests arrive during it.
     idp.set(|b| {
         b.keys = vec![jwk("rsa-1"), jwk("ec256-1")];
@@ -122,7 +127,7 @@ async fn down_at_start_is_a_clear_error_naming_the_url() {
     let e = refused(
         Authenticator::builder()
             .jwks_url(&url)
-            .remote_options(quick()),
+            .http_client(quick_http()),
     )
     .await;
     assert_eq!(e.kind(), &FetchErrorKind::Connect);

@@ -245,10 +245,10 @@ async fn a_provider_failing_for_an_allowed_tenant_gives_503_then_recovers_after_
     let tenants = TenantIssuers::new(idp.pattern())
         .allow_tenants([A])
         .retry_after(Duration::from_millis(500));
-    let options = tower_jwt_auth::remote::RemoteOptions::new().timeout(Duration::from_millis(300));
+    let http = tower_jwt_auth::remote::HttpClientOptions::new().timeout(Duration::from_millis(300));
     let auth = idp
         .builder(tenants)
-        .remote_options(options)
+        .http_client(http)
         .build_async()
         .await
         .unwrap();

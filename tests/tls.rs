@@ -14,8 +14,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{
-    remote::FetchErrorKind, remote::HttpClientOptions, remote::RemoteOptions, Authenticator,
-    AuthenticatorBuilder, ConfigError,
+    remote::FetchErrorKind, remote::HttpClientOptions, Authenticator, AuthenticatorBuilder,
+    ConfigError,
 };
 
 use common::idp::{refused, Api};
@@ -77,7 +77,7 @@ impl HttpsIdp {
         Authenticator::builder()
             .oidc_issuer(self.issuer())
             .audience([self.keys.audience()])
-            .remote_options(RemoteOptions::new().http_client(http))
+            .http_client(http)
     }
 
     fn token(&self) -> String {
