@@ -6,6 +6,7 @@ pub mod dpop;
 #[cfg(feature = "remote")]
 pub mod idp;
 pub mod logs;
+pub mod redis_server;
 #[cfg(feature = "remote")]
 pub mod tls;
 

@@ -3,7 +3,7 @@
 //! what jsonwebtoken alone would do where that differs (RFC 8725 is the
 //! catalogue).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! all-of scopes, roles in the shapes identity providers send, a custom
 //! check on typed claims. Every refusal is 403 `insufficient_scope`.
 
-mod common;
+use crate::common;
 
 use axum::routing::get;
 use axum::Router;

@@ -5,7 +5,7 @@
 //! the stored `Arc`). So "the count did not move" means "served from the
 //! cache", and the tests can show that a rejection came from a hit's checks.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -3,22 +3,22 @@
 //! through its generated tonic client. The tests use the examples' own
 //! routers and serve functions.
 
-mod common;
+use crate::common;
 
 #[allow(dead_code)]
-#[path = "../examples/per_route.rs"]
+#[path = "../../examples/per_route.rs"]
 mod per_route;
 
 #[allow(dead_code)]
-#[path = "../examples/hyper.rs"]
+#[path = "../../examples/hyper.rs"]
 mod hyper_example;
 
 #[allow(dead_code)]
-#[path = "../examples/tonic.rs"]
+#[path = "../../examples/tonic.rs"]
 mod tonic_example;
 
 #[allow(dead_code)]
-#[path = "../examples/spiffe.rs"]
+#[path = "../../examples/spiffe.rs"]
 mod spiffe_example;
 
 use common::*;

@@ -2,7 +2,7 @@
 //! optional route with rules asks of a request without a token, and that a
 //! request's credentials are read once, whichever way it is decided.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -2,7 +2,7 @@
 //! on 127.0.0.1, with `Full<Bytes>` response bodies. Tokens come from the
 //! crate's own `testing::TestIssuer`.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 

@@ -2,7 +2,7 @@
 //! real axum server. The token's unverified `iss` only picks the issuer; that
 //! issuer's keys and rules decide.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! metadata and `resource_metadata` challenges, the RFC 8707 audience, and
 //! RFC 9470 step-up (HTTP and gRPC, cache hits included).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

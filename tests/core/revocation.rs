@@ -2,7 +2,7 @@
 //! exchange (rotation, reuse detection, token-type confusion), revocation
 //! through the real layer over real HTTP, and entries that expire.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

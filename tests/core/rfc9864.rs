@@ -3,7 +3,7 @@
 //! allow-lists), with OKP Ed25519 keys only; `Ed448` and the COSE names
 //! `ESP256` / `ESP384` are refused.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 

@@ -2,7 +2,7 @@
 //! cookie, a custom header, a function, the query parameter (only when asked
 //! for), their order, and conflicts.
 
-mod common;
+use crate::common;
 
 use axum::routing::get;
 use axum::Router;

@@ -1,7 +1,7 @@
 //! `testing::TestIssuer` as a user's test would use it: a real axum server on
 //! 127.0.0.1, reqwest as the client, tokens minted in one line, no key files.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

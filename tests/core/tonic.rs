@@ -1,7 +1,7 @@
 //! The layer in front of a real tonic gRPC server (the standard health
 //! service, no code generation), called by a real tonic client.
 
-mod common;
+use crate::common;
 
 use common::*;
 use serde_json::json;

@@ -3,7 +3,7 @@
 //! exactly one thing in a request that is otherwise accepted (see
 //! `control_request_is_accepted`).
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

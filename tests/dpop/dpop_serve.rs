@@ -1,11 +1,11 @@
-//! The demo server's DPoP rows (SERVE.md "DPoP"): examples/serve.rs's own
+//! The demo server's DPoP behaviour: examples/serve.rs's own
 //! configuration and router with `DPOP` and `PUBLIC_URL`, served on
 //! 127.0.0.1 and driven over real HTTP with proofs signed by jsonwebtoken.
 
-mod common;
+use crate::common;
 
 #[allow(dead_code)]
-#[path = "../examples/serve.rs"]
+#[path = "../../examples/serve.rs"]
 mod serve;
 
 use std::collections::HashMap;

@@ -2,9 +2,8 @@
 //! each test on 127.0.0.1 and a free port): two application instances, one
 //! Redis, real HTTP; Redis down fails closed.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use crate::common::redis_server;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

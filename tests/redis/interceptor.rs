@@ -2,9 +2,8 @@
 //! real tonic server (the standard health service) and a real tonic client,
 //! with DPoP and with revocation through a real redis-server.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use crate::common::redis_server;
 
 use std::time::Duration;
 

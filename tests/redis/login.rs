@@ -1,14 +1,13 @@
-//! The login example's contract (shared/contract/LOGIN.md) end to end: the
+//! The login example end to end: the
 //! example's own configuration code and router, served on 127.0.0.1 and
 //! driven over real HTTP; with the in-memory list, and with two instances
 //! sharing a real redis-server.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use crate::common::redis_server;
 
-#[allow(dead_code)]
-#[path = "../examples/login.rs"]
+#[allow(dead_code, clippy::module_inception)]
+#[path = "../../examples/login.rs"]
 mod login;
 
 use std::net::SocketAddr;

@@ -4,9 +4,8 @@
 //! mid-run (503 for the tokens with a key on it, never 200 for a revoked
 //! token), then brought back (same port, same nodes.conf): recovery.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use crate::common::redis_server;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

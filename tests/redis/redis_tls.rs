@@ -4,9 +4,8 @@
 //! the certificate chains to another CA, to no public root, or names
 //! another host. Certificate checks cannot be turned off.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use crate::common::redis_server;
 
 use std::net::SocketAddr;
 

@@ -2,9 +2,8 @@
 //! test on 127.0.0.1 and a free port): several instances, Redis outages,
 //! rotation across instances, entries expiring, through real HTTP.
 
-mod common;
-#[path = "common/redis_server.rs"]
-mod redis_server;
+use crate::common;
+use crate::common::redis_server;
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};

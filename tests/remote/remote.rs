@@ -3,7 +3,7 @@
 //! counters it reads (tests/common/idp.rs); requests go through a real axum
 //! server with the layer.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

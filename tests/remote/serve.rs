@@ -1,11 +1,11 @@
-//! The demo server's contract (shared/contract/SERVE.md), row by row, for
+//! The demo server's configuration and responses, row by row, for
 //! each key source: the example's own configuration code and router, served
 //! on 127.0.0.1 and driven over real HTTP.
 
-mod common;
+use crate::common;
 
-#[allow(dead_code)]
-#[path = "../examples/serve.rs"]
+#[allow(dead_code, clippy::module_inception)]
+#[path = "../../examples/serve.rs"]
 mod serve;
 
 use common::*;

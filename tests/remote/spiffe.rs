@@ -2,7 +2,7 @@
 //! an `x509-svid` key beside them), local or served by a bundle endpoint
 //! on 127.0.0.1, and SVIDs signed by the test; through a real axum server.
 
-mod common;
+use crate::common;
 
 use axum::routing::get;
 use axum::Router;

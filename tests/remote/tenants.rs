@@ -2,7 +2,7 @@
 //! identity provider on 127.0.0.1 (per-tenant discovery and key sets,
 //! request counters, a settable delay); tokens through a real axum server.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;

@@ -3,7 +3,7 @@
 //! the test creates (tests/common/tls.rs), discovered and fetched by
 //! `build_async`; tokens then go through a real axum server with the layer.
 
-mod common;
+use crate::common;
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

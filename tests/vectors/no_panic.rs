@@ -36,13 +36,13 @@ use tower_jwt_auth::{parse_authorization, Credentials};
 const NOW: u64 = 1_800_000_000;
 const SECRET: &[u8] = b"no-panic-property-test-secret-0123456789";
 
-const RSA_PUBLIC: &[u8] = include_bytes!("fixtures/rsa2048_public.pem");
-const EC256_PUBLIC: &[u8] = include_bytes!("fixtures/ec256_public.pem");
-const ED_PUBLIC: &[u8] = include_bytes!("fixtures/ed25519_public.pem");
-const RSA_PRIVATE: &[u8] = include_bytes!("fixtures/rsa2048_private.pem");
-const EC256_PRIVATE: &[u8] = include_bytes!("fixtures/ec256_private.pem");
-const ED_PRIVATE: &[u8] = include_bytes!("fixtures/ed25519_private.pem");
-const JWKS: &str = include_str!("fixtures/jwks.json");
+const RSA_PUBLIC: &[u8] = include_bytes!("../fixtures/rsa2048_public.pem");
+const EC256_PUBLIC: &[u8] = include_bytes!("../fixtures/ec256_public.pem");
+const ED_PUBLIC: &[u8] = include_bytes!("../fixtures/ed25519_public.pem");
+const RSA_PRIVATE: &[u8] = include_bytes!("../fixtures/rsa2048_private.pem");
+const EC256_PRIVATE: &[u8] = include_bytes!("../fixtures/ec256_private.pem");
+const ED_PRIVATE: &[u8] = include_bytes!("../fixtures/ed25519_private.pem");
+const JWKS: &str = include_str!("../fixtures/jwks.json");
 
 /// `cases` per property, unless `PROPTEST_CASES` says otherwise. No file is
 /// written on failure (the failing input is in the test output).
