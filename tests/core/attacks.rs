@@ -61,7 +61,7 @@ async fn hmac_server() -> SocketAddr {
 }
 
 fn hs() -> EncodingKey {
-    EncodingKey::from_secret(SECRET.as_bytes())
+    common::forge::secret_key(SECRET.as_bytes())
 }
 
 /// The attack fails: 401 `invalid_token` whose description contains `why`.
@@ -123,7 +123,7 @@ async fn public_key_bytes_used_as_an_hmac_secret_are_rejected() {
             let sign = |kid: Option<&str>| {
                 let mut header = Header::new(Algorithm::HS256);
                 header.kid = kid.map(str::to_owned);
-                jsonwebtoken::encode(&header, &claims(), &EncodingKey::from_secret(&secret))
+                common::forge::encode(&header, &claims(), &common::forge::secret_key(&secret))
                     .unwrap()
             };
             // Public keys only: HS256 is not even in the allow-list.
@@ -157,7 +157,7 @@ async fn jku_x5u_jwk_and_x5c_headers_are_ignored() {
     let addr = jwks_server().await;
     let hits = Arc::new(AtomicUsize::new(0));
     let evil = counting_jwks_server(hits.clone()).await;
-    let attacker = EncodingKey::from_rsa_pem(&fixture("attacker_rsa_private.pem")).unwrap();
+    let attacker = common::forge::pem_key("attacker_rsa_private.pem");
     let attacker_jwk: Value = serde_json::from_str(&fixture_str("attacker_jwks.json")).unwrap();
     let attacker_jwk = attacker_jwk["keys"][0].to_string();
     let url = format!("http://{evil}/jwks.json");
@@ -196,7 +196,7 @@ async fn hostile_kid_values_select_no_key() {
     // then falls to the single kid-less key of its alg (the real secret),
     // whose signature check it fails. RS256 with a hostile kid: no key.
     let addr = mixed_server().await;
-    let attacker = EncodingKey::from_rsa_pem(&fixture("attacker_rsa_private.pem")).unwrap();
+    let attacker = common::forge::pem_key("attacker_rsa_private.pem");
     for kid in [
         "../../../../../../dev/null".to_owned(),
         "/proc/self/environ".to_owned(),
@@ -210,7 +210,7 @@ async fn hostile_kid_values_select_no_key() {
                 &json!({"alg": "HS256", "kid": kid}).to_string(),
                 &payload(),
                 Algorithm::HS256,
-                &EncodingKey::from_secret(secret),
+                &common::forge::secret_key(secret),
             );
             let r = fetch_bearer(addr, "/me", &t).await;
             assert_eq!(r.status, 401, "kid {short:?}");
@@ -257,7 +257,7 @@ async fn unencoded_payload_b64_false_is_rejected() {
     let header = r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#;
     let raw = payload();
     let message = format!("{}.{raw}", b64(header));
-    let sig = jsonwebtoken::crypto::sign(message.as_bytes(), &hs(), Algorithm::HS256).unwrap();
+    let sig = common::forge::sign(message.as_bytes(), &hs(), Algorithm::HS256).unwrap();
     // Detached form (empty payload segment) and attached-encoded form.
     rejected(
         addr,
@@ -633,7 +633,7 @@ async fn kid_of_an_rsa_key_with_an_hmac_alg_is_rejected() {
         r#"{"alg":"HS256","kid":"rsa-1"}"#,
         &payload(),
         Algorithm::HS256,
-        &EncodingKey::from_secret(&fixture("rsa2048_public.pem")),
+        &common::forge::secret_key(fixture("rsa2048_public.pem")),
     );
     rejected(addr, &t, "algorithm is not allowed").await;
     // Sanity: the same server accepts a real HS256 token and a real RS256 one.

@@ -392,7 +392,7 @@ async fn several_issuers_each_serve_their_tokens_from_the_cache() {
         r#"{"alg":"HS256"}"#,
         &claims("issuer-b", json!({"iss": "https://b.example"})).to_string(),
         Algorithm::HS256,
-        &jsonwebtoken::EncodingKey::from_secret(OTHER.as_bytes()),
+        &common::forge::secret_key(OTHER.as_bytes()),
     );
     // Issuer b's claim, issuer a's key: b's key decides, and refuses.
     let forged = token(

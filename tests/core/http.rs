@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::routing::get;
 use axum::{Json, Router};
 use common::*;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tower_jwt_auth::{clock::FixedClock, AuthError, Authenticator, Claims};
@@ -112,7 +112,7 @@ async fn malformed_authorization_header_is_400_invalid_request() {
 async fn each_rejection_reason_is_401_invalid_token_and_never_echoes_the_token() {
     let addr = hmac_server().await;
     let good = hs256(&claims());
-    let hs = EncodingKey::from_secret(SECRET.as_bytes());
+    let hs = common::forge::secret_key(SECRET.as_bytes());
     let payload = claims().to_string();
     let (h, p, s) = {
         let mut it = good.split('.');
@@ -400,10 +400,10 @@ async fn hmac_variants_need_a_key_as_long_as_the_hash() {
         .unwrap();
     let addr = serve(app(&auth)).await;
     for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
-        let t = jsonwebtoken::encode(
+        let t = common::forge::encode(
             &jsonwebtoken::Header::new(alg),
             &claims(),
-            &EncodingKey::from_secret(long.as_bytes()),
+            &common::forge::secret_key(long.as_bytes()),
         )
         .unwrap();
         assert_eq!(fetch_bearer(addr, "/me", &t).await.status, 200, "{alg:?}");
@@ -429,10 +429,10 @@ async fn rsa_public_key_used_as_hmac_secret_is_rejected() {
     let addr = serve(app(&auth)).await;
     // The attacker signs HS256 with the public key's bytes as the secret.
     for secret in [pem.clone(), pem.strip_suffix(b"\n").unwrap().to_vec()] {
-        let t = jsonwebtoken::encode(
+        let t = common::forge::encode(
             &jsonwebtoken::Header::new(Algorithm::HS256),
             &claims(),
-            &EncodingKey::from_secret(&secret),
+            &common::forge::secret_key(&secret),
         )
         .unwrap();
         let r = fetch_bearer(addr, "/me", &t).await;
@@ -620,7 +620,7 @@ async fn typ_is_checked_when_configured() {
         .build()
         .unwrap();
     let addr = serve(app(&auth)).await;
-    let hs = EncodingKey::from_secret(SECRET.as_bytes());
+    let hs = common::forge::secret_key(SECRET.as_bytes());
     let payload = json!({"exp": NOW + 60}).to_string();
     let at = raw_token(
         r#"{"alg":"HS256","typ":"at+jwt"}"#,

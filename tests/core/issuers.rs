@@ -25,7 +25,7 @@ async fn me(claims: Claims) -> String {
 }
 
 fn attacker_key() -> EncodingKey {
-    EncodingKey::from_rsa_pem(&fixture("attacker_rsa_private.pem")).unwrap()
+    common::forge::pem_key("attacker_rsa_private.pem")
 }
 
 /// Signed with issuer A's RSA key (kid `rsa-1` when `kid`).
@@ -38,7 +38,7 @@ fn by_b(claims: &Value, kid: bool) -> String {
     ensure_provider();
     let mut h = Header::new(Algorithm::RS256);
     h.kid = kid.then(|| "attacker".to_owned());
-    jsonwebtoken::encode(&h, claims, &attacker_key()).unwrap()
+    common::forge::encode(&h, claims, &attacker_key()).unwrap()
 }
 
 /// Issuer A: the fixture JWK Set, audience `api-a`, 60 s leeway.

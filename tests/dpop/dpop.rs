@@ -321,14 +321,14 @@ async fn token_bound_to_another_key_is_rejected() {
 #[tokio::test]
 async fn proof_key_under_policy_is_rejected() {
     let s = server().await;
-    let private = jsonwebtoken::EncodingKey::from_rsa_pem(&fixture("rsa1024_private.pem")).unwrap();
+    let private = common::forge::pem_key("rsa1024_private.pem");
     let public = fixture_str("jwks_rsa1024.json");
     let jwk: Value = serde_json::from_str::<Value>(&public).unwrap()["keys"][0].clone();
     let jkt = tower_jwt_auth::dpop::jwk_thumbprint(jwk.as_object().unwrap()).unwrap();
     let req = Req::new(
         &ProofKey {
             alg: Algorithm::RS256,
-            private: jsonwebtoken::EncodingKey::from_secret(b"unused"),
+            private: common::forge::secret_key(b"unused"),
             jwk: jwk.clone(),
             jkt: jkt.clone(),
         },
