@@ -201,8 +201,9 @@ async fn refresh(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
         }
         Err(RefreshError::Issue(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
-        // Invalid, revoked, reused (the family is now revoked): all the
-        // same to the client (RFC 6749 §5.2).
+        // Invalid, revoked, reused (the family is now revoked), superseded
+        // by a retry of the same token: all the same to the client
+        // (RFC 6749 §5.2).
         Err(_) => error(StatusCode::UNAUTHORIZED, "invalid_grant"),
     }
 }

@@ -16,7 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::error::{AuthError, ConfigError, KeyError};
 use crate::keys::{Key, KeyKind};
-use crate::revocation::{MemoryRevocation, Revocation, RevocationError, TokenRef};
+use crate::revocation::{MemoryRevocation, RefreshSpend, Revocation, RevocationError, TokenRef};
 use crate::verifier::Verifier;
 
 /// The header `typ` of access tokens (RFC 9068 §2.1).
@@ -31,6 +31,10 @@ pub const REFRESH_TOKEN_TYPE: &str = "refresh+jwt";
 /// number per session ([`Revocation::spend_refresh`]), not one entry per
 /// token.
 const GENERATION: &str = "refresh_gen";
+
+/// How long a refresh exchange that failed after its spend may be retried
+/// with the same token ([`TokenIssuerBuilder::refresh_retry_grace`]).
+const DEFAULT_RETRY_GRACE: Duration = Duration::from_secs(30);
 
 /// Claims the issuer sets itself; custom claims may not name them.
 const REGISTERED: [&str; 9] = [
@@ -106,6 +110,13 @@ pub enum RefreshError {
     /// The token was already spent: reuse. Its whole family has now been
     /// revoked.
     Reused,
+    /// Another exchange of the same refresh token took this one's place.
+    ///
+    /// That happens while this one was running (the client retried, or the
+    /// token was presented twice at once): this exchange's pair is dropped,
+    /// the other's stands, and the session is kept. See
+    /// [`TokenIssuerBuilder::refresh_retry_grace`].
+    Superseded,
     /// The revocation store could not answer (fail closed: 503).
     Unavailable(RevocationError),
     /// The new pair could not be issued.
@@ -120,6 +131,9 @@ impl fmt::Display for RefreshError {
             Self::Reused => f.write_str(
                 "the refresh token was already used: its whole session has been revoked",
             ),
+            Self::Superseded => {
+                f.write_str("another exchange of the same refresh token took this one's place")
+            }
             Self::Unavailable(e) => write!(f, "{e}"),
             Self::Issue(e) => write!(f, "{e}"),
         }
@@ -202,6 +216,7 @@ struct IssuerInner {
     audience: Vec<String>,
     access_ttl: u64,
     refresh_ttl: u64,
+    retry_grace: u64,
     clock: Arc<dyn Clock>,
     revocation: Arc<dyn Revocation>,
     refresh_verifier: Verifier<Value>,
@@ -217,6 +232,7 @@ impl fmt::Debug for TokenIssuer {
             .field("audience", &i.audience)
             .field("access_ttl", &i.access_ttl)
             .field("refresh_ttl", &i.refresh_ttl)
+            .field("refresh_retry_grace", &i.retry_grace)
             .field("revocation", &i.revocation)
             .finish_non_exhaustive()
     }
@@ -232,6 +248,7 @@ pub struct TokenIssuerBuilder {
     audience: Vec<String>,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    retry_grace: Duration,
     clock: Arc<dyn Clock>,
     revocation: Option<Arc<dyn Revocation>>,
 }
@@ -245,6 +262,7 @@ impl fmt::Debug for TokenIssuerBuilder {
             .field("audience", &self.audience)
             .field("access_ttl", &self.access_ttl)
             .field("refresh_ttl", &self.refresh_ttl)
+            .field("refresh_retry_grace", &self.retry_grace)
             .finish_non_exhaustive()
     }
 }
@@ -338,6 +356,38 @@ impl TokenIssuerBuilder {
     #[must_use]
     pub fn refresh_ttl(mut self, ttl: Duration) -> Self {
         self.refresh_ttl = ttl;
+        self
+    }
+
+    /// How long a failed refresh exchange may be retried with its token.
+    ///
+    /// The exchange failed after spending its token (a store error or
+    /// timeout: [`RefreshError::Unavailable`], the pair never returned);
+    /// default 30 seconds, counted from the spend; whole seconds;
+    /// `Duration::ZERO` disables it.
+    ///
+    /// An exchange spends the token, issues the pair, checks the session
+    /// once more and only then *confirms* the spend and returns the pair.
+    /// A spend that was never confirmed (the check after it timed out, or
+    /// the store applied the spend but its reply was lost) is taken over by
+    /// the same token presented again within the grace: the retry gets a
+    /// new pair (of the generation the lost one had) instead of being
+    /// reported as reuse (which would revoke the session). A confirmed spend is never taken
+    /// over: presenting the token again is reuse at once, as is presenting
+    /// it after the grace, or once the next refresh token was used. The
+    /// exchange taken over returns [`RefreshError::Superseded`], never its
+    /// pair. With zero, any second presentation is reuse, and the
+    /// confirmation (one store round trip) is skipped.
+    ///
+    /// What a thief of a refresh token gains from it: while an exchange of
+    /// that token is unconfirmed (running, or failed) and within the grace,
+    /// the same token gets a pair; the legitimate client then holds a spent
+    /// token whose next presentation is reuse and revokes the session, the
+    /// thief's pair with it. Stores other than the crate's may have no
+    /// grace ([`Revocation::spend_refresh`]).
+    #[must_use]
+    pub fn refresh_retry_grace(mut self, grace: Duration) -> Self {
+        self.retry_grace = grace;
         self
     }
 
@@ -437,6 +487,7 @@ impl TokenIssuerBuilder {
                 audience: self.audience,
                 access_ttl,
                 refresh_ttl,
+                retry_grace: self.retry_grace.as_secs(),
                 clock,
                 revocation,
                 refresh_verifier,
@@ -460,7 +511,8 @@ fn random_id() -> Result<String, IssueError> {
 
 impl TokenIssuer {
     /// A builder with no key yet, 5 minute access and 24 hour refresh
-    /// tokens, the system clock and an in-memory revocation list.
+    /// tokens, a 30 second refresh retry grace, the system clock and an
+    /// in-memory revocation list.
     #[must_use]
     pub fn builder() -> TokenIssuerBuilder {
         TokenIssuerBuilder {
@@ -471,6 +523,7 @@ impl TokenIssuer {
             audience: Vec::new(),
             access_ttl: Duration::from_secs(300),
             refresh_ttl: Duration::from_secs(86_400),
+            retry_grace: DEFAULT_RETRY_GRACE,
             clock: Arc::new(SystemClock),
             revocation: None,
         }
@@ -661,7 +714,11 @@ impl TokenIssuer {
     /// A token that was already spent is reuse: the whole session is revoked
     /// (the pair issued by the first exchange included) and
     /// [`RefreshError::Reused`] returned; with the `tracing` feature a
-    /// warning names the subject.
+    /// warning names the subject. Except for a retry: an exchange that
+    /// failed after spending the token (its pair never returned) can be
+    /// retried with the same token within
+    /// [`TokenIssuerBuilder::refresh_retry_grace`] (30 s by default), and
+    /// the retry gets a new pair.
     ///
     /// # Errors
     /// [`RefreshError`]; all but `Unavailable` are OAuth `invalid_grant`.
@@ -693,11 +750,21 @@ impl TokenIssuer {
         // entry per session, however often it refreshes). A refresh token
         // from before generations (no such claim) is spent by its `jti`.
         let generation = claims.get(GENERATION).and_then(Value::as_u64);
-        let spend = match generation {
-            Some(n) => i.revocation.spend_refresh(sid, n, exp),
+        let attempt = getrandom::u64().map_err(|_| RefreshError::Issue(IssueError::Random))?;
+        let spend = RefreshSpend {
+            sid,
+            generation: generation.unwrap_or(0),
+            jti,
+            attempt,
+            now: i.clock.now(),
+            retry_grace: i.retry_grace,
+            expires_at: exp,
+        };
+        let spent = match generation {
+            Some(_) => i.revocation.spend_refresh(&spend),
             None => i.revocation.revoke_token(jti, exp),
         };
-        match spend.await {
+        match spent.await {
             Ok(true) => {}
             Ok(false) => {
                 #[cfg(feature = "tracing")]
@@ -737,9 +804,36 @@ impl TokenIssuer {
         let next = generation.map_or(1, |n| n.saturating_add(1));
         let pair = self.pair(&grant, next).map_err(RefreshError::Issue)?;
         match i.revocation.is_revoked(&session).await {
-            Ok(false) => Ok(pair),
-            Ok(true) => Err(RefreshError::Revoked),
-            Err(e) => Err(RefreshError::Unavailable(e)),
+            Ok(false) => {}
+            Ok(true) => return Err(RefreshError::Revoked),
+            Err(e) => return Err(RefreshError::Unavailable(e)),
+        }
+        // Until here the spend is unconfirmed: an exchange that failed
+        // above (its pair never returned) can be retried with the same
+        // token within the grace. Confirming ends that: from now on the
+        // token presented again is reuse. Issue 24, finding 6.
+        if generation.is_none() || i.retry_grace == 0 {
+            return Ok(pair);
+        }
+        match i.revocation.confirm_refresh(&spend).await {
+            Ok(true) => Ok(pair),
+            // A retry of the same token took the spend over while this
+            // exchange ran: the retry's pair stands, not this one.
+            Ok(false) => Err(RefreshError::Superseded),
+            // The pair passed every check. Unconfirmed, the spend can
+            // still be taken over within the grace by the same token (a
+            // pair for it, and the next rotation of either reports reuse);
+            // refusing here instead would turn a lost reply to the
+            // confirmation into a logout at the client's retry.
+            Err(_e) => {
+                #[cfg(feature = "tracing")]
+                tracing::warn!(
+                    sub,
+                    error = %_e,
+                    "refresh spend not confirmed (store error): the pair is returned"
+                );
+                Ok(pair)
+            }
         }
     }
 

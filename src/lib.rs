@@ -228,7 +228,7 @@
 //! ```
 //! use std::time::Duration;
 //! use axum::{routing::post, Router};
-//! use tower_jwt_auth::{Authenticator, ProtectedResource};
+//! use tower_jwt_auth::{Authenticator, resource::ProtectedResource};
 //! # use tower_jwt_auth::testing::TestIssuer;
 //!
 //! # async fn mcp() {}

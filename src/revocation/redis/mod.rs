@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{keys_of, verdict, BoxFuture, Revocation, RevocationError, TokenRef};
+use super::{keys_of, verdict, BoxFuture, RefreshSpend, Revocation, RevocationError, TokenRef};
 use crate::clock::{Clock, SystemClock};
 
 mod store;
@@ -380,6 +380,27 @@ impl Revocation for RedisRevocation {
             let fresh = self.inner.store.insert_if_absent(&key, ttl).await?;
             self.mark_revoked(0, jti, 0);
             Ok(fresh)
+        })
+    }
+
+    fn spend_refresh<'a>(
+        &'a self,
+        spend: &'a RefreshSpend<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let key = format!("refresh:{}", spend.sid);
+            let ttl = self.ttl(spend.expires_at);
+            self.inner.store.spend_refresh(&key, spend, ttl).await
+        })
+    }
+
+    fn confirm_refresh<'a>(
+        &'a self,
+        spend: &'a RefreshSpend<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let key = format!("refresh:{}", spend.sid);
+            self.inner.store.confirm_refresh(&key, spend).await
         })
     }
 
