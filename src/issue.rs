@@ -283,7 +283,9 @@ impl TokenIssuerBuilder {
 
     /// Signs with a private key in PEM (RSA 2048+ bits, EC P-256/P-384 in
     /// PKCS#8, Ed25519), given with its public key in PEM, which verifiers
-    /// use. [`build`](Self::build) checks that the two belong together.
+    /// use.
+    ///
+    /// [`build`](Self::build) checks that the two belong together.
     /// The algorithm defaults to `RS256`, `ES256`, `ES384` or `EdDSA` by key
     /// type.
     #[must_use]
@@ -403,7 +405,9 @@ impl TokenIssuerBuilder {
     /// The revocation list that spends refresh tokens and records logouts
     /// (default: a fresh [`MemoryRevocation`] on the issuer's
     /// [`clock`](Self::clock); several instances share a
-    /// `RedisRevocation`). The authenticator from
+    /// `RedisRevocation`).
+    ///
+    /// The authenticator from
     /// [`TokenIssuer::authenticator_builder`] checks the same list.
     ///
     /// A list given here keeps its own clock: entries expire at times of
@@ -533,7 +537,9 @@ impl TokenIssuer {
     /// tokens: its verifying key (with `kid` and algorithm), `iss` and `aud`
     /// when set, `typ` `at+jwt` (so refresh tokens are refused), `jti`,
     /// `sub` and `sid` required, the same clock, and this issuer's
-    /// revocation list. Add rules or switch the claims type before
+    /// revocation list.
+    ///
+    /// Add rules or switch the claims type before
     /// `build()`.
     #[must_use]
     pub fn authenticator_builder(&self) -> AuthenticatorBuilder<Value> {
@@ -706,7 +712,9 @@ impl TokenIssuer {
     /// `refresh+jwt`, lifetime, `iss`/`aud`), refuses it when its session or
     /// subject was revoked, spends it (atomically: of two concurrent
     /// exchanges of one token, one wins) and issues a new pair in the same
-    /// session with the same custom claims. The session and subject are
+    /// session with the same custom claims.
+    ///
+    /// The session and subject are
     /// checked again once the new pair's `iat` is fixed, so a logout that
     /// lands during the exchange refuses it ([`RefreshError::Revoked`])
     /// rather than letting a pair issued after its cut-off survive.

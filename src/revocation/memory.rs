@@ -171,7 +171,9 @@ struct RefreshMark {
     confirmed: bool,
 }
 
-/// An in-memory revocation list for one process. Entries expire with the
+/// An in-memory revocation list for one process.
+///
+/// Entries expire with the
 /// tokens they revoke (plus a grace that covers the verifier's leeway,
 /// 5 minutes by default), so memory is bounded by the tokens revoked within
 /// one token lifetime; beyond `max_entries` live entries of one kind

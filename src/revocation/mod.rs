@@ -174,14 +174,19 @@ pub trait Revocation: Send + Sync + fmt::Debug + 'static {
 
     /// The same answer without waiting, when the store has it at hand (an
     /// in-memory store always; a shared store from its short local cache).
-    /// `None` means "ask [`is_revoked`](Self::is_revoked)". The default
+    ///
+    /// `None` means "ask [`is_revoked`](Self::is_revoked)".
+    ///
+    /// The default
     /// never has it at hand.
     fn is_revoked_now(&self, token: &TokenRef<'_>) -> Option<Result<bool, RevocationError>> {
         let _ = token;
         None
     }
 
-    /// Revokes the token whose `jti` is `jti`, until `expires_at`. Returns
+    /// Revokes the token whose `jti` is `jti`, until `expires_at`.
+    ///
+    /// Returns
     /// `true` when this call revoked it and `false` when it already was
     /// revoked: atomically, so that of two concurrent calls exactly one
     /// gets `true` (refresh rotation spends a token this way).
@@ -275,7 +280,9 @@ pub trait Revocation: Send + Sync + fmt::Debug + 'static {
 
     /// Revokes every token of `sub` issued before `issued_before` (tokens
     /// whose `iat` is smaller), until `expires_at` (the latest `exp` such a
-    /// token can have). A later cut-off replaces an earlier one, never the
+    /// token can have).
+    ///
+    /// A later cut-off replaces an earlier one, never the
     /// reverse.
     ///
     /// # Errors

@@ -489,7 +489,7 @@ async fn missing_scope_is_403_insufficient_scope() {
     );
     let ok = hs256(&with(json!({"scope": "read admin"})));
     assert_eq!(fetch_bearer(addr, "/admin", &ok).await.status, 200);
-    // `scp` counts only when enabled (as in the demo server: the `scope` claim).
+    // `scp` counts only when enabled (the demo server reads scopes from the `scope` claim).
     let scp = hs256(&with(json!({"scope": null, "scp": ["admin"]})));
     assert_eq!(fetch_bearer(addr, "/admin", &scp).await.status, 403);
     let auth = Authenticator::builder()

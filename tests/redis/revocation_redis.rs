@@ -97,7 +97,7 @@ async fn logout_on_one_instance_is_rejected_on_the_other_within_the_bound() {
     assert_eq!(r.status, 401);
     assert!(r.www.contains("the token has been revoked"), "{}", r.www);
     // On the other: within the local cache's lifetime (plus scheduling
-    // slack on a shared machine); the contract's bound is 2 s.
+    // slack on a shared machine); the promised bound is 2 s.
     until_status(addr_b, &pair.access_token, 401, Duration::from_secs(2)).await;
     assert!(logout_at.elapsed() <= Duration::from_secs(2) + Duration::from_millis(500));
     // The key lives in Redis with a TTL, not forever.

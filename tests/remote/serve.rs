@@ -1,5 +1,5 @@
-//! The demo server's configuration and responses, row by row, for
-//! each key source: the example's own configuration code and router, served
+//! The demo server's behaviour (the README's "The demo server" section:
+//! routes, variables, status codes), row by row, for each key source: the example's own configuration code and router, served
 //! on 127.0.0.1 and driven over real HTTP.
 
 use crate::common;

@@ -143,7 +143,9 @@ impl fmt::Debug for RedisRevocationBuilder {
 
 impl RedisRevocationBuilder {
     /// How long this process trusts an answer from Redis (default 1 s;
-    /// `Duration::ZERO` asks Redis on every check). This is the staleness
+    /// `Duration::ZERO` asks Redis on every check).
+    ///
+    /// This is the staleness
     /// bound for revocations made by other instances.
     #[must_use]
     pub fn local_cache(mut self, ttl: Duration) -> Self {
@@ -168,7 +170,9 @@ impl RedisRevocationBuilder {
     }
 
     /// DANGER: while Redis is unreachable, treat every token as not revoked
-    /// (accept revoked tokens) instead of failing with 503. Each outage is
+    /// (accept revoked tokens) instead of failing with 503.
+    ///
+    /// Each outage is
     /// logged as a `tracing` warning. Revoking still fails during an outage.
     #[must_use]
     pub fn danger_fail_open(mut self) -> Self {

@@ -30,7 +30,9 @@ fn ttl_secs(ttl: Duration) -> u64 {
 
 /// A Redis connection (the `redis` crate's auto-reconnecting
 /// `ConnectionManager`) with a key prefix and a timeout on every operation,
-/// offering the few atomic operations expiring sets need. Cheap to clone:
+/// offering the few atomic operations expiring sets need.
+///
+/// Cheap to clone:
 /// clones share the connection.
 ///
 /// [`RedisRevocation`](super::RedisRevocation) is built on it; other features that need a set
@@ -175,7 +177,9 @@ impl RedisStoreBuilder {
     }
 
     /// The store (key prefix `tower-jwt-auth:`, 1 s timeout; change them on
-    /// the store). Must be called within a Tokio runtime (the connection
+    /// the store).
+    ///
+    /// Must be called within a Tokio runtime (the connection
     /// runs on it). Connecting is lazy.
     ///
     /// # Errors
@@ -347,7 +351,9 @@ fn install_crypto_provider() {
 impl RedisStore {
     /// A store for `url` (`redis://HOST:PORT[/DB]`, or `rediss://` for TLS
     /// trusting the public roots), with the key prefix `tower-jwt-auth:`
-    /// and a 1 s timeout per operation. Must be called within a Tokio
+    /// and a 1 s timeout per operation.
+    ///
+    /// Must be called within a Tokio
     /// runtime (the connection runs on it). [`builder`](Self::builder)
     /// configures the trusted CAs.
     ///
@@ -370,7 +376,9 @@ impl RedisStore {
 
     /// A builder for a store on a Redis Cluster, reached through the seed
     /// nodes `urls` (`redis://HOST:PORT` each, or `rediss://` each; the
-    /// client discovers the other nodes). Build it with
+    /// client discovers the other nodes).
+    ///
+    /// Build it with
     /// [`RedisStoreBuilder::build`]; connecting is lazy.
     ///
     /// **Keys are spread over the cluster, not pinned to one slot.** Every
@@ -454,7 +462,9 @@ impl RedisStore {
     }
 
     /// Sets `key` (prefixed) unless it exists, for `ttl`, atomically; `true`
-    /// when this call set it. The `ttl` is at least one second; beyond ten
+    /// when this call set it.
+    ///
+    /// The `ttl` is at least one second; beyond ten
     /// years (more than Redis's expiries safely hold) the entry never
     /// expires.
     ///
