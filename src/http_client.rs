@@ -18,10 +18,9 @@ use rustls::RootCertStore;
 
 use crate::error::{ConfigError, FetchError, FetchErrorKind};
 
-/// Trust, transport and limits of every outgoing fetch (feature `remote`),
-/// set once with [`AuthenticatorBuilder::http_client`](crate::AuthenticatorBuilder::http_client).
+/// Trust, transport and limits of every outgoing fetch (feature `remote`).
 ///
-/// One setting applies to every request the authenticator makes: the JWK
+/// Set once with [`AuthenticatorBuilder::http_client`](crate::AuthenticatorBuilder::http_client), one setting applies to every request the authenticator makes: the JWK
 /// Set, OIDC discovery, the tenants' discovery and keys
 /// ([`TenantIssuers`](crate::remote::TenantIssuers)), a SPIFFE bundle URL,
 /// and token introspection ([`Introspection`](crate::remote::Introspection)).
@@ -129,9 +128,10 @@ impl HttpClientOptions {
         Self::default()
     }
 
-    /// Total timeout of each request, body included (default 10 s): also
-    /// the longest a request waits for a key refetch or an introspection
-    /// answer (503 past it).
+    /// Total timeout of each request, body included (default 10 s).
+    ///
+    /// Also the longest a request waits for a key refetch or an
+    /// introspection answer (503 past it).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -145,29 +145,32 @@ impl HttpClientOptions {
         self
     }
 
-    /// Largest accepted response body, in bytes (default 1 MiB), enforced
-    /// while reading: a larger key set or discovery document fails the
-    /// fetch, a larger introspection answer is a 503.
+    /// Largest accepted response body, in bytes (default 1 MiB).
+    ///
+    /// Enforced while reading: a larger key set or discovery document
+    /// fails the fetch, a larger introspection answer is a 503.
     #[must_use]
     pub fn max_response_size(mut self, bytes: usize) -> Self {
         self.max_body = bytes;
         self
     }
 
-    /// Most redirects a key or discovery fetch follows (default 5), each
-    /// under the same HTTPS rule. Introspection never follows one: its
-    /// request carries the token.
+    /// Most redirects a key or discovery fetch follows (default 5).
+    ///
+    /// Each is under the same HTTPS rule. Introspection never follows one:
+    /// its request carries the token.
     #[must_use]
     pub fn max_redirects(mut self, redirects: usize) -> Self {
         self.max_redirects = redirects;
         self
     }
 
-    /// DANGER: allows plain `http` URLs to any host, for every fetch: keys
-    /// fetched over plain HTTP across a network are whatever an attacker on
-    /// the path wants, and an introspection request sends the token and
-    /// the client secret in clear text. Loopback URLs (`127.0.0.0/8`,
-    /// `::1`, `localhost`) are always allowed.
+    /// DANGER: allows plain `http` URLs to any host, for every fetch.
+    ///
+    /// Keys fetched over plain HTTP across a network are whatever an
+    /// attacker on the path wants, and an introspection request sends the
+    /// token and the client secret in clear text. Loopback URLs
+    /// (`127.0.0.0/8`, `::1`, `localhost`) are always allowed.
     #[must_use]
     pub fn danger_allow_http(mut self) -> Self {
         self.allow_http = true;
@@ -205,7 +208,9 @@ impl HttpClientOptions {
     /// Trusts only the roots added with
     /// [`add_root_certificates_pem`](Self::add_root_certificates_pem), not
     /// the public ones: a provider on a private network that no public CA
-    /// should be able to impersonate. Building fails if no root was added.
+    /// should be able to impersonate.
+    ///
+    /// Building fails if no root was added.
     #[must_use]
     pub fn with_only_added_roots(mut self) -> Self {
         self.only_added_roots = true;
@@ -247,7 +252,9 @@ impl HttpClientOptions {
 
     /// Sends every fetch through this HTTP(S) proxy (`http://host:port`,
     /// `https://host:port`, credentials as `http://user:pass@host:port`),
-    /// instead of the environment's. The provider's certificate is still
+    /// instead of the environment's.
+    ///
+    /// The provider's certificate is still
     /// checked end to end (HTTPS goes through the proxy with `CONNECT`).
     ///
     /// # Errors
@@ -259,9 +266,10 @@ impl HttpClientOptions {
         Ok(self)
     }
 
-    /// Makes every fetch with this client (reqwest 0.13), which the
-    /// application built (its roots, client certificate, proxy, connection
-    /// pool, DNS, TLS provider). The crate still applies, per request: the
+    /// Makes every fetch with this client (reqwest 0.13), which the application built.
+    ///
+    /// Its roots, client certificate, proxy, connection pool, DNS and TLS
+    /// provider are the client's. The crate still applies, per request: the
     /// total timeout, the body size limit, the HTTPS-only rule on the URL
     /// and on the final URL after redirects. Redirects and the connect
     /// timeout are the client's own: give it a

@@ -1,4 +1,28 @@
-//! Rendering rejections: [`Challenge`], [`Rejection`], [`ErrorResponder`].
+//! Rendering rejections: HTTP challenges and responses, gRPC statuses.
+//!
+//! The `WWW-Authenticate` challenges of RFC 6750 §3 (`Bearer`) and RFC 9449
+//! §7.1 (`DPoP`), the HTTP response, the gRPC response, and the rejection's
+//! log event and metric.
+//!
+//! An [`AuthError`] says *why* a request was refused (its kind, the claim,
+//! the scopes a 403 may list). A [`Challenge`] says *how to ask again* on
+//! this route: the realm, and on a route with DPoP the schemes offered, the
+//! proof algorithms and the current server nonce. A [`Rejection`] holds
+//! both, and is what [`Gate::decide`](crate::Gate::decide) hands back; an
+//! [`ErrorResponder`] turns it into a response (the default one,
+//! [`DefaultErrorResponse`], as RFC 6750 says). Bodies never hold the token.
+//!
+//! ```
+//! use tower_jwt_auth::{AuthError, AuthErrorKind, response::Challenge};
+//!
+//! let expired = AuthError::new(AuthErrorKind::Expired);
+//! let res = Challenge::bearer(Some("api")).http_response::<String>(&expired);
+//! assert_eq!(res.status(), 401);
+//! assert_eq!(
+//!     res.headers()["www-authenticate"],
+//!     r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#
+//! );
+//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,30 +33,6 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::keys::AlgorithmSet;
 
-/// Rendering rejections: the `WWW-Authenticate` challenges of RFC 6750 §3
-/// (`Bearer`) and RFC 9449 §7.1 (`DPoP`), the HTTP response, the gRPC
-/// response, and the rejection's log event and metric.
-///
-/// An [`AuthError`] says *why* a request was refused (its kind, the claim,
-/// the scopes a 403 may list). A [`Challenge`] says *how to ask again* on
-/// this route: the realm, and on a route with DPoP the schemes offered, the
-/// proof algorithms and the current server nonce. A [`Rejection`] holds
-/// both, and is what [`Gate::decide`](crate::Gate::decide) hands back; an
-/// [`ErrorResponder`] turns it into a response (the default one,
-/// [`DefaultErrorResponse`], as RFC 6750 says). Bodies never hold the token.
-///
-/// ```
-/// use tower_jwt_auth::{AuthError, AuthErrorKind, response::Challenge};
-///
-/// let expired = AuthError::new(AuthErrorKind::Expired);
-/// let res = Challenge::bearer(Some("api")).http_response::<String>(&expired);
-/// assert_eq!(res.status(), 401);
-/// assert_eq!(
-///     res.headers()["www-authenticate"],
-///     r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#
-/// );
-/// ```
-///
 /// How a client may ask again on the route that refused it: what the
 /// `WWW-Authenticate` challenges and the `DPoP-Nonce` header say, besides
 /// the error itself.
@@ -110,7 +110,9 @@ impl Challenge {
 
     /// Every `WWW-Authenticate` challenge for `error`, the one carrying the
     /// error first: `Bearer` (RFC 6750 §3) and, on a route with DPoP,
-    /// `DPoP` with its `algs` (RFC 9449 §7.1). Empty for 503: the client is
+    /// `DPoP` with its `algs` (RFC 9449 §7.1).
+    ///
+    /// Empty for 503: the client is
     /// not asked for other credentials.
     #[must_use]
     pub fn www_authenticate(&self, error: &AuthError) -> Vec<HeaderValue> {
@@ -302,8 +304,9 @@ fn algs_attribute(algorithms: AlgorithmSet) -> String {
 }
 
 /// A refused request: why ([`AuthError`]) and how to ask again
-/// ([`Challenge`]). Made by [`Gate::decide`](crate::Gate::decide), which
-/// records it (one `tracing` event, the rejection counter) as it answers.
+/// ([`Challenge`]).
+///
+/// Made by [`Gate::decide`](crate::Gate::decide), which records it (one `tracing` event, the rejection counter) as it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     error: AuthError,
@@ -362,6 +365,7 @@ pub struct RequestHead<'a> {
 impl RequestHead<'_> {
     /// Whether this is a gRPC call: `POST` with `content-type`
     /// `application/grpc`, `application/grpc+…` or `application/grpc-web…`.
+    ///
     /// Anything else (a `GET` claiming gRPC) gets plain HTTP statuses, so a
     /// client cannot turn a 401 into a cacheable 200.
     #[must_use]

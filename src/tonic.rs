@@ -12,7 +12,9 @@ use crate::layer::JwtAuthLayer;
 use crate::response::Rejection;
 
 /// A tonic interceptor (feature `tonic`), for services that prefer
-/// `with_interceptor` to a tower layer. It asks the same [`Gate`] as
+/// `with_interceptor` to a tower layer.
+///
+/// It asks the same [`Gate`] as
 /// [`JwtAuthLayer`] (so DPoP, route rules and revocation behave the same)
 /// and answers with a [`Status`]: `UNAUTHENTICATED` (16),
 /// `PERMISSION_DENIED` (7) for a missing scope or role, `UNAVAILABLE` (14)
@@ -73,7 +75,9 @@ impl<C> fmt::Debug for JwtInterceptor<C> {
 }
 
 impl<C> JwtAuthLayer<C> {
-    /// The same authentication and route rules as a tonic interceptor. The
+    /// The same authentication and route rules as a tonic interceptor.
+    ///
+    /// The
     /// layer's token sources apply to the call's metadata (the URI is not
     /// available to an interceptor, so a query source finds nothing, and a
     /// DPoP proof is checked against the path `/`: give DPoP routes of a
@@ -90,6 +94,7 @@ impl<C> JwtAuthLayer<C> {
 impl<C> Authenticator<C> {
     /// An interceptor that requires a valid token:
     /// `GreeterServer::with_interceptor(greeter, auth.interceptor())`.
+    ///
     /// For route rules, start from a layer:
     /// `auth.layer().require_role("admin").interceptor()`.
     #[must_use]

@@ -22,7 +22,9 @@ pub(super) enum RemoteSpec {
 impl<C> AuthenticatorBuilder<C> {
     /// Keys from a JWK Set URL (feature `remote`), fetched by
     /// [`build_async`](Self::build_async) and kept fresh (see
-    /// [`RemoteOptions`](crate::remote::RemoteOptions)). HTTPS is required except to
+    /// [`RemoteOptions`](crate::remote::RemoteOptions)).
+    ///
+    /// HTTPS is required except to
     /// loopback. Local keys may be added too.
     #[must_use]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
@@ -33,7 +35,9 @@ impl<C> AuthenticatorBuilder<C> {
     /// Keys of an OpenID Connect issuer (feature `remote`): discovery at
     /// `<issuer>/.well-known/openid-configuration`, whose `issuer` must equal
     /// `issuer` exactly; keys from its `jwks_uri`, as
-    /// [`jwks_url`](Self::jwks_url). Unless [`issuer`](Self::issuer) says
+    /// [`jwks_url`](Self::jwks_url).
+    ///
+    /// Unless [`issuer`](Self::issuer) says
     /// otherwise, `iss` is then required and must equal `issuer`, and the
     /// fetched keys are bound to it ([`Key::with_issuer`](crate::keys::Key::with_issuer)).
     #[must_use]
@@ -51,7 +55,9 @@ impl<C> AuthenticatorBuilder<C> {
 
     /// Opaque tokens checked by RFC 7662 introspection (feature `remote`;
     /// see [`Introspection`](crate::remote::Introspection) for which tokens go
-    /// there). Keys are then optional. Needs
+    /// there).
+    ///
+    /// Keys are then optional. Needs
     /// [`build_async`](Self::build_async).
     #[must_use]
     pub fn introspection(mut self, introspection: crate::remote::Introspection) -> Self {
@@ -59,8 +65,10 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
-    /// Refresh policy of the remote key source (interval, `Cache-Control`,
-    /// unknown-`kid` cooldown, maximum stale age, start without keys).
+    /// Refresh policy of the remote key source.
+    ///
+    /// Interval, `Cache-Control`, unknown-`kid` cooldown, maximum stale age,
+    /// start without keys; the transport is [`http_client`](Self::http_client)'s.
     #[must_use]
     pub fn remote_options(mut self, mut options: crate::keys::remote::RemoteOptions) -> Self {
         // The transport is set by `http_client`, in either order.
@@ -69,10 +77,10 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
-    /// Trust, transport and limits of every fetch the authenticator makes
-    /// (feature `remote`), set once: the JWK Set, OIDC discovery, the
-    /// tenants' discovery and keys, a SPIFFE bundle URL, and introspection.
-    /// See [`HttpClientOptions`](crate::remote::HttpClientOptions) for the
+    /// Trust, transport and limits of every fetch, set once (feature `remote`).
+    ///
+    /// It applies to the JWK Set, OIDC discovery, the tenants' discovery and
+    /// keys, a SPIFFE bundle URL, and introspection. See [`HttpClientOptions`](crate::remote::HttpClientOptions) for the
     /// defaults (10 s timeout, 5 s connect timeout, 1 MiB responses, HTTPS
     /// except to loopback, the public roots).
     #[must_use]
@@ -83,7 +91,9 @@ impl<C> AuthenticatorBuilder<C> {
 
     /// Builds the authenticator after fetching the remote keys once (OIDC
     /// discovery first), and starts their background refresh on the current
-    /// tokio runtime. Without a remote source, the same as
+    /// tokio runtime.
+    ///
+    /// Without a remote source, the same as
     /// [`build`](Self::build).
     ///
     /// # Errors

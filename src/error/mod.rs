@@ -67,7 +67,9 @@ pub enum AuthErrorKind {
     InsufficientScope,
     /// The token is valid but a route rule refused it: a required role is
     /// missing, or the route's own check returned
-    /// [`Denied`](crate::rules::Denied). Answered like
+    /// [`Denied`](crate::rules::Denied).
+    ///
+    /// Answered like
     /// [`InsufficientScope`](Self::InsufficientScope): 403
     /// `insufficient_scope`, gRPC `PERMISSION_DENIED`.
     Forbidden,
@@ -108,7 +110,9 @@ pub enum AuthErrorKind {
     /// `true`. 401 `invalid_token`.
     InactiveToken,
     /// The introspection endpoint could not answer: unreachable, too slow,
-    /// not 200, not JSON, too large, or without `active`. Answered with 503,
+    /// not 200, not JSON, too large, or without `active`.
+    ///
+    /// Answered with 503,
     /// never with an accept (fail closed).
     IntrospectionUnavailable,
 }
@@ -206,7 +210,9 @@ impl AuthErrorKind {
     }
 }
 
-/// Why a request was rejected. It maps to an RFC 6750 §3 response: its
+/// Why a request was rejected.
+///
+/// It maps to an RFC 6750 §3 response: its
 /// [`status`](AuthError::status), error code and fixed description, which a
 /// [`Challenge`](crate::response::Challenge) renders. The client sees the error code
 /// and a short fixed description; the detailed reason goes to `tracing`

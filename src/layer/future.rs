@@ -13,6 +13,8 @@ use crate::gate::Pending;
 use crate::response::ErrorResponder;
 
 pin_project! {
+    /// The response future of [`JwtAuth`](crate::JwtAuth).
+    ///
     /// The wrapped service's future, a ready rejection, or (only when the
     /// decision waits on I/O, such as the refetch of a remote key set for
     /// an unknown `kid`) a pending decision followed by the wrapped

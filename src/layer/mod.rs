@@ -19,8 +19,11 @@ use crate::token::TokenSource;
 
 use self::future::ResponseFuture;
 
-/// The tower middleware: [`JwtAuthLayer`], [`JwtAuth`] and
-/// [`future::ResponseFuture`].
+/// Applies [`JwtAuth`] to a service, with one route's rules.
+///
+/// Made by [`Authenticator::layer`](crate::Authenticator::layer) or
+/// [`Authenticator::optional`](crate::Authenticator::optional); the
+/// `require_*` methods add the route's rules.
 ///
 /// A request with a valid token goes to the inner service with
 /// [`Claims<C>`](crate::Claims) in its extensions. Any other request gets an
@@ -46,11 +49,6 @@ use self::future::ResponseFuture;
 /// assert_eq!(res.headers()["www-authenticate"], "Bearer");
 /// # Ok(()) }
 /// ```
-///
-/// Applies [`JwtAuth`] to a service, with one route's rules.
-///
-/// Made by [`Authenticator::layer`](crate::Authenticator::layer) or
-/// [`Authenticator::optional`](crate::Authenticator::optional).
 pub struct JwtAuthLayer<C = serde_json::Value, R = DefaultErrorResponse> {
     gate: Gate<C>,
     responder: Responder<R>,
@@ -92,7 +90,9 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// Also requires `scope` (in the `scope` claim, or `scp` when enabled);
-    /// a valid token without it gets 403 `insufficient_scope`. Several calls
+    /// a valid token without it gets 403 `insufficient_scope`.
+    ///
+    /// Several calls
     /// require all of them. On an [`optional`](crate::Authenticator::optional)
     /// layer, a route with scopes, roles or checks still requires a token
     /// (401 without one): anonymous never gets further than a signed-in
@@ -124,7 +124,9 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// Requires `role` in the authenticator's role claim (default `roles`;
-    /// see [`RoleClaim`] for Keycloak, groups, custom paths). Several calls
+    /// see [`RoleClaim`] for Keycloak, groups, custom paths).
+    ///
+    /// Several calls
     /// require all of them. 403 `insufficient_scope` otherwise.
     #[must_use]
     pub fn require_role(self, role: impl Into<String>) -> Self {
@@ -150,7 +152,9 @@ impl<C, R> JwtAuthLayer<C, R> {
 
     /// Adds a check of your own, run on the verified, typed claims after the
     /// scopes and roles; `Err(Denied)` answers 403 `insufficient_scope`
-    /// (gRPC `PERMISSION_DENIED`). Several checks must all pass.
+    /// (gRPC `PERMISSION_DENIED`).
+    ///
+    /// Several checks must all pass.
     ///
     /// ```
     /// use tower_jwt_auth::{Authenticator, Claims, rules::Denied};
@@ -217,6 +221,7 @@ impl<C, R> JwtAuthLayer<C, R> {
 
     /// Sets this route's DPoP mode (RFC 9449), replacing the one given to
     /// [`AuthenticatorBuilder::dpop`](crate::AuthenticatorBuilder::dpop).
+    ///
     /// Without DPoP settings on the authenticator, a route that allows or
     /// requires DPoP accepts no DPoP request (there is no URL to check
     /// proofs against), and a route that requires it rejects everything.

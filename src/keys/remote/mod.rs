@@ -155,6 +155,7 @@ impl RemoteOptions {
 
     /// When the first fetch fails, build anyway: requests get 503 until a
     /// fetch succeeds (default false: `build_async` returns the error).
+    ///
     /// A misconfiguration (an insecure URL, a discovery `issuer` that
     /// differs) still fails the build.
     #[must_use]
