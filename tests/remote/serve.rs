@@ -11,6 +11,7 @@ mod serve;
 use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
+use tower_jwt_auth::testing::TestIssuer;
 
 const ISS: &str = "https://issuer.contract";
 const AUD: &str = "contract-api";
@@ -182,12 +183,9 @@ async fn jwt_algorithms_is_an_allow_list() {
     .await;
     let claims = json!({"sub": "u", "exp": now() + 600});
     let sign = |alg| {
-        common::forge::encode(
-            &jsonwebtoken::Header::new(alg),
-            &claims,
-            &common::forge::secret_key("s".repeat(48).as_bytes()),
-        )
-        .unwrap()
+        TestIssuer::from_secret(alg, "s".repeat(48))
+            .unwrap()
+            .sign_with_kid(&claims, None)
     };
     assert_eq!(
         fetch_bearer(addr, "/me", &sign(Algorithm::HS384))
