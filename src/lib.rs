@@ -394,6 +394,7 @@
 //! | `RemoteOptions::danger_allow_http` (feature `remote`) | key sets fetched over plain `http` from a host that is not loopback |
 //! | `Introspection::danger_allow_http` (feature `remote`) | tokens introspected over plain `http` at a host that is not loopback (the client secret and every token in clear) |
 //! | `RedisRevocationBuilder::danger_fail_open` (feature `redis`) | tokens accepted while the revocation list is unreachable |
+//! | `TenantIssuers::danger_any_tenant_without_audience` (feature `remote`) | any tenant of a multi-tenant provider accepted without an audience: anyone's app of that provider, with the roles its owner gave it |
 //!
 //! # Features
 //! | feature | default | what |

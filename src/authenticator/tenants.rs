@@ -32,6 +32,13 @@ const TENANT_CACHE_CAPACITY: usize = 1024;
 ///   token of another tenant, of an issuer not of the pattern, or of a
 ///   tenant beyond the bound is refused (401 `invalid_token`) before any
 ///   fetch.
+/// - **Audience**: every tenant's apps share the provider's signing keys,
+///   so in any-tenant mode anyone can create a tenant and an app and have
+///   tokens signed with any `roles`; only the audience tells this API's
+///   tokens from theirs. [`any_tenant`](Self::any_tenant) therefore needs
+///   [`audience`](AuthenticatorBuilder::audience) or a
+///   [`resource`](AuthenticatorBuilder::resource) requiring its audience,
+///   or the build fails.
 /// - **Keys**: by default each tenant's OIDC discovery
 ///   (`<issuer>/.well-known/openid-configuration`, whose `issuer` must be
 ///   exactly the tenant's), or a [`jwks_url`](Self::jwks_url): one set for
@@ -73,6 +80,8 @@ pub struct TenantIssuers {
     jwks_url: Option<String>,
     allowed: Option<HashSet<String>>,
     any: bool,
+    /// Any-tenant mode without an audience (the `danger_*` opt-out).
+    any_without_audience: bool,
     max_tenants: usize,
     cooldown: Duration,
     claim: &'static str,
@@ -92,6 +101,7 @@ impl TenantIssuers {
             jwks_url: None,
             allowed: None,
             any: false,
+            any_without_audience: false,
             max_tenants: 100,
             cooldown: Duration::from_secs(60),
             claim: "tid",
@@ -120,9 +130,34 @@ impl TenantIssuers {
 
     /// Accepts any tenant of the pattern (a multi-tenant app open to every
     /// organization), up to [`max_tenants`](Self::max_tenants) of them.
+    ///
+    /// Needs an audience: the builder's
+    /// [`audience`](AuthenticatorBuilder::audience), or a
+    /// [`resource`](AuthenticatorBuilder::resource) that requires its own
+    /// (the default); without one the build fails
+    /// ([`ConfigError::Tenants`]). Every tenant can register apps and give
+    /// them any roles, and the provider signs all their tokens with the
+    /// same keys: only `aud` says a token was issued for this API.
     #[must_use]
     pub fn any_tenant(mut self) -> Self {
         self.any = true;
+        self
+    }
+
+    /// Accepts any tenant of the pattern without an audience: DANGEROUS,
+    /// any tenant's app of the provider then gets in with its own roles.
+    ///
+    /// As [`any_tenant`](Self::any_tenant), without its audience
+    /// requirement. Anyone can create a tenant of a public multi-tenant
+    /// provider, register an app, give it the role `admin` and obtain
+    /// tokens signed with the keys every tenant shares; without an
+    /// audience, this API accepts them. Only for an API that checks the
+    /// audience itself (a custom claim rule) or whose provider is not open
+    /// to tenants it does not control.
+    #[must_use]
+    pub fn danger_any_tenant_without_audience(mut self) -> Self {
+        self.any = true;
+        self.any_without_audience = true;
         self
     }
 
@@ -212,6 +247,13 @@ pub(super) async fn build<C>(
     let runtime = Handle::try_current()
         .map_err(|_| FetchError::new(&spec.pattern, FetchErrorKind::NoRuntime))?;
     let algorithms = builder.check(true)?;
+    // `check` has added a resource's required audience.
+    if spec.any && !spec.any_without_audience && builder.rules.audiences.is_none() {
+        return Err(ConfigError::Tenants(
+            "`any_tenant` needs an audience: every tenant's apps share the provider's keys; \
+             set `audience([..])` or `resource(..)`",
+        ));
+    }
     let capacity = builder.cache_capacity.min(TENANT_CACHE_CAPACITY);
     let max_age = builder.cache_max_age;
     let clock = Arc::clone(&builder.rules.clock);
