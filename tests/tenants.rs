@@ -224,7 +224,10 @@ async fn a_flood_of_tenants_is_bounded_in_fetches_and_memory_with_a_cooldown() {
             .sign()
     };
     for n in 0..200 {
-        assert_eq!(api.status(&flood(n)).await, 401, "tenant {n}");
+        // The first max_tenants are fetched and unknown to the provider
+        // (401); then the table is full of them for a cooldown (503).
+        let refused = if n < 3 { 401 } else { 503 };
+        assert_eq!(api.status(&flood(n)).await, refused, "tenant {n}");
     }
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -233,7 +236,7 @@ async fn a_flood_of_tenants_is_bounded_in_fetches_and_memory_with_a_cooldown() {
     let (discoveries, _) = idp.hits();
     assert_eq!(discoveries, 3, "at most max_tenants fetches");
     // The table is full of failed tenants: a real tenant waits its turn...
-    assert_eq!(api.status(&idp.token(A)).await, 401);
+    assert_eq!(api.status(&idp.token(A)).await, 503);
     assert_eq!(idp.hits().0, 3);
     // ...until the cooldown frees the failed ones.
     tokio::time::sleep(Duration::from_millis(3500).saturating_sub(started.elapsed())).await;
@@ -428,4 +431,49 @@ async fn danger_any_tenant_without_audience_builds_and_then_accepts_any_tenants_
         .danger_any_tenant_without_audience();
     let e = idp.builder(both).build_async().await.err();
     assert!(matches!(e, Some(ConfigError::Tenants(_))), "{e:?}");
+}
+
+#[tokio::test]
+async fn every_allowed_tenant_is_accepted_even_when_the_allow_list_is_longer_than_max_tenants() {
+    let idp = Idp::start(&[A, B, C]).await;
+    let tenants = TenantIssuers::new(idp.pattern())
+        .allow_tenants([A, B, C])
+        .max_tenants(2);
+    let api = Api::serve(&idp.builder(tenants).build_async().await.unwrap()).await;
+    for t in [A, B, C, A, B, C] {
+        assert_eq!(api.status(&idp.token(t)).await, 200, "{t}");
+    }
+    assert_eq!(idp.hits(), (3, 3), "each tenant fetched once, none evicted");
+}
+
+#[tokio::test]
+async fn a_full_any_tenant_table_answers_503_until_the_least_recently_used_tenant_is_idle() {
+    let idp = Idp::start(&[A, B, C]).await;
+    let tenants = TenantIssuers::new(idp.pattern())
+        .any_tenant()
+        .max_tenants(2)
+        .retry_after(Duration::from_secs(2));
+    let auth = idp
+        .builder(tenants)
+        .audience([TEST_AUDIENCE])
+        .build_async()
+        .await
+        .unwrap();
+    let api = Api::serve(&auth).await;
+    assert_eq!(api.status(&idp.token(A)).await, 200);
+    assert_eq!(api.status(&idp.token(B)).await, 200);
+    // Full, every tenant in use: C is asked to come back (503), not
+    // refused as a bad token, and nothing is fetched for it.
+    assert_eq!(api.status(&idp.token(C)).await, 503);
+    assert_eq!(idp.hits().0, 2);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(api.status(&idp.token(A)).await, 200, "A stays in use");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // B has been idle for longer than `retry_after`, A has not: B makes room.
+    assert_eq!(api.status(&idp.token(C)).await, 200);
+    assert_eq!(api.status(&idp.token(A)).await, 200);
+    assert_eq!(idp.hits().0, 3, "A kept its keys; C fetched once");
+    // B comes back: A and C are in use, so it waits its turn.
+    assert_eq!(api.status(&idp.token(B)).await, 503);
+    assert_eq!(idp.hits().0, 3);
 }
