@@ -175,7 +175,9 @@ impl TenantIssuers {
     /// no tenant can go, the new one gets 503 (`KeySourceUnavailable`)
     /// without any fetch, until a slot frees: tenants in use are never
     /// pushed out by new ones, and each slot costs at most one new fetch
-    /// per `retry_after`.
+    /// per `retry_after`. A tenant is in use while tokens naming it
+    /// arrive, whether or not they then verify: raise the bound if the
+    /// warning "tenant table is full" shows up.
     #[must_use]
     pub fn max_tenants(mut self, tenants: usize) -> Self {
         self.max_tenants = tenants;
