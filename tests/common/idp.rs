@@ -1,4 +1,4 @@
-//! An identity provider on 127.0.0.1:0 (tests/remote.rs): a JWK Set at
+//! An identity provider on 127.0.0.1:0 (tests/remote/remote.rs): a JWK Set at
 //! `/jwks` and an OIDC discovery document, whose behaviour each test sets
 //! and whose request counters it reads; authenticators built against it, and
 //! an axum server with the layer to send requests through.
