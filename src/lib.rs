@@ -399,6 +399,7 @@
 //! | [`AuthenticatorBuilder::danger_accept_unverified_confirmation`] | tokens bound by a `cnf` method the crate does not check (mTLS `x5t#S256`, ...) accepted without that check |
 //! | `HttpClientOptions::danger_allow_http` (feature `remote`) | every fetch (key sets, discovery, tenants, SPIFFE bundles, introspection: the token and client secret) over plain `http` to a host that is not loopback |
 //! | `RedisRevocationBuilder::danger_fail_open` (feature `redis`) | tokens accepted while the revocation list is unreachable |
+//! | `TenantIssuers::danger_any_tenant_without_audience` (feature `remote`) | any tenant of a multi-tenant provider accepted without an audience: anyone's app of that provider, with the roles its owner gave it |
 //!
 //! # Features
 //! | feature | default | what |

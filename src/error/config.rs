@@ -60,7 +60,8 @@ pub enum ConfigError {
     #[cfg(feature = "remote")]
     HttpClient(&'static str),
     /// [`TenantIssuers`](crate::remote::TenantIssuers): an unusable pattern, tenant
-    /// list or combination (the message says which).
+    /// list or combination, or any tenant without an audience (the message
+    /// says which).
     #[cfg(feature = "remote")]
     Tenants(&'static str),
     /// A remote key source is configured: build with
