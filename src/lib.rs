@@ -379,6 +379,10 @@ mod crypto;
 pub mod dpop;
 mod error;
 mod gate;
+// Entry points for the fuzz targets (`--cfg fuzzing`); not public API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "remote")]
 mod http_client;
 #[cfg(feature = "remote")]

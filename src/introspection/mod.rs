@@ -12,6 +12,8 @@ use crate::cache::DEFAULT_CAPACITY;
 use crate::http_client::HttpClientOptions;
 
 pub(crate) use client::{Answer, Introspector};
+#[cfg(fuzzing)]
+pub(crate) use client::read_metadata;
 
 /// Opaque access tokens checked by asking the authorization server (RFC
 /// 7662 token introspection; feature `remote`), given to

@@ -143,21 +143,8 @@ impl Fetcher {
     /// exactly (OpenID Connect Discovery 1.0 §4.3), and its `jwks_uri`
     /// passes the same transport policy.
     async fn discover(&self, issuer: &str, discovery: &Url) -> Result<Url, FetchError> {
-        #[derive(Deserialize)]
-        struct Document {
-            issuer: Option<String>,
-            jwks_uri: Option<String>,
-        }
         let fetched = self.get(discovery).await?;
-        let doc: Document = serde_json::from_slice(&fetched.body)
-            .map_err(|_| FetchError::new(discovery, FetchErrorKind::InvalidDocument))?;
-        if doc.issuer.as_deref() != Some(issuer) {
-            return Err(FetchError::new(discovery, FetchErrorKind::IssuerMismatch));
-        }
-        let jwks_uri = doc
-            .jwks_uri
-            .ok_or_else(|| FetchError::new(discovery, FetchErrorKind::MissingJwksUri))?;
-        let url = parse_url(&jwks_uri, self.allow_http)?;
+        let url = read_discovery(&fetched.body, issuer, discovery, self.allow_http)?;
         tracing::info!(issuer, jwks_uri = %url, "oidc discovery done");
         Ok(url)
     }
@@ -196,6 +183,31 @@ impl Fetcher {
             max_age,
         })
     }
+}
+
+/// The `jwks_uri` of the discovery document `body` fetched from
+/// `discovery` for `issuer` (a tenant's too): the document's `issuer` must
+/// be `issuer` exactly, and the `jwks_uri` passes the transport policy.
+pub(crate) fn read_discovery(
+    body: &[u8],
+    issuer: &str,
+    discovery: &Url,
+    allow_http: bool,
+) -> Result<Url, FetchError> {
+    #[derive(Deserialize)]
+    struct Document {
+        issuer: Option<String>,
+        jwks_uri: Option<String>,
+    }
+    let doc: Document = serde_json::from_slice(body)
+        .map_err(|_| FetchError::new(discovery, FetchErrorKind::InvalidDocument))?;
+    if doc.issuer.as_deref() != Some(issuer) {
+        return Err(FetchError::new(discovery, FetchErrorKind::IssuerMismatch));
+    }
+    let jwks_uri = doc
+        .jwks_uri
+        .ok_or_else(|| FetchError::new(discovery, FetchErrorKind::MissingJwksUri))?;
+    parse_url(&jwks_uri, allow_http)
 }
 
 fn source_url(source: &Source) -> Url {

@@ -18,6 +18,8 @@ use crate::clock::Clock;
 use crate::error::{FetchError, FetchErrorKind};
 
 pub(crate) use fetch::{parse_url, Source};
+#[cfg(fuzzing)]
+pub(crate) use fetch::read_discovery;
 
 use fetch::{Fetched, Fetcher};
 
