@@ -1,6 +1,7 @@
 //! The token lifecycle end to end: login, access + refresh tokens, refresh
 //! rotation with reuse detection, logout through a revocation list that
-//! several instances share through Redis (contract: shared/contract/LOGIN.md).
+//! several instances share through Redis: a logout on one instance is
+//! refused by every other within 2 seconds.
 //!
 //! Run with: `cargo run --example login`
 //! (prints the demo password; `REDIS_URL=redis://127.0.0.1:6379` to share
@@ -117,7 +118,7 @@ fn redis_revocation(url: &str) -> Result<tower_jwt_auth::revocation::RedisRevoca
     use tower_jwt_auth::revocation::{RedisRevocation, RedisStore};
     let store = RedisStore::open(url).map_err(|e| format!("REDIS_URL: {e}"))?;
     // Answers from Redis are trusted for 1 s: a logout on another instance
-    // is seen here within that (the contract allows 2 s).
+    // is seen here within that (the promise is 2 s).
     Ok(RedisRevocation::builder(store)
         .local_cache(Duration::from_secs(1))
         .build())
@@ -201,8 +202,9 @@ async fn refresh(State(state): State<Arc<AppState>>, body: Bytes) -> Response {
             error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
         }
         Err(RefreshError::Issue(_)) => error(StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
-        // Invalid, revoked, reused (the family is now revoked): all the
-        // same to the client (RFC 6749 §5.2).
+        // Invalid, revoked, reused (the family is now revoked), superseded
+        // by a retry of the same token: all the same to the client
+        // (RFC 6749 §5.2).
         Err(_) => error(StatusCode::UNAUTHORIZED, "invalid_grant"),
     }
 }

@@ -1,5 +1,7 @@
-//! The demo server: the quickstart, and the surface outside test suites and
-//! load generators drive (contract: shared/contract/SERVE.md).
+//! The demo server: the quickstart, and the surface that outside test
+//! suites and load generators drive. Its routes, variables and status codes
+//! are listed in the README's "The demo server" section; tests/serve.rs
+//! checks them row by row.
 //!
 //! Run with: `cargo run --example serve`
 //! (no key variable: a random secret, and ready tokens and curl lines)
@@ -12,7 +14,7 @@
 //! (`off`/`allowed`/`required`), PUBLIC_URL (the origin DPoP proofs
 //! name in `htu`, and the protected resource of the RFC 9728 metadata;
 //! default `http://` + BIND), STEPUP_ACR and STEPUP_MAX_AGE (what
-//! `/stepup` requires, RFC 9470); beyond the contract,
+//! `/stepup` requires, RFC 9470); and for benchmarking,
 //! JWT_CACHE_CAPACITY (verified-token cache size, default 10000; 0 turns the
 //! cache off, e.g. to compare in bench/load.sh).
 

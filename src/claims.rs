@@ -61,7 +61,9 @@ impl<C> AsRef<C> for Claims<C> {
 }
 
 /// The verified claims exactly as the token carries them: the payload's
-/// JSON text, untouched. Numbers keep every digit (`serde_json::Value` turns
+/// JSON text, untouched.
+///
+/// Numbers keep every digit (`serde_json::Value` turns
 /// an integer beyond 64 bits into a float), member order and spelling stay
 /// as the issuer wrote them, and no serde_json feature (`arbitrary_precision`,
 /// `raw_value`) has to be turned on for your whole build.

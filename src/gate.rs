@@ -18,11 +18,18 @@ use crate::route_rules::{Check, RouteRules};
 use crate::token::{find_credentials, Found, TokenSource};
 use crate::verifier::{Verdict, Verifier};
 
-/// The request decision, without tower: [`Gate::decide`] reads a request's
-/// method, URI and headers once and answers [`Decision::Accept`],
-/// [`Decision::Reject`] or [`Decision::Pending`]. The tower layer, its
-/// response future and the tonic interceptor are thin adapters around it;
-/// so is your own framework's middleware:
+/// One route's request decision, without tower.
+///
+/// It holds the authenticator's verifier and settings, the route's rules
+/// and checks, its token sources, and whether a token is optional. Made by
+/// [`JwtAuthLayer::into_gate`](crate::JwtAuthLayer::into_gate) (or
+/// [`Authenticator::gate`](crate::Authenticator::gate)); cheap to clone.
+///
+/// [`Gate::decide`] reads a request's method, URI and headers once and
+/// answers [`Decision::Accept`], [`Decision::Reject`] or
+/// [`Decision::Pending`]. The tower layer, its response future and the
+/// tonic interceptor are thin adapters around it; so is your own
+/// framework's middleware:
 ///
 /// ```
 /// use http::{HeaderMap, Method, Uri};
@@ -58,12 +65,6 @@ use crate::verifier::{Verdict, Verifier};
 /// checked first, then its token; the [`Verifier`] runs the security
 /// sequence (claims, binding, route rules, revocation); then the route's
 /// own checks on the typed claims; a DPoP proof's `jti` is recorded last.
-///
-/// One route's request decision: the authenticator's verifier and
-/// settings, the route's rules and checks, its token sources, and whether
-/// a token is optional. Made by
-/// [`JwtAuthLayer::into_gate`](crate::JwtAuthLayer::into_gate) (or
-/// [`Authenticator::gate`](crate::Authenticator::gate)); cheap to clone.
 pub struct Gate<C = serde_json::Value> {
     pub(crate) verifier: Verifier<C>,
     pub(crate) route: Arc<RouteRules>,
@@ -243,7 +244,9 @@ fn record<C>(decided: &Result<Accepted<C>, Rejection>) {
 impl<C> Pending<C> {
     /// The answer for a caller that cannot wait and drops the wait: 503
     /// while a revocation list or a replay store has no answer at hand, 401
-    /// for a `kid` that a remote key source does not know yet. Fails
+    /// for a `kid` that a remote key source does not know yet.
+    ///
+    /// Fails
     /// closed: never an accept.
     #[must_use]
     pub fn into_rejection(self) -> Rejection {

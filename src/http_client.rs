@@ -97,7 +97,9 @@ impl HttpClientOptions {
     /// Trusts only the roots added with
     /// [`add_root_certificates_pem`](Self::add_root_certificates_pem), not
     /// the public ones: a provider on a private network that no public CA
-    /// should be able to impersonate. Building fails if no root was added.
+    /// should be able to impersonate.
+    ///
+    /// Building fails if no root was added.
     #[must_use]
     pub fn with_only_added_roots(mut self) -> Self {
         self.only_added_roots = true;
@@ -131,7 +133,9 @@ impl HttpClientOptions {
 
     /// Sends every fetch through this HTTP(S) proxy (`http://host:port`,
     /// `https://host:port`, credentials as `http://user:pass@host:port`),
-    /// instead of the environment's. The provider's certificate is still
+    /// instead of the environment's.
+    ///
+    /// The provider's certificate is still
     /// checked end to end (HTTPS goes through the proxy with `CONNECT`).
     ///
     /// # Errors
@@ -144,7 +148,9 @@ impl HttpClientOptions {
     }
 
     /// Makes every fetch with this client, which the application built
-    /// (its roots, client certificate, proxy, connection pool, DNS). The
+    /// (its roots, client certificate, proxy, connection pool, DNS).
+    ///
+    /// The
     /// crate still applies, per request: the total timeout, the body size
     /// limit, the HTTPS-only rule on the URL and on the final URL after
     /// redirects. Redirects and the connect timeout are the client's own:

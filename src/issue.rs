@@ -16,7 +16,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::crypto;
 use crate::error::{AuthError, ConfigError, KeyError};
 use crate::keys::{Key, KeyKind};
-use crate::revocation::{MemoryRevocation, Revocation, RevocationError, TokenRef};
+use crate::revocation::{MemoryRevocation, RefreshSpend, Revocation, RevocationError, TokenRef};
 use crate::verifier::Verifier;
 
 /// The header `typ` of access tokens (RFC 9068 §2.1).
@@ -31,6 +31,10 @@ pub const REFRESH_TOKEN_TYPE: &str = "refresh+jwt";
 /// number per session ([`Revocation::spend_refresh`]), not one entry per
 /// token.
 const GENERATION: &str = "refresh_gen";
+
+/// How long a refresh exchange that failed after its spend may be retried
+/// with the same token ([`TokenIssuerBuilder::refresh_retry_grace`]).
+const DEFAULT_RETRY_GRACE: Duration = Duration::from_secs(30);
 
 /// Claims the issuer sets itself; custom claims may not name them.
 const REGISTERED: [&str; 9] = [
@@ -106,6 +110,13 @@ pub enum RefreshError {
     /// The token was already spent: reuse. Its whole family has now been
     /// revoked.
     Reused,
+    /// Another exchange of the same refresh token took this one's place.
+    ///
+    /// That happens while this one was running (the client retried, or the
+    /// token was presented twice at once): this exchange's pair is dropped,
+    /// the other's stands, and the session is kept. See
+    /// [`TokenIssuerBuilder::refresh_retry_grace`].
+    Superseded,
     /// The revocation store could not answer (fail closed: 503).
     Unavailable(RevocationError),
     /// The new pair could not be issued.
@@ -120,6 +131,9 @@ impl fmt::Display for RefreshError {
             Self::Reused => f.write_str(
                 "the refresh token was already used: its whole session has been revoked",
             ),
+            Self::Superseded => {
+                f.write_str("another exchange of the same refresh token took this one's place")
+            }
             Self::Unavailable(e) => write!(f, "{e}"),
             Self::Issue(e) => write!(f, "{e}"),
         }
@@ -202,6 +216,7 @@ struct IssuerInner {
     audience: Vec<String>,
     access_ttl: u64,
     refresh_ttl: u64,
+    retry_grace: u64,
     clock: Arc<dyn Clock>,
     revocation: Arc<dyn Revocation>,
     refresh_verifier: Verifier<Value>,
@@ -217,6 +232,7 @@ impl fmt::Debug for TokenIssuer {
             .field("audience", &i.audience)
             .field("access_ttl", &i.access_ttl)
             .field("refresh_ttl", &i.refresh_ttl)
+            .field("refresh_retry_grace", &i.retry_grace)
             .field("revocation", &i.revocation)
             .finish_non_exhaustive()
     }
@@ -232,6 +248,7 @@ pub struct TokenIssuerBuilder {
     audience: Vec<String>,
     access_ttl: Duration,
     refresh_ttl: Duration,
+    retry_grace: Duration,
     clock: Arc<dyn Clock>,
     revocation: Option<Arc<dyn Revocation>>,
 }
@@ -245,6 +262,7 @@ impl fmt::Debug for TokenIssuerBuilder {
             .field("audience", &self.audience)
             .field("access_ttl", &self.access_ttl)
             .field("refresh_ttl", &self.refresh_ttl)
+            .field("refresh_retry_grace", &self.retry_grace)
             .finish_non_exhaustive()
     }
 }
@@ -265,7 +283,9 @@ impl TokenIssuerBuilder {
 
     /// Signs with a private key in PEM (RSA 2048+ bits, EC P-256/P-384 in
     /// PKCS#8, Ed25519), given with its public key in PEM, which verifiers
-    /// use. [`build`](Self::build) checks that the two belong together.
+    /// use.
+    ///
+    /// [`build`](Self::build) checks that the two belong together.
     /// The algorithm defaults to `RS256`, `ES256`, `ES384` or `EdDSA` by key
     /// type.
     #[must_use]
@@ -341,6 +361,38 @@ impl TokenIssuerBuilder {
         self
     }
 
+    /// How long a failed refresh exchange may be retried with its token.
+    ///
+    /// The exchange failed after spending its token (a store error or
+    /// timeout: [`RefreshError::Unavailable`], the pair never returned);
+    /// default 30 seconds, counted from the spend; whole seconds;
+    /// `Duration::ZERO` disables it.
+    ///
+    /// An exchange spends the token, issues the pair, checks the session
+    /// once more and only then *confirms* the spend and returns the pair.
+    /// A spend that was never confirmed (the check after it timed out, or
+    /// the store applied the spend but its reply was lost) is taken over by
+    /// the same token presented again within the grace: the retry gets a
+    /// new pair (of the generation the lost one had) instead of being
+    /// reported as reuse (which would revoke the session). A confirmed spend is never taken
+    /// over: presenting the token again is reuse at once, as is presenting
+    /// it after the grace, or once the next refresh token was used. The
+    /// exchange taken over returns [`RefreshError::Superseded`], never its
+    /// pair. With zero, any second presentation is reuse, and the
+    /// confirmation (one store round trip) is skipped.
+    ///
+    /// What a thief of a refresh token gains from it: while an exchange of
+    /// that token is unconfirmed (running, or failed) and within the grace,
+    /// the same token gets a pair; the legitimate client then holds a spent
+    /// token whose next presentation is reuse and revokes the session, the
+    /// thief's pair with it. Stores other than the crate's may have no
+    /// grace ([`Revocation::spend_refresh`]).
+    #[must_use]
+    pub fn refresh_retry_grace(mut self, grace: Duration) -> Self {
+        self.retry_grace = grace;
+        self
+    }
+
     /// The clock for `iat`, `nbf`, `exp` (default: the system clock), also
     /// used by the default revocation list and by the authenticators from
     /// [`TokenIssuer::authenticator_builder`].
@@ -353,7 +405,9 @@ impl TokenIssuerBuilder {
     /// The revocation list that spends refresh tokens and records logouts
     /// (default: a fresh [`MemoryRevocation`] on the issuer's
     /// [`clock`](Self::clock); several instances share a
-    /// `RedisRevocation`). The authenticator from
+    /// `RedisRevocation`).
+    ///
+    /// The authenticator from
     /// [`TokenIssuer::authenticator_builder`] checks the same list.
     ///
     /// A list given here keeps its own clock: entries expire at times of
@@ -437,6 +491,7 @@ impl TokenIssuerBuilder {
                 audience: self.audience,
                 access_ttl,
                 refresh_ttl,
+                retry_grace: self.retry_grace.as_secs(),
                 clock,
                 revocation,
                 refresh_verifier,
@@ -460,7 +515,8 @@ fn random_id() -> Result<String, IssueError> {
 
 impl TokenIssuer {
     /// A builder with no key yet, 5 minute access and 24 hour refresh
-    /// tokens, the system clock and an in-memory revocation list.
+    /// tokens, a 30 second refresh retry grace, the system clock and an
+    /// in-memory revocation list.
     #[must_use]
     pub fn builder() -> TokenIssuerBuilder {
         TokenIssuerBuilder {
@@ -471,6 +527,7 @@ impl TokenIssuer {
             audience: Vec::new(),
             access_ttl: Duration::from_secs(300),
             refresh_ttl: Duration::from_secs(86_400),
+            retry_grace: DEFAULT_RETRY_GRACE,
             clock: Arc::new(SystemClock),
             revocation: None,
         }
@@ -480,7 +537,9 @@ impl TokenIssuer {
     /// tokens: its verifying key (with `kid` and algorithm), `iss` and `aud`
     /// when set, `typ` `at+jwt` (so refresh tokens are refused), `jti`,
     /// `sub` and `sid` required, the same clock, and this issuer's
-    /// revocation list. Add rules or switch the claims type before
+    /// revocation list.
+    ///
+    /// Add rules or switch the claims type before
     /// `build()`.
     #[must_use]
     pub fn authenticator_builder(&self) -> AuthenticatorBuilder<Value> {
@@ -653,7 +712,9 @@ impl TokenIssuer {
     /// `refresh+jwt`, lifetime, `iss`/`aud`), refuses it when its session or
     /// subject was revoked, spends it (atomically: of two concurrent
     /// exchanges of one token, one wins) and issues a new pair in the same
-    /// session with the same custom claims. The session and subject are
+    /// session with the same custom claims.
+    ///
+    /// The session and subject are
     /// checked again once the new pair's `iat` is fixed, so a logout that
     /// lands during the exchange refuses it ([`RefreshError::Revoked`])
     /// rather than letting a pair issued after its cut-off survive.
@@ -661,7 +722,11 @@ impl TokenIssuer {
     /// A token that was already spent is reuse: the whole session is revoked
     /// (the pair issued by the first exchange included) and
     /// [`RefreshError::Reused`] returned; with the `tracing` feature a
-    /// warning names the subject.
+    /// warning names the subject. Except for a retry: an exchange that
+    /// failed after spending the token (its pair never returned) can be
+    /// retried with the same token within
+    /// [`TokenIssuerBuilder::refresh_retry_grace`] (30 s by default), and
+    /// the retry gets a new pair.
     ///
     /// # Errors
     /// [`RefreshError`]; all but `Unavailable` are OAuth `invalid_grant`.
@@ -693,11 +758,21 @@ impl TokenIssuer {
         // entry per session, however often it refreshes). A refresh token
         // from before generations (no such claim) is spent by its `jti`.
         let generation = claims.get(GENERATION).and_then(Value::as_u64);
-        let spend = match generation {
-            Some(n) => i.revocation.spend_refresh(sid, n, exp),
+        let attempt = getrandom::u64().map_err(|_| RefreshError::Issue(IssueError::Random))?;
+        let spend = RefreshSpend {
+            sid,
+            generation: generation.unwrap_or(0),
+            jti,
+            attempt,
+            now: i.clock.now(),
+            retry_grace: i.retry_grace,
+            expires_at: exp,
+        };
+        let spent = match generation {
+            Some(_) => i.revocation.spend_refresh(&spend),
             None => i.revocation.revoke_token(jti, exp),
         };
-        match spend.await {
+        match spent.await {
             Ok(true) => {}
             Ok(false) => {
                 #[cfg(feature = "tracing")]
@@ -737,9 +812,36 @@ impl TokenIssuer {
         let next = generation.map_or(1, |n| n.saturating_add(1));
         let pair = self.pair(&grant, next).map_err(RefreshError::Issue)?;
         match i.revocation.is_revoked(&session).await {
-            Ok(false) => Ok(pair),
-            Ok(true) => Err(RefreshError::Revoked),
-            Err(e) => Err(RefreshError::Unavailable(e)),
+            Ok(false) => {}
+            Ok(true) => return Err(RefreshError::Revoked),
+            Err(e) => return Err(RefreshError::Unavailable(e)),
+        }
+        // Until here the spend is unconfirmed: an exchange that failed
+        // above (its pair never returned) can be retried with the same
+        // token within the grace. Confirming ends that: from now on the
+        // token presented again is reuse. Issue 24, finding 6.
+        if generation.is_none() || i.retry_grace == 0 {
+            return Ok(pair);
+        }
+        match i.revocation.confirm_refresh(&spend).await {
+            Ok(true) => Ok(pair),
+            // A retry of the same token took the spend over while this
+            // exchange ran: the retry's pair stands, not this one.
+            Ok(false) => Err(RefreshError::Superseded),
+            // The pair passed every check. Unconfirmed, the spend can
+            // still be taken over within the grace by the same token (a
+            // pair for it, and the next rotation of either reports reuse);
+            // refusing here instead would turn a lost reply to the
+            // confirmation into a logout at the client's retry.
+            Err(_e) => {
+                #[cfg(feature = "tracing")]
+                tracing::warn!(
+                    sub,
+                    error = %_e,
+                    "refresh spend not confirmed (store error): the pair is returned"
+                );
+                Ok(pair)
+            }
         }
     }
 

@@ -8,7 +8,9 @@
 //! rejection is an RFC 6750 response (401, 403, 400, or 503 when the keys are
 //! unavailable), and a gRPC status for gRPC calls.
 //!
-//! This page is a tutorial: each section is one thing you will want to do.
+//! This page: a quickstart, a map of the modules, the external crates whose
+//! types you meet in this API, then one section per thing you will want to
+//! do.
 //!
 //! # Quickstart
 //!
@@ -55,6 +57,52 @@
 //! assert_eq!(expired.unwrap_err().kind(), AuthErrorKind::Expired);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! # Modules
+//!
+//! The crate root holds what every application uses: [`Authenticator`] and
+//! its builder, the layer ([`JwtAuthLayer`], [`JwtAuth`]), [`Claims`], the
+//! errors, and the request decision ([`Gate`], [`Verifier`]). The rest:
+//!
+//! | module | what |
+//! |---|---|
+//! | [`keys`] | keys, key sets and the algorithms each key may verify |
+//! | [`clock`] | the time every check reads; a fixed clock for tests |
+//! | [`rules`] | what a token must say beyond its signature: roles, custom checks, SPIFFE IDs |
+//! | [`dpop`] | sender-constrained tokens (DPoP, RFC 9449) and replay stores |
+//! | [`issue`] | signing access and refresh tokens, with rotation and reuse detection |
+//! | [`revocation`] | revocation lists: in memory, or shared through Redis |
+//! | [`resource`] | the protected resource and its RFC 9728 metadata |
+//! | [`response`] | rendering a rejection: HTTP challenges, gRPC statuses, your own responder |
+//! | `remote` | keys, discovery and introspection over the network; the HTTP client's settings (feature `remote`) |
+//! | `tonic` | a tonic interceptor (feature `tonic`) |
+//! | [`axum`] | the axum extractors (feature `axum`) |
+//! | `testing` | throwaway keys and one-line tokens for your tests (feature `test-util`) |
+//! | [`future`] | the layer's response future |
+//!
+//! # Public dependencies
+//!
+//! Types of these crates appear in this crate's API (the repository's
+//! `public-api.txt` lists every use), so your project shares them: it must
+//! use a version inside each range below, and this crate moving one past its
+//! range is a breaking change. Each is a deliberate choice:
+//!
+//! | crate | versions | in the API | feature |
+//! |---|---|---|---|
+//! | `http` | 1.x | requests, responses, `HeaderMap`, `Method`, `Uri`, `StatusCode`, `Extensions` | always |
+//! | `tower-service`, `tower-layer` | 0.3.x | [`JwtAuth`] is a `Service`, [`JwtAuthLayer`] a `Layer` | always |
+//! | `serde` | 1.x | `DeserializeOwned` bounds of typed claims, `Serialize` bounds of issued claims | always |
+//! | `serde_json` | 1.x | `serde_json::Value`, the default claims type; `serde_json::Error` | always |
+//! | `jsonwebtoken` | 11.x (11.1 or later) | [`keys::Algorithm`] is its `Algorithm`, re-exported | always |
+//! | `axum-core` | 0.5.x | `IntoResponse` for the errors, `FromRequestParts` for [`Claims`] | `axum` |
+//! | `axum` | 0.8.x | `ResourceMetadata::router` returns an `axum::Router` | `axum` |
+//! | `tonic` | 0.14.x | `tonic::JwtInterceptor` is a tonic `Interceptor`; `tonic::to_status` returns a `tonic::Status` | `tonic` |
+//! | `reqwest` | 0.12.x | `HttpClientOptions::reqwest_client` takes your own `reqwest::Client` | `remote` |
+//! | `pin-project-lite` | 0.2.x | only the `Unpin` bound of [`future::ResponseFuture`]: generated code no caller names | always |
+//!
+//! The other dependencies (`redis`, `tracing`, `metrics`, the crypto
+//! backends ...) are used inside: none of their types is in the API, so
+//! their versions are not yours to match.
 //!
 //! # axum
 //!
@@ -228,7 +276,7 @@
 //! ```
 //! use std::time::Duration;
 //! use axum::{routing::post, Router};
-//! use tower_jwt_auth::{Authenticator, ProtectedResource};
+//! use tower_jwt_auth::{Authenticator, resource::ProtectedResource};
 //! # use tower_jwt_auth::testing::TestIssuer;
 //!
 //! # async fn mcp() {}
@@ -333,7 +381,9 @@
 //!
 //! # Weakening a check: every `danger_*` in one place
 //! Each default above is safe; an opt-out that weakens one is named
-//! `danger_*`, so a review finds them all with one search:
+//! `danger_*`, so a review finds them all with one search. This table lists
+//! every one (a unit test fails when a public `danger_*` method is missing
+//! from it):
 //!
 //! | opt-out | what it weakens |
 //! |---|---|
@@ -342,6 +392,7 @@
 //! | [`TokenSource::danger_query`] | a token in the URL (logs, history, `Referer`) |
 //! | [`AuthenticatorBuilder::danger_accept_unverified_confirmation`] | tokens bound by a `cnf` method the crate does not check (mTLS `x5t#S256`, ...) accepted without that check |
 //! | `RemoteOptions::danger_allow_http` (feature `remote`) | key sets fetched over plain `http` from a host that is not loopback |
+//! | `Introspection::danger_allow_http` (feature `remote`) | tokens introspected over plain `http` at a host that is not loopback (the client secret and every token in clear) |
 //! | `RedisRevocationBuilder::danger_fail_open` (feature `redis`) | tokens accepted while the revocation list is unreachable |
 //!
 //! # Features
@@ -376,6 +427,8 @@ mod claim_rules;
 mod claims;
 pub mod clock;
 mod crypto;
+#[cfg(test)]
+mod doc_checks;
 pub mod dpop;
 mod error;
 mod gate;

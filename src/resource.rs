@@ -26,6 +26,7 @@ pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 
 /// The protected resource an authenticator guards: its URI and what its
 /// metadata says besides what the authenticator's configuration derives.
+///
 /// Given to [`AuthenticatorBuilder::resource`](crate::AuthenticatorBuilder::resource)
 /// (a `&str` or `String` converts into one).
 ///
@@ -102,7 +103,9 @@ impl ProtectedResource {
     }
 
     /// Whether tokens must name the resource in `aud` (RFC 8707; default
-    /// `true`, as the MCP authorization spec requires). `false` publishes
+    /// `true`, as the MCP authorization spec requires).
+    ///
+    /// `false` publishes
     /// the metadata and the challenges' `resource_metadata` and leaves the
     /// audience to [`AuthenticatorBuilder::audience`](crate::AuthenticatorBuilder::audience).
     #[must_use]
@@ -316,7 +319,9 @@ impl ResourceConfig {
 /// [`Authenticator::resource_metadata`](crate::Authenticator::resource_metadata):
 /// as a JSON value ([`document`](Self::document)), a tower service
 /// ([`service`](Self::service)) or an axum router
-/// ([`router`](Self::router), feature `axum`). Cheap to clone.
+/// ([`router`](Self::router), feature `axum`).
+///
+/// Cheap to clone.
 ///
 /// The document is made when asked, so `scopes_supported` lists the scopes
 /// of every layer made so far from the authenticator (and its clones) with

@@ -1,4 +1,28 @@
-//! Rendering rejections: [`Challenge`], [`Rejection`], [`ErrorResponder`].
+//! Rendering rejections: HTTP challenges and responses, gRPC statuses.
+//!
+//! The `WWW-Authenticate` challenges of RFC 6750 §3 (`Bearer`) and RFC 9449
+//! §7.1 (`DPoP`), the HTTP response, the gRPC response, and the rejection's
+//! log event and metric.
+//!
+//! An [`AuthError`] says *why* a request was refused (its kind, the claim,
+//! the scopes a 403 may list). A [`Challenge`] says *how to ask again* on
+//! this route: the realm, and on a route with DPoP the schemes offered, the
+//! proof algorithms and the current server nonce. A [`Rejection`] holds
+//! both, and is what [`Gate::decide`](crate::Gate::decide) hands back; an
+//! [`ErrorResponder`] turns it into a response (the default one,
+//! [`DefaultErrorResponse`], as RFC 6750 says). Bodies never hold the token.
+//!
+//! ```
+//! use tower_jwt_auth::{AuthError, AuthErrorKind, response::Challenge};
+//!
+//! let expired = AuthError::new(AuthErrorKind::Expired);
+//! let res = Challenge::bearer(Some("api")).http_response::<String>(&expired);
+//! assert_eq!(res.status(), 401);
+//! assert_eq!(
+//!     res.headers()["www-authenticate"],
+//!     r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#
+//! );
+//! ```
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,30 +33,6 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::keys::AlgorithmSet;
 
-/// Rendering rejections: the `WWW-Authenticate` challenges of RFC 6750 §3
-/// (`Bearer`) and RFC 9449 §7.1 (`DPoP`), the HTTP response, the gRPC
-/// response, and the rejection's log event and metric.
-///
-/// An [`AuthError`] says *why* a request was refused (its kind, the claim,
-/// the scopes a 403 may list). A [`Challenge`] says *how to ask again* on
-/// this route: the realm, and on a route with DPoP the schemes offered, the
-/// proof algorithms and the current server nonce. A [`Rejection`] holds
-/// both, and is what [`Gate::decide`](crate::Gate::decide) hands back; an
-/// [`ErrorResponder`] turns it into a response (the default one,
-/// [`DefaultErrorResponse`], as RFC 6750 says). Bodies never hold the token.
-///
-/// ```
-/// use tower_jwt_auth::{AuthError, AuthErrorKind, response::Challenge};
-///
-/// let expired = AuthError::new(AuthErrorKind::Expired);
-/// let res = Challenge::bearer(Some("api")).http_response::<String>(&expired);
-/// assert_eq!(res.status(), 401);
-/// assert_eq!(
-///     res.headers()["www-authenticate"],
-///     r#"Bearer realm="api", error="invalid_token", error_description="the token has expired""#
-/// );
-/// ```
-///
 /// How a client may ask again on the route that refused it: what the
 /// `WWW-Authenticate` challenges and the `DPoP-Nonce` header say, besides
 /// the error itself.
@@ -110,7 +110,9 @@ impl Challenge {
 
     /// Every `WWW-Authenticate` challenge for `error`, the one carrying the
     /// error first: `Bearer` (RFC 6750 §3) and, on a route with DPoP,
-    /// `DPoP` with its `algs` (RFC 9449 §7.1). Empty for 503: the client is
+    /// `DPoP` with its `algs` (RFC 9449 §7.1).
+    ///
+    /// Empty for 503: the client is
     /// not asked for other credentials.
     #[must_use]
     pub fn www_authenticate(&self, error: &AuthError) -> Vec<HeaderValue> {
@@ -244,6 +246,38 @@ impl Challenge {
     }
 }
 
+impl Challenge {
+    /// Completes a responder's answer to a request refused for `error` (see
+    /// [`ErrorResponder`]): a 401 or 403 without `WWW-Authenticate` gets
+    /// this challenge, any response without `DPoP-Nonce` the nonce when
+    /// due. What the responder set stays.
+    pub(crate) fn complete<B>(&self, error: &AuthError, response: &mut Response<B>) {
+        let status = response.status();
+        let headers = response.headers_mut();
+        let challenged = status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN;
+        if challenged && !headers.contains_key(WWW_AUTHENTICATE) {
+            let mut values = self.www_authenticate(error);
+            if values.is_empty() {
+                // A server-side failure (no challenge of its own) that the
+                // responder answered as 401 or 403: the client is still
+                // told how to authenticate.
+                values = self.www_authenticate(&AuthError::new(AuthErrorKind::Missing));
+            }
+            for value in values {
+                headers.append(WWW_AUTHENTICATE, value);
+            }
+        }
+        if let Some(nonce) = self.dpop_nonce() {
+            if !headers.contains_key(DPOP_NONCE) {
+                headers.insert(DPOP_NONCE, nonce.clone());
+            }
+        }
+    }
+}
+
+/// The `DPoP-Nonce` header (RFC 9449 §8.1).
+const DPOP_NONCE: &str = "dpop-nonce";
+
 /// Whether `s` may stand in a quoted string as it is (printable ASCII
 /// without `"` or `\`).
 pub(crate) fn is_quotable(s: &str) -> bool {
@@ -270,8 +304,9 @@ fn algs_attribute(algorithms: AlgorithmSet) -> String {
 }
 
 /// A refused request: why ([`AuthError`]) and how to ask again
-/// ([`Challenge`]). Made by [`Gate::decide`](crate::Gate::decide), which
-/// records it (one `tracing` event, the rejection counter) as it answers.
+/// ([`Challenge`]).
+///
+/// Made by [`Gate::decide`](crate::Gate::decide), which records it (one `tracing` event, the rejection counter) as it answers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rejection {
     error: AuthError,
@@ -330,6 +365,7 @@ pub struct RequestHead<'a> {
 impl RequestHead<'_> {
     /// Whether this is a gRPC call: `POST` with `content-type`
     /// `application/grpc`, `application/grpc+…` or `application/grpc-web…`.
+    ///
     /// Anything else (a `GET` claiming gRPC) gets plain HTTP statuses, so a
     /// client cannot turn a 401 into a cacheable 200.
     #[must_use]
@@ -345,8 +381,54 @@ impl RequestHead<'_> {
     }
 }
 
-/// Turns a rejection into a response. Implemented by
-/// [`DefaultErrorResponse`] and by closures `Fn(&AuthError) -> Response<B>`.
+/// Turns a rejection into a response.
+///
+/// Implemented by [`DefaultErrorResponse`], by types of your own, and by
+/// closures `Fn(&AuthError, &RequestHead<'_>) -> Response<B>`. Give one to [`JwtAuthLayer::on_error`](crate::JwtAuthLayer::on_error).
+/// The layer then completes what the responder returns, so a custom body
+/// never costs the client its challenge (RFC 6750 §3: a 401 MUST carry
+/// `WWW-Authenticate`):
+/// - a 401 or 403 without `WWW-Authenticate` gets the challenge's values,
+///   [`Challenge::www_authenticate`] (`Bearer`, `DPoP` with its `algs`,
+///   the error attributes, `resource_metadata`); for an error that has no
+///   challenge (a 503 kind answered as 401 or 403), the challenge without
+///   an error;
+/// - any response without `DPoP-Nonce` gets the challenge's nonce, when the
+///   route hands one out ([`Challenge::dpop_nonce`]);
+/// - headers the responder set itself are never replaced; other statuses
+///   (a 404 that hides the route, a gRPC response's HTTP 200 with its
+///   `grpc-status`) get no `WWW-Authenticate`. A gRPC responder that wants
+///   the challenge in its metadata adds it from `request.challenge`.
+///
+/// [`JwtAuthLayer::on_error_raw`](crate::JwtAuthLayer::on_error_raw) sends
+/// the responder's response as it is.
+///
+/// ```
+/// use http::{Response, StatusCode};
+/// use tower_jwt_auth::{AuthError, AuthErrorKind, response::{Challenge, ErrorResponder, RequestHead}};
+///
+/// /// A JSON body; the layer adds the challenge headers.
+/// #[derive(Clone)]
+/// struct Json;
+///
+/// impl ErrorResponder<String> for Json {
+///     fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<String> {
+///         let body = format!(r#"{{"error":"{:?}","method":"{}"}}"#, error.kind(), request.method);
+///         let mut res = Response::new(body);
+///         *res.status_mut() = error.status();
+///         res
+///     }
+/// }
+///
+/// let head = RequestHead {
+///     method: &http::Method::GET,
+///     headers: &http::HeaderMap::new(),
+///     challenge: &Challenge::bearer(Some("api")),
+/// };
+/// let res = Json.respond(&AuthErrorKind::Expired.into(), &head);
+/// assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+/// assert_eq!(res.body(), r#"{"error":"Expired","method":"GET"}"#);
+/// ```
 pub trait ErrorResponder<B> {
     /// The response for `error` to the request described by `request`.
     fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<B>;
@@ -371,10 +453,10 @@ impl<B: Default> ErrorResponder<B> for DefaultErrorResponse {
 
 impl<B, F> ErrorResponder<B> for F
 where
-    F: Fn(&AuthError) -> Response<B>,
+    F: Fn(&AuthError, &RequestHead<'_>) -> Response<B>,
 {
-    fn respond(&self, error: &AuthError, _: &RequestHead<'_>) -> Response<B> {
-        self(error)
+    fn respond(&self, error: &AuthError, request: &RequestHead<'_>) -> Response<B> {
+        self(error, request)
     }
 }
 
@@ -444,6 +526,83 @@ mod tests {
         let res = Challenge::bearer(None).http_response::<()>(&e);
         assert_eq!(res.status(), 503);
         assert_eq!(res.headers()[CACHE_CONTROL], "no-store");
+    }
+
+    fn bare<B: Default>(status: StatusCode) -> Response<B> {
+        let mut res = Response::new(B::default());
+        *res.status_mut() = status;
+        res
+    }
+
+    #[test]
+    fn complete_adds_the_challenge_to_a_bare_401_and_403_only() {
+        let challenge = Challenge::bearer(Some("api")).with_resource_metadata("https://r/m");
+        let expired = AuthError::new(AuthErrorKind::Expired);
+        let mut res = bare::<()>(StatusCode::UNAUTHORIZED);
+        challenge.complete(&expired, &mut res);
+        assert_eq!(
+            res.headers()
+                .get_all(WWW_AUTHENTICATE)
+                .iter()
+                .collect::<Vec<_>>(),
+            challenge
+                .www_authenticate(&expired)
+                .iter()
+                .collect::<Vec<_>>()
+        );
+        let scope = AuthError::insufficient_scope(&["admin".into()]);
+        let mut res = bare::<()>(StatusCode::FORBIDDEN);
+        challenge.complete(&scope, &mut res);
+        let www = res.headers()[WWW_AUTHENTICATE].to_str().unwrap();
+        assert!(www.contains("error=\"insufficient_scope\""), "{www}");
+        assert!(www.contains("scope=\"admin\""), "{www}");
+        // A 404 that hides the route, and a gRPC response's 200: untouched.
+        for status in [StatusCode::NOT_FOUND, StatusCode::OK] {
+            let mut res = bare::<()>(status);
+            challenge.complete(&expired, &mut res);
+            assert!(res.headers().is_empty(), "{status}");
+        }
+    }
+
+    #[test]
+    fn complete_keeps_the_responders_own_challenge_and_nonce() {
+        let dpop = DpopChallenge {
+            required: false,
+            used_dpop: true,
+            algorithms: AlgorithmSet::default(),
+            nonce: Some(HeaderValue::from_static("server-nonce")),
+        };
+        let challenge = Challenge::new(None, Some(dpop), None);
+        let error = AuthError::new(AuthErrorKind::UseDpopNonce);
+        let mut res = bare::<()>(StatusCode::UNAUTHORIZED);
+        challenge.complete(&error, &mut res);
+        assert_eq!(res.headers()["dpop-nonce"], "server-nonce");
+        assert!(res.headers()[WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("DPoP error=\"use_dpop_nonce\""));
+        let mut res = bare::<()>(StatusCode::UNAUTHORIZED);
+        let own = HeaderValue::from_static("Custom");
+        res.headers_mut().insert(WWW_AUTHENTICATE, own.clone());
+        res.headers_mut()
+            .insert("dpop-nonce", HeaderValue::from_static("mine"));
+        challenge.complete(&error, &mut res);
+        assert_eq!(res.headers().get_all(WWW_AUTHENTICATE).iter().count(), 1);
+        assert_eq!(res.headers()[WWW_AUTHENTICATE], own);
+        assert_eq!(res.headers()["dpop-nonce"], "mine");
+    }
+
+    #[test]
+    fn complete_gives_a_401_for_an_unavailable_kind_the_plain_challenge() {
+        let challenge = Challenge::bearer(Some("api"));
+        let mut res = bare::<()>(StatusCode::UNAUTHORIZED);
+        challenge.complete(&AuthErrorKind::KeySourceUnavailable.into(), &mut res);
+        assert_eq!(res.headers()[WWW_AUTHENTICATE], "Bearer realm=\"api\"");
+        // Left as a 503, it gets none (the client is not asked to retry
+        // with other credentials).
+        let mut res = bare::<()>(StatusCode::SERVICE_UNAVAILABLE);
+        challenge.complete(&AuthErrorKind::KeySourceUnavailable.into(), &mut res);
+        assert!(res.headers().get(WWW_AUTHENTICATE).is_none());
     }
 
     #[test]

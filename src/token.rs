@@ -21,7 +21,9 @@ pub enum Credentials<'a> {
     Bearer(&'a str),
     /// `Authorization: DPoP <token>` (RFC 9449 §7.1): a token to be used
     /// with the request's DPoP proof, under the same syntax rules as
-    /// `Bearer`. Where DPoP is off, this counts as no credentials.
+    /// `Bearer`.
+    ///
+    /// Where DPoP is off, this counts as no credentials.
     Dpop(&'a str),
 }
 
@@ -171,7 +173,9 @@ impl TokenSource {
     }
 
     /// The value of the cookie `name` (RFC 6265 §4.2.1), optionally in
-    /// double quotes; an empty value counts as no token. The same cookie sent
+    /// double quotes; an empty value counts as no token.
+    ///
+    /// The same cookie sent
     /// twice with different values is a 400. Pair cookies with `HttpOnly`, `Secure`, `SameSite` and CSRF
     /// protection: a browser sends them on cross-site requests too.
     #[must_use]
@@ -188,7 +192,9 @@ impl TokenSource {
     }
 
     /// DANGER: the query parameter `name` (`?access_token=...`, RFC 6750
-    /// §2.3). URLs end up in access logs, proxy logs, browser history and
+    /// §2.3).
+    ///
+    /// URLs end up in access logs, proxy logs, browser history and
     /// `Referer` headers, so a token sent this way leaks to everyone who
     /// reads them; RFC 6750 §5.3, RFC 8725 and RFC 9700 §4.3.2 advise
     /// against it. Use it only where nothing else is possible (browser
@@ -202,7 +208,9 @@ impl TokenSource {
     }
 
     /// A function of your own that finds the token in the request head;
-    /// `None` means "no token here". What it returns is checked like any
+    /// `None` means "no token here".
+    ///
+    /// What it returns is checked like any
     /// other token (size limit, then verification).
     ///
     /// ```

@@ -12,7 +12,9 @@ use crate::layer::JwtAuthLayer;
 use crate::response::Rejection;
 
 /// A tonic interceptor (feature `tonic`), for services that prefer
-/// `with_interceptor` to a tower layer. It asks the same [`Gate`] as
+/// `with_interceptor` to a tower layer.
+///
+/// It asks the same [`Gate`] as
 /// [`JwtAuthLayer`] (so DPoP, route rules and revocation behave the same)
 /// and answers with a [`Status`]: `UNAUTHENTICATED` (16),
 /// `PERMISSION_DENIED` (7) for a missing scope or role, `UNAVAILABLE` (14)
@@ -73,7 +75,9 @@ impl<C> fmt::Debug for JwtInterceptor<C> {
 }
 
 impl<C> JwtAuthLayer<C> {
-    /// The same authentication and route rules as a tonic interceptor. The
+    /// The same authentication and route rules as a tonic interceptor.
+    ///
+    /// The
     /// layer's token sources apply to the call's metadata (the URI is not
     /// available to an interceptor, so a query source finds nothing, and a
     /// DPoP proof is checked against the path `/`: give DPoP routes of a
@@ -90,6 +94,7 @@ impl<C> JwtAuthLayer<C> {
 impl<C> Authenticator<C> {
     /// An interceptor that requires a valid token:
     /// `GreeterServer::with_interceptor(greeter, auth.interceptor())`.
+    ///
     /// For route rules, start from a layer:
     /// `auth.layer().require_role("admin").interceptor()`.
     #[must_use]
@@ -126,11 +131,8 @@ impl<C: Send + Sync + 'static> Interceptor for JwtInterceptor<C> {
 #[must_use]
 pub fn to_status(rejection: &Rejection) -> Status {
     let error = rejection.error();
-    let code = match error.grpc_status() {
-        7 => Code::PermissionDenied,
-        14 => Code::Unavailable,
-        _ => Code::Unauthenticated,
-    };
+    // The one table: `AuthErrorKind::grpc_status`.
+    let code = Code::from(i32::from(error.grpc_status()));
     let mut status = Status::new(code, error.kind().description());
     let challenge = rejection.challenge();
     if let Some(value) = challenge
@@ -148,4 +150,42 @@ pub fn to_status(rejection: &Rejection) -> Status {
         status.metadata_mut().insert("dpop-nonce", nonce);
     }
     status
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{AuthError, AuthErrorKind, ALL};
+    use crate::response::Challenge;
+
+    /// The status comes from `AuthErrorKind::grpc_status`, the one table,
+    /// for every kind: 403s are `PERMISSION_DENIED`, 503s `UNAVAILABLE`,
+    /// the rest `UNAUTHENTICATED`.
+    #[test]
+    fn to_status_uses_the_kinds_grpc_code() {
+        for kind in ALL {
+            let rejection = Rejection::new(AuthError::new(kind), Challenge::default());
+            let status = to_status(&rejection);
+            assert_eq!(
+                status.code() as i32,
+                i32::from(kind.grpc_status()),
+                "{kind:?}"
+            );
+            let named = match kind.status().as_u16() {
+                403 => Code::PermissionDenied,
+                503 => Code::Unavailable,
+                _ => Code::Unauthenticated,
+            };
+            assert_eq!(status.code(), named, "{kind:?}");
+            assert_eq!(status.message(), kind.description(), "{kind:?}");
+        }
+        assert_eq!(
+            to_status(&Rejection::new(
+                AuthErrorKind::Forbidden.into(),
+                Challenge::default()
+            ))
+            .code(),
+            Code::PermissionDenied
+        );
+    }
 }

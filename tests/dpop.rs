@@ -9,14 +9,16 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use common::dpop::*;
 use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
-use tower_jwt_auth::{clock::FixedClock, dpop::DpopBound, Authenticator, Claims};
+use tower_jwt_auth::{clock::FixedClock, dpop::DpopBound, response::RequestHead};
 use tower_jwt_auth::{dpop::DpopConfig, dpop::DpopMode, dpop::MemoryReplayStore};
+use tower_jwt_auth::{AuthError, Authenticator, Claims};
 
 const ORIGIN: &str = "https://api.example";
 
@@ -460,6 +462,39 @@ async fn nonce_round_trip() {
     req.claims["nonce"] = json!(next);
     req.claims["iat"] = json!(NOW + 500);
     assert_eq!(send(s.addr, &key, &req).await.status, 200);
+}
+
+/// A custom responder's `use_dpop_nonce` 401 still hands out the nonce and
+/// the DPoP challenge (the layer completes it); sent raw, it has neither.
+#[tokio::test]
+async fn a_custom_responders_use_dpop_nonce_401_carries_the_nonce() {
+    let config = DpopConfig::new(DpopMode::Required)
+        .public_url(ORIGIN)
+        .nonces(Duration::from_secs(400));
+    let clock = Arc::new(FixedClock::new(NOW));
+    let auth = authenticator(config, &clock);
+    let json = |e: &AuthError, _: &RequestHead<'_>| {
+        let body = json!({"error": e.kind().error_code()});
+        (e.status(), Json(body)).into_response()
+    };
+    let app = Router::new()
+        .route("/json", get(me).layer(auth.layer().on_error(json)))
+        .route("/raw", get(me).layer(auth.layer().on_error_raw(json)));
+    let addr = serve(app).await;
+    let key = proof_key(Algorithm::ES256);
+    let token = access_token(Some(&key.jkt));
+    let r = send(addr, &key, &Req::new(&key, "/json", token.clone())).await;
+    assert_refused(&r, "DPoP error=\"use_dpop_nonce\"", "custom responder");
+    assert_eq!(r.body, json!({"error": "use_dpop_nonce"}));
+    let nonce = r.nonce.expect("a DPoP-Nonce header");
+    // The nonce handed out works.
+    let mut req = Req::new(&key, "/json", token.clone());
+    req.claims["nonce"] = json!(nonce);
+    assert_eq!(send(addr, &key, &req).await.status, 200);
+    let r = send(addr, &key, &Req::new(&key, "/raw", token)).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(r.body, json!({"error": "use_dpop_nonce"}));
+    assert_eq!((r.nonce, r.challenges), (None, vec![]));
 }
 
 #[tokio::test]

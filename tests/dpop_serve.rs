@@ -1,4 +1,4 @@
-//! The demo server's DPoP rows (SERVE.md "DPoP"): examples/serve.rs's own
+//! The demo server's DPoP behaviour (`DPOP=allowed|required`): examples/serve.rs's own
 //! configuration and router with `DPOP` and `PUBLIC_URL`, served on
 //! 127.0.0.1 and driven over real HTTP with proofs signed by jsonwebtoken.
 

@@ -11,7 +11,7 @@ use common::*;
 use jsonwebtoken::{Algorithm, EncodingKey};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use tower_jwt_auth::{clock::FixedClock, AuthError, Authenticator, Claims};
+use tower_jwt_auth::{clock::FixedClock, response::RequestHead, AuthError, Authenticator, Claims};
 
 const ISS: &str = "https://issuer.example";
 const AUD: &str = "api";
@@ -489,7 +489,7 @@ async fn missing_scope_is_403_insufficient_scope() {
     );
     let ok = hs256(&with(json!({"scope": "read admin"})));
     assert_eq!(fetch_bearer(addr, "/admin", &ok).await.status, 200);
-    // `scp` counts only when enabled (SERVE.md: the `scope` claim).
+    // `scp` counts only when enabled (the demo server reads scopes from the `scope` claim).
     let scp = hs256(&with(json!({"scope": null, "scp": ["admin"]})));
     assert_eq!(fetch_bearer(addr, "/admin", &scp).await.status, 403);
     let auth = Authenticator::builder()
@@ -595,20 +595,24 @@ async fn typed_claims_are_extracted_and_bad_ones_are_401() {
 }
 
 #[tokio::test]
-async fn custom_error_response_replaces_the_default() {
+async fn custom_error_response_replaces_the_body_and_keeps_the_challenge() {
     let auth = hmac_auth();
-    let layer = auth.layer().on_error(|e: &AuthError| {
-        let body = json!({"error": format!("{:?}", e.kind())}).to_string();
-        http::Response::builder()
-            .status(e.status())
-            .header("content-type", "application/json")
-            .body(axum::body::Body::from(body))
-            .unwrap()
-    });
+    let layer = auth
+        .layer()
+        .on_error(|e: &AuthError, head: &RequestHead<'_>| {
+            let body = json!({"error": format!("{:?}", e.kind()), "method": head.method.as_str()});
+            let mut res = http::Response::new(axum::body::Body::from(body.to_string()));
+            *res.status_mut() = e.status();
+            res
+        });
     let addr = serve(Router::new().route("/me", get(me).layer(layer))).await;
     let r = fetch_bearer(addr, "/me", &hs256(&with(json!({"exp": NOW - 3600})))).await;
     assert_eq!(r.status, 401);
-    assert_eq!(r.body, r#"{"error":"Expired"}"#);
+    assert_eq!(r.body, r#"{"error":"Expired","method":"GET"}"#);
+    assert_eq!(
+        r.www,
+        r#"Bearer error="invalid_token", error_description="the token has expired""#
+    );
 }
 
 #[tokio::test]

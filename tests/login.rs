@@ -1,4 +1,5 @@
-//! The login example's contract (shared/contract/LOGIN.md) end to end: the
+//! The login example's promises end to end (login, refresh rotation with
+//! reuse detection, logout refused everywhere within 2 s): the
 //! example's own configuration code and router, served on 127.0.0.1 and
 //! driven over real HTTP; with the in-memory list, and with two instances
 //! sharing a real redis-server.
@@ -280,7 +281,7 @@ async fn two_instances_share_logout_and_reuse_detection_through_redis() {
     until_status(b, &a2, 401, Duration::from_secs(2)).await;
     until_status(a, &a2, 401, Duration::from_secs(2)).await;
 
-    // Logout on A: rejected on B within the contract's 2 s.
+    // Logout on A: rejected on B within the promised 2 s.
     let (access, _) = login_ok(a).await;
     assert_eq!(fetch_bearer(b, "/me", &access).await.status, 200);
     assert_eq!(post(a, "/logout", Some(&access), "").await.status, 204);

@@ -15,8 +15,9 @@ use common::*;
 use serde_json::{json, Value};
 use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{
-    clock::FixedClock, dpop::DpopConfig, dpop::DpopMode, resource::ProtectedResource, AuthError,
-    AuthErrorKind, Authenticator, Claims, ConfigError, TokenSource,
+    clock::FixedClock, dpop::DpopConfig, dpop::DpopMode, resource::ProtectedResource,
+    response::RequestHead, AuthError, AuthErrorKind, Authenticator, Claims, ConfigError,
+    TokenSource,
 };
 
 const RESOURCE: &str = "https://api.example/mcp";
@@ -27,11 +28,40 @@ async fn me(claims: Claims) -> Json<Value> {
     Json(claims.as_ref().clone())
 }
 
+/// A JSON error body, as an application that wants one writes it: no
+/// headers of its own.
+fn json_error(e: &AuthError, _: &RequestHead<'_>) -> axum::response::Response {
+    let body = json!({"error": e.kind().error_code(), "kind": format!("{:?}", e.kind())});
+    (e.status(), Json(body)).into_response()
+}
+
+/// A responder that writes its own challenge.
+fn own_challenge(e: &AuthError, _: &RequestHead<'_>) -> axum::response::Response {
+    let own = [("www-authenticate", "Bearer realm=\"own\"")];
+    (e.status(), own, "own").into_response()
+}
+
+/// A responder that answers gRPC calls with a trailers-only gRPC response
+/// of its own (HTTP 200) and everything else with JSON.
+fn grpc_or_json(e: &AuthError, head: &RequestHead<'_>) -> axum::response::Response {
+    if !head.is_grpc() {
+        return json_error(e, head);
+    }
+    let grpc = [
+        ("content-type", "application/grpc".to_owned()),
+        ("grpc-status", e.grpc_status().to_string()),
+        ("grpc-message", "custom".to_owned()),
+    ];
+    (grpc, ()).into_response()
+}
+
 /// A resource server for `RESOURCE`: `/me`, `/admin` (scope `admin`),
 /// `/stepup` (acr `ACR`, auth_time ≤ 300 s), `/typed` (step-up with its own
-/// responder), and the metadata.
+/// responder), `/json` and `/json-admin` (JSON errors), `/raw` (JSON errors,
+/// sent raw), `/own` (a responder's own challenge), `/grpc-custom` (a
+/// responder's own gRPC answer), and the metadata.
 fn app(auth: &Authenticator) -> Router {
-    let typed = |e: &AuthError| {
+    let typed = |e: &AuthError, _: &RequestHead<'_>| {
         let body = json!({
             "kind": format!("{:?}", e.kind()),
             "acr_values": e.acr_values(),
@@ -50,6 +80,17 @@ fn app(auth: &Authenticator) -> Router {
         .route("/admin", get(me).layer(auth.layer().require_scope("admin")))
         .route("/stepup", get(me).layer(stepup()))
         .route("/typed", get(me).layer(stepup().on_error(typed)))
+        .route("/json", get(me).layer(auth.layer().on_error(json_error)))
+        .route(
+            "/json-admin",
+            get(me).layer(auth.layer().require_scope("admin").on_error(json_error)),
+        )
+        .route("/raw", get(me).layer(auth.layer().on_error_raw(json_error)))
+        .route("/own", get(me).layer(auth.layer().on_error(own_challenge)))
+        .route(
+            "/grpc-custom",
+            get(me).post(me).layer(auth.layer().on_error(grpc_or_json)),
+        )
         .merge(metadata.router())
 }
 
@@ -391,7 +432,7 @@ async fn step_up_over_grpc_is_unauthenticated_with_the_same_description() {
 }
 
 #[tokio::test]
-async fn custom_responders_see_typed_step_up_errors() {
+async fn custom_responders_see_typed_step_up_errors_and_keep_the_step_up_challenge() {
     let s = server().await;
     let r = fetch_bearer(s.addr, "/typed", &s.issuer.token().sign()).await;
     assert_eq!(r.status, 401);
@@ -400,6 +441,104 @@ async fn custom_responders_see_typed_step_up_errors() {
         body,
         json!({"kind": "InsufficientUserAuthentication", "acr_values": ACR, "max_age": 300})
     );
+    assert_eq!(
+        attribute(&r.www, "error"),
+        Some("insufficient_user_authentication")
+    );
+    assert_eq!(attribute(&r.www, "acr_values"), Some(ACR));
+    assert_eq!(attribute(&r.www, "max_age"), Some("300"));
+    assert_eq!(attribute(&r.www, "resource_metadata"), Some(METADATA_URL));
+}
+
+/// Issue 22: an application that only wanted a JSON body keeps RFC 6750's
+/// `WWW-Authenticate`, with the `resource_metadata` MCP clients follow.
+#[tokio::test]
+async fn a_custom_json_401_keeps_its_body_and_the_challenge_with_resource_metadata() {
+    let s = server().await;
+    // No token: the plain challenge, naming the metadata.
+    let r = fetch(s.addr, "/json", None).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap(),
+        json!({"error": null, "kind": "Missing"})
+    );
+    assert_eq!(
+        r.www,
+        format!("Bearer resource_metadata=\"{METADATA_URL}\"")
+    );
+    // An expired token: the error attributes too, the same values as the
+    // default responder's.
+    let expired = s.issuer.token().expired().sign();
+    let r = fetch_bearer(s.addr, "/json", &expired).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap(),
+        json!({"error": "invalid_token", "kind": "Expired"})
+    );
+    let default = fetch_bearer(s.addr, "/me", &expired).await;
+    assert_eq!(default.status, 401);
+    assert_eq!(r.www, default.www);
+    assert_eq!(attribute(&r.www, "error"), Some("invalid_token"));
+    assert_eq!(attribute(&r.www, "resource_metadata"), Some(METADATA_URL));
+}
+
+#[tokio::test]
+async fn a_custom_json_403_keeps_insufficient_scope() {
+    let s = server().await;
+    let r = fetch_bearer(s.addr, "/json-admin", &s.issuer.token().sign()).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        serde_json::from_str::<Value>(&r.body).unwrap(),
+        json!({"error": "insufficient_scope", "kind": "InsufficientScope"})
+    );
+    assert_eq!(attribute(&r.www, "error"), Some("insufficient_scope"));
+    assert_eq!(attribute(&r.www, "scope"), Some("admin"));
+    assert_eq!(attribute(&r.www, "resource_metadata"), Some(METADATA_URL));
+}
+
+#[tokio::test]
+async fn on_error_raw_sends_the_responders_401_without_a_challenge() {
+    let s = server().await;
+    let res = reqwest::get(format!("http://{}/raw", s.addr))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().get("www-authenticate").is_none());
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body, json!({"error": null, "kind": "Missing"}));
+}
+
+#[tokio::test]
+async fn a_responders_own_challenge_is_not_replaced() {
+    let s = server().await;
+    let res = reqwest::get(format!("http://{}/own", s.addr))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 401);
+    let www: Vec<_> = res.headers().get_all("www-authenticate").iter().collect();
+    assert_eq!(www, ["Bearer realm=\"own\""]);
+    assert_eq!(res.text().await.unwrap(), "own");
+}
+
+/// A responder's own gRPC answer (HTTP 200, `grpc-status`) is not a 401:
+/// the layer adds no `WWW-Authenticate` to it; the same responder's HTTP
+/// 401 gets one.
+#[tokio::test]
+async fn a_responders_own_grpc_answer_is_left_as_it_is() {
+    let s = server().await;
+    let res = reqwest::Client::new()
+        .post(format!("http://{}/grpc-custom", s.addr))
+        .header("content-type", "application/grpc")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["grpc-status"], "16");
+    assert_eq!(res.headers()["grpc-message"], "custom");
+    assert!(res.headers().get("www-authenticate").is_none());
+    let r = fetch(s.addr, "/grpc-custom", None).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(attribute(&r.www, "resource_metadata"), Some(METADATA_URL));
 }
 
 #[tokio::test]

@@ -4,7 +4,8 @@
 
 mod common;
 
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::routing::get;
@@ -12,12 +13,15 @@ use axum::{Json, Router};
 use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
-use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
+use tower_jwt_auth::revocation::{
+    BoxFuture, MemoryRevocation, RefreshSpend, Revocation, RevocationError, TokenRef,
+};
 use tower_jwt_auth::{
     clock::FixedClock, keys::KeyError, AuthErrorKind, Authenticator, Claims, ConfigError,
 };
 use tower_jwt_auth::{
     issue::IssueError, issue::RefreshError, issue::TokenIssuer, issue::TokenIssuerBuilder,
+    issue::TokenPair,
 };
 
 const ISS: &str = "https://auth.example";
@@ -762,4 +766,283 @@ async fn one_session_refreshing_a_thousand_times_does_not_fill_the_list_for_othe
         issuer.refresh(&pair.refresh_token).await,
         Err(RefreshError::Revoked)
     ));
+}
+
+/// A revocation list that fails the way a shared store does, around a
+/// real [`MemoryRevocation`]: after a spend, the next check can fail
+/// (a timeout), a spend can be recorded while its reply is lost, and the
+/// check after a spend can run another exchange of a token (a retry
+/// arriving while the first exchange is still running).
+#[derive(Debug, Clone, Default)]
+struct Flaky {
+    inner: MemoryRevocation,
+    /// Armed: the check following the next spend fails.
+    fail_check_after_spend: Arc<AtomicBool>,
+    /// Armed: the next spend is recorded but answers an error.
+    lose_spend_reply: Arc<AtomicBool>,
+    check_fails: Arc<AtomicBool>,
+    spent: Arc<AtomicBool>,
+    /// Set: the check following the next spend first runs this exchange,
+    /// whose answer goes to `retried`.
+    retry_during_check: Arc<Mutex<Option<(TokenIssuer, String)>>>,
+    retried: Arc<Mutex<Option<Result<TokenPair, RefreshError>>>>,
+}
+
+fn store_down() -> RevocationError {
+    RevocationError::Unavailable("mget: timed out".into())
+}
+
+impl Revocation for Flaky {
+    fn is_revoked<'a>(
+        &'a self,
+        token: &'a TokenRef<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            if self.spent.swap(false, Ordering::SeqCst) {
+                let retry = self.retry_during_check.lock().unwrap().take();
+                if let Some((issuer, token)) = retry {
+                    let answer = issuer.refresh(&token).await;
+                    *self.retried.lock().unwrap() = Some(answer);
+                }
+            }
+            if self.check_fails.swap(false, Ordering::SeqCst) {
+                return Err(store_down());
+            }
+            self.inner.is_revoked(token).await
+        })
+    }
+
+    fn is_revoked_now(&self, token: &TokenRef<'_>) -> Option<Result<bool, RevocationError>> {
+        self.inner.is_revoked_now(token)
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        self.inner.revoke_token(jti, expires_at)
+    }
+
+    fn spend_refresh<'a>(
+        &'a self,
+        spend: &'a RefreshSpend<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let spent = self.inner.spend_refresh(spend).await?;
+            if spent && self.fail_check_after_spend.swap(false, Ordering::SeqCst) {
+                self.check_fails.store(true, Ordering::SeqCst);
+            }
+            self.spent.store(spent, Ordering::SeqCst);
+            if self.lose_spend_reply.swap(false, Ordering::SeqCst) {
+                return Err(RevocationError::Unavailable("spend: timed out".into()));
+            }
+            Ok(spent)
+        })
+    }
+
+    fn confirm_refresh<'a>(
+        &'a self,
+        spend: &'a RefreshSpend<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        self.inner.confirm_refresh(spend)
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        sid: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<(), RevocationError>> {
+        self.inner.revoke_family(sid, expires_at)
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        sub: &'a str,
+        issued_before: u64,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<(), RevocationError>> {
+        self.inner.revoke_subject(sub, issued_before, expires_at)
+    }
+}
+
+fn flaky_issuer(clock: &Arc<FixedClock>, grace: Option<Duration>) -> (TokenIssuer, Flaky) {
+    let store = Flaky {
+        inner: MemoryRevocation::new().clock(clock.clone()),
+        ..Flaky::default()
+    };
+    let mut b = TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer(ISS)
+        .audience(["api"])
+        .clock(clock.clone())
+        .revocation(store.clone());
+    if let Some(grace) = grace {
+        b = b.refresh_retry_grace(grace);
+    }
+    (b.build().unwrap(), store)
+}
+
+/// Issue 24, finding 6: the check after the spend failed (a store
+/// timeout), so the exchange answered "unavailable" and its pair was never
+/// returned. The client's retry with the same refresh token gets a new
+/// pair and the session lives on; the old token replayed once the retry
+/// succeeded is still reuse and revokes the family.
+#[tokio::test]
+async fn a_refresh_whose_check_after_the_spend_failed_is_retried_not_reused() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let (issuer, store) = flaky_issuer(&clock, None);
+    let auth = issuer.authenticator_builder().build().unwrap();
+    let first = issuer.issue("alice", &()).unwrap();
+
+    store.fail_check_after_spend.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        issuer.refresh(&first.refresh_token).await,
+        Err(RefreshError::Unavailable(_))
+    ));
+    clock.advance(Duration::from_secs(5));
+    let retried = match issuer.refresh(&first.refresh_token).await {
+        Ok(pair) => pair,
+        Err(e) => panic!("the client's retry after a store error: {e:?}"),
+    };
+    // Same session, next generation; the session is alive and rotates on.
+    assert_eq!(
+        segment(&retried.refresh_token, 1)["sid"],
+        segment(&first.refresh_token, 1)["sid"]
+    );
+    assert_eq!(segment(&retried.refresh_token, 1)["refresh_gen"], 1);
+    assert!(auth.verifier().verify(&first.access_token).is_ok());
+    assert!(auth.verifier().verify(&retried.access_token).is_ok());
+    let third = issuer.refresh(&retried.refresh_token).await.unwrap();
+    assert!(auth.verifier().verify(&third.access_token).is_ok());
+
+    // The first refresh token replayed now (still within the grace, but
+    // its retry succeeded): reuse, the whole family revoked.
+    assert!(matches!(
+        issuer.refresh(&first.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    for t in [&retried.access_token, &third.access_token] {
+        assert_eq!(refusal(&auth, t), AuthErrorKind::Revoked);
+    }
+}
+
+/// Issue 24, finding 6: the store recorded the spend but its reply was
+/// lost (the exchange saw an error). The retry with the same token is not
+/// reuse; once it succeeded, presenting the token again is.
+#[tokio::test]
+async fn a_lost_reply_to_the_spend_is_retried_not_reused() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let (issuer, store) = flaky_issuer(&clock, None);
+    let auth = issuer.authenticator_builder().build().unwrap();
+    let first = issuer.issue("alice", &()).unwrap();
+    let second = issuer.refresh(&first.refresh_token).await.unwrap();
+
+    store.lose_spend_reply.store(true, Ordering::SeqCst);
+    assert!(matches!(
+        issuer.refresh(&second.refresh_token).await,
+        Err(RefreshError::Unavailable(_))
+    ));
+    let retried = match issuer.refresh(&second.refresh_token).await {
+        Ok(pair) => pair,
+        Err(e) => panic!("the client's retry after a lost reply: {e:?}"),
+    };
+    assert_eq!(segment(&retried.refresh_token, 1)["refresh_gen"], 2);
+    assert!(auth.verifier().verify(&retried.access_token).is_ok());
+    assert!(matches!(
+        issuer.refresh(&second.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    assert_eq!(
+        refusal(&auth, &retried.access_token),
+        AuthErrorKind::Revoked
+    );
+}
+
+/// Issue 24, finding 6: the retry grace covers only the token whose
+/// exchange failed, for a while, and only until the next refresh token is
+/// used: after the grace, with the grace off, or once the legitimate client
+/// used the retry's refresh token, the failed token presented again is
+/// reuse and revokes the family.
+#[tokio::test]
+async fn a_failed_refresh_presented_after_the_grace_or_after_the_next_rotation_is_reuse() {
+    // After the grace (default 30 s).
+    let clock = Arc::new(FixedClock::new(NOW));
+    let (issuer, store) = flaky_issuer(&clock, None);
+    let auth = issuer.authenticator_builder().build().unwrap();
+    let pair = issuer.issue("alice", &()).unwrap();
+    store.fail_check_after_spend.store(true, Ordering::SeqCst);
+    assert!(issuer.refresh(&pair.refresh_token).await.is_err());
+    clock.advance(Duration::from_secs(30));
+    assert!(matches!(
+        issuer.refresh(&pair.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    assert_eq!(refusal(&auth, &pair.access_token), AuthErrorKind::Revoked);
+
+    // A grace configured to zero: no retry at all.
+    let clock = Arc::new(FixedClock::new(NOW));
+    let (issuer, store) = flaky_issuer(&clock, Some(Duration::ZERO));
+    let pair = issuer.issue("alice", &()).unwrap();
+    store.fail_check_after_spend.store(true, Ordering::SeqCst);
+    assert!(issuer.refresh(&pair.refresh_token).await.is_err());
+    assert!(matches!(
+        issuer.refresh(&pair.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+
+    // Within the grace, but the client already used the retry's refresh
+    // token: a thief replaying the failed token is caught.
+    let clock = Arc::new(FixedClock::new(NOW));
+    let (issuer, store) = flaky_issuer(&clock, Some(Duration::from_secs(60)));
+    let auth = issuer.authenticator_builder().build().unwrap();
+    let pair = issuer.issue("alice", &()).unwrap();
+    store.fail_check_after_spend.store(true, Ordering::SeqCst);
+    assert!(issuer.refresh(&pair.refresh_token).await.is_err());
+    let retried = issuer.refresh(&pair.refresh_token).await.unwrap();
+    let next = issuer.refresh(&retried.refresh_token).await.unwrap();
+    clock.advance(Duration::from_secs(1));
+    assert!(matches!(
+        issuer.refresh(&pair.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    assert_eq!(refusal(&auth, &next.access_token), AuthErrorKind::Revoked);
+
+    // Another refresh token of the same generation (the pair a retry
+    // replaced) is not the failed token: reuse, even within the grace.
+    let clock = Arc::new(FixedClock::new(NOW));
+    let (issuer, store) = flaky_issuer(&clock, None);
+    let pair = issuer.issue("alice", &()).unwrap();
+    let second = issuer.refresh(&pair.refresh_token).await.unwrap();
+    store.lose_spend_reply.store(true, Ordering::SeqCst);
+    assert!(issuer.refresh(&second.refresh_token).await.is_err());
+    let retried = issuer.refresh(&second.refresh_token).await.unwrap();
+    let twin = issuer.refresh(&second.refresh_token).await;
+    assert!(matches!(twin, Err(RefreshError::Reused)), "{twin:?}");
+    assert!(matches!(
+        issuer.refresh(&retried.refresh_token).await,
+        Err(RefreshError::Revoked)
+    ));
+}
+
+/// Issue 24, finding 6: a retry that arrives while the first exchange of
+/// the token is still running takes its place; the first then returns no
+/// pair (`Superseded`, the session kept), so one presentation of a token
+/// never yields two live pairs.
+#[tokio::test]
+async fn a_refresh_overtaken_by_its_retry_returns_no_pair() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let (issuer, store) = flaky_issuer(&clock, None);
+    let auth = issuer.authenticator_builder().build().unwrap();
+    let pair = issuer.issue("alice", &()).unwrap();
+    *store.retry_during_check.lock().unwrap() = Some((issuer.clone(), pair.refresh_token.clone()));
+    let first = issuer.refresh(&pair.refresh_token).await;
+    assert!(matches!(first, Err(RefreshError::Superseded)), "{first:?}");
+    let retried = store.retried.lock().unwrap().take();
+    let retried = match retried {
+        Some(Ok(pair)) => pair,
+        other => panic!("the retry during the first exchange: {other:?}"),
+    };
+    assert!(auth.verifier().verify(&retried.access_token).is_ok());
+    assert!(issuer.refresh(&retried.refresh_token).await.is_ok());
 }

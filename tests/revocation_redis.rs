@@ -7,6 +7,8 @@ mod common;
 mod redis_server;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::routing::get;
@@ -14,8 +16,9 @@ use axum::{Json, Router};
 use common::*;
 use redis_server::RedisServer;
 use serde_json::Value;
+use tower_jwt_auth::clock::FixedClock;
 use tower_jwt_auth::revocation::{
-    RedisRevocation, RedisStore, Revocation, RevocationError, TokenRef,
+    BoxFuture, RedisRevocation, RedisStore, RefreshSpend, Revocation, RevocationError, TokenRef,
 };
 use tower_jwt_auth::{issue::RefreshError, issue::TokenIssuer};
 use tower_jwt_auth::{AuthErrorKind, Claims};
@@ -95,7 +98,7 @@ async fn logout_on_one_instance_is_rejected_on_the_other_within_the_bound() {
     assert_eq!(r.status, 401);
     assert!(r.www.contains("the token has been revoked"), "{}", r.www);
     // On the other: within the local cache's lifetime (plus scheduling
-    // slack on a shared machine); the contract's bound is 2 s.
+    // slack on a shared machine); the promised bound is 2 s.
     until_status(addr_b, &pair.access_token, 401, Duration::from_secs(2)).await;
     assert!(logout_at.elapsed() <= Duration::from_secs(2) + Duration::from_millis(500));
     // The key lives in Redis with a TTL, not forever.
@@ -488,4 +491,226 @@ async fn revocations_of_tokens_living_beyond_ten_years_never_expire() {
         .parse()
         .unwrap();
     assert!(ttl > 3500 && ttl <= 3600 + 300, "ttl {ttl}");
+}
+
+/// A [`RedisRevocation`] that pauses its redis-server (`CLIENT PAUSE ALL`)
+/// right after an armed spend, so that the exchange's next command, the
+/// session check after the spend, times out against the real Redis.
+#[derive(Clone)]
+struct PauseAfterSpend {
+    inner: RedisRevocation,
+    redis: Arc<RedisServer>,
+    armed: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for PauseAfterSpend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PauseAfterSpend").finish_non_exhaustive()
+    }
+}
+
+impl Revocation for PauseAfterSpend {
+    fn is_revoked<'a>(
+        &'a self,
+        token: &'a TokenRef<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        self.inner.is_revoked(token)
+    }
+
+    fn is_revoked_now(&self, token: &TokenRef<'_>) -> Option<Result<bool, RevocationError>> {
+        self.inner.is_revoked_now(token)
+    }
+
+    fn revoke_token<'a>(
+        &'a self,
+        jti: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        self.inner.revoke_token(jti, expires_at)
+    }
+
+    fn spend_refresh<'a>(
+        &'a self,
+        spend: &'a RefreshSpend<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let spent = self.inner.spend_refresh(spend).await;
+            if self.armed.swap(false, Ordering::SeqCst) {
+                assert_eq!(
+                    self.redis.command(&["CLIENT", "PAUSE", PAUSE_MS, "ALL"]),
+                    "OK"
+                );
+            }
+            spent
+        })
+    }
+
+    fn confirm_refresh<'a>(
+        &'a self,
+        spend: &'a RefreshSpend<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        self.inner.confirm_refresh(spend)
+    }
+
+    fn revoke_family<'a>(
+        &'a self,
+        sid: &'a str,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<(), RevocationError>> {
+        self.inner.revoke_family(sid, expires_at)
+    }
+
+    fn revoke_subject<'a>(
+        &'a self,
+        sub: &'a str,
+        issued_before: u64,
+        expires_at: u64,
+    ) -> BoxFuture<'a, Result<(), RevocationError>> {
+        self.inner.revoke_subject(sub, issued_before, expires_at)
+    }
+}
+
+/// How long the tests below pause Redis: longer than the store's 1 s
+/// timeout, so the paused command fails, and then Redis runs it.
+const PAUSE_MS: &str = "1500";
+
+fn pausing_instance(
+    redis: &Arc<RedisServer>,
+    clock: &Arc<FixedClock>,
+) -> (TokenIssuer, Arc<AtomicBool>) {
+    let armed = Arc::new(AtomicBool::new(false));
+    let store = PauseAfterSpend {
+        inner: revocation(&redis.url(), LOCAL_CACHE),
+        redis: redis.clone(),
+        armed: armed.clone(),
+    };
+    let issuer = TokenIssuer::builder()
+        .hmac_secret(SECRET)
+        .issuer("https://auth.example")
+        .clock(clock.clone())
+        .revocation(store)
+        .build()
+        .unwrap();
+    (issuer, armed)
+}
+
+/// Waits until the paused Redis answers again.
+async fn until_unpaused() {
+    tokio::time::sleep(Duration::from_millis(1700)).await;
+}
+
+/// Issue 24, finding 6, with a real Redis: the session check after the
+/// spend times out (Redis paused), so the exchange answers "unavailable"
+/// and returns no pair. The client's retry with the same token gets a new
+/// pair, the session stays alive on every instance; the old token
+/// replayed after that retry succeeded is reuse and revokes the family.
+#[tokio::test]
+async fn a_redis_timeout_after_the_spend_does_not_turn_the_retry_into_reuse() {
+    let redis = Arc::new(RedisServer::start());
+    let clock = Arc::new(FixedClock::new(now()));
+    let (issuer, armed) = pausing_instance(&redis, &clock);
+    let other = instance(&redis.url());
+    let auth = other.authenticator_builder().build().unwrap();
+    let first = issuer.issue("alice", &()).unwrap();
+
+    armed.store(true, Ordering::SeqCst);
+    let failed = issuer.refresh(&first.refresh_token).await;
+    assert!(
+        matches!(failed, Err(RefreshError::Unavailable(_))),
+        "{failed:?}"
+    );
+    until_unpaused().await;
+    let retried = match issuer.refresh(&first.refresh_token).await {
+        Ok(pair) => pair,
+        Err(e) => panic!("the client's retry after a Redis timeout: {e:?}"),
+    };
+    assert!(auth
+        .verifier()
+        .verify_async(&retried.access_token)
+        .await
+        .is_ok());
+    let third = other.refresh(&retried.refresh_token).await.unwrap();
+    assert!(auth
+        .verifier()
+        .verify_async(&third.access_token)
+        .await
+        .is_ok());
+
+    // The first token replayed on the other instance: reuse.
+    assert!(matches!(
+        other.refresh(&first.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    let kind = auth
+        .verifier()
+        .verify_async(&third.access_token)
+        .await
+        .unwrap_err()
+        .kind();
+    assert_eq!(kind, AuthErrorKind::Revoked);
+}
+
+/// Issue 24, finding 6, with a real Redis: Redis is paused for writes, so
+/// the spend times out, and Redis applies it once it resumes (the reply
+/// is lost). The retry is not reuse; after it, and after the grace, the
+/// token presented again is.
+#[tokio::test]
+async fn a_lost_reply_to_the_spend_does_not_turn_the_retry_into_reuse() {
+    let redis = Arc::new(RedisServer::start());
+    let clock = Arc::new(FixedClock::new(now()));
+    let (issuer, _) = pausing_instance(&redis, &clock);
+    let auth = issuer.authenticator_builder().build().unwrap();
+    // Another session's exchange first loads the spend script into Redis.
+    let warm = issuer.issue("bob", &()).unwrap();
+    issuer.refresh(&warm.refresh_token).await.unwrap();
+
+    let first = issuer.issue("alice", &()).unwrap();
+    assert_eq!(redis.command(&["CLIENT", "PAUSE", PAUSE_MS, "WRITE"]), "OK");
+    let failed = issuer.refresh(&first.refresh_token).await;
+    assert!(
+        matches!(failed, Err(RefreshError::Unavailable(_))),
+        "{failed:?}"
+    );
+    until_unpaused().await;
+    let key = format!("tower-jwt-auth:refresh:{}", sid_of(&first.refresh_token));
+    assert_eq!(
+        redis.command(&["EXISTS", &key]),
+        "1",
+        "Redis applied the spend"
+    );
+
+    let retried = match issuer.refresh(&first.refresh_token).await {
+        Ok(pair) => pair,
+        Err(e) => panic!("the client's retry after a lost reply: {e:?}"),
+    };
+    assert!(auth
+        .verifier()
+        .verify_async(&retried.access_token)
+        .await
+        .is_ok());
+    assert!(matches!(
+        issuer.refresh(&first.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    assert!(auth
+        .verifier()
+        .verify_async(&retried.access_token)
+        .await
+        .is_err());
+
+    // A failed exchange retried only after the grace (30 s): reuse.
+    let pair = issuer.issue("carol", &()).unwrap();
+    assert_eq!(redis.command(&["CLIENT", "PAUSE", PAUSE_MS, "WRITE"]), "OK");
+    assert!(issuer.refresh(&pair.refresh_token).await.is_err());
+    until_unpaused().await;
+    clock.advance(Duration::from_secs(30));
+    assert!(matches!(
+        issuer.refresh(&pair.refresh_token).await,
+        Err(RefreshError::Reused)
+    ));
+    assert!(auth
+        .verifier()
+        .verify_async(&pair.access_token)
+        .await
+        .is_err());
 }

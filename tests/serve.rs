@@ -1,5 +1,5 @@
-//! The demo server's contract (shared/contract/SERVE.md), row by row, for
-//! each key source: the example's own configuration code and router, served
+//! The demo server's behaviour (the README's "The demo server" section:
+//! routes, variables, status codes), row by row, for each key source: the example's own configuration code and router, served
 //! on 127.0.0.1 and driven over real HTTP.
 
 mod common;

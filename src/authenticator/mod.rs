@@ -108,7 +108,9 @@ impl<C> Authenticator<C> {
     }
 
     /// A layer that lets requests without credentials through with no
-    /// claims, and rejects a token that is present but invalid. A rule of
+    /// claims, and rejects a token that is present but invalid.
+    ///
+    /// A rule of
     /// any kind added to it (scopes, roles, an audience, a check of your
     /// own) makes a token necessary again: anonymous never gets further
     /// than a signed-in caller.
@@ -118,7 +120,9 @@ impl<C> Authenticator<C> {
     }
 
     /// The request decision of [`layer`](Self::layer), for a framework
-    /// other than tower: [`Gate::decide`]. For route rules, start from a
+    /// other than tower: [`Gate::decide`].
+    ///
+    /// For route rules, start from a
     /// layer: `auth.layer().require_scope("read").into_gate()`.
     #[must_use]
     pub fn gate(&self) -> Gate<C> {
@@ -170,7 +174,9 @@ impl<C> Authenticator<C> {
     }
 
     /// One authenticator over several issuers, each with its own keys and
-    /// rules (audience, leeway, required claims, ...). A token's `iss`,
+    /// rules (audience, leeway, required claims, ...).
+    ///
+    /// A token's `iss`,
     /// read before verification only to choose, picks the issuer whose
     /// keys and rules then verify it: an unknown or absent `iss` is a 401,
     /// and a token signed with one issuer's key but claiming another's
@@ -219,7 +225,9 @@ impl<C> Authenticator<C> {
     }
 }
 
-/// Configures an [`Authenticator`]. Everything that can fail is reported by
+/// Configures an [`Authenticator`].
+///
+/// Everything that can fail is reported by
 /// [`build`](Self::build) (or by the method that parses input), never by a
 /// panic.
 pub struct AuthenticatorBuilder<C = Value> {
@@ -348,7 +356,9 @@ impl<C> AuthenticatorBuilder<C> {
     }
 
     /// Where layers look for the token, in this order (default: only
-    /// `Authorization: Bearer`). Every source is read: the first that holds
+    /// `Authorization: Bearer`).
+    ///
+    /// Every source is read: the first that holds
     /// a token supplies it, and two holding different tokens are a 400.
     /// Each layer can override this with
     /// [`JwtAuthLayer::token_sources`](crate::JwtAuthLayer::token_sources).
@@ -456,7 +466,9 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
-    /// Accepted issuers; once set, `iss` is required. Any configured key may
+    /// Accepted issuers; once set, `iss` is required.
+    ///
+    /// Any configured key may
     /// sign for any of them: with several issuers, bind keys to theirs with
     /// [`Key::with_issuer`] / [`KeySet::with_issuer`], or use one
     /// authenticator per issuer.
@@ -566,7 +578,9 @@ impl<C> AuthenticatorBuilder<C> {
     /// Checks every verified token against a revocation list (see
     /// [`revocation`](crate::revocation)): a revoked token gets 401
     /// `invalid_token` ("the token has been revoked"), and a list that
-    /// cannot answer gets 503, never an accept. The check runs after the
+    /// cannot answer gets 503, never an accept.
+    ///
+    /// The check runs after the
     /// signature and the claims, on every request.
     ///
     /// An in-memory list answers on the synchronous path; a shared one
@@ -585,7 +599,9 @@ impl<C> AuthenticatorBuilder<C> {
     }
 
     /// DPoP (RFC 9449) for this authenticator's routes; see
-    /// [`DpopConfig`]. A route may change the mode with
+    /// [`DpopConfig`].
+    ///
+    /// A route may change the mode with
     /// [`JwtAuthLayer::dpop`]. Under [`Authenticator::by_issuer`], the first
     /// authenticator's DPoP settings apply to every issuer.
     #[must_use]
@@ -600,7 +616,9 @@ impl<C> AuthenticatorBuilder<C> {
     /// configured, unless [`ProtectedResource::require_audience`] says
     /// otherwise), every 401 and 403 challenge carries
     /// `resource_metadata`, and [`Authenticator::resource_metadata`]
-    /// serves the metadata. Under [`Authenticator::by_issuer`], give each
+    /// serves the metadata.
+    ///
+    /// Under [`Authenticator::by_issuer`], give each
     /// authenticator the resource (each verifies its own audiences); the
     /// first one's metadata and challenges apply.
     ///
@@ -621,7 +639,9 @@ impl<C> AuthenticatorBuilder<C> {
     }
 
     /// How many verified tokens the [cache](crate#verified-token-cache) holds (default
-    /// 10,000; `0` turns it off). An entry costs about the token's length
+    /// 10,000; `0` turns it off).
+    ///
+    /// An entry costs about the token's length
     /// plus its parsed claims (BENCHMARKS.md has measured sizes).
     #[must_use]
     pub fn cache_capacity(mut self, tokens: usize) -> Self {

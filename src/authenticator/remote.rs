@@ -22,7 +22,9 @@ pub(super) enum RemoteSpec {
 impl<C> AuthenticatorBuilder<C> {
     /// Keys from a JWK Set URL (feature `remote`), fetched by
     /// [`build_async`](Self::build_async) and kept fresh (see
-    /// [`RemoteOptions`](crate::remote::RemoteOptions)). HTTPS is required except to
+    /// [`RemoteOptions`](crate::remote::RemoteOptions)).
+    ///
+    /// HTTPS is required except to
     /// loopback. Local keys may be added too.
     #[must_use]
     pub fn jwks_url(mut self, url: impl Into<String>) -> Self {
@@ -33,7 +35,9 @@ impl<C> AuthenticatorBuilder<C> {
     /// Keys of an OpenID Connect issuer (feature `remote`): discovery at
     /// `<issuer>/.well-known/openid-configuration`, whose `issuer` must equal
     /// `issuer` exactly; keys from its `jwks_uri`, as
-    /// [`jwks_url`](Self::jwks_url). Unless [`issuer`](Self::issuer) says
+    /// [`jwks_url`](Self::jwks_url).
+    ///
+    /// Unless [`issuer`](Self::issuer) says
     /// otherwise, `iss` is then required and must equal `issuer`, and the
     /// fetched keys are bound to it ([`Key::with_issuer`](crate::keys::Key::with_issuer)).
     #[must_use]
@@ -51,7 +55,9 @@ impl<C> AuthenticatorBuilder<C> {
 
     /// Opaque tokens checked by RFC 7662 introspection (feature `remote`;
     /// see [`Introspection`](crate::remote::Introspection) for which tokens go
-    /// there). Keys are then optional. Needs
+    /// there).
+    ///
+    /// Keys are then optional. Needs
     /// [`build_async`](Self::build_async).
     #[must_use]
     pub fn introspection(mut self, introspection: crate::remote::Introspection) -> Self {
@@ -68,7 +74,9 @@ impl<C> AuthenticatorBuilder<C> {
 
     /// Builds the authenticator after fetching the remote keys once (OIDC
     /// discovery first), and starts their background refresh on the current
-    /// tokio runtime. Without a remote source, the same as
+    /// tokio runtime.
+    ///
+    /// Without a remote source, the same as
     /// [`build`](Self::build).
     ///
     /// # Errors

@@ -25,7 +25,9 @@ const JWT_SVID_ALGORITHMS: [Algorithm; 8] = [
 impl<C> AuthenticatorBuilder<C> {
     /// Keys of a SPIFFE trust bundle (its JWK Set form, as SPIRE and the
     /// SPIFFE bundle endpoint publish it): the `jwt-svid` keys, under the
-    /// same import policy as any key. Only a source declared a bundle takes
+    /// same import policy as any key.
+    ///
+    /// Only a source declared a bundle takes
     /// `jwt-svid` keys ([`jwk_set`](Self::jwk_set) skips them). Use with
     /// [`spiffe`](Self::spiffe).
     ///
@@ -68,7 +70,9 @@ impl<C> AuthenticatorBuilder<C> {
     /// ID that `ids` admits, an audience must be configured
     /// ([`audience`](Self::audience); `aud` is then required and checked),
     /// and the algorithms are limited to those a JWT-SVID may use (RS*,
-    /// ES256/ES384, PS*). `exp` is required as for every token.
+    /// ES256/ES384, PS*).
+    ///
+    /// `exp` is required as for every token.
     ///
     /// ```
     /// use tower_jwt_auth::{Authenticator, rules::SpiffeIds};

@@ -80,7 +80,9 @@ pub struct TenantIssuers {
 
 impl TenantIssuers {
     /// The tenants of `pattern`, an issuer URL holding `{tenantid}` once;
-    /// keys by each tenant's OIDC discovery. Name the tenants with
+    /// keys by each tenant's OIDC discovery.
+    ///
+    /// Name the tenants with
     /// [`allow_tenants`](Self::allow_tenants) (or choose
     /// [`any_tenant`](Self::any_tenant)): without either, the build fails.
     #[must_use]
@@ -150,7 +152,9 @@ impl TenantIssuers {
 
 impl<C> AuthenticatorBuilder<C> {
     /// Tokens of every tenant of a multi-tenant issuer (feature `remote`;
-    /// see [`TenantIssuers`]). Build with
+    /// see [`TenantIssuers`]).
+    ///
+    /// Build with
     /// [`build_async`](Self::build_async). The builder's other rules apply
     /// to every tenant; it must not name issuers itself
     /// ([`issuer`](Self::issuer)): each tenant's is its own. Such an

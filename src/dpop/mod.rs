@@ -143,7 +143,9 @@ impl DpopConfig {
     /// Settings with `mode` as the default of every route; the other
     /// defaults: ES256/ES384/EdDSA/PS*/RS* proofs, a 60 s `iat` window each
     /// way (plus the authenticator's leeway), an in-memory replay store, no
-    /// nonces. A [`public_url`](Self::public_url) is required.
+    /// nonces.
+    ///
+    /// A [`public_url`](Self::public_url) is required.
     #[must_use]
     pub fn new(mode: DpopMode) -> Self {
         Self {
@@ -161,7 +163,9 @@ impl DpopConfig {
     }
 
     /// The origin clients use (`https://api.example`), from which the
-    /// expected `htu` is built: this URL followed by the request path. A
+    /// expected `htu` is built: this URL followed by the request path.
+    ///
+    /// A
     /// path in it (`https://example.com/api`) is put before every request
     /// path, for a proxy that strips it. The request's `Host` header is
     /// never used: it is the client's to choose.
@@ -173,7 +177,9 @@ impl DpopConfig {
 
     /// Takes the origin from `Forwarded` (RFC 7239, last element) or
     /// `X-Forwarded-Proto` + `X-Forwarded-Host` when present, falling back
-    /// to [`public_url`](Self::public_url). Only behind a proxy that sets
+    /// to [`public_url`](Self::public_url).
+    ///
+    /// Only behind a proxy that sets
     /// (or strips) these headers on every request: otherwise a client
     /// chooses the origin its proof is checked against.
     #[must_use]
@@ -199,7 +205,9 @@ impl DpopConfig {
         self
     }
 
-    /// How long after its `iat` a proof's `jti` is remembered. Default and
+    /// How long after its `iat` a proof's `jti` is remembered.
+    ///
+    /// Default and
     /// minimum: the `iat` window plus the leeway, the time a proof stays
     /// acceptable; a shorter one is a configuration error.
     #[must_use]
@@ -209,7 +217,9 @@ impl DpopConfig {
     }
 
     /// Where seen proofs are remembered (default: a
-    /// [`MemoryReplayStore`] per authenticator). Give every instance of a
+    /// [`MemoryReplayStore`] per authenticator).
+    ///
+    /// Give every instance of a
     /// fleet the same shared store: `RedisReplayStore` (feature `redis`).
     #[must_use]
     pub fn replay_store(mut self, store: impl ReplayStore) -> Self {
@@ -226,7 +236,9 @@ impl DpopConfig {
         self
     }
 
-    /// The key nonces are made with (at least 32 bytes). Default: random
+    /// The key nonces are made with (at least 32 bytes).
+    ///
+    /// Default: random
     /// per process; give every instance of a fleet the same key so that a
     /// nonce from one is accepted by the others.
     #[must_use]
@@ -304,6 +316,7 @@ impl DpopConfig {
 
 /// Left in the request extensions when a request was authenticated with
 /// DPoP: the token is bound to the key that signed this request's proof.
+///
 /// With axum: `Option<Extension<DpopBound>>`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DpopBound {

@@ -22,7 +22,9 @@ use crate::revocation::BoxFuture;
 /// awaits; either way, an error fails the request (503), never accepts it.
 pub trait ReplayStore: Send + Sync + 'static {
     /// Records `key` until `expires_at` (seconds since the epoch) unless a
-    /// record of it that has not expired at `now` exists. `Ok(true)`: the
+    /// record of it that has not expired at `now` exists.
+    ///
+    /// `Ok(true)`: the
     /// key was new and is now recorded; `Ok(false)`: a replay.
     ///
     /// # Errors
@@ -37,7 +39,9 @@ pub trait ReplayStore: Send + Sync + 'static {
 
     /// For a store that must wait on I/O: the same answer as
     /// [`insert_new`](Self::insert_new), as a future the layer awaits
-    /// (`insert_new` is then not called). The default, `None`, means
+    /// (`insert_new` is then not called).
+    ///
+    /// The default, `None`, means
     /// `insert_new` answers at once.
     fn insert_new_async(
         &self,

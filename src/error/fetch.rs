@@ -28,7 +28,9 @@ pub enum FetchErrorKind {
     /// refused (an unknown issuer: a private CA not added with
     /// [`HttpClientOptions::add_root_certificates_pem`](crate::remote::HttpClientOptions::add_root_certificates_pem);
     /// a certificate for another host name; an expired one), or the
-    /// provider refused ours. The message says which.
+    /// provider refused ours.
+    ///
+    /// The message says which.
     Tls,
     /// The HTTP client could not be built from the
     /// [`HttpClientOptions`](crate::remote::HttpClientOptions) (a root or client
@@ -50,7 +52,9 @@ pub enum FetchErrorKind {
     },
     /// The body is not the expected JSON document.
     InvalidDocument,
-    /// The JWK Set holds no key this crate may verify with. An error at the
+    /// The JWK Set holds no key this crate may verify with.
+    ///
+    /// An error at the
     /// first fetch only: once keys were fetched, such a set is followed
     /// (the provider withdrew its keys).
     NoUsableKeys,

@@ -67,7 +67,9 @@ pub enum AuthErrorKind {
     InsufficientScope,
     /// The token is valid but a route rule refused it: a required role is
     /// missing, or the route's own check returned
-    /// [`Denied`](crate::rules::Denied). Answered like
+    /// [`Denied`](crate::rules::Denied).
+    ///
+    /// Answered like
     /// [`InsufficientScope`](Self::InsufficientScope): 403
     /// `insufficient_scope`, gRPC `PERMISSION_DENIED`.
     Forbidden,
@@ -108,7 +110,9 @@ pub enum AuthErrorKind {
     /// `true`. 401 `invalid_token`.
     InactiveToken,
     /// The introspection endpoint could not answer: unreachable, too slow,
-    /// not 200, not JSON, too large, or without `active`. Answered with 503,
+    /// not 200, not JSON, too large, or without `active`.
+    ///
+    /// Answered with 503,
     /// never with an accept (fail closed).
     IntrospectionUnavailable,
 }
@@ -143,6 +147,25 @@ impl AuthErrorKind {
             | Self::IntrospectionUnavailable
             | Self::DpopStoreUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::UNAUTHORIZED,
+        }
+    }
+
+    /// The gRPC status code of the rejection.
+    ///
+    /// The one table every gRPC answer uses: 7 `PERMISSION_DENIED` for a 403 (a missing scope or role, a failed
+    /// check), 14 `UNAVAILABLE` for a 503 (keys, revocation list,
+    /// introspection endpoint or replay store unavailable), 16
+    /// `UNAUTHENTICATED` for every other kind (the 401s and the 400
+    /// `invalid_request`).
+    #[must_use]
+    pub fn grpc_status(self) -> u16 {
+        match self {
+            Self::InsufficientScope | Self::Forbidden => 7,
+            Self::KeySourceUnavailable
+            | Self::RevocationUnavailable
+            | Self::IntrospectionUnavailable
+            | Self::DpopStoreUnavailable => 14,
+            _ => 16,
         }
     }
 
@@ -187,7 +210,9 @@ impl AuthErrorKind {
     }
 }
 
-/// Why a request was rejected. It maps to an RFC 6750 §3 response: its
+/// Why a request was rejected.
+///
+/// It maps to an RFC 6750 §3 response: its
 /// [`status`](AuthError::status), error code and fixed description, which a
 /// [`Challenge`](crate::response::Challenge) renders. The client sees the error code
 /// and a short fixed description; the detailed reason goes to `tracing`
@@ -288,18 +313,10 @@ impl AuthError {
         self.kind.status()
     }
 
-    /// The gRPC status code: 16 `UNAUTHENTICATED`, 7 `PERMISSION_DENIED`
-    /// for a missing scope or role, 14 `UNAVAILABLE` when keys are unavailable.
+    /// The gRPC status code ([`AuthErrorKind::grpc_status`]).
     #[must_use]
     pub fn grpc_status(&self) -> u16 {
-        match self.kind {
-            AuthErrorKind::InsufficientScope | AuthErrorKind::Forbidden => 7,
-            AuthErrorKind::KeySourceUnavailable
-            | AuthErrorKind::RevocationUnavailable
-            | AuthErrorKind::IntrospectionUnavailable
-            | AuthErrorKind::DpopStoreUnavailable => 14,
-            _ => 16,
-        }
+        self.kind.grpc_status()
     }
 }
 
@@ -327,6 +344,43 @@ pub(crate) fn is_scope_token(s: &str) -> bool {
             .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
 }
 
+/// Every kind, for the tests (the exhaustive `match` in this module's
+/// tests fails to compile when a kind is added, until it is listed here).
+#[cfg(test)]
+pub(crate) const ALL: [AuthErrorKind; 31] = [
+    AuthErrorKind::Missing,
+    AuthErrorKind::MalformedRequest,
+    AuthErrorKind::TokenTooLarge,
+    AuthErrorKind::MalformedToken,
+    AuthErrorKind::Encrypted,
+    AuthErrorKind::UnsupportedHeader,
+    AuthErrorKind::InvalidType,
+    AuthErrorKind::DisallowedAlgorithm,
+    AuthErrorKind::UnknownKey,
+    AuthErrorKind::InvalidSignature,
+    AuthErrorKind::Expired,
+    AuthErrorKind::NotYetValid,
+    AuthErrorKind::IssuedInFuture,
+    AuthErrorKind::InvalidIssuer,
+    AuthErrorKind::InvalidAudience,
+    AuthErrorKind::MissingClaim,
+    AuthErrorKind::InvalidClaim,
+    AuthErrorKind::InvalidClaims,
+    AuthErrorKind::InsufficientScope,
+    AuthErrorKind::Forbidden,
+    AuthErrorKind::KeySourceUnavailable,
+    AuthErrorKind::Revoked,
+    AuthErrorKind::RevocationUnavailable,
+    AuthErrorKind::InvalidDpopProof,
+    AuthErrorKind::UseDpopNonce,
+    AuthErrorKind::InvalidBinding,
+    AuthErrorKind::DpopRequired,
+    AuthErrorKind::DpopStoreUnavailable,
+    AuthErrorKind::InsufficientUserAuthentication,
+    AuthErrorKind::InactiveToken,
+    AuthErrorKind::IntrospectionUnavailable,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,6 +392,68 @@ mod tests {
             AuthErrorKind::MalformedRequest.error_code(),
             Some("invalid_request")
         );
+    }
+
+    /// The position of `kind` in [`ALL`].
+    fn position(kind: AuthErrorKind) -> usize {
+        use AuthErrorKind::*;
+        match kind {
+            Missing => 0,
+            MalformedRequest => 1,
+            TokenTooLarge => 2,
+            MalformedToken => 3,
+            Encrypted => 4,
+            UnsupportedHeader => 5,
+            InvalidType => 6,
+            DisallowedAlgorithm => 7,
+            UnknownKey => 8,
+            InvalidSignature => 9,
+            Expired => 10,
+            NotYetValid => 11,
+            IssuedInFuture => 12,
+            InvalidIssuer => 13,
+            InvalidAudience => 14,
+            MissingClaim => 15,
+            InvalidClaim => 16,
+            InvalidClaims => 17,
+            InsufficientScope => 18,
+            Forbidden => 19,
+            KeySourceUnavailable => 20,
+            Revoked => 21,
+            RevocationUnavailable => 22,
+            InvalidDpopProof => 23,
+            UseDpopNonce => 24,
+            InvalidBinding => 25,
+            DpopRequired => 26,
+            DpopStoreUnavailable => 27,
+            InsufficientUserAuthentication => 28,
+            InactiveToken => 29,
+            IntrospectionUnavailable => 30,
+        }
+    }
+
+    #[test]
+    fn the_kind_list_is_complete() {
+        for (i, kind) in ALL.into_iter().enumerate() {
+            assert_eq!(position(kind), i, "{kind:?}");
+        }
+    }
+
+    /// The documented mapping (README, `AuthErrorKind::grpc_status`): 403
+    /// is `PERMISSION_DENIED`, 503 `UNAVAILABLE`, 401 and 400
+    /// `UNAUTHENTICATED`; the error and its kind agree.
+    #[test]
+    fn each_kinds_http_status_and_grpc_code_agree() {
+        for kind in ALL {
+            let expected = match kind.status().as_u16() {
+                403 => 7,
+                503 => 14,
+                400 | 401 => 16,
+                other => panic!("{kind:?}: undocumented HTTP status {other}"),
+            };
+            assert_eq!(kind.grpc_status(), expected, "{kind:?}");
+            assert_eq!(AuthError::new(kind).grpc_status(), expected, "{kind:?}");
+        }
     }
 
     #[test]

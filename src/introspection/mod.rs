@@ -161,7 +161,9 @@ impl Introspection {
     /// metadata, read at build: RFC 8414 authorization server metadata
     /// (`/.well-known/oauth-authorization-server` inserted before the
     /// issuer's path), else OpenID Connect discovery
-    /// (`<issuer>/.well-known/openid-configuration`). A document counts
+    /// (`<issuer>/.well-known/openid-configuration`).
+    ///
+    /// A document counts
     /// only when its `issuer` is exactly `issuer` (RFC 8414 §3.3).
     #[must_use]
     pub fn discover(issuer: impl Into<String>) -> Self {
@@ -170,7 +172,9 @@ impl Introspection {
 
     /// Authenticates with HTTP Basic (`client_secret_basic`, RFC 6749
     /// §2.3.1): the id and the secret are form-urlencoded, joined by `:`,
-    /// and base64-encoded. The secret never appears in `Debug` output.
+    /// and base64-encoded.
+    ///
+    /// The secret never appears in `Debug` output.
     #[must_use]
     pub fn client_secret_basic(mut self, id: impl Into<String>, secret: impl Into<String>) -> Self {
         self.auth = ClientAuth::Basic {
@@ -192,7 +196,9 @@ impl Introspection {
     }
 
     /// How long an answer is reused for the same token (default 60 s;
-    /// never past the token's `exp`; whole seconds). Zero turns the cache
+    /// never past the token's `exp`; whole seconds).
+    ///
+    /// Zero turns the cache
     /// off: every request asks (concurrent ones still share one request).
     #[must_use]
     pub fn cache_ttl(mut self, ttl: Duration) -> Self {
@@ -240,7 +246,9 @@ impl Introspection {
 
     /// Which tokens are introspected, instead of the default rule (not a
     /// JWS compact token, or no keys): `rule(token)` returns `true` for a
-    /// token to introspect; the others are verified locally. It sees the
+    /// token to introspect; the others are verified locally.
+    ///
+    /// It sees the
     /// token: it must not log or store it.
     #[must_use]
     pub fn introspect_when(mut self, rule: fn(&str) -> bool) -> Self {

@@ -44,7 +44,9 @@ impl KeySet {
     /// Parses a SPIFFE trust bundle (its JWK Set form, SPIFFE Trust Domain
     /// and Bundle §4): the keys whose `use` is `jwt-svid`, under the same
     /// import policy as any key; `x509-svid` keys and keys without that
-    /// `use` are skipped; `oct` keys are refused. Only a source declared a
+    /// `use` are skipped; `oct` keys are refused.
+    ///
+    /// Only a source declared a
     /// bundle imports `jwt-svid` keys: [`from_jwks_json`](Self::from_jwks_json)
     /// skips them.
     ///

@@ -83,7 +83,9 @@ impl Key {
     }
 
     /// DANGER: an HMAC secret shorter than RFC 7518 requires, for legacy
-    /// issuers only. A short secret can be brute-forced offline from any
+    /// issuers only.
+    ///
+    /// A short secret can be brute-forced offline from any
     /// token it signed. It verifies `HS256`, `HS384` and `HS512`.
     ///
     /// # Errors
@@ -129,7 +131,9 @@ impl Key {
     }
 
     /// Binds the key to one issuer: a token it verifies must carry exactly
-    /// this `iss`. With several issuers in one authenticator, bind each key
+    /// this `iss`.
+    ///
+    /// With several issuers in one authenticator, bind each key
     /// to its issuer, or one issuer's key can mint tokens in another's name.
     #[must_use]
     pub fn with_issuer(mut self, issuer: impl Into<String>) -> Self {

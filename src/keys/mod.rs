@@ -88,7 +88,9 @@ impl AlgorithmSet {
     /// The algorithm a JOSE `alg` name denotes, for parsing allow-lists
     /// from configuration: the RFC 7518 / RFC 8037 names (`RS256`, `ES256`,
     /// `EdDSA`, ...) and RFC 9864's `Ed25519` (EdDSA with an Ed25519 key,
-    /// so `Algorithm::EdDSA`). `None` for `none`, `Ed448` (unsupported) and
+    /// so `Algorithm::EdDSA`).
+    ///
+    /// `None` for `none`, `Ed448` (unsupported) and
     /// the COSE-only `ESP256` / `ESP384` (in JOSE, `ES256` / `ES384`
     /// already fix the curve).
     ///

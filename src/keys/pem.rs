@@ -8,7 +8,9 @@ use crate::error::KeyError;
 
 impl Key {
     /// A PEM public key: RSA (`PUBLIC KEY` or `RSA PUBLIC KEY`), EC P-256 or
-    /// P-384, or Ed25519. Private keys are refused: a verifier needs only
+    /// P-384, or Ed25519.
+    ///
+    /// Private keys are refused: a verifier needs only
     /// the public half.
     ///
     /// # Errors

@@ -8,11 +8,13 @@ use http::{HeaderValue, Request, Response};
 use pin_project_lite::pin_project;
 use tower_service::Service;
 
-use super::respond;
+use super::Responder;
 use crate::gate::Pending;
 use crate::response::ErrorResponder;
 
 pin_project! {
+    /// The response future of [`JwtAuth`](crate::JwtAuth).
+    ///
     /// The wrapped service's future, a ready rejection, or (only when the
     /// decision waits on I/O, such as the refetch of a remote key set for
     /// an unknown `kid`) a pending decision followed by the wrapped
@@ -50,7 +52,7 @@ pin_project! {
 struct Waiting<S, ReqBody, R> {
     service: S,
     request: Request<ReqBody>,
-    responder: R,
+    responder: Responder<R>,
 }
 
 impl<S, ReqBody, C, R> ResponseFuture<S, ReqBody, C, R>
@@ -77,7 +79,7 @@ where
         decision: Pending<C>,
         service: S,
         request: Request<ReqBody>,
-        responder: R,
+        responder: Responder<R>,
     ) -> Self {
         Self {
             kind: Kind::Pending {
@@ -134,7 +136,7 @@ where
                             this.kind.set(Kind::Inner { future });
                         }
                         Err(rejection) => {
-                            return Poll::Ready(Ok(respond(&responder, &rejection, &request)));
+                            return Poll::Ready(Ok(responder.respond(&rejection, &request)));
                         }
                     }
                 }
@@ -198,8 +200,12 @@ mod tests {
             let claims = Claims::new(serde_json::json!({"sub": "alice"}));
             Ok(Accepted::new(Some(claims), None, Challenge::default()))
         });
-        let future =
-            ResponseFuture::pending(decision, service, Request::new(()), DefaultErrorResponse);
+        let future = ResponseFuture::pending(
+            decision,
+            service,
+            Request::new(()),
+            Responder::completing(DefaultErrorResponse),
+        );
         let response = future.await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.body(), "alice");
@@ -215,10 +221,49 @@ mod tests {
             let error = AuthError::new(AuthErrorKind::KeySourceUnavailable);
             Err(Rejection::new(error, Challenge::default()))
         });
-        let future =
-            ResponseFuture::pending(decision, service, Request::new(()), DefaultErrorResponse);
+        let future = ResponseFuture::pending(
+            decision,
+            service,
+            Request::new(()),
+            Responder::completing(DefaultErrorResponse),
+        );
         let response = future.await.unwrap();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+    }
+
+    /// A custom responder's bare 401 from the pending path (the decision
+    /// waited on I/O) gets the challenge, as from a ready rejection.
+    #[tokio::test]
+    async fn pending_then_rejected_completes_a_custom_responders_answer() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let service = echo(calls.clone());
+        let decision = Pending::<Value>::from_future(async {
+            tokio::task::yield_now().await;
+            let challenge =
+                Challenge::bearer(Some("api")).with_resource_metadata("https://api.example/meta");
+            Err(Rejection::new(AuthErrorKind::Expired.into(), challenge))
+        });
+        let bare = |e: &AuthError, _: &crate::response::RequestHead<'_>| {
+            let mut res = Response::new(String::from("custom"));
+            *res.status_mut() = e.status();
+            res
+        };
+        let future = ResponseFuture::pending(
+            decision,
+            service,
+            Request::new(()),
+            Responder::completing(bare),
+        );
+        let response = future.await.unwrap();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.body(), "custom");
+        assert_eq!(
+            response.headers()["www-authenticate"],
+            "Bearer realm=\"api\", error=\"invalid_token\", \
+             error_description=\"the token has expired\", \
+             resource_metadata=\"https://api.example/meta\""
+        );
         assert_eq!(calls.load(Ordering::SeqCst), 0);
     }
 }

@@ -19,8 +19,11 @@ use crate::token::TokenSource;
 
 use self::future::ResponseFuture;
 
-/// The tower middleware: [`JwtAuthLayer`], [`JwtAuth`] and
-/// [`future::ResponseFuture`].
+/// Applies [`JwtAuth`] to a service, with one route's rules.
+///
+/// Made by [`Authenticator::layer`](crate::Authenticator::layer) or
+/// [`Authenticator::optional`](crate::Authenticator::optional); the
+/// `require_*` methods add the route's rules.
 ///
 /// A request with a valid token goes to the inner service with
 /// [`Claims<C>`](crate::Claims) in its extensions. Any other request gets an
@@ -46,14 +49,9 @@ use self::future::ResponseFuture;
 /// assert_eq!(res.headers()["www-authenticate"], "Bearer");
 /// # Ok(()) }
 /// ```
-///
-/// Applies [`JwtAuth`] to a service, with one route's rules.
-///
-/// Made by [`Authenticator::layer`](crate::Authenticator::layer) or
-/// [`Authenticator::optional`](crate::Authenticator::optional).
 pub struct JwtAuthLayer<C = serde_json::Value, R = DefaultErrorResponse> {
     gate: Gate<C>,
-    responder: R,
+    responder: Responder<R>,
 }
 
 impl<C, R: Clone> Clone for JwtAuthLayer<C, R> {
@@ -78,7 +76,7 @@ impl<C> JwtAuthLayer<C> {
     pub(crate) fn new(gate: Gate<C>) -> Self {
         Self {
             gate,
-            responder: DefaultErrorResponse,
+            responder: Responder::completing(DefaultErrorResponse),
         }
     }
 }
@@ -92,7 +90,9 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// Also requires `scope` (in the `scope` claim, or `scp` when enabled);
-    /// a valid token without it gets 403 `insufficient_scope`. Several calls
+    /// a valid token without it gets 403 `insufficient_scope`.
+    ///
+    /// Several calls
     /// require all of them. On an [`optional`](crate::Authenticator::optional)
     /// layer, a route with scopes, roles or checks still requires a token
     /// (401 without one): anonymous never gets further than a signed-in
@@ -124,7 +124,9 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 
     /// Requires `role` in the authenticator's role claim (default `roles`;
-    /// see [`RoleClaim`] for Keycloak, groups, custom paths). Several calls
+    /// see [`RoleClaim`] for Keycloak, groups, custom paths).
+    ///
+    /// Several calls
     /// require all of them. 403 `insufficient_scope` otherwise.
     #[must_use]
     pub fn require_role(self, role: impl Into<String>) -> Self {
@@ -150,7 +152,9 @@ impl<C, R> JwtAuthLayer<C, R> {
 
     /// Adds a check of your own, run on the verified, typed claims after the
     /// scopes and roles; `Err(Denied)` answers 403 `insufficient_scope`
-    /// (gRPC `PERMISSION_DENIED`). Several checks must all pass.
+    /// (gRPC `PERMISSION_DENIED`).
+    ///
+    /// Several checks must all pass.
     ///
     /// ```
     /// use tower_jwt_auth::{Authenticator, Claims, rules::Denied};
@@ -217,6 +221,7 @@ impl<C, R> JwtAuthLayer<C, R> {
 
     /// Sets this route's DPoP mode (RFC 9449), replacing the one given to
     /// [`AuthenticatorBuilder::dpop`](crate::AuthenticatorBuilder::dpop).
+    ///
     /// Without DPoP settings on the authenticator, a route that allows or
     /// requires DPoP accepts no DPoP request (there is no URL to check
     /// proofs against), and a route that requires it rejects everything.
@@ -235,13 +240,66 @@ impl<C, R> JwtAuthLayer<C, R> {
         self
     }
 
-    /// Replaces the rejection response, e.g. with a JSON body:
-    /// `auth.layer().on_error(|e: &AuthError| my_response(e))`.
+    /// Replaces the rejection response, keeping the challenge headers.
+    ///
+    /// The responder is an [`ErrorResponder`], or a closure given the error
+    /// and the [`RequestHead`] (method, headers, [`Challenge`]); annotate
+    /// its parameters, `|e: &AuthError, head: &RequestHead<'_>|`.
+    ///
+    /// A 401 or 403 it returns without `WWW-Authenticate` gets the route's
+    /// challenge (`resource_metadata` included), and a response without
+    /// `DPoP-Nonce` the nonce when due; headers it sets stay as they are,
+    /// and other statuses get no challenge (see [`ErrorResponder`]).
+    ///
+    /// ```
+    /// use axum::{body::Body, routing::get, Router};
+    /// use http::{header, HeaderValue, Response};
+    /// use tower_jwt_auth::{response::RequestHead, AuthError, Authenticator};
+    ///
+    /// let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
+    /// let json = |e: &AuthError, _: &RequestHead<'_>| {
+    ///     let body = format!(r#"{{"error":"{}"}}"#, e.kind().description());
+    ///     let mut res = Response::new(Body::from(body));
+    ///     *res.status_mut() = e.status();
+    ///     let json = HeaderValue::from_static("application/json");
+    ///     res.headers_mut().insert(header::CONTENT_TYPE, json);
+    ///     res
+    /// };
+    /// // 401s and 403s from `/me` carry the JSON body and `WWW-Authenticate`.
+    /// let me = get(|| async { "hi" }).layer(auth.layer().on_error(json));
+    /// let app: Router = Router::new().route("/me", me);
+    /// # let _ = app;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    ///
+    /// [`Challenge`]: crate::response::Challenge
     #[must_use]
     pub fn on_error<R2>(self, responder: R2) -> JwtAuthLayer<C, R2> {
         JwtAuthLayer {
             gate: self.gate,
-            responder,
+            responder: Responder::completing(responder),
+        }
+    }
+
+    /// Replaces the rejection response and sends it exactly as built.
+    ///
+    /// Unlike with [`on_error`](Self::on_error), the layer adds no
+    /// `WWW-Authenticate` and no `DPoP-Nonce`. The responder then owns RFC 6750
+    /// §3 (a 401 MUST carry `WWW-Authenticate`) and RFC 9449 §9 (the nonce
+    /// of a `use_dpop_nonce`); the [`RequestHead`]'s `challenge` has both
+    /// ([`Challenge::www_authenticate`], [`Challenge::dpop_nonce`]). Prefer
+    /// [`on_error`](Self::on_error).
+    ///
+    /// [`Challenge::www_authenticate`]: crate::response::Challenge::www_authenticate
+    /// [`Challenge::dpop_nonce`]: crate::response::Challenge::dpop_nonce
+    #[must_use]
+    pub fn on_error_raw<R2>(self, responder: R2) -> JwtAuthLayer<C, R2> {
+        JwtAuthLayer {
+            gate: self.gate,
+            responder: Responder {
+                inner: responder,
+                complete: false,
+            },
         }
     }
 }
@@ -314,7 +372,7 @@ where
                 ResponseFuture::inner(self.inner.call(req), nonce)
             }
             Decision::Reject(rejection) => {
-                ResponseFuture::reject(respond(&self.layer.responder, &rejection, &req))
+                ResponseFuture::reject(self.layer.responder.respond(&rejection, &req))
             }
             Decision::Pending(pending) => {
                 // The service made ready by `poll_ready` goes with the
@@ -328,16 +386,43 @@ where
     }
 }
 
-/// The responder's answer to a rejected request.
-fn respond<R: ErrorResponder<ResBody>, B, ResBody>(
-    responder: &R,
-    rejection: &Rejection,
-    req: &Request<B>,
-) -> Response<ResBody> {
-    let head = RequestHead {
-        method: req.method(),
-        headers: req.headers(),
-        challenge: rejection.challenge(),
-    };
-    responder.respond(rejection.error(), &head)
+/// A layer's responder, and whether the layer completes its answers
+/// ([`JwtAuthLayer::on_error`]) or sends them as they are
+/// ([`JwtAuthLayer::on_error_raw`]).
+#[derive(Clone)]
+pub(crate) struct Responder<R> {
+    inner: R,
+    complete: bool,
+}
+
+impl<R> Responder<R> {
+    pub(crate) fn completing(inner: R) -> Self {
+        Self {
+            inner,
+            complete: true,
+        }
+    }
+
+    /// The responder's answer to a rejected request, completed unless raw.
+    pub(crate) fn respond<B, ResBody>(
+        &self,
+        rejection: &Rejection,
+        req: &Request<B>,
+    ) -> Response<ResBody>
+    where
+        R: ErrorResponder<ResBody>,
+    {
+        let head = RequestHead {
+            method: req.method(),
+            headers: req.headers(),
+            challenge: rejection.challenge(),
+        };
+        let mut response = self.inner.respond(rejection.error(), &head);
+        if self.complete {
+            rejection
+                .challenge()
+                .complete(rejection.error(), &mut response);
+        }
+        response
+    }
 }

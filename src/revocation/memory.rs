@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use super::{verdict, BoxFuture, Revocation, RevocationError, TokenRef};
+use super::{verdict, BoxFuture, RefreshSpend, Revocation, RevocationError, TokenRef};
 use crate::clock::{Clock, SystemClock};
 
 /// Default bound on live entries of a [`MemoryRevocation`].
@@ -20,18 +20,18 @@ const DEFAULT_MAX_ENTRIES: usize = 1_000_000;
 /// whenever the map is full), and a write that would exceed `max_entries`
 /// live entries is refused with [`RevocationError::Full`] rather than
 /// evicting a live entry.
-pub(crate) struct ExpiringMap {
-    entries: RwLock<HashMap<String, Entry>>,
+pub(crate) struct ExpiringMap<V = u64> {
+    entries: RwLock<HashMap<String, Entry<V>>>,
     max_entries: usize,
 }
 
 #[derive(Clone, Copy)]
-struct Entry {
-    value: u64,
+struct Entry<V> {
+    value: V,
     expires_at: u64,
 }
 
-impl ExpiringMap {
+impl<V> ExpiringMap<V> {
     pub(crate) fn new(max_entries: usize) -> Self {
         Self {
             entries: RwLock::new(HashMap::new()),
@@ -39,17 +39,73 @@ impl ExpiringMap {
         }
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, HashMap<String, Entry<V>>> {
         // A panic while holding the lock cannot leave an entry half-written
         // (HashMap operations are atomic from our side), so a poisoned lock
         // still holds a consistent map.
         self.entries.read().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, HashMap<String, Entry<V>>> {
         self.entries.write().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Reads the live value under `key` (`None`: absent or expired) and
+    /// lets `f` decide, under one lock, whether to replace it: `f` returns
+    /// the new value (or `None` to leave the entry as it is) and an
+    /// answer. A new value lives until the later of `expires_at` and the
+    /// live entry's expiry.
+    pub(crate) fn update<R>(
+        &self,
+        key: &str,
+        expires_at: u64,
+        now: u64,
+        f: impl FnOnce(Option<&V>) -> (Option<V>, R),
+    ) -> Result<R, RevocationError> {
+        let mut map = self.write();
+        let live = map.get(key).filter(|e| e.expires_at > now);
+        let until = live.map_or(expires_at, |e| e.expires_at.max(expires_at));
+        let (value, answer) = f(live.map(|e| &e.value));
+        if let Some(value) = value {
+            self.make_room(&mut map, key, now)?;
+            map.insert(
+                key.to_owned(),
+                Entry {
+                    value,
+                    expires_at: until,
+                },
+            );
+        }
+        Ok(answer)
+    }
+
+    /// Number of entries held, live or not yet swept.
+    pub(crate) fn len(&self) -> usize {
+        self.read().len()
+    }
+
+    fn make_room(
+        &self,
+        map: &mut HashMap<String, Entry<V>>,
+        key: &str,
+        now: u64,
+    ) -> Result<(), RevocationError> {
+        // Sweeping is O(n): do it when the map is full, and each time it
+        // grows to a power of two (from 4096 on), so that expired entries
+        // never make up more than about half of it and the cost stays
+        // amortized O(1) per write.
+        let len = map.len();
+        if len >= self.max_entries || (len >= 4096 && len.is_power_of_two()) {
+            map.retain(|_, e| e.expires_at > now);
+        }
+        if map.len() >= self.max_entries && !map.contains_key(key) {
+            return Err(RevocationError::Full);
+        }
+        Ok(())
+    }
+}
+
+impl ExpiringMap<u64> {
     /// The live value under `key` at time `now`.
     pub(crate) fn get(&self, key: &str, now: u64) -> Option<u64> {
         self.read()
@@ -94,65 +150,9 @@ impl ExpiringMap {
         map.insert(key.to_owned(), Entry { value, expires_at });
         Ok(())
     }
-
-    /// Moves the counter under `key` from at most `value` to `value + 1`:
-    /// `false` (and no change) when a live entry already holds more than
-    /// `value`; the entry lives until the later of both expiries.
-    pub(crate) fn advance(
-        &self,
-        key: &str,
-        value: u64,
-        expires_at: u64,
-        now: u64,
-    ) -> Result<bool, RevocationError> {
-        let next = value.saturating_add(1);
-        let mut map = self.write();
-        if let Some(e) = map.get_mut(key).filter(|e| e.expires_at > now) {
-            if e.value > value {
-                return Ok(false);
-            }
-            e.value = next;
-            e.expires_at = e.expires_at.max(expires_at);
-            return Ok(true);
-        }
-        self.make_room(&mut map, key, now)?;
-        map.insert(
-            key.to_owned(),
-            Entry {
-                value: next,
-                expires_at,
-            },
-        );
-        Ok(true)
-    }
-
-    /// Number of entries held, live or not yet swept.
-    pub(crate) fn len(&self) -> usize {
-        self.read().len()
-    }
-
-    fn make_room(
-        &self,
-        map: &mut HashMap<String, Entry>,
-        key: &str,
-        now: u64,
-    ) -> Result<(), RevocationError> {
-        // Sweeping is O(n): do it when the map is full, and each time it
-        // grows to a power of two (from 4096 on), so that expired entries
-        // never make up more than about half of it and the cost stays
-        // amortized O(1) per write.
-        let len = map.len();
-        if len >= self.max_entries || (len >= 4096 && len.is_power_of_two()) {
-            map.retain(|_, e| e.expires_at > now);
-        }
-        if map.len() >= self.max_entries && !map.contains_key(key) {
-            return Err(RevocationError::Full);
-        }
-        Ok(())
-    }
 }
 
-impl fmt::Debug for ExpiringMap {
+impl<V> fmt::Debug for ExpiringMap<V> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ExpiringMap")
             .field("len", &self.len())
@@ -161,7 +161,19 @@ impl fmt::Debug for ExpiringMap {
     }
 }
 
-/// An in-memory revocation list for one process. Entries expire with the
+/// A session's refresh entry: the next generation to spend, and the
+/// exchange that spent the one before it.
+struct RefreshMark {
+    next: u64,
+    spent_at: u64,
+    jti: Box<str>,
+    attempt: u64,
+    confirmed: bool,
+}
+
+/// An in-memory revocation list for one process.
+///
+/// Entries expire with the
 /// tokens they revoke (plus a grace that covers the verifier's leeway,
 /// 5 minutes by default), so memory is bounded by the tokens revoked within
 /// one token lifetime; beyond `max_entries` live entries of one kind
@@ -196,8 +208,9 @@ struct MemoryInner {
     jti: ExpiringMap,
     sid: ExpiringMap,
     sub: ExpiringMap,
-    /// Per session, the next refresh generation to spend.
-    refresh: ExpiringMap,
+    /// Per session, the next refresh generation to spend and the spend of
+    /// the one before it.
+    refresh: ExpiringMap<RefreshMark>,
     max_entries: usize,
     clock: Arc<dyn Clock>,
     grace: u64,
@@ -326,15 +339,65 @@ impl Revocation for MemoryRevocation {
 
     fn spend_refresh<'a>(
         &'a self,
-        sid: &'a str,
-        generation: u64,
-        expires_at: u64,
+        spend: &'a RefreshSpend<'a>,
     ) -> BoxFuture<'a, Result<bool, RevocationError>> {
         let now = self.inner.clock.now();
+        let next = spend.generation.saturating_add(1);
         let r = self
             .inner
             .refresh
-            .advance(sid, generation, self.until(expires_at), now);
+            .update(spend.sid, self.until(spend.expires_at), now, |mark| {
+                let mut spent_at = spend.now;
+                if let Some(m) = mark.filter(|m| m.next > spend.generation) {
+                    let same_token = m.next == next && *m.jti == *spend.jti;
+                    if same_token && m.attempt == spend.attempt {
+                        return (None, true);
+                    }
+                    let retry = same_token
+                        && !m.confirmed
+                        && spend.now < m.spent_at.saturating_add(spend.retry_grace);
+                    if !retry {
+                        return (None, false);
+                    }
+                    spent_at = m.spent_at;
+                }
+                let mark = RefreshMark {
+                    next,
+                    spent_at,
+                    jti: spend.jti.into(),
+                    attempt: spend.attempt,
+                    confirmed: false,
+                };
+                (Some(mark), true)
+            });
+        Box::pin(async move { r })
+    }
+
+    fn confirm_refresh<'a>(
+        &'a self,
+        spend: &'a RefreshSpend<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        let now = self.inner.clock.now();
+        let next = spend.generation.saturating_add(1);
+        let r = self
+            .inner
+            .refresh
+            .update(
+                spend.sid,
+                self.until(spend.expires_at),
+                now,
+                |mark| match mark {
+                    Some(m) if m.next == next && m.attempt == spend.attempt => {
+                        let confirmed = (!m.confirmed).then(|| RefreshMark {
+                            jti: m.jti.clone(),
+                            confirmed: true,
+                            ..*m
+                        });
+                        (confirmed, true)
+                    }
+                    _ => (None, false),
+                },
+            );
         Box::pin(async move { r })
     }
 

@@ -97,6 +97,33 @@ fn numeric_date(v: &Value) -> Option<u64> {
         .or_else(|| v.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64))
 }
 
+/// One refresh exchange's spend of a refresh token.
+///
+/// What [`Revocation::spend_refresh`] and [`Revocation::confirm_refresh`]
+/// take. Built by the [`TokenIssuer`](crate::issue::TokenIssuer); holds no
+/// token, only its identifiers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefreshSpend<'a> {
+    /// The session (`sid`) the token belongs to.
+    pub sid: &'a str,
+    /// The token's generation in its session (its `refresh_gen`).
+    pub generation: u64,
+    /// The token's `jti`: only the same token can retry an exchange.
+    pub jti: &'a str,
+    /// A random number naming this exchange, which its confirmation
+    /// repeats.
+    pub attempt: u64,
+    /// The time of the spend, in seconds since the epoch (the issuer's
+    /// clock).
+    pub now: u64,
+    /// How long, in seconds from the first spend, an unconfirmed spend may
+    /// be taken over by a retry of the same token (0: never).
+    pub retry_grace: u64,
+    /// The token's `exp`: the spend is remembered until then (plus the
+    /// store's grace).
+    pub expires_at: u64,
+}
+
 /// Why a revocation store could not answer or record.
 #[non_exhaustive]
 #[derive(Debug)]
@@ -147,14 +174,19 @@ pub trait Revocation: Send + Sync + fmt::Debug + 'static {
 
     /// The same answer without waiting, when the store has it at hand (an
     /// in-memory store always; a shared store from its short local cache).
-    /// `None` means "ask [`is_revoked`](Self::is_revoked)". The default
+    ///
+    /// `None` means "ask [`is_revoked`](Self::is_revoked)".
+    ///
+    /// The default
     /// never has it at hand.
     fn is_revoked_now(&self, token: &TokenRef<'_>) -> Option<Result<bool, RevocationError>> {
         let _ = token;
         None
     }
 
-    /// Revokes the token whose `jti` is `jti`, until `expires_at`. Returns
+    /// Revokes the token whose `jti` is `jti`, until `expires_at`.
+    ///
+    /// Returns
     /// `true` when this call revoked it and `false` when it already was
     /// revoked: atomically, so that of two concurrent calls exactly one
     /// gets `true` (refresh rotation spends a token this way).
@@ -167,31 +199,72 @@ pub trait Revocation: Send + Sync + fmt::Debug + 'static {
         expires_at: u64,
     ) -> BoxFuture<'a, Result<bool, RevocationError>>;
 
-    /// Spends the refresh token of generation `generation` in the session
-    /// `sid` (refresh rotation), until `expires_at` (that token's `exp`).
-    /// Returns `true` when this call spent it and `false` when it, or a
-    /// later generation of the session, was already spent: atomically, as
-    /// [`revoke_token`](Self::revoke_token). A store keeps one entry per
-    /// session however often it refreshes (the next generation to spend),
-    /// so that one client refreshing in a loop cannot fill the list.
+    /// Spends a refresh token for one exchange (refresh rotation).
+    ///
+    /// The token is the one of generation `spend.generation` in the
+    /// session `spend.sid`, spent until `spend.expires_at` (that token's
+    /// `exp`). Returns `true` when
+    /// this exchange now holds the spend and may issue the next pair, and
+    /// `false` for reuse. Atomic, as [`revoke_token`](Self::revoke_token):
+    /// of concurrent calls naming different attempts, at most one holds
+    /// the spend at a time.
+    ///
+    /// `true` when:
+    /// - neither this generation nor a later one of the session was spent
+    ///   (the spend is recorded: the next generation to spend, the time
+    ///   `spend.now`, the token's `jti` and `spend.attempt`, unconfirmed);
+    /// - or this attempt already recorded it (a command retried after a
+    ///   broken connection keeps its answer);
+    /// - or the same token (same `jti`) was spent by another exchange that
+    ///   was never [confirmed](Self::confirm_refresh), less than
+    ///   `spend.retry_grace` seconds before `spend.now`, and no later
+    ///   generation was spent since: that exchange failed (or is still
+    ///   running) and this is the client's retry, which takes the spend
+    ///   over (keeping the first spend's time). The exchange taken over
+    ///   can no longer be confirmed.
+    ///
+    /// A store keeps one entry per session however often it refreshes, so
+    /// that one client refreshing in a loop cannot fill the list.
     ///
     /// The default spends an entry per token through
     /// [`revoke_token`](Self::revoke_token) (a key `sid#generation`, which
-    /// no `jti` of this crate's tokens can equal): correct, but one entry
-    /// per refresh; stores with a capacity override it.
+    /// no `jti` of this crate's tokens can equal) and has no retry grace:
+    /// any second presentation is reuse, so a failed exchange's retry
+    /// revokes the session. The crate's stores override it.
+    ///
+    /// # Errors
+    /// [`RevocationError`] when the store cannot record it (it may have
+    /// recorded it all the same: the reply was lost).
+    fn spend_refresh<'a>(
+        &'a self,
+        spend: &'a RefreshSpend<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let key = format!("{}#{}", spend.sid, spend.generation);
+            self.revoke_token(&key, spend.expires_at).await
+        })
+    }
+
+    /// Confirms the spend recorded by `spend`, closing it to retries.
+    ///
+    /// Called by an exchange ([`spend_refresh`](Self::spend_refresh)) once
+    /// it has its new pair and is about to return it: from then on no other exchange can take the spend over, and any further
+    /// presentation of the token is reuse. Returns `true` when this attempt
+    /// still held the spend (or had confirmed it already), `false` when
+    /// another exchange took it over or a later generation was spent (this
+    /// exchange must not return its pair).
+    ///
+    /// The default confirms nothing and returns `true` (its spends cannot
+    /// be taken over).
     ///
     /// # Errors
     /// [`RevocationError`] when the store cannot record it.
-    fn spend_refresh<'a>(
+    fn confirm_refresh<'a>(
         &'a self,
-        sid: &'a str,
-        generation: u64,
-        expires_at: u64,
+        spend: &'a RefreshSpend<'a>,
     ) -> BoxFuture<'a, Result<bool, RevocationError>> {
-        Box::pin(async move {
-            let key = format!("{sid}#{generation}");
-            self.revoke_token(&key, expires_at).await
-        })
+        let _ = spend;
+        Box::pin(async { Ok(true) })
     }
 
     /// Revokes every token whose `sid` is `sid` (one login session and all
@@ -207,7 +280,9 @@ pub trait Revocation: Send + Sync + fmt::Debug + 'static {
 
     /// Revokes every token of `sub` issued before `issued_before` (tokens
     /// whose `iat` is smaller), until `expires_at` (the latest `exp` such a
-    /// token can have). A later cut-off replaces an earlier one, never the
+    /// token can have).
+    ///
+    /// A later cut-off replaces an earlier one, never the
     /// reverse.
     ///
     /// # Errors

@@ -22,7 +22,9 @@ use super::TestIssuer;
 /// `test-util` and `remote`): a JWK Set at [`jwks_url`](Self::jwks_url) and
 /// an OpenID Connect discovery document under [`issuer`](Self::issuer), on
 /// 127.0.0.1 and a free port, plain HTTP (which the remote key source allows
-/// to loopback only). Publish keys, rotate them, or make the endpoints fail,
+/// to loopback only).
+///
+/// Publish keys, rotate them, or make the endpoints fail,
 /// while your authenticator runs.
 ///
 /// ```
@@ -128,6 +130,7 @@ impl JwksServer {
 
     /// The base URL, `http://127.0.0.1:<port>`: the OIDC issuer, whose
     /// discovery document is at `<issuer>/.well-known/openid-configuration`.
+    ///
     /// Give it to [`TestIssuer::with_issuer`] so its tokens carry this `iss`.
     #[must_use]
     pub fn issuer(&self) -> String {

@@ -204,6 +204,7 @@ impl TestIssuer {
 
     /// The clock its tokens' `iat`/`exp`/`nbf` are computed from, and that
     /// its authenticator checks them with (default: the system clock).
+    ///
     /// Pass an `Arc<FixedClock>` you keep a clone of, to move time.
     #[must_use]
     pub fn with_clock(mut self, clock: impl Clock) -> Self {
@@ -280,7 +281,9 @@ impl TestIssuer {
     }
 
     /// An [`Authenticator`] builder that accepts this issuer's tokens: its
-    /// key, its issuer and audience required, its clock. Add rules, or
+    /// key, its issuer and audience required, its clock.
+    ///
+    /// Add rules, or
     /// `.claims::<T>()`, then `build()`.
     #[must_use]
     pub fn authenticator(&self) -> AuthenticatorBuilder<Value> {
@@ -291,7 +294,9 @@ impl TestIssuer {
             .clock(Arc::clone(&self.clock))
     }
 
-    /// A token to customise, then [`sign`](TokenBuilder::sign). It starts
+    /// A token to customise, then [`sign`](TokenBuilder::sign).
+    ///
+    /// It starts
     /// valid: `iss`, `aud`, `sub` ([`TEST_SUBJECT`]), `iat` now, `exp` in
     /// [`TEST_TOKEN_LIFETIME`].
     pub fn token(&self) -> TokenBuilder<'_> {

@@ -107,9 +107,13 @@ impl Clone for Issuers {
     }
 }
 
-/// The core: [`Verifier`] turns a token into [`Claims`] or an [`AuthError`].
-/// It knows nothing of HTTP or tower; the [`Gate`](crate::Gate) calls it for
-/// every request, and code without a request (jobs, tests) calls it directly.
+/// Verifies tokens against keys and rules; cheap to clone (an `Arc`).
+///
+/// Built by [`Authenticator::builder`](crate::Authenticator::builder) and
+/// reached with [`Authenticator::verifier`](crate::Authenticator::verifier).
+/// A verifier turns a token into [`Claims`] or an [`AuthError`]. It knows
+/// nothing of HTTP or tower; the [`Gate`](crate::Gate) calls it for every
+/// request, and code without a request (jobs, tests) calls it directly.
 ///
 /// Order of checks (cheapest and most telling first; no crypto runs on a
 /// token whose header is already unacceptable):
@@ -144,11 +148,6 @@ impl Clone for Issuers {
 ///
 /// `jku`, `x5u`, `jwk` and `x5c` headers are ignored: keys come only from
 /// configuration, never from the token (RFC 8725 §3.10).
-///
-/// Verifies tokens against keys and rules; cheap to clone (an `Arc`).
-///
-/// Built by [`Authenticator::builder`](crate::Authenticator::builder) and
-/// reached with [`Authenticator::verifier`](crate::Authenticator::verifier).
 pub struct Verifier<C = Value> {
     issuers: Issuers,
     decode: Decode<C>,
@@ -420,7 +419,9 @@ impl<C> Verifier<C> {
 }
 
 impl<C: Send + Sync + 'static> Verifier<C> {
-    /// Verifies `token` with the authenticator's rules. It never waits: a
+    /// Verifies `token` with the authenticator's rules.
+    ///
+    /// It never waits: a
     /// token whose `kid` is not (yet) in a remote key set is rejected now
     /// (and starts a refetch, within the cooldown, for the next call), and a
     /// revocation list that must be asked over the network (Redis) without
@@ -442,7 +443,9 @@ impl<C: Send + Sync + 'static> Verifier<C> {
     /// Verifies `token` with the authenticator's rules; when its `kid` is not
     /// in a remote key set, waits (at most the fetch timeout) for the one
     /// refetch that all concurrent requests share, then verifies again; and
-    /// waits for a revocation list that must be asked over the network. A
+    /// waits for a revocation list that must be asked over the network.
+    ///
+    /// A
     /// known `kid` never waits on the network.
     ///
     /// # Errors

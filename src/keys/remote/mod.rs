@@ -187,6 +187,7 @@ impl RemoteOptions {
 
     /// When the first fetch fails, build anyway: requests get 503 until a
     /// fetch succeeds (default false: `build_async` returns the error).
+    ///
     /// A misconfiguration (an insecure URL, a discovery `issuer` that
     /// differs) still fails the build.
     #[must_use]
@@ -198,7 +199,9 @@ impl RemoteOptions {
     /// Trust and transport of the fetches: extra or replaced root
     /// certificates (a private CA), a client certificate (mutual TLS), a
     /// proxy, or the application's own `reqwest::Client` (default: the
-    /// public roots and the environment's proxy). Host names and
+    /// public roots and the environment's proxy).
+    ///
+    /// Host names and
     /// certificates are always checked.
     #[must_use]
     pub fn http_client(mut self, http: crate::http_client::HttpClientOptions) -> Self {
@@ -206,7 +209,9 @@ impl RemoteOptions {
         self
     }
 
-    /// DANGER: allows plain `http` URLs to any host. Keys fetched over
+    /// DANGER: allows plain `http` URLs to any host.
+    ///
+    /// Keys fetched over
     /// plain HTTP across a network are whatever an attacker on the path
     /// wants. Loopback URLs (`127.0.0.0/8`, `::1`, `localhost`) are always
     /// allowed.

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::{keys_of, verdict, BoxFuture, Revocation, RevocationError, TokenRef};
+use super::{keys_of, verdict, BoxFuture, RefreshSpend, Revocation, RevocationError, TokenRef};
 use crate::clock::{Clock, SystemClock};
 
 mod store;
@@ -143,7 +143,9 @@ impl fmt::Debug for RedisRevocationBuilder {
 
 impl RedisRevocationBuilder {
     /// How long this process trusts an answer from Redis (default 1 s;
-    /// `Duration::ZERO` asks Redis on every check). This is the staleness
+    /// `Duration::ZERO` asks Redis on every check).
+    ///
+    /// This is the staleness
     /// bound for revocations made by other instances.
     #[must_use]
     pub fn local_cache(mut self, ttl: Duration) -> Self {
@@ -168,7 +170,9 @@ impl RedisRevocationBuilder {
     }
 
     /// DANGER: while Redis is unreachable, treat every token as not revoked
-    /// (accept revoked tokens) instead of failing with 503. Each outage is
+    /// (accept revoked tokens) instead of failing with 503.
+    ///
+    /// Each outage is
     /// logged as a `tracing` warning. Revoking still fails during an outage.
     #[must_use]
     pub fn danger_fail_open(mut self) -> Self {
@@ -380,6 +384,27 @@ impl Revocation for RedisRevocation {
             let fresh = self.inner.store.insert_if_absent(&key, ttl).await?;
             self.mark_revoked(0, jti, 0);
             Ok(fresh)
+        })
+    }
+
+    fn spend_refresh<'a>(
+        &'a self,
+        spend: &'a RefreshSpend<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let key = format!("refresh:{}", spend.sid);
+            let ttl = self.ttl(spend.expires_at);
+            self.inner.store.spend_refresh(&key, spend, ttl).await
+        })
+    }
+
+    fn confirm_refresh<'a>(
+        &'a self,
+        spend: &'a RefreshSpend<'a>,
+    ) -> BoxFuture<'a, Result<bool, RevocationError>> {
+        Box::pin(async move {
+            let key = format!("refresh:{}", spend.sid);
+            self.inner.store.confirm_refresh(&key, spend).await
         })
     }
 

@@ -30,7 +30,9 @@ fn ttl_secs(ttl: Duration) -> u64 {
 
 /// A Redis connection (the `redis` crate's auto-reconnecting
 /// `ConnectionManager`) with a key prefix and a timeout on every operation,
-/// offering the few atomic operations expiring sets need. Cheap to clone:
+/// offering the few atomic operations expiring sets need.
+///
+/// Cheap to clone:
 /// clones share the connection.
 ///
 /// [`RedisRevocation`](super::RedisRevocation) is built on it; other features that need a set
@@ -175,7 +177,9 @@ impl RedisStoreBuilder {
     }
 
     /// The store (key prefix `tower-jwt-auth:`, 1 s timeout; change them on
-    /// the store). Must be called within a Tokio runtime (the connection
+    /// the store).
+    ///
+    /// Must be called within a Tokio runtime (the connection
     /// runs on it). Connecting is lazy.
     ///
     /// # Errors
@@ -347,7 +351,9 @@ fn install_crypto_provider() {
 impl RedisStore {
     /// A store for `url` (`redis://HOST:PORT[/DB]`, or `rediss://` for TLS
     /// trusting the public roots), with the key prefix `tower-jwt-auth:`
-    /// and a 1 s timeout per operation. Must be called within a Tokio
+    /// and a 1 s timeout per operation.
+    ///
+    /// Must be called within a Tokio
     /// runtime (the connection runs on it). [`builder`](Self::builder)
     /// configures the trusted CAs.
     ///
@@ -370,7 +376,9 @@ impl RedisStore {
 
     /// A builder for a store on a Redis Cluster, reached through the seed
     /// nodes `urls` (`redis://HOST:PORT` each, or `rediss://` each; the
-    /// client discovers the other nodes). Build it with
+    /// client discovers the other nodes).
+    ///
+    /// Build it with
     /// [`RedisStoreBuilder::build`]; connecting is lazy.
     ///
     /// **Keys are spread over the cluster, not pinned to one slot.** Every
@@ -454,7 +462,9 @@ impl RedisStore {
     }
 
     /// Sets `key` (prefixed) unless it exists, for `ttl`, atomically; `true`
-    /// when this call set it. The `ttl` is at least one second; beyond ten
+    /// when this call set it.
+    ///
+    /// The `ttl` is at least one second; beyond ten
     /// years (more than Redis's expiries safely hold) the entry never
     /// expires.
     ///
@@ -545,6 +555,104 @@ return 1",
             })
             .await?;
         Ok(())
+    }
+
+    /// Spends a refresh token in the session entry `key` (prefixed), as
+    /// [`Revocation::spend_refresh`](crate::revocation::Revocation::spend_refresh)
+    /// says, atomically (a Lua script) and idempotently for one attempt.
+    /// The entry holds `next|spent_at|<p or d><attempt>|jti` (`p`: pending,
+    /// `d`: confirmed) and keeps the longer of its TTL and `ttl`.
+    pub(super) async fn spend_refresh(
+        &self,
+        key: &str,
+        spend: &crate::revocation::RefreshSpend<'_>,
+        ttl: Duration,
+    ) -> Result<bool, RevocationError> {
+        static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+        let script = SCRIPT.get_or_init(|| {
+            redis::Script::new(
+                r"local at = ARGV[3]
+local cur = redis.call('GET', KEYS[1])
+if cur then
+  local n, sat, st, att, jti = string.match(cur, '^(%d+)|(%d+)|([pd])(%d+)|(.*)$')
+  if not n then return 0 end
+  if tonumber(n) > tonumber(ARGV[1]) then
+    if n ~= ARGV[2] or jti ~= ARGV[6] then return 0 end
+    if att == ARGV[5] then return 1 end
+    if st ~= 'p' or tonumber(ARGV[3]) >= tonumber(sat) + tonumber(ARGV[4]) then return 0 end
+    at = sat
+  end
+end
+local v = ARGV[2] .. '|' .. at .. '|p' .. ARGV[5] .. '|' .. ARGV[6]
+local ttl = tonumber(ARGV[7])
+local left = redis.call('TTL', KEYS[1])
+if left == -1 then
+  ttl = 0
+elseif ttl ~= 0 and left > ttl then
+  ttl = left
+end
+if ttl == 0 then
+  redis.call('SET', KEYS[1], v)
+else
+  redis.call('SET', KEYS[1], v, 'EX', ttl)
+end
+return 1",
+            )
+        });
+        let mut inv = script.key(self.key(key));
+        inv.arg(spend.generation)
+            .arg(spend.generation.saturating_add(1))
+            .arg(spend.now)
+            .arg(spend.retry_grace)
+            .arg(spend.attempt)
+            .arg(spend.jti)
+            .arg(ttl_secs(ttl));
+        let inv = &inv;
+        let spent: i64 = self
+            .run("spend", |mut conn| async move {
+                inv.invoke_async(&mut conn).await
+            })
+            .await?;
+        Ok(spent == 1)
+    }
+
+    /// Confirms the spend `spend` made in the session entry `key`
+    /// (prefixed): `true` when its attempt still holds it (now confirmed,
+    /// or confirmed already: idempotent); the TTL is kept.
+    pub(super) async fn confirm_refresh(
+        &self,
+        key: &str,
+        spend: &crate::revocation::RefreshSpend<'_>,
+    ) -> Result<bool, RevocationError> {
+        static SCRIPT: std::sync::OnceLock<redis::Script> = std::sync::OnceLock::new();
+        let script = SCRIPT.get_or_init(|| {
+            redis::Script::new(
+                r"local cur = redis.call('GET', KEYS[1])
+if not cur then return 0 end
+local n, sat, st, att, jti = string.match(cur, '^(%d+)|(%d+)|([pd])(%d+)|(.*)$')
+if n ~= ARGV[1] or att ~= ARGV[2] then return 0 end
+if st == 'p' then
+  local v = n .. '|' .. sat .. '|d' .. att .. '|' .. jti
+  local left = redis.call('PTTL', KEYS[1])
+  if left > 0 then
+    redis.call('SET', KEYS[1], v, 'PX', left)
+  else
+    redis.call('SET', KEYS[1], v)
+  end
+end
+return 1",
+            )
+        });
+        let mut inv = script.key(self.key(key));
+        inv.arg(spend.generation.saturating_add(1))
+            .arg(spend.attempt);
+        let inv = &inv;
+        let confirmed: i64 = self
+            .run("confirm", |mut conn| async move {
+                inv.invoke_async(&mut conn).await
+            })
+            .await?;
+        Ok(confirmed == 1)
     }
 
     /// The numbers stored under `keys` (prefixed), `None` where absent or not
