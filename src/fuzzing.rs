@@ -74,5 +74,9 @@ pub fn introspection_metadata(
     allow_http: bool,
 ) -> Option<Result<String, FetchErrorKind>> {
     let endpoint = crate::introspection::read_metadata(document, issuer, allow_http)?;
-    Some(endpoint.map(|url| url.to_string()).map_err(|e| e.kind().clone()))
+    Some(
+        endpoint
+            .map(|url| url.to_string())
+            .map_err(|e| e.kind().clone()),
+    )
 }

@@ -58,17 +58,24 @@ fn check(gate: &Gate, method: &Method, k: usize, proof: &[u8]) -> bool {
             // Every refusal renders (WWW-Authenticate with `algs`, nonce).
             let e = rejection.error();
             let _ = e.to_string();
-            assert!(!rejection.challenge().www_authenticate(e).is_empty(), "{e:?}");
+            assert!(
+                !rejection.challenge().www_authenticate(e).is_empty(),
+                "{e:?}"
+            );
             let _ = rejection.to_response::<()>(method, &http::HeaderMap::new());
             false
         }
-        Decision::Pending(_) => panic!("no decision waits: no remote keys, the store answers at once"),
+        Decision::Pending(_) => {
+            panic!("no decision waits: no remote keys, the store answers at once")
+        }
     }
 }
 
 fn base64_decode(s: &str) -> Option<Vec<u8>> {
     use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(s).ok()
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(s)
+        .ok()
 }
 
 fuzz_target!(|data: &[u8]| {
@@ -93,13 +100,25 @@ fuzz_target!(|data: &[u8]| {
             let mut parts = rest.splitn(2, |&b| b == SEP);
             let header = parts.next().unwrap_or_default();
             let payload = parts.next().unwrap_or_default();
-            let method = if mode & 0x40 != 0 { Method::POST } else { Method::GET };
+            let method = if mode & 0x40 != 0 {
+                Method::POST
+            } else {
+                Method::GET
+            };
             let (gate, nonce) = if mode & 0x80 != 0 {
                 (&*DPOP_NONCE_GATE, Some(dpop_nonce()))
             } else {
                 (&*DPOP_GATE, None)
             };
-            let proof = dpop_proof(k, header, payload, mode & 0x10 != 0, mode & 0x20 != 0, &method, nonce);
+            let proof = dpop_proof(
+                k,
+                header,
+                payload,
+                mode & 0x10 != 0,
+                mode & 0x20 != 0,
+                &method,
+                nonce,
+            );
             if m == 2 {
                 check(gate, &method, k, proof.as_bytes());
             } else {

@@ -94,7 +94,10 @@ fn check<C: Send + Sync + 'static>(
     body: &[u8],
     accepted: impl Fn(&C),
 ) {
-    assert_eq!(introspection_answer(auth, TOKEN, br#"{"active":false}"#), Some(false));
+    assert_eq!(
+        introspection_answer(auth, TOKEN, br#"{"active":false}"#),
+        Some(false)
+    );
     let read = introspection_answer(auth, TOKEN, body);
     match decide(gate) {
         Decision::Accept(a) => {
@@ -122,7 +125,12 @@ fn check<C: Send + Sync + 'static>(
 fn check_both(body: &[u8]) {
     check(&AUTH_A, &GATE_A, body, |_| {});
     check(&AUTH_B, &GATE_B, body, |c: &TypedClaims| {
-        assert!(c.scope.as_deref().unwrap_or("").split(' ').any(|s| s == "admin"));
+        assert!(c
+            .scope
+            .as_deref()
+            .unwrap_or("")
+            .split(' ')
+            .any(|s| s == "admin"));
     });
 }
 

@@ -26,7 +26,12 @@ use tower_jwt_auth::rules::SpiffeIds;
 use tower_jwt_auth::{clock::FixedClock, Authenticator};
 use tower_jwt_auth_fuzz::{spiffe_bundle, structured_jwk, svid, NOW, SVID_AUD};
 
-const ALGS: [Algorithm; 4] = [Algorithm::ES256, Algorithm::ES384, Algorithm::RS256, Algorithm::PS256];
+const ALGS: [Algorithm; 4] = [
+    Algorithm::ES256,
+    Algorithm::ES384,
+    Algorithm::RS256,
+    Algorithm::PS256,
+];
 
 /// JWT-SVIDs of every fixture key, and plain tokens: verified with each
 /// imported bundle.
@@ -78,7 +83,11 @@ fn with_bundle(json: &str) {
                 "a secret key from a bundle: {key:?}"
             );
         }
-        if let Ok(auth) = Authenticator::builder().key_set(set).clock(FixedClock::new(NOW)).build() {
+        if let Ok(auth) = Authenticator::builder()
+            .key_set(set)
+            .clock(FixedClock::new(NOW))
+            .build()
+        {
             for token in TOKENS.iter() {
                 let _ = auth.verifier().verify(token);
             }
@@ -117,9 +126,14 @@ fn with_id(id: &str, alg: Algorithm) {
             assert!(!id.contains(['?', '#']), "{id}");
             let segments = path.strip_prefix('/').expect("a path");
             for segment in segments.split('/') {
-                assert!(!segment.is_empty() && segment != "." && segment != "..", "{id}");
                 assert!(
-                    segment.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')),
+                    !segment.is_empty() && segment != "." && segment != "..",
+                    "{id}"
+                );
+                assert!(
+                    segment
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_')),
                     "{id}"
                 );
             }
@@ -149,7 +163,10 @@ fuzz_target!(|data: &[u8]| {
             set["spiffe_sequence"] = 7.into();
             with_bundle(&set.to_string());
         }
-        2 => with_id(&String::from_utf8_lossy(rest), ALGS[usize::from(mode >> 2) & 3]),
+        2 => with_id(
+            &String::from_utf8_lossy(rest),
+            ALGS[usize::from(mode >> 2) & 3],
+        ),
         _ => with_builder(&String::from_utf8_lossy(rest)),
     }
 });

@@ -33,7 +33,8 @@ const PATTERNS: [&str; 3] = [
 
 fn valid_tenant(t: &str) -> bool {
     !t.is_empty()
-        && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+        && t.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         && !t.starts_with('.')
         && !t.ends_with('.')
         && !t.contains("..")
@@ -44,14 +45,16 @@ fn is_loopback_http(url: &Url) -> bool {
         && url.host_str().is_some_and(|h| {
             let h = h.trim_start_matches('[').trim_end_matches(']');
             h.eq_ignore_ascii_case("localhost")
-                || h.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+                || h.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
         })
 }
 
 fn check_url(text: &str, allow_http: bool) {
     let url = Url::parse(text).expect("the library's URL parses");
     assert!(
-        url.scheme() == "https" || (url.scheme() == "http" && (allow_http || is_loopback_http(&url))),
+        url.scheme() == "https"
+            || (url.scheme() == "http" && (allow_http || is_loopback_http(&url))),
         "{text}"
     );
 }
@@ -78,7 +81,11 @@ fn check(p: usize, iss: &str, document: &[u8], allow_http: bool) {
             }
             1 => {
                 let host = discovery.host_str().expect("host");
-                assert_eq!(host, format!("{}.idp.example", found.tenant.to_ascii_lowercase()), "{found:?}");
+                assert_eq!(
+                    host,
+                    format!("{}.idp.example", found.tenant.to_ascii_lowercase()),
+                    "{found:?}"
+                );
                 assert_eq!(discovery.path(), "/.well-known/openid-configuration");
             }
             _ => {
@@ -114,14 +121,19 @@ fn check(p: usize, iss: &str, document: &[u8], allow_http: bool) {
     }
 
     // The same document naming an introspection endpoint.
-    let issuer = found.as_ref().map_or("https://login.example/t-1/v2.0", |f| &f.issuer);
+    let issuer = found
+        .as_ref()
+        .map_or("https://login.example/t-1/v2.0", |f| &f.issuer);
     if let Some(endpoint) = introspection_metadata(issuer, document, allow_http) {
         let doc = doc.as_ref().expect("a document that counts is JSON");
         assert_eq!(doc["issuer"].as_str(), Some(issuer));
         match endpoint {
             Ok(url) => check_url(&url, allow_http),
             Err(kind) => assert!(
-                matches!(kind, FetchErrorKind::InvalidUrl | FetchErrorKind::InsecureUrl),
+                matches!(
+                    kind,
+                    FetchErrorKind::InvalidUrl | FetchErrorKind::InsecureUrl
+                ),
                 "{kind:?}"
             ),
         }

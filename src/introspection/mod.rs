@@ -11,9 +11,9 @@ use std::time::Duration;
 use crate::cache::DEFAULT_CAPACITY;
 use crate::http_client::HttpClientOptions;
 
-pub(crate) use client::{Answer, Introspector};
 #[cfg(fuzzing)]
 pub(crate) use client::read_metadata;
+pub(crate) use client::{Answer, Introspector};
 
 /// Opaque access tokens checked by asking the authorization server (RFC
 /// 7662 token introspection; feature `remote`), given to

@@ -15,8 +15,8 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
 use serde_json::json;
 use tower_jwt_auth_fuzz::{
-    b64, valid_tokens, AUTH_ALL, EC256_PUBLIC, EC384_PUBLIC, ED_PUBLIC, JWKS, NOW,
-    decide_route, RSA_PUBLIC, SECRET, SEP,
+    b64, decide_route, valid_tokens, AUTH_ALL, EC256_PUBLIC, EC384_PUBLIC, ED_PUBLIC, JWKS, NOW,
+    RSA_PUBLIC, SECRET, SEP,
 };
 
 fn write(dir: &Path, name: &str, bytes: impl AsRef<[u8]>) {
@@ -62,179 +62,178 @@ fn main() {
     let tokens = valid_tokens();
     let hs = &tokens[0];
     if want("verify_token") {
-    let d = dir(&root, "verify_token");
-    for (i, t) in tokens.iter().enumerate() {
-        // The last two are for the strict authenticator, the rest for AUTH_ALL.
-        if i + 2 < tokens.len() {
-            AUTH_ALL.verifier().verify(t).expect("valid seed token");
-        } else {
-            decide_route(t).expect("valid strict seed token");
+        let d = dir(&root, "verify_token");
+        for (i, t) in tokens.iter().enumerate() {
+            // The last two are for the strict authenticator, the rest for AUTH_ALL.
+            if i + 2 < tokens.len() {
+                AUTH_ALL.verifier().verify(t).expect("valid seed token");
+            } else {
+                decide_route(t).expect("valid strict seed token");
+            }
+            write(&d, &format!("valid-{i:02}"), t);
         }
-        write(&d, &format!("valid-{i:02}"), t);
-    }
-    let segs: Vec<Vec<u8>> = hs
-        .split('.')
-        .map(|s| URL_SAFE_NO_PAD.decode(s).expect("segment"))
-        .collect();
-    write(
-        &d,
-        "parts-valid-hs256",
-        with_mode(1, cat(&[&segs[0], &segs[1], &segs[2]])),
-    );
-    write(
-        &d,
-        "parts-jwe",
-        with_mode(
-            1,
-            cat(&[
-                br#"{"alg":"dir","enc":"A128GCM"}"#,
-                b"",
-                b"iv",
-                b"ct",
-                b"tag",
-            ]),
-        ),
-    );
-    write(
-        &d,
-        "parts-none",
-        with_mode(1, cat(&[br#"{"alg":"none"}"#, claims.as_bytes(), b""])),
-    );
-    let headers: [(u8, &str); 8] = [
-        (0, r#"{"alg":"HS256","typ":"JWT"}"#),
-        (1, r#"{"alg":"HS384"}"#),
-        (2, r#"{"alg":"HS512","kid":"nope"}"#),
-        (3, r#"{"alg":"EdDSA","kid":"ed-1"}"#),
-        (4, r#"{"alg":"HS256","crit":["exp"]}"#),
-        (5, r#"{"alg":"ES256","kid":"ec256-1"}"#),
-        (6, r#"{"alg":"RS256","kid":"rsa-1","b64":true}"#),
-        (7, r#"{"alg":"EdDSA"}"#),
-    ];
-    for (sel, header) in headers {
-        let mode = 2 | (sel << 2);
+        let segs: Vec<Vec<u8>> = hs
+            .split('.')
+            .map(|s| URL_SAFE_NO_PAD.decode(s).expect("segment"))
+            .collect();
         write(
             &d,
-            &format!("signed-{sel}"),
-            with_mode(mode, cat(&[header.as_bytes(), claims.as_bytes()])),
+            "parts-valid-hs256",
+            with_mode(1, cat(&[&segs[0], &segs[1], &segs[2]])),
         );
-        let mode = 3 | (sel << 2);
-        let mut rest = vec![0, 7 * sel, 1 << (sel % 6)];
-        rest.extend(cat(&[header.as_bytes(), claims.as_bytes()]));
-        write(&d, &format!("tamper-{sel}"), with_mode(mode, rest));
-    }
-    let strict_header = r#"{"alg":"EdDSA","kid":"ed-1","typ":"at+jwt"}"#;
-    write(
-        &d,
-        "signed-strict",
-        with_mode(
-            2 | (3 << 2),
-            cat(&[strict_header.as_bytes(), strict.as_bytes()]),
-        ),
-    );
-    for (i, payload) in [
-        r#"{"exp":"1800003600"}"#,
-        r#"{"exp":1e400}"#,
-        r#"{"exp":1800003600,"exp":1}"#,
-        r#"{"exp":1800003600,"aud":[1]}"#,
-        r#"[1800003600]"#,
-    ]
-    .iter()
-    .enumerate()
-    {
         write(
             &d,
-            &format!("signed-claims-{i}"),
-            with_mode(2, cat(&[br#"{"alg":"HS256"}"#, payload.as_bytes()])),
+            "parts-jwe",
+            with_mode(
+                1,
+                cat(&[
+                    br#"{"alg":"dir","enc":"A128GCM"}"#,
+                    b"",
+                    b"iv",
+                    b"ct",
+                    b"tag",
+                ]),
+            ),
         );
-    }
-
+        write(
+            &d,
+            "parts-none",
+            with_mode(1, cat(&[br#"{"alg":"none"}"#, claims.as_bytes(), b""])),
+        );
+        let headers: [(u8, &str); 8] = [
+            (0, r#"{"alg":"HS256","typ":"JWT"}"#),
+            (1, r#"{"alg":"HS384"}"#),
+            (2, r#"{"alg":"HS512","kid":"nope"}"#),
+            (3, r#"{"alg":"EdDSA","kid":"ed-1"}"#),
+            (4, r#"{"alg":"HS256","crit":["exp"]}"#),
+            (5, r#"{"alg":"ES256","kid":"ec256-1"}"#),
+            (6, r#"{"alg":"RS256","kid":"rsa-1","b64":true}"#),
+            (7, r#"{"alg":"EdDSA"}"#),
+        ];
+        for (sel, header) in headers {
+            let mode = 2 | (sel << 2);
+            write(
+                &d,
+                &format!("signed-{sel}"),
+                with_mode(mode, cat(&[header.as_bytes(), claims.as_bytes()])),
+            );
+            let mode = 3 | (sel << 2);
+            let mut rest = vec![0, 7 * sel, 1 << (sel % 6)];
+            rest.extend(cat(&[header.as_bytes(), claims.as_bytes()]));
+            write(&d, &format!("tamper-{sel}"), with_mode(mode, rest));
+        }
+        let strict_header = r#"{"alg":"EdDSA","kid":"ed-1","typ":"at+jwt"}"#;
+        write(
+            &d,
+            "signed-strict",
+            with_mode(
+                2 | (3 << 2),
+                cat(&[strict_header.as_bytes(), strict.as_bytes()]),
+            ),
+        );
+        for (i, payload) in [
+            r#"{"exp":"1800003600"}"#,
+            r#"{"exp":1e400}"#,
+            r#"{"exp":1800003600,"exp":1}"#,
+            r#"{"exp":1800003600,"aud":[1]}"#,
+            r#"[1800003600]"#,
+        ]
+        .iter()
+        .enumerate()
+        {
+            write(
+                &d,
+                &format!("signed-claims-{i}"),
+                with_mode(2, cat(&[br#"{"alg":"HS256"}"#, payload.as_bytes()])),
+            );
+        }
     }
 
     if want("import_jwks") {
-    let d = dir(&root, "import_jwks");
-    write(&d, "jwks", JWKS);
-    write(
-        &d,
-        "jwks-rsa1024",
-        include_str!("../../../tests/fixtures/jwks_rsa1024.json"),
-    );
-    write(
-        &d,
-        "jwks-oct",
-        json!({"keys": [{"kty": "oct", "k": b64(SECRET), "kid": "h", "alg": "HS512"}]}).to_string(),
-    );
-    write(
-        &d,
-        "jwks-skipped",
-        r#"{"keys":[{"kty":"OKP","crv":"X25519","x":"AAAA"},{"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"},{"kty":"EC","crv":"P-256","key_ops":["encrypt"],"x":"AA","y":"AA"}]}"#,
-    );
-    for (name, pem) in [
-        ("rsa", RSA_PUBLIC),
-        ("ec256", EC256_PUBLIC),
-        ("ec384", EC384_PUBLIC),
-        ("ed", ED_PUBLIC),
-    ] {
-        write(&d, &format!("pem-{name}"), pem);
-        let der = pem_der(pem);
-        write(&d, &format!("der-{name}"), with_mode(1, &der));
-        if name == "rsa" {
-            // SPKI of a 2048-bit key: a 24-byte prefix, then the PKCS#1 RSAPublicKey.
-            write(&d, "der-rsa-pkcs1", with_mode(1 | (1 << 2), &der[24..]));
-        }
-    }
-    write(&d, "builder-jwks", with_mode(2, JWKS));
-    let jwks: serde_json::Value = serde_json::from_str(JWKS).expect("jwks");
-    for (i, k) in jwks["keys"].as_array().expect("keys").iter().enumerate() {
-        let s = |n: &str| k[n].as_str().unwrap_or("").as_bytes().to_vec();
-        let raw = |n: &str| {
-            URL_SAFE_NO_PAD
-                .decode(k[n].as_str().unwrap_or(""))
-                .expect("b64 member")
-        };
-        let (a, b) = match k["kty"].as_str() {
-            Some("RSA") => (raw("n"), raw("e")),
-            Some("EC") => (raw("x"), raw("y")),
-            _ => (raw("x"), Vec::new()),
-        };
-        let alg: &[u8] = match i {
-            0 => b"RS256",
-            1 => b"ES256",
-            _ => b"",
-        };
+        let d = dir(&root, "import_jwks");
+        write(&d, "jwks", JWKS);
         write(
             &d,
-            &format!("jwk-{i}"),
-            with_mode(3, cat(&[&s("kty"), &s("crv"), alg, &a, &b, &s("kid")])),
+            "jwks-rsa1024",
+            include_str!("../../../tests/fixtures/jwks_rsa1024.json"),
         );
-    }
-    write(
-        &d,
-        "jwk-oct",
-        with_mode(3, cat(&[b"oct", b"", b"HS256", SECRET, b"", b"h"])),
-    );
-
+        write(
+            &d,
+            "jwks-oct",
+            json!({"keys": [{"kty": "oct", "k": b64(SECRET), "kid": "h", "alg": "HS512"}]})
+                .to_string(),
+        );
+        write(
+            &d,
+            "jwks-skipped",
+            r#"{"keys":[{"kty":"OKP","crv":"X25519","x":"AAAA"},{"kty":"RSA","use":"enc","n":"AQAB","e":"AQAB"},{"kty":"EC","crv":"P-256","key_ops":["encrypt"],"x":"AA","y":"AA"}]}"#,
+        );
+        for (name, pem) in [
+            ("rsa", RSA_PUBLIC),
+            ("ec256", EC256_PUBLIC),
+            ("ec384", EC384_PUBLIC),
+            ("ed", ED_PUBLIC),
+        ] {
+            write(&d, &format!("pem-{name}"), pem);
+            let der = pem_der(pem);
+            write(&d, &format!("der-{name}"), with_mode(1, &der));
+            if name == "rsa" {
+                // SPKI of a 2048-bit key: a 24-byte prefix, then the PKCS#1 RSAPublicKey.
+                write(&d, "der-rsa-pkcs1", with_mode(1 | (1 << 2), &der[24..]));
+            }
+        }
+        write(&d, "builder-jwks", with_mode(2, JWKS));
+        let jwks: serde_json::Value = serde_json::from_str(JWKS).expect("jwks");
+        for (i, k) in jwks["keys"].as_array().expect("keys").iter().enumerate() {
+            let s = |n: &str| k[n].as_str().unwrap_or("").as_bytes().to_vec();
+            let raw = |n: &str| {
+                URL_SAFE_NO_PAD
+                    .decode(k[n].as_str().unwrap_or(""))
+                    .expect("b64 member")
+            };
+            let (a, b) = match k["kty"].as_str() {
+                Some("RSA") => (raw("n"), raw("e")),
+                Some("EC") => (raw("x"), raw("y")),
+                _ => (raw("x"), Vec::new()),
+            };
+            let alg: &[u8] = match i {
+                0 => b"RS256",
+                1 => b"ES256",
+                _ => b"",
+            };
+            write(
+                &d,
+                &format!("jwk-{i}"),
+                with_mode(3, cat(&[&s("kty"), &s("crv"), alg, &a, &b, &s("kid")])),
+            );
+        }
+        write(
+            &d,
+            "jwk-oct",
+            with_mode(3, cat(&[b"oct", b"", b"HS256", SECRET, b"", b"h"])),
+        );
     }
 
     if want("parse_authorization") {
-    let d = dir(&root, "parse_authorization");
-    for (i, v) in [
-        format!("Bearer {hs}"),
-        "bearer a.b.c".into(),
-        "BEARER a~+/-_.b==".into(),
-        "Bearer   abc ".into(),
-        "Basic dXNlcjpwYXNz".into(),
-        "Bearer".into(),
-        "Bearer\ta.b.c".into(),
-        "Bearer a.b.c d".into(),
-        "Bearerx abc".into(),
-        "Bearer a=b".into(),
-        String::new(),
-    ]
-    .iter()
-    .enumerate()
-    {
-        write(&d, &format!("auth-{i:02}"), v);
-    }
+        let d = dir(&root, "parse_authorization");
+        for (i, v) in [
+            format!("Bearer {hs}"),
+            "bearer a.b.c".into(),
+            "BEARER a~+/-_.b==".into(),
+            "Bearer   abc ".into(),
+            "Basic dXNlcjpwYXNz".into(),
+            "Bearer".into(),
+            "Bearer\ta.b.c".into(),
+            "Bearer a.b.c d".into(),
+            "Bearerx abc".into(),
+            "Bearer a=b".into(),
+            String::new(),
+        ]
+        .iter()
+        .enumerate()
+        {
+            write(&d, &format!("auth-{i:02}"), v);
+        }
     }
 
     if want("dpop_proof") {
@@ -271,14 +270,21 @@ fn dpop_proof_seeds(d: &Path) {
     assert!(accepted(&DPOP_GATE, &get, 0, &valid), "valid seed proof");
     write(d, "raw-valid", &valid);
     let with_nonce = dpop_proof(0, b"{}", b"{}", true, true, &get, Some(dpop_nonce()));
-    assert!(accepted(&DPOP_NONCE_GATE, &get, 0, &with_nonce), "valid seed proof with nonce");
+    assert!(
+        accepted(&DPOP_NONCE_GATE, &get, 0, &with_nonce),
+        "valid seed proof with nonce"
+    );
     write(d, "raw-valid-nonce", &with_nonce);
     // Parts: a valid proof's decoded segments.
     let segs: Vec<Vec<u8>> = valid
         .split('.')
         .map(|s| URL_SAFE_NO_PAD.decode(s).expect("segment"))
         .collect();
-    write(d, "parts-valid", with_mode(1, cat(&[&segs[0], &segs[1], &segs[2]])));
+    write(
+        d,
+        "parts-valid",
+        with_mode(1, cat(&[&segs[0], &segs[1], &segs[2]])),
+    );
     write(
         d,
         "parts-private-jwk",
@@ -295,7 +301,11 @@ fn dpop_proof_seeds(d: &Path) {
     for k in 0..4u8 {
         for (bits, name) in [(0x30, "get"), (0x70, "post"), (0xb0, "nonce")] {
             let mode = 2 | (k << 2) | bits;
-            write(d, &format!("signed-{k}-{name}"), with_mode(mode, cat(&[b"{}", b"{}"])));
+            write(
+                d,
+                &format!("signed-{k}-{name}"),
+                with_mode(mode, cat(&[b"{}", b"{}"])),
+            );
         }
         write(
             d,
@@ -305,9 +315,15 @@ fn dpop_proof_seeds(d: &Path) {
     }
     // Signed, with members the fuzzer changes.
     for (i, (header, payload)) in [
-        (r#"{"typ":"application/DPoP+JWT"}"#, r#"{"htu":"https://API.example:443/./resource"}"#),
+        (
+            r#"{"typ":"application/DPoP+JWT"}"#,
+            r#"{"htu":"https://API.example:443/./resource"}"#,
+        ),
         (r#"{"alg":"Ed25519"}"#, r#"{"iat":1800000120.9}"#),
-        (r#"{"crit":["b64"]}"#, r#"{"htu":"https://api.example/resource?page=2"}"#),
+        (
+            r#"{"crit":["b64"]}"#,
+            r#"{"htu":"https://api.example/resource?page=2"}"#,
+        ),
         (r#"{"typ":"jwt"}"#, r#"{"htm":"get","jti":""}"#),
         (r#"{}"#, r#"{"nonce":"x","ath":"","iat":"1800000000"}"#),
     ]
@@ -317,7 +333,10 @@ fn dpop_proof_seeds(d: &Path) {
         write(
             d,
             &format!("signed-edit-{i}"),
-            with_mode(2 | 0x30 | ((i as u8 & 3) << 2), cat(&[header.as_bytes(), payload.as_bytes()])),
+            with_mode(
+                2 | 0x30 | ((i as u8 & 3) << 2),
+                cat(&[header.as_bytes(), payload.as_bytes()]),
+            ),
         );
     }
     write(
@@ -355,7 +374,11 @@ fn introspection_answer_seeds(d: &Path) {
     write(d, "answer-array", "[true]");
     write(d, "fill-empty", with_mode(1, "{}"));
     write(d, "fill-scope", with_mode(1, r#"{"scope":"admin read"}"#));
-    write(d, "fill-inactive", with_mode(1, r#"{"active":null,"exp":1}"#));
+    write(
+        d,
+        "fill-inactive",
+        with_mode(1, r#"{"active":null,"exp":1}"#),
+    );
 }
 
 fn spiffe_bundle_seeds(d: &Path) {
@@ -370,13 +393,21 @@ fn spiffe_bundle_seeds(d: &Path) {
     let jwks: serde_json::Value = serde_json::from_str(JWKS).expect("jwks");
     for (i, k) in jwks["keys"].as_array().expect("keys").iter().enumerate() {
         let s = |n: &str| k[n].as_str().unwrap_or("").as_bytes().to_vec();
-        let raw = |n: &str| URL_SAFE_NO_PAD.decode(k[n].as_str().unwrap_or("")).expect("b64 member");
+        let raw = |n: &str| {
+            URL_SAFE_NO_PAD
+                .decode(k[n].as_str().unwrap_or(""))
+                .expect("b64 member")
+        };
         let (a, b) = match k["kty"].as_str() {
             Some("RSA") => (raw("n"), raw("e")),
             Some("EC") => (raw("x"), raw("y")),
             _ => (raw("x"), Vec::new()),
         };
-        write(d, &format!("jwk-{i}"), with_mode(1, cat(&[&s("kty"), &s("crv"), b"", &a, &b, &s("kid")])));
+        write(
+            d,
+            &format!("jwk-{i}"),
+            with_mode(1, cat(&[&s("kty"), &s("crv"), b"", &a, &b, &s("kid")])),
+        );
     }
     for (i, id) in [
         "spiffe://example.org/ns/prod/sa/web",
@@ -391,7 +422,11 @@ fn spiffe_bundle_seeds(d: &Path) {
     .iter()
     .enumerate()
     {
-        write(d, &format!("id-{i}"), with_mode(2 | ((i as u8 & 3) << 2), id));
+        write(
+            d,
+            &format!("id-{i}"),
+            with_mode(2 | ((i as u8 & 3) << 2), id),
+        );
     }
     write(d, "builder-bundle", with_mode(3, spiffe_bundle()));
 }
@@ -408,22 +443,39 @@ fn tenant_discovery_seeds(d: &Path) {
     write(
         d,
         "doc-http-jwks",
-        json!({"issuer": "https://login.example/t-1/v2.0", "jwks_uri": "http://idp.example/keys"}).to_string(),
+        json!({"issuer": "https://login.example/t-1/v2.0", "jwks_uri": "http://idp.example/keys"})
+            .to_string(),
     );
-    write(d, "doc-no-jwks", json!({"issuer": "https://login.example/t-1/v2.0"}).to_string());
+    write(
+        d,
+        "doc-no-jwks",
+        json!({"issuer": "https://login.example/t-1/v2.0"}).to_string(),
+    );
     for (i, (mode, iss, issuer_in_doc)) in [
-        (0u8, "https://login.example/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0", None),
+        (
+            0u8,
+            "https://login.example/9188040d-6c67-4c5b-b112-36a304b66dad/v2.0",
+            None,
+        ),
         (0, "https://login.example/a/b/v2.0", None),
         (0, "https://login.example/../v2.0", None),
         (1, "https://Tenant.A.idp.example", None),
         (1, "https://evil.example#.idp.example", None),
         (2, "http://127.0.0.1:8080/realms/master", None),
-        (3, "https://login.example/t-2/v2.0", Some("https://login.example/t-2/v2.0/")),
+        (
+            3,
+            "https://login.example/t-2/v2.0",
+            Some("https://login.example/t-2/v2.0/"),
+        ),
     ]
     .iter()
     .enumerate()
     {
         let document = doc(issuer_in_doc.unwrap_or(iss));
-        write(d, &format!("iss-{i}"), with_mode(*mode, cat(&[iss.as_bytes(), document.as_bytes()])));
+        write(
+            d,
+            &format!("iss-{i}"),
+            with_mode(*mode, cat(&[iss.as_bytes(), document.as_bytes()])),
+        );
     }
 }

@@ -17,9 +17,9 @@ use super::{Key, KeySet, RefetchWait};
 use crate::clock::Clock;
 use crate::error::{FetchError, FetchErrorKind};
 
-pub(crate) use fetch::{parse_url, Source};
 #[cfg(fuzzing)]
 pub(crate) use fetch::read_discovery;
+pub(crate) use fetch::{parse_url, Source};
 
 use fetch::{Fetched, Fetcher};
 
