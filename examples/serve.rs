@@ -30,7 +30,7 @@ use jsonwebtoken::{encode, EncodingKey, Header};
 use serde_json::json;
 use tower_jwt_auth::{
     dpop::DpopConfig, dpop::DpopMode, remote::HttpClientOptions, remote::Introspection,
-    remote::RemoteOptions, resource::ProtectedResource,
+    resource::ProtectedResource,
 };
 use tower_jwt_auth::{keys::AlgorithmSet, Authenticator, Claims, ConfigError, RawClaims};
 
@@ -95,21 +95,21 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
         // iss then required and equal to it, unless JWT_ISSUER says otherwise.
         builder = builder.oidc_issuer(issuer);
     }
-    // A private CA's roots, trusted besides the public ones for every
-    // outgoing fetch; host names are always checked.
-    let mut http = HttpClientOptions::new();
+    // A private CA's roots, trusted besides the public ones, set once for
+    // every outgoing fetch (keys, discovery, introspection); host names are
+    // always checked.
     if let Some(path) = env("REMOTE_CA_FILE") {
         let pem = std::fs::read(&path).map_err(|e| format!("REMOTE_CA_FILE {path}: {e}"))?;
-        http = http
+        let http = HttpClientOptions::new()
             .add_root_certificates_pem(&pem)
             .map_err(|e| format!("REMOTE_CA_FILE {path}: {e}"))?;
-        builder = builder.remote_options(RemoteOptions::new().http_client(http.clone()));
+        builder = builder.http_client(http);
     }
     // Opaque tokens: with other keys, only a token that is not a JWS goes
     // to the endpoint; alone, every token does.
     let introspection_url = env("INTROSPECTION_URL");
     if let Some(url) = &introspection_url {
-        builder = builder.introspection(introspection(env, url, http)?);
+        builder = builder.introspection(introspection(env, url)?);
     }
     if let Some(secret) = &secret {
         builder = builder.hmac_secret(secret.as_bytes());
@@ -225,13 +225,10 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
 }
 
 /// INTROSPECTION_URL with its credentials (HTTP Basic) and cache TTL; the
-/// request timeout is the default 10 s, the answer limit 1 MiB.
-fn introspection(
-    env: &dyn Fn(&str) -> Option<String>,
-    url: &str,
-    http: HttpClientOptions,
-) -> Result<Introspection, String> {
-    let mut config = Introspection::endpoint(url).http_client(http);
+/// transport is every fetch's (REMOTE_CA_FILE; the default 10 s timeout and
+/// 1 MiB answer limit).
+fn introspection(env: &dyn Fn(&str) -> Option<String>, url: &str) -> Result<Introspection, String> {
+    let mut config = Introspection::endpoint(url);
     match (
         env("INTROSPECTION_CLIENT_ID"),
         env("INTROSPECTION_CLIENT_SECRET"),

@@ -36,6 +36,32 @@ pub(crate) fn install_default_provider() {
     }
 }
 
+/// The rustls crypto provider of the crate's TLS (`remote` fetches,
+/// `rediss://`): the backend's library, aws-lc-rs (also when both backends
+/// are on), else ring under `rust-crypto` alone.
+#[cfg(any(feature = "remote", feature = "redis"))]
+pub(crate) fn tls_provider() -> rustls::crypto::CryptoProvider {
+    #[cfg(feature = "aws-lc-rs")]
+    {
+        rustls::crypto::aws_lc_rs::default_provider()
+    }
+    #[cfg(all(feature = "rust-crypto", not(feature = "aws-lc-rs")))]
+    {
+        rustls::crypto::ring::default_provider()
+    }
+}
+
+/// Installs [`tls_provider`] as the process-wide rustls provider (which the
+/// redis crate's TLS reads) unless the application installed one; never
+/// panics, whoever installed first.
+#[cfg(feature = "redis")]
+pub(crate) fn install_tls_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Err: another thread installed one meanwhile, which is as good.
+        let _ = tls_provider().install_default();
+    }
+}
+
 /// Verifies `signature` (raw bytes) over `message` with `key` for `alg`.
 pub(crate) fn verify(
     message: &[u8],

@@ -2,24 +2,41 @@
 //! whatever else asks an identity provider) is made by a client built here,
 //! under one transport policy: HTTPS (except to loopback, or with the
 //! explicit `danger_allow_http`), host names and certificates always
-//! checked, connect and total timeouts, bounded redirects that keep to the
-//! same policy.
+//! checked, connect and total timeouts, a body size limit, bounded
+//! redirects that keep to the same policy; TLS with the crypto backend's
+//! rustls provider.
 
 use std::fmt;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use reqwest::{redirect, Certificate, Client, Identity, Proxy, Url};
+use reqwest::{redirect, Client, Proxy, Url};
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::RootCertStore;
 
 use crate::error::{ConfigError, FetchError, FetchErrorKind};
 
-/// Trust and transport of every outgoing fetch (feature `remote`): the
-/// JWK Set, OIDC discovery, and any other request this crate makes to an
-/// identity provider.
+/// Trust, transport and limits of every outgoing fetch (feature `remote`).
 ///
-/// The default trusts the public web PKI roots (webpki-roots, compiled in)
-/// and goes through the proxy of the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY`
-/// environment variables when set. A provider behind a private certificate
+/// Set once with [`AuthenticatorBuilder::http_client`](crate::AuthenticatorBuilder::http_client), one setting applies to every request the authenticator makes: the JWK
+/// Set, OIDC discovery, the tenants' discovery and keys
+/// ([`TenantIssuers`](crate::remote::TenantIssuers)), a SPIFFE bundle URL,
+/// and token introspection ([`Introspection`](crate::remote::Introspection)).
+///
+/// | setting | default |
+/// |---|---|
+/// | [`timeout`](Self::timeout) (total, body included) | 10 s |
+/// | [`connect_timeout`](Self::connect_timeout) | 5 s |
+/// | [`max_response_size`](Self::max_response_size) (enforced while reading) | 1 MiB |
+/// | [`max_redirects`](Self::max_redirects) (introspection never follows one) | 5 |
+/// | trust | the public web PKI roots (webpki-roots, compiled in) |
+/// | proxy | the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` environment variables |
+/// | scheme | HTTPS, or plain `http` to loopback only ([`danger_allow_http`](Self::danger_allow_http)), on redirects too |
+///
+/// TLS is rustls with the crate's crypto backend: aws-lc-rs, or ring under
+/// the `rust-crypto` feature alone. A provider behind a private certificate
 /// authority (a company Keycloak, the Kubernetes API server's issuer) needs
 /// its root added; one that asks for a client certificate (mutual TLS)
 /// needs [`client_identity_pem`](Self::client_identity_pem).
@@ -30,32 +47,63 @@ use crate::error::{ConfigError, FetchError, FetchErrorKind};
 /// control.
 ///
 /// ```no_run
-/// use tower_jwt_auth::{Authenticator, remote::HttpClientOptions, remote::RemoteOptions};
+/// use std::time::Duration;
+/// use tower_jwt_auth::{Authenticator, remote::HttpClientOptions};
 ///
 /// # async fn run() -> Result<(), tower_jwt_auth::ConfigError> {
 /// let ca = std::fs::read("/etc/ssl/company-ca.pem").map_err(|source| {
 ///     tower_jwt_auth::ConfigError::Io { path: "/etc/ssl/company-ca.pem".into(), source }
 /// })?;
-/// let http = HttpClientOptions::new().add_root_certificates_pem(&ca)?;
+/// let http = HttpClientOptions::new()
+///     .add_root_certificates_pem(&ca)?
+///     .timeout(Duration::from_secs(3));
 /// let auth = Authenticator::builder()
 ///     .oidc_issuer("https://keycloak.corp.example/realms/main")
 ///     .audience(["api"])
-///     .remote_options(RemoteOptions::new().http_client(http))
+///     .http_client(http)
 ///     .build_async()
 ///     .await?;
 /// # let _ = auth; Ok(()) }
 /// ```
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct HttpClientOptions {
-    roots: Vec<Certificate>,
+    roots: Vec<CertificateDer<'static>>,
     only_added_roots: bool,
-    identity: Option<Identity>,
+    identity: Option<Arc<ClientIdentity>>,
     proxy: Option<Proxy>,
     client: Option<Client>,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) timeout: Duration,
+    pub(crate) max_body: usize,
+    pub(crate) max_redirects: usize,
+    pub(crate) allow_http: bool,
+}
+
+/// A client certificate chain and its private key.
+struct ClientIdentity {
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+}
+
+impl Default for HttpClientOptions {
+    fn default() -> Self {
+        Self {
+            roots: Vec::new(),
+            only_added_roots: false,
+            identity: None,
+            proxy: None,
+            client: None,
+            connect_timeout: Duration::from_secs(5),
+            timeout: Duration::from_secs(10),
+            max_body: 1024 * 1024,
+            max_redirects: 5,
+            allow_http: false,
+        }
+    }
 }
 
 impl fmt::Debug for HttpClientOptions {
-    // Counts and flags only: no certificate, key or proxy credential.
+    // Counts, flags and limits only: no certificate, key or proxy credential.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClientOptions")
             .field("extra_roots", &self.roots.len())
@@ -63,16 +111,70 @@ impl fmt::Debug for HttpClientOptions {
             .field("client_identity", &self.identity.is_some())
             .field("proxy", &self.proxy.is_some())
             .field("own_client", &self.client.is_some())
+            .field("connect_timeout", &self.connect_timeout)
+            .field("timeout", &self.timeout)
+            .field("max_response_size", &self.max_body)
+            .field("max_redirects", &self.max_redirects)
+            .field("danger_allow_http", &self.allow_http)
             .finish()
     }
 }
 
 impl HttpClientOptions {
     /// The defaults: the public roots, the environment's proxy, no client
-    /// certificate.
+    /// certificate, the limits of the table above.
     #[must_use]
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Total timeout of each request, body included (default 10 s).
+    ///
+    /// Also the longest a request waits for a key refetch or an
+    /// introspection answer (503 past it).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Connect timeout of each request (default 5 s).
+    #[must_use]
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Largest accepted response body, in bytes (default 1 MiB).
+    ///
+    /// Enforced while reading: a larger key set or discovery document
+    /// fails the fetch, a larger introspection answer is a 503.
+    #[must_use]
+    pub fn max_response_size(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
+    }
+
+    /// Most redirects a key or discovery fetch follows (default 5).
+    ///
+    /// Each is under the same HTTPS rule. Introspection never follows one:
+    /// its request carries the token.
+    #[must_use]
+    pub fn max_redirects(mut self, redirects: usize) -> Self {
+        self.max_redirects = redirects;
+        self
+    }
+
+    /// DANGER: allows plain `http` URLs to any host, for every fetch.
+    ///
+    /// Keys fetched over plain HTTP across a network are whatever an
+    /// attacker on the path wants, and an introspection request sends the
+    /// token and the client secret in clear text. Loopback URLs
+    /// (`127.0.0.0/8`, `::1`, `localhost`) are always allowed.
+    #[must_use]
+    pub fn danger_allow_http(mut self) -> Self {
+        self.allow_http = true;
+        self
     }
 
     /// Trusts the certificates of a PEM bundle (one or more `CERTIFICATE`
@@ -83,8 +185,17 @@ impl HttpClientOptions {
     /// [`ConfigError::HttpClient`] when the PEM holds no certificate or one
     /// does not parse.
     pub fn add_root_certificates_pem(mut self, pem: &[u8]) -> Result<Self, ConfigError> {
-        let certs = Certificate::from_pem_bundle(pem)
-            .map_err(|_| ConfigError::HttpClient("the root certificate PEM does not parse"))?;
+        let malformed = || ConfigError::HttpClient("the root certificate PEM does not parse");
+        let mut certs = Vec::new();
+        for cert in CertificateDer::pem_slice_iter(pem) {
+            let cert = cert.map_err(|_| malformed())?;
+            // A root rustls cannot use as a trust anchor fails here, not at
+            // the first fetch.
+            RootCertStore::empty()
+                .add(cert.clone())
+                .map_err(|_| malformed())?;
+            certs.push(cert);
+        }
         if certs.is_empty() {
             return Err(ConfigError::HttpClient(
                 "the root certificate PEM holds no CERTIFICATE block",
@@ -112,22 +223,30 @@ impl HttpClientOptions {
     ///
     /// # Errors
     /// [`ConfigError::HttpClient`] when either PEM does not parse or lacks
-    /// its certificate or key. The message never contains key material.
+    /// its certificate or key, or the key's type is not supported. The
+    /// message never contains key material.
     pub fn client_identity_pem(
         mut self,
         cert_pem: &[u8],
         key_pem: &[u8],
     ) -> Result<Self, ConfigError> {
-        let mut both = Vec::with_capacity(cert_pem.len() + key_pem.len() + 1);
-        both.extend_from_slice(cert_pem);
-        both.push(b'\n');
-        both.extend_from_slice(key_pem);
-        let identity = Identity::from_pem(&both).map_err(|_| {
+        let refused = || {
             ConfigError::HttpClient(
                 "the client certificate or key PEM does not parse, or lacks its certificate or key",
             )
-        })?;
-        self.identity = Some(identity);
+        };
+        let chain = CertificateDer::pem_slice_iter(cert_pem)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| refused())?;
+        if chain.is_empty() {
+            return Err(refused());
+        }
+        let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|_| refused())?;
+        crate::crypto::tls_provider()
+            .key_provider
+            .load_private_key(key.clone_key())
+            .map_err(|_| refused())?;
+        self.identity = Some(Arc::new(ClientIdentity { chain, key }));
         Ok(self)
     }
 
@@ -147,19 +266,19 @@ impl HttpClientOptions {
         Ok(self)
     }
 
-    /// Makes every fetch with this client, which the application built
-    /// (its roots, client certificate, proxy, connection pool, DNS).
+    /// Makes every fetch with this client (reqwest 0.13), which the application built.
     ///
-    /// The
-    /// crate still applies, per request: the total timeout, the body size
-    /// limit, the HTTPS-only rule on the URL and on the final URL after
-    /// redirects. Redirects and the connect timeout are the client's own:
-    /// give it a `reqwest::redirect::Policy::none()` or a limited policy.
-    /// Certificate checks are the client's too: do not build it with
+    /// Its roots, client certificate, proxy, connection pool, DNS and TLS
+    /// provider are the client's. The crate still applies, per request: the
+    /// total timeout, the body size limit, the HTTPS-only rule on the URL
+    /// and on the final URL after redirects. Redirects and the connect
+    /// timeout are the client's own: give it a
+    /// `reqwest::redirect::Policy::none()` or a limited policy. Certificate
+    /// checks are the client's too: do not build it with
     /// `danger_accept_invalid_certs`.
     ///
-    /// It replaces the other settings: combining it with roots, a client
-    /// certificate or a proxy set here fails the build
+    /// It replaces the trust and proxy settings: combining it with roots, a
+    /// client certificate or a proxy set here fails the build
     /// ([`ConfigError::HttpClient`]), since they would silently not apply.
     #[must_use]
     pub fn reqwest_client(mut self, client: Client) -> Self {
@@ -172,21 +291,39 @@ impl HttpClientOptions {
     pub(crate) fn own_client(&self) -> bool {
         self.client.is_some()
     }
+
+    /// The rustls configuration of a client the crate builds: the backend's
+    /// provider, TLS 1.2 and 1.3, the roots, the client certificate.
+    fn tls_config(&self) -> Option<rustls::ClientConfig> {
+        let mut roots = RootCertStore::empty();
+        if !self.only_added_roots {
+            roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+        }
+        for root in &self.roots {
+            roots.add(root.clone()).ok()?;
+        }
+        let builder =
+            rustls::ClientConfig::builder_with_provider(Arc::new(crate::crypto::tls_provider()))
+                .with_safe_default_protocol_versions()
+                .ok()?
+                .with_root_certificates(roots);
+        let mut config = match &self.identity {
+            Some(id) => builder
+                .with_client_auth_cert(id.chain.clone(), id.key.clone_key())
+                .ok()?,
+            None => builder.with_no_client_auth(),
+        };
+        // reqwest is built without HTTP/2 here.
+        config.alpn_protocols = vec![b"http/1.1".to_vec()];
+        Some(config)
+    }
 }
 
-/// The limits a built client enforces.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    pub(crate) connect_timeout: Duration,
-    pub(crate) timeout: Duration,
-    pub(crate) max_redirects: usize,
-    pub(crate) allow_http: bool,
-}
-
-/// Builds the client of `options` under `limits`; `url` is named in errors.
+/// Builds the client of `options`, following at most `max_redirects`
+/// redirects; `url` is named in errors.
 pub(crate) fn build_client(
     options: &HttpClientOptions,
-    limits: Limits,
+    max_redirects: usize,
     url: &Url,
 ) -> Result<Client, FetchError> {
     let config_error = || FetchError::new(url, FetchErrorKind::ClientConfig);
@@ -203,8 +340,8 @@ pub(crate) fn build_client(
     if options.only_added_roots && options.roots.is_empty() {
         return Err(config_error());
     }
-    let allow_http = limits.allow_http;
-    let max_redirects = limits.max_redirects;
+    let tls = options.tls_config().ok_or_else(config_error)?;
+    let allow_http = options.allow_http;
     let policy = redirect::Policy::custom(move |attempt| {
         if attempt.previous().len() > max_redirects {
             attempt.error("too many redirects")
@@ -215,17 +352,11 @@ pub(crate) fn build_client(
         }
     });
     let mut builder = Client::builder()
-        .connect_timeout(limits.connect_timeout)
-        .timeout(limits.timeout)
+        .connect_timeout(options.connect_timeout)
+        .timeout(options.timeout)
         .redirect(policy)
         .user_agent(concat!("tower-jwt-auth/", env!("CARGO_PKG_VERSION")))
-        .tls_built_in_root_certs(!options.only_added_roots);
-    for root in &options.roots {
-        builder = builder.add_root_certificate(root.clone());
-    }
-    if let Some(identity) = &options.identity {
-        builder = builder.identity(identity.clone());
-    }
+        .tls_backend_preconfigured(tls);
     if let Some(proxy) = &options.proxy {
         builder = builder.proxy(proxy.clone());
     }

@@ -97,7 +97,7 @@
 //! | `axum-core` | 0.5.x | `IntoResponse` for the errors, `FromRequestParts` for [`Claims`] | `axum` |
 //! | `axum` | 0.8.x | `ResourceMetadata::router` returns an `axum::Router` | `axum` |
 //! | `tonic` | 0.14.x | `tonic::JwtInterceptor` is a tonic `Interceptor`; `tonic::to_status` returns a `tonic::Status` | `tonic` |
-//! | `reqwest` | 0.12.x | `HttpClientOptions::reqwest_client` takes your own `reqwest::Client` | `remote` |
+//! | `reqwest` | 0.13.x | `HttpClientOptions::reqwest_client` takes your own `reqwest::Client` | `remote` |
 //! | `pin-project-lite` | 0.2.x | only the `Unpin` bound of [`future::ResponseFuture`]: generated code no caller names | always |
 //!
 //! The other dependencies (`redis`, `tracing`, `metrics`, the crypto
@@ -199,9 +199,10 @@
 //! the background. A token naming an unknown `kid` triggers one refetch that
 //! all concurrent requests share (at most one per cooldown); when the
 //! provider is down the last good keys keep serving up to a maximum stale
-//! age, then requests get 503, never an accept. See [`RemoteOptions`](remote::RemoteOptions); a
-//! private CA, a client certificate, a proxy or an own `reqwest::Client`
-//! through `HttpClientOptions`; the tenants of a multi-tenant issuer (Entra
+//! age, then requests get 503, never an accept. See [`RemoteOptions`](remote::RemoteOptions); the
+//! timeouts, size limit, a private CA, a client certificate, a proxy or an
+//! own `reqwest::Client` of every fetch, set once, through `HttpClientOptions`
+//! ([`http_client`](AuthenticatorBuilder::http_client)); the tenants of a multi-tenant issuer (Entra
 //! ID) through `TenantIssuers` (both feature `remote`). SPIFFE JWT-SVIDs
 //! verify against a trust bundle
 //! ([`spiffe_bundle`](AuthenticatorBuilder::spiffe_bundle),
@@ -391,18 +392,17 @@
 //! | [`AuthenticatorBuilder::danger_hmac_short_secret`], [`Key::danger_hmac_short_secret`](keys::Key::danger_hmac_short_secret) | HMAC secrets shorter than their hash (RFC 7518 §3.2) |
 //! | [`TokenSource::danger_query`] | a token in the URL (logs, history, `Referer`) |
 //! | [`AuthenticatorBuilder::danger_accept_unverified_confirmation`] | tokens bound by a `cnf` method the crate does not check (mTLS `x5t#S256`, ...) accepted without that check |
-//! | `RemoteOptions::danger_allow_http` (feature `remote`) | key sets fetched over plain `http` from a host that is not loopback |
-//! | `Introspection::danger_allow_http` (feature `remote`) | tokens introspected over plain `http` at a host that is not loopback (the client secret and every token in clear) |
+//! | `HttpClientOptions::danger_allow_http` (feature `remote`) | every fetch (key sets, discovery, tenants, SPIFFE bundles, introspection: the token and client secret) over plain `http` to a host that is not loopback |
 //! | `RedisRevocationBuilder::danger_fail_open` (feature `redis`) | tokens accepted while the revocation list is unreachable |
 //!
 //! # Features
 //! | feature | default | what |
 //! |---|---|---|
-//! | `aws-lc-rs` | yes | crypto backend: aws-lc-rs |
-//! | `rust-crypto` | no | crypto backend: RustCrypto (pure Rust); aws-lc-rs wins when both are on |
+//! | `aws-lc-rs` | yes | crypto backend: aws-lc-rs; TLS (`remote`, `rediss://`) is rustls with aws-lc-rs too: one crypto library, no ring |
+//! | `rust-crypto` | no | crypto backend: RustCrypto (pure Rust) for tokens; TLS (`remote`, `rediss://`) is rustls with ring (no aws-lc-rs, no cmake); aws-lc-rs wins when both are on |
 //! | `axum` | yes | `Claims` and `Option<Claims>` extractors |
 //! | `tonic` | no | [`JwtInterceptor`](tonic::JwtInterceptor), a tonic interceptor asking the same [`Gate`] |
-//! | `remote` | no | keys from a JWKS URL, OIDC discovery, the tenants of an issuer pattern or a SPIFFE bundle endpoint, refreshed in the background ([`RemoteOptions`](remote::RemoteOptions)); trust and transport of those fetches (`HttpClientOptions`) |
+//! | `remote` | no | keys from a JWKS URL, OIDC discovery, the tenants of an issuer pattern or a SPIFFE bundle endpoint, refreshed in the background ([`RemoteOptions`](remote::RemoteOptions)); RFC 7662 introspection; trust, transport and limits of every fetch, set once (`HttpClientOptions`) |
 //! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis; `dpop::RedisReplayStore`: one DPoP replay store for a fleet |
 //! | `tracing` | no | a span per verification (`alg`, `kid`, `iss`, outcome); one event per rejection |
 //! | `metrics` | no | request counters by outcome and reason, a histogram of verification time |

@@ -28,7 +28,8 @@ use axum::{Json, Router};
 use serde_json::{json, Value};
 use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
 use tower_jwt_auth::{
-    clock::FixedClock, remote::Introspection, Authenticator, AuthenticatorBuilder, Claims,
+    clock::FixedClock, remote::HttpClientOptions, remote::Introspection, Authenticator,
+    AuthenticatorBuilder, Claims,
 };
 
 const T0: u64 = 1_800_000_000;
@@ -107,9 +108,12 @@ impl Endpoint {
     }
 
     fn config(&self) -> Introspection {
-        Introspection::endpoint(self.url())
-            .client_secret_basic("rs:1", "s3cret/é")
-            .timeout(Duration::from_millis(500))
+        Introspection::endpoint(self.url()).client_secret_basic("rs:1", "s3cret/é")
+    }
+
+    /// The transport of the tests: a 500 ms timeout.
+    fn http(&self) -> HttpClientOptions {
+        HttpClientOptions::new().timeout(Duration::from_millis(500))
     }
 }
 
@@ -217,6 +221,7 @@ async fn an_active_token_is_accepted_by_an_rfc_7662_request() {
     let clock = Arc::new(FixedClock::new(T0));
     let auth = builder(&clock)
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -285,6 +290,7 @@ async fn active_must_be_the_literal_true_and_absent_active_is_503() {
     e.answer("t-absent", json!({"sub": "alice", "scope": "admin"}));
     let auth = Authenticator::builder()
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -311,6 +317,7 @@ async fn route_rules_run_on_every_cached_answer() {
     e.answer("admin", active(json!({"scope": "read admin"})));
     let auth = Authenticator::builder()
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -369,6 +376,7 @@ async fn claims_pass_the_same_rules_as_a_jwt() {
         .audience(["api"])
         .revocation(revocation)
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -396,6 +404,7 @@ async fn concurrent_requests_for_one_token_share_one_call() {
     *e.delay.lock().unwrap() = Duration::from_millis(300);
     let auth = Authenticator::builder()
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -421,6 +430,7 @@ async fn answers_are_reused_for_the_ttl_and_never_past_exp() {
     let auth = builder(&clock)
         .leeway(Duration::ZERO)
         .introspection(e.config().cache_ttl(Duration::from_secs(30)))
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -458,7 +468,8 @@ async fn an_endpoint_failure_is_503_never_an_accept_and_recovers_by_itself() {
     let _serial = serial().await;
     let e = Endpoint::start().await;
     let auth = Authenticator::builder()
-        .introspection(e.config().timeout(Duration::from_millis(300)))
+        .introspection(e.config())
+        .http_client(e.http().timeout(Duration::from_millis(300)))
         .build_async()
         .await
         .unwrap();
@@ -513,6 +524,7 @@ async fn a_jws_token_is_verified_locally_and_anything_else_is_introspected() {
     let auth = Authenticator::builder()
         .hmac_secret(common::SECRET)
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -562,6 +574,7 @@ async fn the_token_never_appears_in_a_log() {
     );
     let auth = Authenticator::builder()
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -594,6 +607,7 @@ async fn endpoint_requests_are_counted_by_result() {
     e.answer("yes", active(json!({})));
     let auth = Authenticator::builder()
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -632,6 +646,7 @@ async fn by_issuer_sends_opaque_tokens_to_the_one_introspecting_issuer() {
         Authenticator::builder()
             .issuer(["https://as"])
             .introspection(e.config())
+            .http_client(e.http())
             .build_async()
             .await
             .unwrap()
@@ -652,6 +667,7 @@ async fn by_issuer_sends_opaque_tokens_to_the_one_introspecting_issuer() {
     let second = Authenticator::builder()
         .issuer(["https://as2"])
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -668,6 +684,7 @@ async fn introspection_alone_accepts_no_algorithm_and_keys_keep_their_checks() {
     let e = Endpoint::start().await;
     let auth = Authenticator::builder()
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap();
@@ -677,6 +694,7 @@ async fn introspection_alone_accepts_no_algorithm_and_keys_keep_their_checks() {
         .hmac_secret(common::SECRET)
         .algorithms([tower_jwt_auth::keys::Algorithm::RS256])
         .introspection(e.config())
+        .http_client(e.http())
         .build_async()
         .await
         .unwrap_err();
@@ -685,7 +703,63 @@ async fn introspection_alone_accepts_no_algorithm_and_keys_keep_their_checks() {
         "{err}"
     );
     assert!(matches!(
-        Authenticator::builder().introspection(e.config()).build(),
+        Authenticator::builder()
+            .introspection(e.config())
+            .http_client(e.http())
+            .build(),
         Err(tower_jwt_auth::ConfigError::NeedsBuildAsync)
     ));
+}
+
+/// One transport setting, given once to `http_client`, bounds key fetching
+/// and introspection alike: under a 300-byte response limit the JWK Set
+/// (about 450 bytes) is refused at build (`TooLarge`), and, started
+/// without keys, a JWT gets 503 and an introspection answer over the
+/// limit is a 503 while a small one passes; with the default limit the
+/// same servers serve both.
+#[tokio::test]
+async fn one_size_limit_set_once_bounds_key_fetches_and_introspection() {
+    use common::idp::{jwk, Idp};
+    use tower_jwt_auth::remote::{FetchErrorKind, RemoteOptions};
+    use tower_jwt_auth::ConfigError;
+
+    let _serial = serial().await;
+    let idp = Idp::start(vec![jwk("rsa-1")]).await;
+    let e = Endpoint::start().await;
+    e.answer("small-opaque", active(json!({})));
+    e.answer("big-opaque", active(json!({"pad": "x".repeat(400)})));
+    let clock = Arc::new(FixedClock::new(T0));
+    let jwt = common::token(
+        jsonwebtoken::Algorithm::RS256,
+        Some("rsa-1"),
+        &json!({"sub": "bob", "exp": T0 + 600}),
+    );
+    let both = |http: HttpClientOptions, start_anyway: bool| {
+        builder(&clock)
+            .jwks_url(idp.url())
+            .remote_options(RemoteOptions::new().start_without_keys(start_anyway))
+            .introspection(e.config())
+            .http_client(http)
+            .build_async()
+    };
+    let limited = || e.http().max_response_size(300);
+
+    match both(limited(), false).await {
+        Err(ConfigError::RemoteKeys(err)) => {
+            assert_eq!(err.kind(), &FetchErrorKind::TooLarge { limit: 300 });
+        }
+        Err(other) => panic!("expected the key set refused as too large, got {other}"),
+        Ok(_) => panic!("the key set over the limit was taken"),
+    }
+
+    let addr = api(&both(limited(), true).await.unwrap()).await;
+    assert_eq!(call(addr, "/me", &jwt).await.status, 503, "no keys taken");
+    assert_eq!(call(addr, "/me", "small-opaque").await.status, 200);
+    let hits = e.hits();
+    assert_eq!(call(addr, "/me", "big-opaque").await.status, 503);
+    assert_eq!(e.hits(), hits + 1, "the answer was fetched, then refused");
+
+    let addr = api(&both(e.http(), false).await.unwrap()).await;
+    assert_eq!(call(addr, "/me", &jwt).await.status, 200);
+    assert_eq!(call(addr, "/me", "big-opaque").await.status, 200);
 }

@@ -9,7 +9,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use common::logs::capture;
 use common::*;
-use jsonwebtoken::{Algorithm, EncodingKey};
+use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use tower_jwt_auth::{clock::FixedClock, keys::Key, keys::KeySet, Authenticator, Claims};
 use tracing::Level;
@@ -89,7 +89,7 @@ async fn no_token_secret_or_key_in_logs_or_responses_on_any_failure_path() {
         c[k] = v;
         hs256(&c)
     };
-    let hs = EncodingKey::from_secret(SECRET.as_bytes());
+    let hs = common::forge::secret_key(SECRET.as_bytes());
     let good = hs256(&base);
     let (h, p, _) = {
         let mut it = good.split('.');
@@ -125,10 +125,10 @@ async fn no_token_secret_or_key_in_logs_or_responses_on_any_failure_path() {
         ),
         token(Algorithm::RS256, Some("unknown"), &base),
         token(Algorithm::ES256, None, &json!({"aud": 5, "exp": NOW + 600})),
-        jsonwebtoken::encode(
+        common::forge::encode(
             &jsonwebtoken::Header::new(Algorithm::HS256),
             &base,
-            &EncodingKey::from_secret(&fixture("rsa2048_public.pem")),
+            &common::forge::secret_key(fixture("rsa2048_public.pem")),
         )
         .unwrap(),
         format!("{h}.{}.{}", "A".repeat(9000), b64([1u8; 32])),

@@ -65,10 +65,27 @@ impl<C> AuthenticatorBuilder<C> {
         self
     }
 
-    /// Timeouts, limits and refresh policy of the remote key source.
+    /// Refresh policy of the remote key source.
+    ///
+    /// Interval, `Cache-Control`, unknown-`kid` cooldown, maximum stale age,
+    /// start without keys; the transport is [`http_client`](Self::http_client)'s.
     #[must_use]
-    pub fn remote_options(mut self, options: crate::keys::remote::RemoteOptions) -> Self {
+    pub fn remote_options(mut self, mut options: crate::keys::remote::RemoteOptions) -> Self {
+        // The transport is set by `http_client`, in either order.
+        options.http = std::mem::take(&mut self.remote_options.http);
         self.remote_options = options;
+        self
+    }
+
+    /// Trust, transport and limits of every fetch, set once (feature `remote`).
+    ///
+    /// It applies to the JWK Set, OIDC discovery, the tenants' discovery and
+    /// keys, a SPIFFE bundle URL, and introspection. See [`HttpClientOptions`](crate::remote::HttpClientOptions) for the
+    /// defaults (10 s timeout, 5 s connect timeout, 1 MiB responses, HTTPS
+    /// except to loopback, the public roots).
+    #[must_use]
+    pub fn http_client(mut self, http: crate::remote::HttpClientOptions) -> Self {
+        self.remote_options.http = http;
         self
     }
 
@@ -94,7 +111,7 @@ impl<C> AuthenticatorBuilder<C> {
         if spec.is_none() && introspection.is_none() {
             return self.build();
         }
-        let allow_http = self.remote_options.allow_http;
+        let allow_http = self.remote_options.http.allow_http;
         let source = match spec {
             Some(RemoteSpec::Jwks(url)) => Some(Source::Jwks(parse_url(&url, allow_http)?)),
             Some(RemoteSpec::Oidc(issuer)) => Some(Source::oidc(&issuer, allow_http)?),
@@ -131,7 +148,8 @@ impl<C> AuthenticatorBuilder<C> {
             parts.cache = None;
         }
         if let Some(config) = introspection {
-            let started = Introspector::start(config, local_keys, Arc::clone(&clock)).await;
+            let started =
+                Introspector::start(config, &options.http, local_keys, Arc::clone(&clock)).await;
             parts.introspection = Some(started.map_err(ConfigError::Introspection)?);
         }
         let keys = match source {

@@ -176,9 +176,9 @@ pub(super) async fn build<C>(
         "the issuer pattern must hold `{tenantid}` exactly once",
     ))?;
     let mut options = builder.remote_options.clone();
-    let options_timeout = options.timeout;
+    let options_timeout = options.http.timeout;
     options.start_without_keys = false;
-    let allow_http = options.allow_http;
+    let allow_http = options.http.allow_http;
     parse_url(&pattern.issuer("tenant"), allow_http)?;
     if builder.rules.issuers.is_some() {
         return Err(ConfigError::Tenants(

@@ -20,7 +20,7 @@ pub enum FetchErrorKind {
     /// The URL does not parse, or is not `http(s)`.
     InvalidUrl,
     /// Plain `http` to a host that is not loopback (see
-    /// [`RemoteOptions::danger_allow_http`](crate::remote::RemoteOptions::danger_allow_http)), on the URL itself or a redirect.
+    /// [`HttpClientOptions::danger_allow_http`](crate::remote::HttpClientOptions::danger_allow_http)), on the URL itself or a redirect.
     InsecureUrl,
     /// No connection (DNS, refused).
     Connect,

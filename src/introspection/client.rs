@@ -17,7 +17,7 @@ use tokio::sync::oneshot;
 use super::{form_encode, is_jws_compact, ClientAuth, Endpoint, Introspection};
 use crate::cache::{Expiring, TokenCache, TokenKey};
 use crate::error::{AuthError, AuthErrorKind, FetchError, FetchErrorKind};
-use crate::http_client::{build_client, parse_url, read_limited, Limits};
+use crate::http_client::{build_client, parse_url, read_limited, HttpClientOptions};
 
 /// At most this many tokens are being introspected at once; beyond it a
 /// request is answered 503 rather than opening yet another connection.
@@ -78,29 +78,23 @@ impl std::fmt::Debug for Introspector {
 }
 
 impl Introspector {
-    /// The endpoint of `config` (discovered first if need be), ready.
+    /// The endpoint of `config` (discovered first if need be), ready, its
+    /// requests made under the authenticator's transport `http`.
     pub(crate) async fn start(
         config: Introspection,
+        http: &HttpClientOptions,
         local_keys: bool,
         clock: Arc<dyn crate::clock::Clock>,
     ) -> Result<Arc<Self>, FetchError> {
         let target = match &config.endpoint {
-            Endpoint::Url(url) | Endpoint::Discover(url) => parse_url(url, config.allow_http)?,
+            Endpoint::Url(url) | Endpoint::Discover(url) => parse_url(url, http.allow_http)?,
         };
-        let limits = Limits {
-            connect_timeout: config.connect_timeout,
-            timeout: config.timeout,
-            // Never follow a redirect: the POST carries the token.
-            max_redirects: 0,
-            allow_http: config.allow_http,
-        };
-        let client = build_client(&config.http, limits, &target)?;
-        let own_timeout = config.http.own_client().then_some(config.timeout);
+        // Never follow a redirect: the POST carries the token.
+        let client = build_client(http, 0, &target)?;
+        let own_timeout = http.own_client().then_some(http.timeout);
         let url = match &config.endpoint {
             Endpoint::Url(_) => target,
-            Endpoint::Discover(issuer) => {
-                discover(&client, issuer, config.allow_http, own_timeout).await?
-            }
+            Endpoint::Discover(issuer) => discover(&client, issuer, http, own_timeout).await?,
         };
         let ttl = config.cache_ttl;
         Ok(Arc::new(Self {
@@ -108,7 +102,7 @@ impl Introspector {
             url,
             auth: config.auth,
             own_timeout,
-            max_body: config.max_body,
+            max_body: http.max_body,
             rule: config.rule,
             local_keys,
             cache: (ttl.as_secs() > 0).then(|| TokenCache::new(config.cache_capacity, ttl)),
@@ -298,13 +292,14 @@ fn basic(id: &str, secret: &str) -> HeaderValue {
 
 /// The `introspection_endpoint` of `issuer`: RFC 8414 metadata first, then
 /// OpenID Connect discovery; a document counts only when its `issuer` is
-/// exactly `issuer`.
+/// exactly `issuer`. Each document is read under `http`'s size limit.
 async fn discover(
     client: &Client,
     issuer: &str,
-    allow_http: bool,
+    http: &HttpClientOptions,
     timeout: Option<Duration>,
 ) -> Result<Url, FetchError> {
+    let allow_http = http.allow_http;
     let base = parse_url(issuer, allow_http)?;
     let path = base.path().trim_end_matches('/');
     let mut rfc8414 = base.clone();
@@ -327,7 +322,7 @@ async fn discover(
         if response.status() != StatusCode::OK || response.url() != &url {
             continue;
         }
-        let Ok(body) = read_limited(response, &url, 1024 * 1024).await else {
+        let Ok(body) = read_limited(response, &url, http.max_body).await else {
             continue;
         };
         if let Some(endpoint) = read_metadata(&body, issuer, allow_http) {

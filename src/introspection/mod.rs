@@ -9,7 +9,6 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::cache::DEFAULT_CAPACITY;
-use crate::http_client::HttpClientOptions;
 
 #[cfg(fuzzing)]
 pub(crate) use client::read_metadata;
@@ -34,6 +33,11 @@ pub(crate) use client::{Answer, Introspector};
 /// `token=<token>&token_type_hint=access_token`, `Accept:
 /// application/json`, with the client authentication chosen here. The token
 /// is never put in a URL, a log or an error. Redirects are never followed.
+/// Its transport (timeouts, size limit, trust, proxy, own client, plain
+/// `http`) is the authenticator's, set once with
+/// [`AuthenticatorBuilder::http_client`](crate::AuthenticatorBuilder::http_client):
+/// the endpoint must be HTTPS, or plain `http` to loopback (see
+/// [`HttpClientOptions::danger_allow_http`](crate::remote::HttpClientOptions::danger_allow_http)).
 ///
 /// **The answer**: `active` must be the JSON literal `true`; any other
 /// value (`false`, `"true"`, `1`, `null`) is an inactive token: 401
@@ -45,8 +49,10 @@ pub(crate) use client::{Answer, Introspector};
 /// request, cached answer or not. Handlers see the members minus `active`.
 ///
 /// **Failures close**: the endpoint unreachable, slower than the timeout
-/// (default 10 s), answering other than 200, not a JSON object, larger than
-/// the limit (default 1 MiB) or without `active` is a 503
+/// ([`HttpClientOptions::timeout`](crate::remote::HttpClientOptions::timeout),
+/// default 10 s), answering other than 200, not a JSON object, larger than
+/// the limit ([`HttpClientOptions::max_response_size`](crate::remote::HttpClientOptions::max_response_size),
+/// default 1 MiB) or without `active` is a 503
 /// ([`AuthErrorKind::IntrospectionUnavailable`](crate::AuthErrorKind::IntrospectionUnavailable)),
 /// never an accept; such failures are not cached, so the next request asks
 /// again.
@@ -82,11 +88,6 @@ pub struct Introspection {
     pub(crate) auth: ClientAuth,
     pub(crate) cache_ttl: Duration,
     pub(crate) cache_capacity: usize,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) timeout: Duration,
-    pub(crate) max_body: usize,
-    pub(crate) allow_http: bool,
-    pub(crate) http: HttpClientOptions,
     pub(crate) rule: Option<fn(&str) -> bool>,
 }
 
@@ -127,8 +128,6 @@ impl fmt::Debug for Introspection {
             .field("client_auth", &auth)
             .field("cache_ttl", &self.cache_ttl)
             .field("cache_capacity", &self.cache_capacity)
-            .field("timeout", &self.timeout)
-            .field("max_body", &self.max_body)
             .field("rule", &self.rule.is_some())
             .finish_non_exhaustive()
     }
@@ -141,17 +140,12 @@ impl Introspection {
             auth: ClientAuth::None,
             cache_ttl: Duration::from_secs(60),
             cache_capacity: DEFAULT_CAPACITY,
-            connect_timeout: Duration::from_secs(5),
-            timeout: Duration::from_secs(10),
-            max_body: 1024 * 1024,
-            allow_http: false,
-            http: HttpClientOptions::default(),
             rule: None,
         }
     }
 
     /// The introspection endpoint at `url`: HTTPS, or plain http to a
-    /// loopback host (see [`danger_allow_http`](Self::danger_allow_http)).
+    /// loopback host.
     #[must_use]
     pub fn endpoint(url: impl Into<String>) -> Self {
         Self::with(Endpoint::Url(url.into()))
@@ -214,36 +208,6 @@ impl Introspection {
         self
     }
 
-    /// The longest an introspection request may take, connection included
-    /// (default 10 s); past it the request is answered 503.
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// The connect timeout (default 5 s).
-    #[must_use]
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// The largest answer read (default 1 MiB); a larger one is a 503.
-    #[must_use]
-    pub fn max_response_size(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
-        self
-    }
-
-    /// Trust and transport of the requests (private roots, mutual TLS, a
-    /// proxy, an own client), as for key fetches.
-    #[must_use]
-    pub fn http_client(mut self, http: HttpClientOptions) -> Self {
-        self.http = http;
-        self
-    }
-
     /// Which tokens are introspected, instead of the default rule (not a
     /// JWS compact token, or no keys): `rule(token)` returns `true` for a
     /// token to introspect; the others are verified locally.
@@ -253,14 +217,6 @@ impl Introspection {
     #[must_use]
     pub fn introspect_when(mut self, rule: fn(&str) -> bool) -> Self {
         self.rule = Some(rule);
-        self
-    }
-
-    /// Allows a plain `http` endpoint on any host. The token and the
-    /// client secret then cross the network in clear text: for tests only.
-    #[must_use]
-    pub fn danger_allow_http(mut self) -> Self {
-        self.allow_http = true;
         self
     }
 }

@@ -116,7 +116,7 @@ impl Req {
             &self.header.to_string(),
             &self.claims.to_string(),
             Algorithm::HS256,
-            &EncodingKey::from_secret(SECRET.as_bytes()),
+            &super::forge::secret_key(SECRET),
         )
     }
 }

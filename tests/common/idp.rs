@@ -1,4 +1,4 @@
-//! An identity provider on 127.0.0.1:0 (tests/remote.rs): a JWK Set at
+//! An identity provider on 127.0.0.1:0 (tests/remote/remote.rs): a JWK Set at
 //! `/jwks` and an OIDC discovery document, whose behaviour each test sets
 //! and whose request counters it reads; authenticators built against it, and
 //! an axum server with the layer to send requests through.
@@ -15,7 +15,8 @@ use axum::routing::get;
 use axum::Router;
 use serde_json::{json, Value};
 use tower_jwt_auth::remote::FetchError;
-use tower_jwt_auth::{remote::RemoteOptions, Authenticator, AuthenticatorBuilder, ConfigError};
+use tower_jwt_auth::remote::{HttpClientOptions, RemoteOptions};
+use tower_jwt_auth::{Authenticator, AuthenticatorBuilder, ConfigError};
 
 use super::{fixture_str, serve};
 
@@ -94,18 +95,22 @@ impl Idp {
         f(&mut self.state.behaviour.lock().unwrap());
     }
 
-    /// A builder with this provider's JWK Set URL and `options`.
+    /// A builder with this provider's JWK Set URL, `options` and the
+    /// [`quick_http`] transport.
     pub fn builder(&self, options: RemoteOptions) -> AuthenticatorBuilder {
         Authenticator::builder()
             .jwks_url(self.url())
             .remote_options(options)
+            .http_client(quick_http())
     }
 
-    /// A builder that discovers this provider as an OIDC issuer.
+    /// A builder that discovers this provider as an OIDC issuer, with the
+    /// [`quick_http`] transport.
     pub fn oidc_builder(&self, options: RemoteOptions) -> AuthenticatorBuilder {
         Authenticator::builder()
             .oidc_issuer(self.issuer())
             .remote_options(options)
+            .http_client(quick_http())
     }
 
     /// The authenticator [`Idp::builder`] builds; the build must succeed.
@@ -188,9 +193,14 @@ pub fn jwk(kid: &str) -> Value {
         .clone()
 }
 
-/// Short timeouts; tests that need another setting change it.
+/// The default refresh policy; tests that need another setting change it.
 pub fn quick() -> RemoteOptions {
     RemoteOptions::new()
+}
+
+/// Short timeouts; tests that need another setting change it.
+pub fn quick_http() -> HttpClientOptions {
+    HttpClientOptions::new()
         .timeout(Duration::from_secs(1))
         .connect_timeout(Duration::from_secs(1))
 }

@@ -1,20 +1,28 @@
-//! Shared test plumbing: real servers on 127.0.0.1:0, real HTTP clients, and
-//! tokens signed with jsonwebtoken from the fixture keys.
+//! Shared test plumbing: real servers on 127.0.0.1:0, real HTTP clients, the
+//! fixture files, and (module `forge`) the tokens that `TestIssuer` cannot
+//! mint. Every test binary declares this module once, in its main.rs.
 #![allow(dead_code)]
 
 pub mod dpop;
+pub mod forge;
 #[cfg(feature = "remote")]
 pub mod idp;
 pub mod logs;
+pub mod redis_server;
 #[cfg(feature = "remote")]
 pub mod tls;
+
+// The tokens signed with the fixture keys, under their old names (not
+// every binary uses them).
+#[allow(unused_imports)]
+pub use forge::{ensure_provider, hs256, raw_token, signing_key, token};
 
 use std::net::SocketAddr;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use jsonwebtoken::Algorithm;
 use serde_json::Value;
 
 pub const SECRET: &str = "test-secret-test-secret-test-secret!";
@@ -37,19 +45,6 @@ pub fn fixture_str(name: &str) -> String {
     String::from_utf8(fixture(name)).expect("utf-8 fixture")
 }
 
-/// The private key that signs for `alg` (fixtures).
-pub fn signing_key(alg: Algorithm) -> EncodingKey {
-    match alg {
-        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
-            EncodingKey::from_secret(SECRET.as_bytes())
-        }
-        Algorithm::ES256 => EncodingKey::from_ec_pem(&fixture("ec256_private.pem")).unwrap(),
-        Algorithm::ES384 => EncodingKey::from_ec_pem(&fixture("ec384_private.pem")).unwrap(),
-        Algorithm::EdDSA => EncodingKey::from_ed_pem(&fixture("ed25519_private.pem")).unwrap(),
-        _ => EncodingKey::from_rsa_pem(&fixture("rsa2048_private.pem")).unwrap(),
-    }
-}
-
 /// The fixture public PEM that verifies `alg`.
 pub fn public_pem(alg: Algorithm) -> Vec<u8> {
     fixture(match alg {
@@ -70,29 +65,6 @@ pub fn jwks_kid(alg: Algorithm) -> &'static str {
     }
 }
 
-/// With both crypto features on (`--all-features`), jsonwebtoken's own
-/// `encode` needs a process default; building an authenticator installs it.
-pub fn ensure_provider() {
-    static ONCE: std::sync::Once = std::sync::Once::new();
-    ONCE.call_once(|| {
-        let _ = tower_jwt_auth::Authenticator::builder()
-            .hmac_secret([0u8; 32])
-            .build();
-    });
-}
-
-/// A token for `claims`, signed for `alg` (optionally with a `kid`).
-pub fn token(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
-    ensure_provider();
-    let mut header = Header::new(alg);
-    header.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, &signing_key(alg)).expect("sign")
-}
-
-pub fn hs256(claims: &Value) -> String {
-    token(Algorithm::HS256, None, claims)
-}
-
 pub fn b64(bytes: impl AsRef<[u8]>) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -101,20 +73,6 @@ pub fn b64(bytes: impl AsRef<[u8]>) -> String {
 pub fn segment(token: &str, i: usize) -> Value {
     let seg = token.split('.').nth(i).expect("a segment");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(seg).expect("base64url")).expect("JSON")
-}
-
-/// A token whose header and payload are exactly these JSON texts, validly
-/// signed with `key` for `alg`.
-pub fn raw_token(
-    header_json: &str,
-    payload_json: &str,
-    alg: Algorithm,
-    key: &EncodingKey,
-) -> String {
-    ensure_provider();
-    let message = format!("{}.{}", b64(header_json), b64(payload_json));
-    let sig = jsonwebtoken::crypto::sign(message.as_bytes(), key, alg).expect("sign");
-    format!("{message}.{sig}")
 }
 
 /// An environment (`name -> value`) holding only `vars`, for the examples'

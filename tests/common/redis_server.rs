@@ -1,7 +1,8 @@
 //! A real `redis-server`, started by the test on 127.0.0.1 and a free port,
 //! stopped (killed) when dropped; plain or TLS ([`RedisServer::start_tls`],
-//! with certificates the test makes, [`TlsFiles`]). Include with
-//! `#[path = "common/redis_server.rs"] mod redis_server;`.
+//! with certificates the test makes, [`TlsFiles`]). Used as
+//! `common::redis_server` (tests/redis), and by benches/revocation.rs, which
+//! includes this file alone.
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read, Write};

@@ -76,7 +76,7 @@ impl Ca {
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
 }
 
 /// Serves `app` over HTTPS on 127.0.0.1:0 with `leaf`; with `client_ca`,

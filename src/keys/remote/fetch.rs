@@ -12,7 +12,7 @@ use serde::Deserialize;
 use super::RemoteOptions;
 use crate::error::{FetchError, FetchErrorKind};
 pub(crate) use crate::http_client::parse_url;
-use crate::http_client::{build_client, check_url, read_limited, Limits};
+use crate::http_client::{build_client, check_url, read_limited};
 
 /// Where the keys come from.
 #[derive(Debug)]
@@ -91,19 +91,14 @@ pub(crate) struct Fetcher {
 
 impl Fetcher {
     pub(crate) fn new(source: Source, options: &RemoteOptions) -> Result<Self, FetchError> {
-        let limits = Limits {
-            connect_timeout: options.connect_timeout,
-            timeout: options.timeout,
-            max_redirects: options.max_redirects,
-            allow_http: options.allow_http,
-        };
-        let client = build_client(&options.http, limits, &source_url(&source))?;
+        let http = &options.http;
+        let client = build_client(http, http.max_redirects, &source_url(&source))?;
         Ok(Self {
             client,
             source,
-            max_body: options.max_body,
-            allow_http: options.allow_http,
-            own_client: options.http.own_client().then_some(options.timeout),
+            max_body: http.max_body,
+            allow_http: http.allow_http,
+            own_client: http.own_client().then_some(http.timeout),
         })
     }
 

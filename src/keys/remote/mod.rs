@@ -30,13 +30,17 @@ const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Keys from an identity provider (feature `remote`): a JWK Set URL, or
 /// OIDC discovery, fetched at start and kept fresh.
 ///
-/// - **Fetching**: reqwest with rustls and the webpki roots (public
-///   identity providers work out of the box; a private CA, a client
-///   certificate, a proxy or an own client through
-///   [`RemoteOptions::http_client`]), a connect timeout (5 s), a
-///   total timeout (10 s), a body limit (1 MiB) enforced while reading, at
-///   most 5 redirects, HTTPS required except to loopback (or with the loudly
-///   named [`RemoteOptions::danger_allow_http`]), on redirects too.
+/// - **Fetching**: under the transport of
+///   [`HttpClientOptions`](crate::remote::HttpClientOptions), set once for
+///   every fetch with
+///   [`AuthenticatorBuilder::http_client`](crate::AuthenticatorBuilder::http_client):
+///   rustls and the webpki roots (public identity providers work out of the
+///   box; a private CA, a client certificate, a proxy or an own client
+///   there), a connect timeout (5 s), a total timeout (10 s), a body limit
+///   (1 MiB) enforced while reading, at most 5 redirects, HTTPS required
+///   except to loopback (or with the loudly named
+///   [`HttpClientOptions::danger_allow_http`](crate::remote::HttpClientOptions::danger_allow_http)),
+///   on redirects too.
 /// - **Holding**: the current keys sit in an [`arc_swap::ArcSwap`]: a request
 ///   loads them without a lock and never waits for a refresh. The key policy
 ///   of local keys applies to each key; a key it refuses is skipped with a
@@ -79,20 +83,20 @@ const MAX_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// # let _ = auth; Ok(()) }
 /// ```
 ///
-/// How a remote key source fetches and refreshes. The defaults suit a
-/// public identity provider; every value is documented with its default.
+/// How a remote key source refreshes (its transport is
+/// [`HttpClientOptions`](crate::remote::HttpClientOptions)'s). The defaults
+/// suit a public identity provider; every value is documented with its
+/// default.
 #[derive(Debug, Clone)]
 pub struct RemoteOptions {
     pub(crate) refresh_interval: Duration,
     pub(crate) cooldown: Duration,
     pub(crate) max_stale: Duration,
-    pub(crate) connect_timeout: Duration,
-    pub(crate) timeout: Duration,
-    pub(crate) max_body: usize,
-    pub(crate) max_redirects: usize,
-    pub(crate) allow_http: bool,
     pub(crate) start_without_keys: bool,
     pub(crate) honor_cache_control: bool,
+    /// The builder's transport ([`AuthenticatorBuilder::http_client`](crate::AuthenticatorBuilder::http_client)),
+    /// shared by every fetch of the authenticator; kept here so that
+    /// every remote source carries it.
     pub(crate) http: crate::http_client::HttpClientOptions,
     /// The source is a SPIFFE trust bundle: its `jwt-svid` keys verify.
     pub(crate) spiffe_bundle: bool,
@@ -104,11 +108,6 @@ impl Default for RemoteOptions {
             refresh_interval: Duration::from_secs(600),
             cooldown: Duration::from_secs(30),
             max_stale: Duration::from_secs(24 * 3600),
-            connect_timeout: Duration::from_secs(5),
-            timeout: Duration::from_secs(10),
-            max_body: 1024 * 1024,
-            max_redirects: 5,
-            allow_http: false,
             start_without_keys: false,
             honor_cache_control: true,
             http: crate::http_client::HttpClientOptions::default(),
@@ -156,35 +155,6 @@ impl RemoteOptions {
         self
     }
 
-    /// Connect timeout of each fetch (default 5 s).
-    #[must_use]
-    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
-        self.connect_timeout = timeout;
-        self
-    }
-
-    /// Total timeout of each fetch, body included (default 10 s): also the
-    /// longest a request waits for a refetch.
-    #[must_use]
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
-        self
-    }
-
-    /// Largest accepted response body, in bytes (default 1 MiB).
-    #[must_use]
-    pub fn max_response_size(mut self, bytes: usize) -> Self {
-        self.max_body = bytes;
-        self
-    }
-
-    /// Most redirects followed (default 5).
-    #[must_use]
-    pub fn max_redirects(mut self, redirects: usize) -> Self {
-        self.max_redirects = redirects;
-        self
-    }
-
     /// When the first fetch fails, build anyway: requests get 503 until a
     /// fetch succeeds (default false: `build_async` returns the error).
     ///
@@ -193,31 +163,6 @@ impl RemoteOptions {
     #[must_use]
     pub fn start_without_keys(mut self, start: bool) -> Self {
         self.start_without_keys = start;
-        self
-    }
-
-    /// Trust and transport of the fetches: extra or replaced root
-    /// certificates (a private CA), a client certificate (mutual TLS), a
-    /// proxy, or the application's own `reqwest::Client` (default: the
-    /// public roots and the environment's proxy).
-    ///
-    /// Host names and
-    /// certificates are always checked.
-    #[must_use]
-    pub fn http_client(mut self, http: crate::http_client::HttpClientOptions) -> Self {
-        self.http = http;
-        self
-    }
-
-    /// DANGER: allows plain `http` URLs to any host.
-    ///
-    /// Keys fetched over
-    /// plain HTTP across a network are whatever an attacker on the path
-    /// wants. Loopback URLs (`127.0.0.0/8`, `::1`, `localhost`) are always
-    /// allowed.
-    #[must_use]
-    pub fn danger_allow_http(mut self) -> Self {
-        self.allow_http = true;
         self
     }
 }
@@ -379,7 +324,7 @@ impl RemoteKeys {
         let number = flight.started;
         let weak = Arc::downgrade(self);
         let fetcher = Arc::clone(&self.fetcher);
-        let limit = self.options.timeout;
+        let limit = self.options.http.timeout;
         let url = fetcher.source.display_url();
         let task = self.runtime.spawn(async move {
             let result = match tokio::time::timeout(limit, fetcher.fetch()).await {

@@ -339,13 +339,10 @@ fn client(url: &str, roots: &Roots) -> Result<redis::Client, RevocationError> {
 }
 
 /// The redis crate's rustls configuration asks for the process-wide crypto
-/// provider: install ring's when the application has not chosen one (a
-/// panic otherwise, when several providers are compiled in).
+/// provider: install the backend's (aws-lc-rs, or ring under `rust-crypto`
+/// alone) when the application has not chosen one.
 fn install_crypto_provider() {
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        // Err: another thread installed one meanwhile, which is as good.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
+    crate::crypto::install_tls_provider();
 }
 
 impl RedisStore {
