@@ -438,6 +438,10 @@ mod doc_checks;
 pub mod dpop;
 mod error;
 mod gate;
+// Entry points for the fuzz targets (`--cfg fuzzing`); not public API.
+#[cfg(fuzzing)]
+#[doc(hidden)]
+pub mod fuzzing;
 #[cfg(feature = "remote")]
 mod http_client;
 #[cfg(feature = "remote")]

@@ -270,3 +270,217 @@ pub fn valid_tokens() -> Vec<String> {
     ));
     out
 }
+
+// ---------------------------------------------------------------- DPoP
+
+/// The request URL every DPoP proof is for (`public_url` + the path).
+pub const DPOP_HTU: &str = "https://api.example/resource";
+/// The request's path and query, as `Gate::decide` gets it.
+pub const DPOP_PATH: &str = "/resource?page=2";
+
+/// A replay store that has never seen a proof: the fuzzer may send a valid
+/// proof many times, and each decision depends on that input alone.
+#[derive(Debug)]
+pub struct NeverSeen;
+
+impl tower_jwt_auth::dpop::ReplayStore for NeverSeen {
+    fn insert_new(
+        &self,
+        _key: &[u8; 32],
+        _expires_at: u64,
+        _now: u64,
+    ) -> Result<bool, tower_jwt_auth::dpop::ReplayStoreError> {
+        Ok(true)
+    }
+}
+
+fn dpop_authenticator(config: tower_jwt_auth::dpop::DpopConfig) -> Authenticator {
+    Authenticator::builder()
+        .hmac_secret(SECRET)
+        .dpop(config.public_url("https://api.example").replay_store(NeverSeen))
+        .clock(FixedClock::new(NOW))
+        .build()
+        .expect("dpop authenticator")
+}
+
+/// DPoP required; no server nonces.
+pub static DPOP_GATE: LazyLock<Gate> = LazyLock::new(|| {
+    use tower_jwt_auth::dpop::{DpopConfig, DpopMode};
+    dpop_authenticator(DpopConfig::new(DpopMode::Required)).layer().into_gate()
+});
+
+/// DPoP or Bearer, with server nonces (fixed nonce key).
+pub static DPOP_NONCE_GATE: LazyLock<Gate> = LazyLock::new(|| {
+    use std::time::Duration;
+    use tower_jwt_auth::dpop::{DpopConfig, DpopMode};
+    dpop_authenticator(
+        DpopConfig::new(DpopMode::Allowed)
+            .nonces(Duration::from_secs(300))
+            .nonce_key([7u8; 32]),
+    )
+    .layer()
+    .into_gate()
+});
+
+/// The proof keys: the fixture keys (JWK form from `jwks.json`) and the
+/// algorithm each signs proofs with.
+pub const DPOP_KEYS: [(Algorithm, usize); 4] = [
+    (Algorithm::ES256, 1),
+    (Algorithm::ES384, 2),
+    (Algorithm::EdDSA, 3),
+    (Algorithm::PS256, 0),
+];
+
+/// The public JWK of proof key `k` (public members only).
+pub fn dpop_jwk(k: usize) -> serde_json::Map<String, Value> {
+    let set: Value = serde_json::from_str(JWKS).expect("fixture jwks");
+    let mut jwk = set["keys"][DPOP_KEYS[k % 4].1]
+        .as_object()
+        .expect("jwk")
+        .clone();
+    jwk.retain(|name, _| matches!(name.as_str(), "kty" | "crv" | "x" | "y" | "n" | "e"));
+    jwk
+}
+
+/// RFC 7638 thumbprint of proof key `k`.
+pub fn dpop_jkt(k: usize) -> String {
+    tower_jwt_auth::dpop::jwk_thumbprint(&dpop_jwk(k)).expect("thumbprint")
+}
+
+/// An access token (HS256, [`SECRET`]) bound to proof key `k` (`cnf.jkt`).
+pub fn dpop_access_token(k: usize) -> &'static str {
+    static TOKENS: LazyLock<Vec<String>> = LazyLock::new(|| {
+        (0..4)
+            .map(|k| {
+                let claims = serde_json::json!({
+                    "sub": "client-1", "exp": NOW + 3600, "iat": NOW,
+                    "cnf": { "jkt": dpop_jkt(k) },
+                });
+                token(Algorithm::HS256, None, None, &claims)
+            })
+            .collect()
+    });
+    &TOKENS[k % 4]
+}
+
+/// `ath`: base64url(SHA-256(token)), computed here independently of the
+/// crate.
+pub fn dpop_ath(token: &str) -> String {
+    use sha2::Digest as _;
+    b64(sha2::Sha256::digest(token.as_bytes()))
+}
+
+/// The nonce [`DPOP_NONCE_GATE`] hands out (its clock is fixed, so it stays
+/// fresh): asked for with a proof that has none.
+pub fn dpop_nonce() -> &'static str {
+    static NONCE: LazyLock<String> = LazyLock::new(|| {
+        let proof = dpop_proof(0, b"{}", b"{}", true, true, &Method::GET, None);
+        let Decision::Reject(r) = dpop_decide(&DPOP_NONCE_GATE, &Method::GET, dpop_access_token(0), proof.as_bytes())
+        else {
+            panic!("a proof without a nonce is refused");
+        };
+        let nonce = r.challenge().dpop_nonce().expect("a nonce is offered");
+        nonce.to_str().expect("nonce is text").to_owned()
+    });
+    &NONCE
+}
+
+/// A proof signed with key `k`, from `header` and `payload` JSON texts;
+/// when `fill_header`/`fill_payload` and the text is a JSON object, the
+/// members a valid proof needs are added where missing (`typ`, `alg`,
+/// `jwk`; `jti`, `htm`, `htu`, `iat`, `ath` for `dpop_access_token(k)`,
+/// and `nonce` when given).
+pub fn dpop_proof(
+    k: usize,
+    header: &[u8],
+    payload: &[u8],
+    fill_header: bool,
+    fill_payload: bool,
+    method: &Method,
+    nonce: Option<&str>,
+) -> String {
+    let alg = DPOP_KEYS[k % 4].0;
+    let fill = |text: &[u8], on: bool, members: &dyn Fn() -> Vec<(&'static str, Value)>| {
+        match serde_json::from_slice::<Value>(text) {
+            Ok(Value::Object(mut map)) if on => {
+                for (name, value) in members() {
+                    map.entry(name).or_insert(value);
+                }
+                serde_json::to_vec(&map).expect("json")
+            }
+            _ => text.to_vec(),
+        }
+    };
+    let header = fill(header, fill_header, &|| {
+        vec![
+            ("typ", Value::from("dpop+jwt")),
+            ("alg", Value::from(alg_name(alg))),
+            ("jwk", Value::Object(dpop_jwk(k))),
+        ]
+    });
+    let payload = fill(payload, fill_payload, &|| {
+        let mut m = vec![
+            ("jti", Value::from("proof-1")),
+            ("htm", Value::from(method.as_str())),
+            ("htu", Value::from(DPOP_HTU)),
+            ("iat", Value::from(NOW)),
+            ("ath", Value::from(dpop_ath(dpop_access_token(k)))),
+        ];
+        if let Some(nonce) = nonce {
+            m.push(("nonce", Value::from(nonce)));
+        }
+        m
+    });
+    sign(&header, &payload, alg)
+}
+
+/// `gate`'s decision on `method DPOP_PATH` with `Authorization: DPoP
+/// <token>` and `DPoP: <proof>`; a proof that is no header value is sent
+/// as the bytes' lossy text with control characters dropped.
+pub fn dpop_decide(gate: &Gate, method: &Method, token: &str, proof: &[u8]) -> Decision {
+    let value = HeaderValue::from_bytes(proof).unwrap_or_else(|_| {
+        let text: String = String::from_utf8_lossy(proof)
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        HeaderValue::from_str(&text).expect("no control characters")
+    });
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        AUTHORIZATION,
+        HeaderValue::from_str(&format!("DPoP {token}")).expect("token is a header value"),
+    );
+    headers.insert("dpop", value);
+    gate.decide(method, &Uri::from_static(DPOP_PATH), &headers)
+}
+
+// ---------------------------------------------------------------- SPIFFE
+
+/// The SPIFFE audience of the JWT-SVIDs the fuzz targets verify.
+pub const SVID_AUD: &str = "spiffe://example.org/ns/prod/sa/api";
+
+/// The fixture `jwks.json` as a SPIFFE trust bundle: every key `use:
+/// jwt-svid` (the Ed25519 key too, which JWT-SVID algorithms exclude).
+pub fn spiffe_bundle() -> String {
+    let mut set: Value = serde_json::from_str(JWKS).expect("fixture jwks");
+    for key in set["keys"].as_array_mut().expect("keys") {
+        key["use"] = "jwt-svid".into();
+        key.as_object_mut().expect("jwk").remove("key_ops");
+    }
+    set["spiffe_sequence"] = 1.into();
+    set["spiffe_refresh_hint"] = 300.into();
+    set.to_string()
+}
+
+/// A JWT-SVID signed with `alg`'s fixture key (kid from the fixture set)
+/// for `sub`.
+pub fn svid(alg: Algorithm, sub: &str) -> String {
+    let kid = match alg {
+        Algorithm::ES256 => "ec256-1",
+        Algorithm::ES384 => "ec384-1",
+        Algorithm::EdDSA => "ed-1",
+        _ => "rsa-1",
+    };
+    let claims = serde_json::json!({ "sub": sub, "aud": [SVID_AUD], "exp": NOW + 300, "iat": NOW });
+    token(alg, Some(kid), Some("JWT"), &claims)
+}

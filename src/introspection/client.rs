@@ -185,6 +185,11 @@ impl Introspector {
                 return Err(AuthErrorKind::IntrospectionUnavailable);
             }
         };
+        Ok(self.store(token, answer))
+    }
+
+    /// Caches `answer` for `token` (never past its `exp`) and returns it.
+    fn store(&self, token: &str, answer: Answer) -> Arc<Answer> {
         let exp = answer
             .claims
             .as_ref()
@@ -200,7 +205,17 @@ impl Introspector {
             };
             cache.insert(token, stored, self.clock.now(), exp);
         }
-        Ok(answer)
+        answer
+    }
+
+    /// Fuzzing only: `body` as the endpoint's answer for `token`, read and
+    /// cached as [`ask_and_store`](Self::ask_and_store) does. `None`: not
+    /// an answer (the request would be refused, 503); else whether the
+    /// token is active.
+    #[cfg(fuzzing)]
+    pub(crate) fn fuzz_answer(&self, token: &str, body: &[u8]) -> Option<bool> {
+        let answer = parse_answer(body)?;
+        Some(self.store(token, answer).claims.is_some())
     }
 
     /// POSTs `token` to the endpoint and reads the answer.
@@ -244,17 +259,22 @@ impl Introspector {
             return Err(FetchError::new(url, FetchErrorKind::Status(status)));
         }
         let bytes = read_limited(response, url, self.max_body).await?;
-        let invalid = || FetchError::new(url, FetchErrorKind::InvalidDocument);
-        let mut claims = crate::jws::parse_object(&bytes).map_err(|_| invalid())?;
-        // RFC 7662 §2.2: `active` is REQUIRED; only the literal `true` is
-        // an active token.
-        let active = claims.remove("active").ok_or_else(invalid)?;
-        Ok(Answer {
-            claims: (active == Value::Bool(true)).then_some(claims),
-            typed: OnceLock::new(),
-            expires_at: 0,
-        })
+        parse_answer(&bytes).ok_or_else(|| FetchError::new(url, FetchErrorKind::InvalidDocument))
     }
+}
+
+/// The endpoint's answer body: a JSON object with `active`; `None` when it
+/// is not one.
+fn parse_answer(body: &[u8]) -> Option<Answer> {
+    let mut claims = crate::jws::parse_object(body).ok()?;
+    // RFC 7662 §2.2: `active` is REQUIRED; only the literal `true` is an
+    // active token.
+    let active = claims.remove("active")?;
+    Some(Answer {
+        claims: (active == Value::Bool(true)).then_some(claims),
+        typed: OnceLock::new(),
+        expires_at: 0,
+    })
 }
 
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1),
@@ -305,14 +325,8 @@ async fn discover(
         let Ok(body) = read_limited(response, &url, http.max_body).await else {
             continue;
         };
-        let Ok(doc) = serde_json::from_slice::<Map<String, Value>>(&body) else {
-            continue;
-        };
-        if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
-            continue;
-        }
-        if let Some(endpoint) = doc.get("introspection_endpoint").and_then(Value::as_str) {
-            let endpoint = parse_url(endpoint, allow_http)?;
+        if let Some(endpoint) = read_metadata(&body, issuer, allow_http) {
+            let endpoint = endpoint?;
             tracing::info!(issuer, introspection_endpoint = %endpoint, "introspection endpoint discovered");
             return Ok(endpoint);
         }
@@ -321,4 +335,20 @@ async fn discover(
         issuer,
         FetchErrorKind::MissingIntrospectionEndpoint,
     ))
+}
+
+/// The `introspection_endpoint` of the metadata document `body` of
+/// `issuer`; `None`: not a JSON object, another `issuer`, or no endpoint
+/// (the next document is tried).
+pub(crate) fn read_metadata(
+    body: &[u8],
+    issuer: &str,
+    allow_http: bool,
+) -> Option<Result<Url, FetchError>> {
+    let doc = serde_json::from_slice::<Map<String, Value>>(body).ok()?;
+    if doc.get("issuer").and_then(Value::as_str) != Some(issuer) {
+        return None;
+    }
+    let endpoint = doc.get("introspection_endpoint").and_then(Value::as_str)?;
+    Some(parse_url(endpoint, allow_http))
 }

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use crate::cache::DEFAULT_CAPACITY;
 
+#[cfg(fuzzing)]
+pub(crate) use client::read_metadata;
 pub(crate) use client::{Answer, Introspector};
 
 /// Opaque access tokens checked by asking the authorization server (RFC

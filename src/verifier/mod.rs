@@ -291,6 +291,15 @@ impl<C> Verifier<C> {
             })
     }
 
+    /// Fuzzing only: `body` as the introspection endpoint's answer for
+    /// `token`, cached by the introspector that takes `token` (`None`: no
+    /// introspector takes it, or `body` is not an answer).
+    #[cfg(all(fuzzing, feature = "remote"))]
+    pub(crate) fn fuzz_introspection_answer(&self, token: &str, body: &[u8]) -> Option<bool> {
+        let (_, introspector) = self.introspecting(token)?;
+        introspector.fuzz_answer(token, body)
+    }
+
     /// Each issuer's verifier once.
     fn each(&self) -> Vec<&IssuerVerifier> {
         let mut seen: Vec<&IssuerVerifier> = Vec::new();

@@ -138,21 +138,8 @@ impl Fetcher {
     /// exactly (OpenID Connect Discovery 1.0 §4.3), and its `jwks_uri`
     /// passes the same transport policy.
     async fn discover(&self, issuer: &str, discovery: &Url) -> Result<Url, FetchError> {
-        #[derive(Deserialize)]
-        struct Document {
-            issuer: Option<String>,
-            jwks_uri: Option<String>,
-        }
         let fetched = self.get(discovery).await?;
-        let doc: Document = serde_json::from_slice(&fetched.body)
-            .map_err(|_| FetchError::new(discovery, FetchErrorKind::InvalidDocument))?;
-        if doc.issuer.as_deref() != Some(issuer) {
-            return Err(FetchError::new(discovery, FetchErrorKind::IssuerMismatch));
-        }
-        let jwks_uri = doc
-            .jwks_uri
-            .ok_or_else(|| FetchError::new(discovery, FetchErrorKind::MissingJwksUri))?;
-        let url = parse_url(&jwks_uri, self.allow_http)?;
+        let url = read_discovery(&fetched.body, issuer, discovery, self.allow_http)?;
         tracing::info!(issuer, jwks_uri = %url, "oidc discovery done");
         Ok(url)
     }
@@ -193,6 +180,39 @@ impl Fetcher {
     }
 }
 
+/// The `jwks_uri` of the discovery document `body` fetched from
+/// `discovery` for `issuer` (a tenant's too): the document is a JSON object
+/// (well-formed throughout, unique member names at every depth), its
+/// `issuer` is `issuer` exactly, and the `jwks_uri` passes the transport
+/// policy.
+pub(crate) fn read_discovery(
+    body: &[u8],
+    issuer: &str,
+    discovery: &Url,
+    allow_http: bool,
+) -> Result<Url, FetchError> {
+    #[derive(Deserialize)]
+    struct Document {
+        issuer: Option<String>,
+        jwks_uri: Option<String>,
+    }
+    let invalid = || FetchError::new(discovery, FetchErrorKind::InvalidDocument);
+    // The whole text first: deserializing `Document` straight from the
+    // bytes skipped the members it does not name without checking them
+    // (invalid UTF-8 in their strings passed), and took a JSON array for
+    // the two fields (fuzz/FINDINGS.md 2).
+    let doc = crate::jws::parse_object(body).map_err(|_| invalid())?;
+    let doc: Document =
+        serde_json::from_value(serde_json::Value::Object(doc)).map_err(|_| invalid())?;
+    if doc.issuer.as_deref() != Some(issuer) {
+        return Err(FetchError::new(discovery, FetchErrorKind::IssuerMismatch));
+    }
+    let jwks_uri = doc
+        .jwks_uri
+        .ok_or_else(|| FetchError::new(discovery, FetchErrorKind::MissingJwksUri))?;
+    parse_url(&jwks_uri, allow_http)
+}
+
 fn source_url(source: &Source) -> Url {
     match source {
         Source::Jwks(url) => url.clone(),
@@ -225,6 +245,41 @@ fn max_age(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_discovery_document_is_a_well_formed_json_object() {
+        let discovery = Url::parse("https://idp.example/.well-known/openid-configuration").unwrap();
+        let read = |body: &[u8]| {
+            read_discovery(body, "https://idp.example", &discovery, false)
+                .map_err(|e| e.kind().clone())
+        };
+        let ok =
+            br#"{"issuer":"https://idp.example","jwks_uri":"https://idp.example/keys","x":"y"}"#;
+        assert_eq!(read(ok).unwrap().as_str(), "https://idp.example/keys");
+        // Found by the tenant_discovery fuzz target: invalid UTF-8 in a
+        // member the reader does not use.
+        let mut bad_utf8 = ok.to_vec();
+        let at = bad_utf8.len() - 3;
+        bad_utf8[at] = 0xff;
+        assert_eq!(read(&bad_utf8), Err(FetchErrorKind::InvalidDocument));
+        // The two fields as a JSON array, a duplicate member, any depth.
+        for bad in [
+            &br#"["https://idp.example","https://idp.example/keys"]"#[..],
+            br#"{"issuer":"https://idp.example","jwks_uri":"https://idp.example/keys","x":1,"x":2}"#,
+            br#"{"issuer":"https://idp.example","jwks_uri":"https://idp.example/keys","x":{"a":1,"a":1}}"#,
+            br#"{"issuer":"https://idp.example","jwks_uri":"https://idp.example/keys"} x"#,
+        ] {
+            assert_eq!(read(bad), Err(FetchErrorKind::InvalidDocument), "{bad:?}");
+        }
+        assert_eq!(
+            read(br#"{"issuer":"https://idp.example/","jwks_uri":"https://idp.example/keys"}"#),
+            Err(FetchErrorKind::IssuerMismatch)
+        );
+        assert_eq!(
+            read(br#"{"issuer":"https://idp.example","jwks_uri":null}"#),
+            Err(FetchErrorKind::MissingJwksUri)
+        );
+    }
 
     #[test]
     fn plain_http_only_to_loopback_unless_opted_in() {

@@ -17,6 +17,8 @@ use super::{Key, KeySet, RefetchWait};
 use crate::clock::Clock;
 use crate::error::{FetchError, FetchErrorKind};
 
+#[cfg(fuzzing)]
+pub(crate) use fetch::read_discovery;
 pub(crate) use fetch::{parse_url, Source};
 
 use fetch::{Fetched, Fetcher};
