@@ -282,7 +282,7 @@
 //!
 //! # async fn mcp() {}
 //! # async fn transfer() {}
-//! # let issuer = TestIssuer::hs256();
+//! # let issuer = TestIssuer::hs256().with_audience("https://api.example/mcp");
 //! let auth = issuer
 //!     .authenticator()                       // or .oidc_issuer(..) + build_async()
 //!     .resource(ProtectedResource::new("https://api.example/mcp").name("Example tools"))
@@ -303,7 +303,7 @@
 //!                 .max_auth_age(Duration::from_secs(300)),
 //!         ),
 //!     )
-//!     .merge(metadata.router()); // GET /.well-known/oauth-protected-resource[/mcp]
+//!     .merge(metadata.router()); // GET /.well-known/oauth-protected-resource/mcp
 //! assert_eq!(metadata.document()["scopes_supported"][0], "tools");
 //! # let _ = app;
 //! # Ok::<(), tower_jwt_auth::ConfigError>(())
