@@ -420,7 +420,9 @@ fn crate_client(
         .redirect(policy)
         .user_agent(concat!("tower-jwt-auth/", env!("CARGO_PKG_VERSION")))
         .tls_backend_preconfigured(tls);
-    let env = |name: &str| std::env::var(name).ok();
+    // Set but not UTF-8 still counts as set (`REQUEST_METHOD`); such a
+    // proxy URL then does not parse and is ignored, as reqwest does.
+    let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
     for rule in proxy_rules(options.proxy.as_deref(), &env) {
         if let Some(proxy) = to_proxy(&rule) {
             builder = builder.proxy(proxy);
