@@ -363,3 +363,35 @@ async fn discover(
         FetchErrorKind::MissingIntrospectionEndpoint,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic inside a request's task (the public tests cover the task
+    /// dropped with its runtime): its in-flight entry goes with it.
+    #[tokio::test]
+    async fn an_in_flight_entry_is_removed_when_its_task_panics() {
+        let me = Introspector::start(
+            Introspection::endpoint("http://127.0.0.1:1/introspect"),
+            &HttpClientOptions::new(),
+            false,
+            Arc::new(crate::clock::SystemClock),
+        )
+        .await
+        .unwrap();
+        let key = TokenKey("token".into());
+        let (_tx, rx) = oneshot::channel();
+        me.flights.lock().unwrap().insert(key.clone(), rx.shared());
+        let landing = Landing {
+            introspector: Arc::clone(&me),
+            key,
+        };
+        let task = tokio::spawn(async move {
+            let _landing = landing;
+            panic!("the request panicked");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        assert!(me.flights.lock().unwrap().is_empty());
+    }
+}
