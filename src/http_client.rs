@@ -4,7 +4,8 @@
 //! explicit `danger_allow_http`), host names and certificates always
 //! checked, connect and total timeouts, a body size limit, bounded
 //! redirects that keep to the same policy; TLS with the crypto backend's
-//! rustls provider.
+//! rustls provider. A loopback URL never goes through a proxy, and a URL
+//! is shown (errors, logs, `Debug`) without its userinfo.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -412,7 +413,7 @@ fn crate_client(
         }
     });
     // Not the proxies reqwest would pick on its own (the environment's,
-    // with no loopback exception): only those of `proxies`.
+    // with no loopback exception): only those of `proxy_rules`.
     let mut builder = Client::builder()
         .no_proxy()
         .connect_timeout(options.connect_timeout)
