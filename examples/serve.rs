@@ -17,6 +17,11 @@
 //! `/stepup` requires, RFC 9470); and for benchmarking,
 //! JWT_CACHE_CAPACITY (verified-token cache size, default 10000; 0 turns the
 //! cache off, e.g. to compare in bench/load.sh).
+//!
+//! Outgoing fetches (JWKS_URL, OIDC_ISSUER, INTROSPECTION_URL) take the
+//! proxy of HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, except for a loopback
+//! URL, which is always fetched directly; credentials written in one of
+//! those URLs (`https://user:secret@host/`) are never printed.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;

@@ -75,7 +75,6 @@ const TENANT_CACHE_CAPACITY: usize = 1024;
 ///     .await?;
 /// # let _ = auth; Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct TenantIssuers {
     pattern: String,
     jwks_url: Option<String>,
@@ -86,6 +85,25 @@ pub struct TenantIssuers {
     max_tenants: usize,
     cooldown: Duration,
     claim: &'static str,
+}
+
+impl std::fmt::Debug for TenantIssuers {
+    // URLs without their userinfo.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::http_client::Shown;
+        f.debug_struct("TenantIssuers")
+            .field("pattern", &Shown(&self.pattern).to_string())
+            .field(
+                "jwks_url",
+                &self.jwks_url.as_deref().map(|u| Shown(u).to_string()),
+            )
+            .field("allowed", &self.allowed)
+            .field("any", &self.any)
+            .field("max_tenants", &self.max_tenants)
+            .field("cooldown", &self.cooldown)
+            .field("claim", &self.claim)
+            .finish()
+    }
 }
 
 impl TenantIssuers {

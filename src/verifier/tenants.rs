@@ -16,6 +16,7 @@ use tokio::runtime::Handle;
 
 use super::IssuerVerifier;
 use crate::error::{AuthError, AuthErrorKind, FetchError, FetchErrorKind};
+use crate::http_client::Shown;
 use crate::keys::AlgorithmSet;
 
 /// The placeholder of an issuer pattern.
@@ -32,10 +33,20 @@ pub(crate) type MakeTenant = Arc<
 >;
 
 /// An issuer pattern: the text before and after `{tenantid}`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Pattern {
     prefix: String,
     suffix: String,
+}
+
+impl fmt::Debug for Pattern {
+    // Without the userinfo of the URL it starts with.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pattern")
+            .field("prefix", &Shown(&self.prefix).to_string())
+            .field("suffix", &self.suffix)
+            .finish()
+    }
 }
 
 impl Pattern {
@@ -278,7 +289,7 @@ impl TenantTable {
         let made = (self.make)(tenant.clone(), issuer.clone());
         let tenant_for_cleanup = tenant.clone();
         let table = self.this.clone();
-        tracing::info!(%issuer, "new tenant: fetching its keys");
+        tracing::info!(issuer = %Shown(&issuer), "new tenant: fetching its keys");
         let limit = self.limits.load_timeout;
         let task = self.runtime.spawn(async move {
             let result = match tokio::time::timeout(limit, made).await {
@@ -292,7 +303,7 @@ impl TenantTable {
                     used: Instant::now(),
                 },
                 Err(e) => {
-                    tracing::warn!(%issuer, error = %e, "tenant keys unavailable");
+                    tracing::warn!(issuer = %Shown(&issuer), error = %e, "tenant keys unavailable");
                     Slot::Failed {
                         at: Instant::now(),
                         unavailable: !not_a_tenant(&e),

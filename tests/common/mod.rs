@@ -9,6 +9,7 @@ pub mod forge;
 #[cfg(feature = "remote")]
 pub mod idp;
 pub mod logs;
+pub mod recorder;
 pub mod redis_server;
 #[cfg(feature = "remote")]
 pub mod tls;
