@@ -507,7 +507,9 @@ pub use layer::{JwtAuth, JwtAuthLayer};
 pub use token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
 pub use verifier::Verifier;
 
-// The request parsers, public for the crate's fuzz targets and no-panic
-// tests only.
+/// The request parsers, public for the crate's fuzz targets and no-panic
+/// tests only: not part of the API.
 #[doc(hidden)]
-pub use token::{bearer_token, find_token, parse_authorization, Credentials};
+pub mod parsers {
+    pub use crate::token::{bearer_token, find_token, parse_authorization, Credentials};
+}
