@@ -35,7 +35,7 @@ pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 /// everything else follows from the authenticator's own configuration:
 /// - tokens must name the resource in `aud` (RFC 8707; the MCP
 ///   authorization spec requires it); other audiences configured beside it
-///   are a build error ([`ConfigError::InvalidResource`](crate::ConfigError::InvalidResource)),
+///   are a build error ([`ConfigError::InvalidResource`]),
 ///   since a token naming only one of them would pass instead: to accept
 ///   several, say so with [`require_audience(false)`](Self::require_audience)
 ///   and list them all in
