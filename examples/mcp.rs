@@ -93,10 +93,11 @@ pub(crate) fn app(auth: &Authenticator) -> Router {
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     );
-    let router = Router::new()
-        .route_service("/mcp", mcp)
-        .layer(auth.layer().require_scope(SCOPE));
-    match auth.resource_metadata() {
+    let tools = auth.layer().require_scope(SCOPE);
+    // `scopes_supported`: the scope the layer requires.
+    let metadata = auth.resource_metadata().map(|m| m.with_scopes_of(&tools));
+    let router = Router::new().route_service("/mcp", mcp).layer(tools);
+    match metadata {
         // Merged after `.layer`: the metadata is public.
         Some(metadata) => router.merge(metadata.router()),
         None => router,

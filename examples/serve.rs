@@ -17,6 +17,11 @@
 //! `/stepup` requires, RFC 9470); and for benchmarking,
 //! JWT_CACHE_CAPACITY (verified-token cache size, default 10000; 0 turns the
 //! cache off, e.g. to compare in bench/load.sh).
+//!
+//! Outgoing fetches (JWKS_URL, OIDC_ISSUER, INTROSPECTION_URL) take the
+//! proxy of HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, except for a loopback
+//! URL, which is always fetched directly; credentials written in one of
+//! those URLs (`https://user:secret@host/`) are never printed.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -256,14 +261,16 @@ pub(crate) fn app(config: &Config) -> Router {
         .layer()
         .require_acr(config.stepup_acr.iter().cloned())
         .max_auth_age(config.stepup_max_age);
+    let admin = auth.layer().require_scope("admin");
+    // `scopes_supported` lists what the mounted layers require (`admin`).
+    let metadata = auth.resource_metadata().map(|m| m.with_scopes_of(&admin));
     let router = Router::new()
         .route("/public", get(public))
         .route("/me", get(me).layer(auth.layer()))
-        .route("/admin", get(me).layer(auth.layer().require_scope("admin")))
+        .route("/admin", get(me).layer(admin))
         .route("/optional", get(optional).layer(auth.optional()))
         .route("/stepup", get(me).layer(stepup));
-    // `scopes_supported` lists what the layers require (`admin`).
-    match auth.resource_metadata() {
+    match metadata {
         Some(metadata) => router.merge(metadata.router()),
         None => router,
     }

@@ -154,8 +154,9 @@ where
 impl crate::resource::ResourceMetadata {
     /// The metadata as an axum router (feature `axum`), to
     /// [`merge`](::axum::Router::merge) into the application's: `GET` and
-    /// `HEAD` on [`paths`](Self::paths), as [`service`](Self::service)
-    /// answers them.
+    /// `HEAD` on [`path`](Self::path), as [`service`](Self::service)
+    /// answers them. Routers of resources on one host (each its own
+    /// path) merge side by side.
     ///
     /// ```
     /// use axum::{routing::get, Router};
@@ -176,10 +177,6 @@ impl crate::resource::ResourceMetadata {
     where
         S: Clone + Send + Sync + 'static,
     {
-        self.paths()
-            .iter()
-            .fold(::axum::Router::new(), |router, path| {
-                router.route_service(path, self.service())
-            })
+        ::axum::Router::new().route_service(self.path(), self.service())
     }
 }

@@ -10,18 +10,18 @@ use std::task::{ready, Context, Poll};
 use http::{Extensions, HeaderMap, HeaderValue, Method, Uri};
 
 use crate::claims::{AuthMarker, Claims};
-use crate::dpop::{self, Dpop, DpopBound, DpopMode};
+use crate::dpop::{self, DpopBound, DpopMode};
 use crate::error::{AuthError, AuthErrorKind};
-use crate::resource::ResourceConfig;
 use crate::response::{Challenge, DpopChallenge, Rejection};
-use crate::route_rules::{Check, RouteRules};
-use crate::token::{find_credentials, Found, TokenSource};
-use crate::verifier::{Verdict, Verifier};
+use crate::settings::{Route, Shared};
+use crate::token::{find_credentials, Found};
+use crate::verifier::Verdict;
 
 /// One route's request decision, without tower.
 ///
-/// It holds the authenticator's verifier and settings, the route's rules
-/// and checks, its token sources, and whether a token is optional. Made by
+/// It holds the authenticator's settings (its verifier, token sources,
+/// realm, DPoP, resource), shared with every other route, and the route's
+/// own (rules, checks, token sources, whether a token is optional). Made by
 /// [`JwtAuthLayer::into_gate`](crate::JwtAuthLayer::into_gate) (or
 /// [`Authenticator::gate`](crate::Authenticator::gate)); cheap to clone.
 ///
@@ -62,31 +62,19 @@ use crate::verifier::{Verdict, Verifier};
 ///
 /// The order, for every adapter: the credentials (token sources, the
 /// `Bearer` or `DPoP` scheme) are parsed once; a DPoP request's proof is
-/// checked first, then its token; the [`Verifier`] runs the security
+/// checked first, then its token; the [`Verifier`](crate::Verifier) runs the security
 /// sequence (claims, binding, route rules, revocation); then the route's
 /// own checks on the typed claims; a DPoP proof's `jti` is recorded last.
 pub struct Gate<C = serde_json::Value> {
-    pub(crate) verifier: Verifier<C>,
-    pub(crate) route: Arc<RouteRules>,
-    pub(crate) checks: Arc<[Check<C>]>,
-    pub(crate) sources: Arc<[TokenSource]>,
-    pub(crate) optional: bool,
-    pub(crate) realm: Option<Arc<str>>,
-    pub(crate) dpop: Option<Arc<Dpop>>,
-    pub(crate) resource: Option<Arc<ResourceConfig>>,
+    shared: Arc<Shared<C>>,
+    route: Arc<Route<C>>,
 }
 
 impl<C> Clone for Gate<C> {
     fn clone(&self) -> Self {
         Self {
-            verifier: self.verifier.clone(),
+            shared: Arc::clone(&self.shared),
             route: Arc::clone(&self.route),
-            checks: Arc::clone(&self.checks),
-            sources: Arc::clone(&self.sources),
-            optional: self.optional,
-            realm: self.realm.clone(),
-            dpop: self.dpop.clone(),
-            resource: self.resource.clone(),
         }
     }
 }
@@ -94,14 +82,8 @@ impl<C> Clone for Gate<C> {
 impl<C> fmt::Debug for Gate<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Gate")
-            .field("verifier", &self.verifier)
+            .field("shared", &self.shared)
             .field("route", &self.route)
-            .field("checks", &self.checks.len())
-            .field("sources", &self.sources)
-            .field("optional", &self.optional)
-            .field("realm", &self.realm)
-            .field("dpop", &self.dpop)
-            .field("resource", &self.resource)
             .finish()
     }
 }
@@ -294,10 +276,30 @@ impl<C: Send + 'static> Pending<C> {
 }
 
 impl<C> Gate<C> {
+    /// A route of the authenticator of `shared` with no rules of its own.
+    pub(crate) fn new(shared: Arc<Shared<C>>, optional: bool) -> Self {
+        Self {
+            shared,
+            route: Arc::new(Route::new(optional)),
+        }
+    }
+
+    /// The route's own settings.
+    pub(crate) fn route(&self) -> &Route<C> {
+        &self.route
+    }
+
+    /// The route's own settings, to change (a copy if another gate holds
+    /// them): the authenticator's stay as they are.
+    pub(crate) fn route_mut(&mut self) -> &mut Route<C> {
+        Arc::make_mut(&mut self.route)
+    }
+
     /// This route's DPoP mode: its own, else the authenticator's.
     fn dpop_mode(&self) -> DpopMode {
-        let route = self.route.dpop;
-        self.dpop
+        let route = self.route.rules.dpop;
+        self.shared
+            .dpop
             .as_ref()
             .map_or(route.unwrap_or_default(), |d| d.mode(route))
     }
@@ -306,7 +308,7 @@ impl<C> Gate<C> {
     /// used the `DPoP` scheme.
     fn challenge(&self, used_dpop: bool) -> Challenge {
         let mode = self.dpop_mode();
-        let dpop = match (&self.dpop, mode) {
+        let dpop = match (&self.shared.dpop, mode) {
             (Some(d), DpopMode::Allowed | DpopMode::Required) => Some(DpopChallenge {
                 required: mode == DpopMode::Required,
                 used_dpop,
@@ -315,17 +317,18 @@ impl<C> Gate<C> {
             }),
             _ => None,
         };
-        Challenge::new(self.realm.clone(), dpop, self.resource_metadata())
+        Challenge::new(self.shared.realm.clone(), dpop, self.resource_metadata())
     }
 
     /// The metadata URL the challenges name (RFC 9728 §5.1).
     fn resource_metadata(&self) -> Option<Arc<str>> {
-        self.resource.as_ref().map(|r| Arc::clone(r.metadata_url()))
+        let resource = self.shared.resource.as_ref();
+        resource.map(|r| Arc::clone(r.metadata_url()))
     }
 
     /// The route's `Bearer` challenge without DPoP (for the extractors).
     fn plain_challenge(&self) -> Challenge {
-        Challenge::new(self.realm.clone(), None, self.resource_metadata())
+        Challenge::new(self.shared.realm.clone(), None, self.resource_metadata())
     }
 
     fn reject(&self, error: AuthError, used_dpop: bool) -> Rejection {
@@ -336,7 +339,8 @@ impl<C> Gate<C> {
     /// that asks nothing more of a token than being valid (anonymous must
     /// never get further than a signed-in caller).
     fn lets_anonymous_through(&self) -> bool {
-        self.optional && !self.route.has_requirements() && self.checks.is_empty()
+        let route = &*self.route;
+        route.optional && !route.rules.has_requirements() && route.checks.is_empty()
     }
 }
 
@@ -380,10 +384,11 @@ impl<C: Send + Sync + 'static> Gate<C> {
     ) -> Decision<C> {
         let root = Uri::from_static("/");
         let mode = self.dpop_mode();
-        let max_len = self.verifier.max_token_len();
+        let max_len = self.shared.max_token_len;
         let dpop_on = mode != DpopMode::Off;
+        let sources = self.route.sources.as_deref();
         let found = match find_credentials(
-            &self.sources,
+            sources.unwrap_or(&self.shared.sources),
             headers,
             uri.unwrap_or(&root),
             max_len,
@@ -410,12 +415,13 @@ impl<C: Send + Sync + 'static> Gate<C> {
 
     /// The route's own checks on the typed claims.
     fn checked(&self, claims: Claims<C>) -> Result<Claims<C>, AuthError> {
-        crate::route_rules::run_checks(&self.checks, &claims)?;
+        crate::route_rules::run_checks(&self.route.checks, &claims)?;
         Ok(claims)
     }
 
     fn decide_bearer(&self, token: Cow<'_, str>) -> Decision<C> {
-        match self.verifier.check(&token, &self.route, None) {
+        let verdict = self.shared.verifier.check(&token, &self.route.rules, None);
+        match verdict {
             Verdict::Ready(result) => match result.and_then(|c| self.checked(c)) {
                 Ok(claims) => {
                     Decision::Accept(Accepted::new(Some(claims), None, self.plain_challenge()))
@@ -450,7 +456,7 @@ impl<C: Send + Sync + 'static> Gate<C> {
         headers: &HeaderMap,
         token: &str,
     ) -> Decision<C> {
-        let Some(dpop) = &self.dpop else {
+        let Some(dpop) = &self.shared.dpop else {
             return Decision::Reject(self.reject(AuthErrorKind::InvalidDpopProof.into(), true));
         };
         let proof = match dpop.check_proof(method, uri, headers, token) {
@@ -458,9 +464,8 @@ impl<C: Send + Sync + 'static> Gate<C> {
             Err(e) => return Decision::Reject(self.reject(e, true)),
         };
         let (proven, record) = proof.into_parts();
-        let verdict = self
-            .verifier
-            .check(token, &self.route, Some(proven.bound.thumbprint()));
+        let jkt = Some(proven.bound.thumbprint());
+        let verdict = self.shared.verifier.check(token, &self.route.rules, jkt);
         let proof = Proof {
             bound: proven.bound,
             next_nonce: proven.next_nonce,

@@ -4,7 +4,8 @@
 //! explicit `danger_allow_http`), host names and certificates always
 //! checked, connect and total timeouts, a body size limit, bounded
 //! redirects that keep to the same policy; TLS with the crypto backend's
-//! rustls provider.
+//! rustls provider. A loopback URL never goes through a proxy, and a URL
+//! is shown (errors, logs, `Debug`) without its userinfo.
 
 use std::fmt;
 use std::net::IpAddr;
@@ -32,7 +33,7 @@ use crate::error::{ConfigError, FetchError, FetchErrorKind};
 /// | [`max_response_size`](Self::max_response_size) (enforced while reading) | 1 MiB |
 /// | [`max_redirects`](Self::max_redirects) (introspection never follows one) | 5 |
 /// | trust | the public web PKI roots (webpki-roots, compiled in) |
-/// | proxy | the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` environment variables |
+/// | proxy | the `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` environment variables (with `NO_PROXY`), never for a loopback URL |
 /// | scheme | HTTPS, or plain `http` to loopback only ([`danger_allow_http`](Self::danger_allow_http)), on redirects too |
 ///
 /// TLS is rustls with the crate's crypto backend: aws-lc-rs, or ring under
@@ -40,6 +41,12 @@ use crate::error::{ConfigError, FetchError, FetchErrorKind};
 /// authority (a company Keycloak, the Kubernetes API server's issuer) needs
 /// its root added; one that asks for a client certificate (mutual TLS)
 /// needs [`client_identity_pem`](Self::client_identity_pem).
+///
+/// A loopback URL (`127.0.0.0/8`, `[::1]`, `localhost`) is always fetched
+/// directly: no proxy, from the environment, from [`proxy`](Self::proxy)
+/// or inside an own [`reqwest_client`](Self::reqwest_client), is ever sent
+/// a loopback request, so keys, tokens and client secrets meant for this
+/// host never leave it. Other URLs may go through the proxy.
 ///
 /// Host names and certificate chains are always checked: nothing here
 /// turns certificate verification off. A private root you add is trusted
@@ -70,7 +77,8 @@ pub struct HttpClientOptions {
     roots: Vec<CertificateDer<'static>>,
     only_added_roots: bool,
     identity: Option<Arc<ClientIdentity>>,
-    proxy: Option<Proxy>,
+    /// A proxy URL that parses.
+    proxy: Option<String>,
     client: Option<Client>,
     pub(crate) connect_timeout: Duration,
     pub(crate) timeout: Duration,
@@ -250,26 +258,38 @@ impl HttpClientOptions {
         Ok(self)
     }
 
-    /// Sends every fetch through this HTTP(S) proxy (`http://host:port`,
-    /// `https://host:port`, credentials as `http://user:pass@host:port`),
-    /// instead of the environment's.
+    /// Sends every fetch but those to loopback through this HTTP(S) proxy
+    /// (`http://host:port`, `https://host:port`, credentials as
+    /// `http://user:pass@host:port`), instead of the environment's.
     ///
-    /// The provider's certificate is still
+    /// A loopback URL (`127.0.0.0/8`, `[::1]`, `localhost`) is fetched
+    /// directly. The provider's certificate is still
     /// checked end to end (HTTPS goes through the proxy with `CONNECT`).
     ///
     /// # Errors
     /// [`ConfigError::HttpClient`] when the proxy URL does not parse.
     pub fn proxy(mut self, url: &str) -> Result<Self, ConfigError> {
-        let proxy =
-            Proxy::all(url).map_err(|_| ConfigError::HttpClient("the proxy url does not parse"))?;
-        self.proxy = Some(proxy);
+        Proxy::all(url).map_err(|_| ConfigError::HttpClient("the proxy url does not parse"))?;
+        self.proxy = Some(url.to_owned());
         Ok(self)
     }
 
     /// Makes every fetch with this client (reqwest 0.13), which the application built.
     ///
     /// Its roots, client certificate, proxy, connection pool, DNS and TLS
-    /// provider are the client's. The crate still applies, per request: the
+    /// provider are the client's, for every URL but a loopback one.
+    ///
+    /// A loopback URL (`127.0.0.0/8`, `[::1]`, `localhost`) is fetched with
+    /// a client the crate builds (no proxy, the public roots, the limits
+    /// here): the crate cannot see or turn off a proxy inside this client
+    /// (reqwest takes the environment's by default), and must never send a
+    /// loopback request to one. Token introspection never uses this
+    /// client: an introspection endpoint that is not loopback fails the
+    /// build ([`FetchErrorKind::ClientConfig`](crate::remote::FetchErrorKind::ClientConfig)), since
+    /// the client could follow a 307 or 308 redirect, re-sending the token
+    /// and the client secret, before the crate sees the answer.
+    ///
+    /// For the other URLs the crate still applies, per request: the
     /// total timeout, the body size limit, the HTTPS-only rule on the URL
     /// and on the final URL after redirects. Redirects and the connect
     /// timeout are the client's own: give it a
@@ -284,12 +304,6 @@ impl HttpClientOptions {
     pub fn reqwest_client(mut self, client: Client) -> Self {
         self.client = Some(client);
         self
-    }
-
-    /// Whether the application gave its own client: the crate then checks
-    /// timeouts and the final URL per request.
-    pub(crate) fn own_client(&self) -> bool {
-        self.client.is_some()
     }
 
     /// The rustls configuration of a client the crate builds: the backend's
@@ -319,13 +333,40 @@ impl HttpClientOptions {
     }
 }
 
-/// Builds the client of `options`, following at most `max_redirects`
+/// The clients of one fetch target: the one of `options`, and, with the
+/// application's own client, a client the crate builds for loopback URLs.
+#[derive(Clone, Debug)]
+pub(crate) struct Clients {
+    main: Client,
+    /// With an own client: the crate's, without a proxy, for loopback URLs
+    /// (the own client may send them to a proxy, from the environment or
+    /// its builder, that the crate cannot see or change).
+    direct: Option<Client>,
+}
+
+impl Clients {
+    /// The client that fetches `url`: a loopback URL is always fetched
+    /// directly, whatever client the application gave.
+    pub(crate) fn for_url(&self, url: &Url) -> &Client {
+        match &self.direct {
+            Some(direct) if is_loopback(url) => direct,
+            _ => &self.main,
+        }
+    }
+
+    /// Whether `url` is fetched with the application's own client.
+    pub(crate) fn is_own(&self, url: &Url) -> bool {
+        self.direct.is_some() && !is_loopback(url)
+    }
+}
+
+/// Builds the clients of `options`, following at most `max_redirects`
 /// redirects; `url` is named in errors.
 pub(crate) fn build_client(
     options: &HttpClientOptions,
     max_redirects: usize,
     url: &Url,
-) -> Result<Client, FetchError> {
+) -> Result<Clients, FetchError> {
     let config_error = || FetchError::new(url, FetchErrorKind::ClientConfig);
     if let Some(client) = &options.client {
         if !options.roots.is_empty()
@@ -335,8 +376,28 @@ pub(crate) fn build_client(
         {
             return Err(config_error());
         }
-        return Ok(client.clone());
+        let crate_built = HttpClientOptions {
+            client: None,
+            ..options.clone()
+        };
+        return Ok(Clients {
+            main: client.clone(),
+            direct: Some(crate_client(&crate_built, max_redirects, url)?),
+        });
     }
+    Ok(Clients {
+        main: crate_client(options, max_redirects, url)?,
+        direct: None,
+    })
+}
+
+/// A client the crate builds from `options` (which hold no own client).
+fn crate_client(
+    options: &HttpClientOptions,
+    max_redirects: usize,
+    url: &Url,
+) -> Result<Client, FetchError> {
+    let config_error = || FetchError::new(url, FetchErrorKind::ClientConfig);
     if options.only_added_roots && options.roots.is_empty() {
         return Err(config_error());
     }
@@ -351,18 +412,136 @@ pub(crate) fn build_client(
             attempt.follow()
         }
     });
+    // Not the proxies reqwest would pick on its own (the environment's,
+    // with no loopback exception): only those of `proxy_rules`.
     let mut builder = Client::builder()
+        .no_proxy()
         .connect_timeout(options.connect_timeout)
         .timeout(options.timeout)
         .redirect(policy)
         .user_agent(concat!("tower-jwt-auth/", env!("CARGO_PKG_VERSION")))
         .tls_backend_preconfigured(tls);
-    if let Some(proxy) = &options.proxy {
-        builder = builder.proxy(proxy.clone());
+    // Set but not UTF-8 still counts as set (`REQUEST_METHOD`); such a
+    // proxy URL then does not parse and is ignored, as reqwest does.
+    let env = |name: &str| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned());
+    for rule in proxy_rules(options.proxy.as_deref(), &env) {
+        if let Some(proxy) = to_proxy(&rule) {
+            builder = builder.proxy(proxy);
+        }
     }
     builder
         .build()
         .map_err(|e| FetchError::transport(url, e).with_kind(FetchErrorKind::ClientConfig))
+}
+
+/// The hosts never sent to a proxy: a loopback URL is fetched directly, so
+/// keys, tokens and client secrets meant for this host never leave it.
+const LOOPBACK: &str = "localhost,127.0.0.0/8,::1";
+
+/// Which requests a proxy takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Http,
+    Https,
+    All,
+}
+
+/// One proxy of a client the crate builds: its scope, its URL, and the
+/// hosts it is never sent (a `NO_PROXY` list).
+#[derive(Debug, PartialEq, Eq)]
+struct ProxyRule {
+    scope: Scope,
+    url: String,
+    exempt: String,
+}
+
+/// The proxies of a client the crate builds: `configured` (from
+/// [`HttpClientOptions::proxy`]), else those `env` names (`HTTP_PROXY`,
+/// `HTTPS_PROXY`, `ALL_PROXY`, upper case first, then lower case; none in
+/// a CGI process, where `HTTP_PROXY` may come from a request header); each
+/// exempting loopback hosts, and an environment proxy the hosts of
+/// `NO_PROXY` too.
+fn proxy_rules(configured: Option<&str>, env: &dyn Fn(&str) -> Option<String>) -> Vec<ProxyRule> {
+    if let Some(url) = configured {
+        return vec![ProxyRule {
+            scope: Scope::All,
+            url: url.to_owned(),
+            exempt: LOOPBACK.to_owned(),
+        }];
+    }
+    if env("REQUEST_METHOD").is_some() {
+        return Vec::new();
+    }
+    let first = |names: [&str; 2]| {
+        names
+            .into_iter()
+            .find_map(env)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let mut exempt = LOOPBACK.to_owned();
+    if let Some(no_proxy) = first(["NO_PROXY", "no_proxy"]) {
+        exempt.push(',');
+        exempt.push_str(&no_proxy);
+    }
+    // The scheme-specific ones first: reqwest takes the first that matches.
+    [
+        (Scope::Http, ["HTTP_PROXY", "http_proxy"]),
+        (Scope::Https, ["HTTPS_PROXY", "https_proxy"]),
+        (Scope::All, ["ALL_PROXY", "all_proxy"]),
+    ]
+    .into_iter()
+    .filter_map(|(scope, names)| {
+        first(names).map(|url| ProxyRule {
+            scope,
+            url,
+            exempt: exempt.clone(),
+        })
+    })
+    .collect()
+}
+
+/// The reqwest proxy of `rule`; `None` when its URL does not parse (an
+/// environment proxy reqwest would ignore too).
+fn to_proxy(rule: &ProxyRule) -> Option<Proxy> {
+    let proxy = match rule.scope {
+        Scope::Http => Proxy::http(&rule.url),
+        Scope::Https => Proxy::https(&rule.url),
+        Scope::All => Proxy::all(&rule.url),
+    };
+    Some(
+        proxy
+            .ok()?
+            .no_proxy(reqwest::NoProxy::from_string(&rule.exempt)),
+    )
+}
+
+/// A URL as messages, logs and `Debug` show it: without its userinfo
+/// (`user:secret@`), which reqwest sends as HTTP Basic credentials.
+///
+/// A URL without userinfo shows as written; one with userinfo, as `url`
+/// serializes it once the userinfo is removed. A string that does not
+/// parse as a URL shows as written unless it holds an `@`.
+pub(crate) struct Shown<'a>(pub(crate) &'a str);
+
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match Url::parse(self.0) {
+            Ok(url) if url.has_authority() => {
+                if url.username().is_empty() && url.password().is_none() {
+                    return f.write_str(self.0);
+                }
+                let mut url = url;
+                if url.set_username("").is_err() || url.set_password(None).is_err() {
+                    return f.write_str("(a url with credentials, not shown)");
+                }
+                f.write_str(url.as_str())
+            }
+            // No authority to hold userinfo: an `@` may still be one.
+            _ if self.0.contains('@') => f.write_str("(a url that does not parse, not shown)"),
+            _ => f.write_str(self.0),
+        }
+    }
 }
 
 /// Reads `response`'s body, chunk by chunk, abandoned as soon as it passes
@@ -416,4 +595,105 @@ fn is_loopback(url: &Url) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
         || host.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An environment of `vars`.
+    fn env_of(vars: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        |name| {
+            vars.iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    }
+
+    fn rule(scope: Scope, url: &str, exempt: &str) -> ProxyRule {
+        ProxyRule {
+            scope,
+            url: url.into(),
+            exempt: exempt.into(),
+        }
+    }
+
+    #[test]
+    fn environment_proxies_never_take_loopback_hosts() {
+        let env = env_of(&[
+            ("HTTP_PROXY", "http://p1:3128"),
+            ("http_proxy", "http://ignored:1"),
+            ("https_proxy", " http://p2:3128 "),
+            ("ALL_PROXY", "socks5h://p3:1080"),
+            ("NO_PROXY", "corp.example"),
+        ]);
+        let exempt = "localhost,127.0.0.0/8,::1,corp.example";
+        assert_eq!(
+            proxy_rules(None, &env),
+            [
+                rule(Scope::Http, "http://p1:3128", exempt),
+                rule(Scope::Https, "http://p2:3128", exempt),
+                rule(Scope::All, "socks5h://p3:1080", exempt),
+            ]
+        );
+        // Without NO_PROXY, loopback is still exempt.
+        let env = env_of(&[("all_proxy", "http://p:1"), ("HTTPS_PROXY", "")]);
+        assert_eq!(
+            proxy_rules(None, &env),
+            [rule(Scope::All, "http://p:1", LOOPBACK)]
+        );
+        // CGI: HTTP_PROXY may be a request's `Proxy` header.
+        let env = env_of(&[("REQUEST_METHOD", "GET"), ("HTTP_PROXY", "http://p:1")]);
+        assert_eq!(proxy_rules(None, &env), []);
+        assert_eq!(proxy_rules(None, &env_of(&[])), []);
+    }
+
+    #[test]
+    fn a_configured_proxy_replaces_the_environment_and_never_takes_loopback_hosts() {
+        let env = env_of(&[("HTTP_PROXY", "http://env:1"), ("NO_PROXY", "*")]);
+        assert_eq!(
+            proxy_rules(Some("http://mine:8080"), &env),
+            [rule(Scope::All, "http://mine:8080", LOOPBACK)]
+        );
+        for r in proxy_rules(None, &env) {
+            assert!(to_proxy(&r).is_some(), "{r:?}");
+        }
+        assert!(to_proxy(&rule(Scope::Http, "::not a url", LOOPBACK)).is_none());
+    }
+
+    #[test]
+    fn urls_are_shown_without_their_userinfo() {
+        for (url, shown) in [
+            (
+                "https://id:secret@idp.example/jwks",
+                "https://idp.example/jwks",
+            ),
+            ("https://id@idp.example/jwks", "https://idp.example/jwks"),
+            (
+                "http://:secret@127.0.0.1:8/x?q=1",
+                "http://127.0.0.1:8/x?q=1",
+            ),
+            ("https://idp.example", "https://idp.example"),
+            ("not a url", "not a url"),
+            (
+                "id:secret@idp.example",
+                "(a url that does not parse, not shown)",
+            ),
+            (
+                "https://id:secret@",
+                "(a url that does not parse, not shown)",
+            ),
+            (
+                "https://idp.example/?mail=a@b",
+                "https://idp.example/?mail=a@b",
+            ),
+        ] {
+            assert_eq!(Shown(url).to_string(), shown, "{url}");
+        }
+        assert!(
+            !FetchError::new("https://id:secret@h/x", FetchErrorKind::Connect)
+                .to_string()
+                .contains("secret")
+        );
+    }
 }

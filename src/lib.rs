@@ -282,14 +282,19 @@
 //!
 //! # async fn mcp() {}
 //! # async fn transfer() {}
-//! # let issuer = TestIssuer::hs256();
+//! # let issuer = TestIssuer::hs256().with_audience("https://api.example/mcp");
 //! let auth = issuer
 //!     .authenticator()                       // or .oidc_issuer(..) + build_async()
 //!     .resource(ProtectedResource::new("https://api.example/mcp").name("Example tools"))
 //!     .build()?;
-//! let metadata = auth.resource_metadata().expect("a resource is configured");
+//! let tools = auth.layer().require_scope("tools");
+//! // `scopes_supported`: the scopes of the layers given (none by default).
+//! let metadata = auth
+//!     .resource_metadata()
+//!     .expect("a resource is configured")
+//!     .with_scopes_of(&tools);
 //! let app: Router = Router::new()
-//!     .route("/mcp", post(mcp).layer(auth.layer().require_scope("tools")))
+//!     .route("/mcp", post(mcp).layer(tools))
 //!     .route(
 //!         "/transfer",
 //!         post(transfer).layer(
@@ -298,7 +303,7 @@
 //!                 .max_auth_age(Duration::from_secs(300)),
 //!         ),
 //!     )
-//!     .merge(metadata.router()); // GET /.well-known/oauth-protected-resource[/mcp]
+//!     .merge(metadata.router()); // GET /.well-known/oauth-protected-resource/mcp
 //! assert_eq!(metadata.document()["scopes_supported"][0], "tools");
 //! # let _ = app;
 //! # Ok::<(), tower_jwt_auth::ConfigError>(())
@@ -394,6 +399,7 @@
 //! | [`AuthenticatorBuilder::danger_accept_unverified_confirmation`] | tokens bound by a `cnf` method the crate does not check (mTLS `x5t#S256`, ...) accepted without that check |
 //! | `HttpClientOptions::danger_allow_http` (feature `remote`) | every fetch (key sets, discovery, tenants, SPIFFE bundles, introspection: the token and client secret) over plain `http` to a host that is not loopback |
 //! | `RedisRevocationBuilder::danger_fail_open` (feature `redis`) | tokens accepted while the revocation list is unreachable |
+//! | `TenantIssuers::danger_any_tenant_without_audience` (feature `remote`) | any tenant of a multi-tenant provider accepted without an audience: anyone's app of that provider, with the roles its owner gave it |
 //!
 //! # Features
 //! | feature | default | what |
@@ -449,6 +455,7 @@ pub mod resource;
 pub mod response;
 pub mod revocation;
 mod route_rules;
+mod settings;
 mod spiffe;
 mod token;
 mod verifier;
@@ -500,7 +507,9 @@ pub use layer::{JwtAuth, JwtAuthLayer};
 pub use token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
 pub use verifier::Verifier;
 
-// The request parsers, public for the crate's fuzz targets and no-panic
-// tests only.
+/// The request parsers, public for the crate's fuzz targets and no-panic
+/// tests only: not part of the API.
 #[doc(hidden)]
-pub use token::{bearer_token, find_token, parse_authorization, Credentials};
+pub mod parsers {
+    pub use crate::token::{bearer_token, find_token, parse_authorization, Credentials};
+}

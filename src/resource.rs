@@ -8,7 +8,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::convert::Infallible;
 use std::fmt;
 use std::future::{ready, Ready};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use fluent_uri::Uri;
@@ -34,10 +34,16 @@ pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 /// [`AuthenticatorBuilder::resource`](crate::AuthenticatorBuilder::resource);
 /// everything else follows from the authenticator's own configuration:
 /// - tokens must name the resource in `aud` (RFC 8707; the MCP
-///   authorization spec requires it), besides any other configured
-///   audience;
+///   authorization spec requires it); other audiences configured beside it
+///   are a build error ([`ConfigError::InvalidResource`](crate::ConfigError::InvalidResource)),
+///   since a token naming only one of them would pass instead: to accept
+///   several, say so with [`require_audience(false)`](Self::require_audience)
+///   and list them all in
+///   [`AuthenticatorBuilder::audience`](crate::AuthenticatorBuilder::audience);
 /// - every 401 and 403 challenge of its layers carries
-///   `resource_metadata="<url>"` (RFC 9728 §5.1);
+///   `resource_metadata="<url>"` (RFC 9728 §5.1), the document's own URL,
+///   where alone it is served (two resources on one host mount side by
+///   side);
 /// - [`Authenticator::resource_metadata`](crate::Authenticator::resource_metadata)
 ///   serves the document: a plain value ([`ResourceMetadata::document`]),
 ///   a tower service ([`ResourceMetadata::service`]) or, with feature
@@ -52,7 +58,10 @@ pub(crate) const WELL_KNOWN: &str = "/.well-known/oauth-protected-resource";
 ///     .resource(ProtectedResource::new("https://API.example/mcp/").name("Example tools"))
 ///     .build()?;
 /// let tools = auth.layer().require_scope("tools");
-/// let metadata = auth.resource_metadata().expect("a resource is configured");
+/// let metadata = auth
+///     .resource_metadata()
+///     .expect("a resource is configured")
+///     .with_scopes_of(&tools);
 /// assert_eq!(metadata.resource(), "https://api.example/mcp");
 /// assert_eq!(
 ///     metadata.url(),
@@ -107,7 +116,9 @@ impl ProtectedResource {
     ///
     /// `false` publishes
     /// the metadata and the challenges' `resource_metadata` and leaves the
-    /// audience to [`AuthenticatorBuilder::audience`](crate::AuthenticatorBuilder::audience).
+    /// audience to [`AuthenticatorBuilder::audience`](crate::AuthenticatorBuilder::audience):
+    /// the way to accept several audiences (with `true`, any audience
+    /// configured beside the resource is a build error).
     #[must_use]
     pub fn require_audience(mut self, required: bool) -> Self {
         self.require_audience = required;
@@ -142,8 +153,10 @@ impl ProtectedResource {
         self
     }
 
-    /// Scopes the metadata lists in `scopes_supported` besides those the
-    /// authenticator's layers require.
+    /// Scopes the metadata always lists in `scopes_supported`.
+    ///
+    /// A fixed list; [`ResourceMetadata::with_scopes_of`] adds those of the
+    /// layers that use the metadata.
     #[must_use]
     pub fn scopes_supported<I, S>(mut self, scopes: I) -> Self
     where
@@ -166,21 +179,33 @@ impl ProtectedResource {
         self
     }
 
-    /// RFC 8707 §2 / MCP: adds the canonical resource to the accepted
-    /// audiences (which then alone or with the others configured, are
-    /// required), unless [`require_audience`](Self::require_audience) is
+    /// RFC 8707 §2 / MCP: makes the canonical resource the one accepted
+    /// audience, unless [`require_audience`](Self::require_audience) is
     /// off.
     ///
     /// # Errors
-    /// [`ConfigError::InvalidResource`].
+    /// [`ConfigError::InvalidResource`]: the resource is not a valid URL,
+    /// or other audiences are configured beside a resource that requires
+    /// its own (tokens naming only one of them would pass instead of
+    /// naming the resource).
     pub(crate) fn add_audience(
         &self,
         audiences: &mut Option<HashSet<String>>,
     ) -> Result<(), ConfigError> {
         let (resource, _) = canonical(&self.uri)?;
-        if self.require_audience {
-            audiences.get_or_insert_with(HashSet::new).insert(resource);
+        if !self.require_audience {
+            return Ok(());
         }
+        let is_resource =
+            |aud: &String| canonical(aud).is_ok_and(|(canonical, _)| canonical == resource);
+        if audiences.iter().flatten().any(|aud| !is_resource(aud)) {
+            return Err(invalid(
+                "other audiences beside a resource that requires its own: tokens must name \
+                 the resource; drop them, or use `require_audience(false)` and list every \
+                 accepted audience",
+            ));
+        }
+        *audiences = Some(HashSet::from([resource]));
         Ok(())
     }
 
@@ -211,20 +236,16 @@ impl ProtectedResource {
         if !scopes.iter().all(|s| is_scope_token(s)) {
             return Err(invalid("a supported scope is not a valid scope token"));
         }
-        let mut paths = vec![metadata_path];
-        if !path.is_empty() {
-            paths.push(WELL_KNOWN.to_owned());
-        }
         Ok(ResourceConfig {
             resource: Arc::from(resource),
             metadata_url: Arc::from(metadata_url),
-            paths,
+            path: metadata_path,
             name: self.name,
             documentation: self.documentation,
             policy_uri: self.policy_uri,
             tos_uri: self.tos_uri,
             authorization_servers: self.authorization_servers.unwrap_or(issuers),
-            scopes: Mutex::new(scopes),
+            scopes,
         })
     }
 }
@@ -277,15 +298,17 @@ fn canonical(uri: &str) -> Result<(String, (String, String)), ConfigError> {
 pub(crate) struct ResourceConfig {
     resource: Arc<str>,
     metadata_url: Arc<str>,
-    /// Where the metadata is served: the RFC 9728 §3.1 path first.
-    paths: Vec<String>,
+    /// Where the metadata is served: the RFC 9728 §3.1 path, and no
+    /// other (`/.well-known/oauth-protected-resource` alone is the URL of
+    /// the origin's resource, §3.3).
+    path: String,
     name: Option<String>,
     documentation: Option<String>,
     policy_uri: Option<String>,
     tos_uri: Option<String>,
     authorization_servers: Vec<String>,
-    /// Configured, plus every scope a layer of the authenticator requires.
-    scopes: Mutex<BTreeSet<String>>,
+    /// Those of [`ProtectedResource::scopes_supported`].
+    scopes: BTreeSet<String>,
 }
 
 impl fmt::Debug for ResourceConfig {
@@ -302,17 +325,6 @@ impl ResourceConfig {
     pub(crate) fn metadata_url(&self) -> &Arc<str> {
         &self.metadata_url
     }
-
-    /// Adds scopes a route requires to `scopes_supported` (those that are
-    /// not valid scope tokens are left out: no token could carry them).
-    pub(crate) fn register_scopes<'a>(&self, scopes: impl IntoIterator<Item = &'a String>) {
-        let mut known = self.scopes.lock().unwrap_or_else(PoisonError::into_inner);
-        for scope in scopes.into_iter().filter(|s| is_scope_token(s)) {
-            if !known.contains(scope) {
-                known.insert(scope.clone());
-            }
-        }
-    }
 }
 
 /// The protected resource metadata of an authenticator (RFC 9728 §2), from
@@ -323,18 +335,22 @@ impl ResourceConfig {
 ///
 /// Cheap to clone.
 ///
-/// The document is made when asked, so `scopes_supported` lists the scopes
-/// of every layer made so far from the authenticator (and its clones) with
-/// [`require_scope`](crate::JwtAuthLayer::require_scope),
-/// [`require_all_scopes`](crate::JwtAuthLayer::require_all_scopes) or
-/// [`require_any_scope`](crate::JwtAuthLayer::require_any_scope), plus those
-/// given to [`ProtectedResource::scopes_supported`]. Scopes checked by your
-/// own code ([`JwtAuthLayer::require`](crate::JwtAuthLayer::require), or a
-/// route rules used without a layer) are not seen: list
-/// them there. It never holds key material.
+/// `scopes_supported` lists the scopes given to
+/// [`ProtectedResource::scopes_supported`] and those the layers passed to
+/// [`with_scopes_of`](Self::with_scopes_of) require
+/// ([`require_scope`](crate::JwtAuthLayer::require_scope),
+/// [`require_all_scopes`](crate::JwtAuthLayer::require_all_scopes),
+/// [`require_any_scope`](crate::JwtAuthLayer::require_any_scope)): nothing
+/// else. Building a layer changes no metadata; a layer that is never
+/// mounted is never listed. Scopes checked by your own code
+/// ([`JwtAuthLayer::require`](crate::JwtAuthLayer::require)) are not seen:
+/// list them in [`ProtectedResource::scopes_supported`]. It never holds key
+/// material.
 #[derive(Clone)]
 pub struct ResourceMetadata {
     config: Arc<ResourceConfig>,
+    /// The configured scopes and those of the layers given.
+    scopes: BTreeSet<String>,
     bearer_methods: Vec<&'static str>,
     dpop: Option<Arc<Dpop>>,
 }
@@ -361,9 +377,20 @@ impl ResourceMetadata {
             }
         }
         Self {
+            scopes: config.scopes.clone(),
             config,
             bearer_methods,
             dpop,
+        }
+    }
+
+    /// Adds scopes a route requires to `scopes_supported` (those that are
+    /// not valid scope tokens are left out: no token could carry them).
+    pub(crate) fn add_scopes<'a>(&mut self, scopes: impl IntoIterator<Item = &'a String>) {
+        for scope in scopes.into_iter().filter(|s| is_scope_token(s)) {
+            if !self.scopes.contains(scope) {
+                self.scopes.insert(scope.clone());
+            }
         }
     }
 
@@ -381,12 +408,19 @@ impl ResourceMetadata {
         &self.config.metadata_url
     }
 
-    /// The paths the [`service`](Self::service) answers on: the RFC 9728
-    /// §3.1 path and, for a resource with a path, also
-    /// `/.well-known/oauth-protected-resource` itself.
+    /// The path the [`service`](Self::service) answers on, that of
+    /// [`url`](Self::url): the RFC 9728 §3.1 path, and no other.
+    ///
+    /// For a resource with a path (`https://api.example/mcp`) that is
+    /// `/.well-known/oauth-protected-resource/mcp`; the bare
+    /// `/.well-known/oauth-protected-resource` is the metadata URL of the
+    /// origin's resource (`https://api.example`), which a client checks
+    /// the document's `resource` against (RFC 9728 §3.3), so it is never
+    /// answered for another. Two resources on one host each have their own
+    /// path and can be mounted side by side.
     #[must_use]
-    pub fn paths(&self) -> &[String] {
-        &self.config.paths
+    pub fn path(&self) -> &str {
+        &self.config.path
     }
 
     /// The metadata document (RFC 9728 §2): `resource`,
@@ -408,15 +442,8 @@ impl ResourceMetadata {
                 json!(c.authorization_servers),
             );
         }
-        let scopes: Vec<String> = c
-            .scopes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .iter()
-            .cloned()
-            .collect();
-        if !scopes.is_empty() {
-            doc.insert("scopes_supported".into(), json!(scopes));
+        if !self.scopes.is_empty() {
+            doc.insert("scopes_supported".into(), json!(self.scopes));
         }
         doc.insert(
             "bearer_methods_supported".into(),
@@ -444,7 +471,7 @@ impl ResourceMetadata {
         Value::Object(doc)
     }
 
-    /// A tower service answering `GET` and `HEAD` on [`paths`](Self::paths)
+    /// A tower service answering `GET` and `HEAD` on [`path`](Self::path)
     /// with the document (`200`, `application/json`), other methods there
     /// with `405`, and any other path with `404`.
     #[must_use]
@@ -456,7 +483,7 @@ impl ResourceMetadata {
 
     fn respond(&self, method: &Method, path: &str) -> Response<String> {
         let mut res = Response::new(String::new());
-        if !self.config.paths.iter().any(|p| p == path) {
+        if self.config.path != path {
             *res.status_mut() = StatusCode::NOT_FOUND;
             return res;
         }
@@ -549,16 +576,10 @@ mod tests {
             &*c.metadata_url,
             "https://api.example/.well-known/oauth-protected-resource/tenant/mcp"
         );
-        assert_eq!(
-            c.paths,
-            [
-                "/.well-known/oauth-protected-resource/tenant/mcp",
-                "/.well-known/oauth-protected-resource"
-            ]
-        );
+        assert_eq!(c.path, "/.well-known/oauth-protected-resource/tenant/mcp");
         let root = ProtectedResource::new("https://api.example")
             .build(None)
             .unwrap();
-        assert_eq!(root.paths, [WELL_KNOWN]);
+        assert_eq!(root.path, WELL_KNOWN);
     }
 }

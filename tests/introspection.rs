@@ -26,10 +26,11 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
+use tower_jwt_auth::remote::FetchErrorKind;
 use tower_jwt_auth::revocation::{MemoryRevocation, Revocation};
 use tower_jwt_auth::{
     clock::FixedClock, remote::HttpClientOptions, remote::Introspection, Authenticator,
-    AuthenticatorBuilder, Claims,
+    AuthenticatorBuilder, Claims, ConfigError,
 };
 
 const T0: u64 = 1_800_000_000;
@@ -44,6 +45,8 @@ enum Mode {
     Huge,
     NoActive,
     Redirect,
+    /// A 307 to this absolute URL.
+    RedirectTo(String),
     Slow(Duration),
 }
 
@@ -147,6 +150,7 @@ async fn introspect(
         }
         Mode::NoActive => Json(json!({"sub": "alice", "scope": "admin"})).into_response(),
         Mode::Redirect => Redirect::temporary("/elsewhere").into_response(),
+        Mode::RedirectTo(url) => Redirect::temporary(&url).into_response(),
         Mode::Slow(d) => {
             tokio::time::sleep(d).await;
             Json(json!({"active": true})).into_response()
@@ -762,4 +766,154 @@ async fn one_size_limit_set_once_bounds_key_fetches_and_introspection() {
     let addr = api(&both(e.http(), false).await.unwrap()).await;
     assert_eq!(call(addr, "/me", &jwt).await.status, 200);
     assert_eq!(call(addr, "/me", "big-opaque").await.status, 200);
+}
+
+#[tokio::test]
+async fn no_token_or_client_secret_ever_reaches_a_redirect_target() {
+    let _serial = serial().await;
+    let target = common::recorder::Recorder::start().await;
+    let e = Endpoint::start().await;
+    e.answer("SeCrEt-token", active(json!({})));
+    e.set(Mode::RedirectTo(format!("{}/elsewhere", target.url())));
+    let clock = Arc::new(FixedClock::new(T0));
+    let post = || Introspection::endpoint(e.url()).client_secret_post("rs:1", "s3cret/é");
+    // An own client with reqwest's default policy (it follows a 307,
+    // re-sending the body): a loopback endpoint is asked with the crate's
+    // client, which never follows a redirect.
+    for config in [e.config(), post()] {
+        let auth = builder(&clock)
+            .introspection(config)
+            .http_client(e.http().reqwest_client(reqwest::Client::new()))
+            .build_async()
+            .await
+            .unwrap();
+        assert_eq!(
+            call(api(&auth).await, "/me", "SeCrEt-token").await.status,
+            503
+        );
+    }
+    assert_eq!(e.hits(), 2);
+    // An endpoint that is not loopback (the own client resolves its name):
+    // the own client could follow the redirect before the crate sees it,
+    // so it is never given a token: the build fails.
+    let addr = e.addr.lock().unwrap().unwrap();
+    let client = reqwest::Client::builder()
+        .resolve("introspect.test", addr)
+        .build()
+        .unwrap();
+    let url = format!("http://introspect.test:{}/introspect", addr.port());
+    for config in [
+        Introspection::endpoint(url.clone()).client_secret_basic("rs:1", "s3cret/é"),
+        Introspection::endpoint(url.clone()).client_secret_post("rs:1", "s3cret/é"),
+    ] {
+        let err = builder(&clock)
+            .introspection(config)
+            .http_client(e.http().danger_allow_http().reqwest_client(client.clone()))
+            .build_async()
+            .await
+            .map(|_| ())
+            .unwrap_err();
+        let ConfigError::Introspection(fetch) = &err else {
+            panic!("{err:?}")
+        };
+        assert_eq!(fetch.kind(), &FetchErrorKind::ClientConfig, "{err}");
+    }
+    assert_eq!(e.hits(), 2, "nothing sent to the endpoint");
+    assert_eq!(
+        target.requests(),
+        Vec::<String>::new(),
+        "the redirect target saw nothing"
+    );
+}
+
+#[test]
+fn an_introspection_cancelled_with_its_runtime_never_blocks_its_token() {
+    // The endpoint on a runtime of its own, which outlives the first one.
+    let server = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let _serial = server.block_on(serial());
+    let e = server.block_on(Endpoint::start());
+    e.answer("opaque", active(json!({})));
+    *e.delay.lock().unwrap() = Duration::from_secs(30);
+    let clock = Arc::new(FixedClock::new(T0));
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    };
+    let first = runtime();
+    let auth = first
+        .block_on(
+            builder(&clock)
+                .introspection(e.config())
+                .http_client(e.http().timeout(Duration::from_secs(60)))
+                .build_async(),
+        )
+        .unwrap();
+    first.block_on(async {
+        let auth = auth.clone();
+        tokio::spawn(async move { auth.verifier().verify_async("opaque").await });
+        for _ in 0..500 {
+            if e.hits() == 1 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    });
+    assert_eq!(e.hits(), 1, "the request is in flight");
+    // Shut down while the endpoint has not answered: the task is dropped.
+    drop(first);
+    *e.delay.lock().unwrap() = Duration::ZERO;
+    let second = runtime();
+    let claims = second.block_on(auth.verifier().verify_async("opaque"));
+    assert!(claims.is_ok(), "asked again, not 503 for ever: {claims:?}");
+    assert_eq!(e.hits(), 2);
+}
+
+#[tokio::test]
+async fn credentials_in_the_endpoint_url_never_show() {
+    let _serial = serial().await;
+    let no_credentials = |what: &str, text: &str| {
+        assert!(
+            !text.contains("secret") && !text.contains("id:"),
+            "{what}: {text}"
+        );
+    };
+    let (logs, _guard) = common::logs::capture(
+        tracing::Level::TRACE,
+        tracing_subscriber::fmt::format::FmtSpan::NONE,
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    let config = Introspection::endpoint(format!("http://id:secret@127.0.0.1:{port}/introspect"));
+    no_credentials("Debug of Introspection", &format!("{config:?}"));
+    let auth = Authenticator::builder()
+        .introspection(config)
+        .build_async()
+        .await
+        .unwrap();
+    no_credentials("Debug of Authenticator", &format!("{auth:?}"));
+    assert_eq!(call(api(&auth).await, "/me", "anything").await.status, 503);
+    // Discovery from an issuer with credentials: its error.
+    let e = Endpoint::start().await;
+    let issuer = e.issuer().replace("http://", "http://id:secret@");
+    let err = Authenticator::builder()
+        .introspection(Introspection::discover(issuer))
+        .build_async()
+        .await
+        .map(|_| ())
+        .unwrap_err();
+    no_credentials("discovery error", &err.to_string());
+    no_credentials("discovery error Debug", &format!("{err:?}"));
+    let text = logs.text();
+    assert!(
+        text.contains(&format!("127.0.0.1:{port}/introspect")),
+        "the failure is logged with the URL: {text}"
+    );
+    no_credentials("logs", &text);
 }

@@ -6,7 +6,7 @@
 use http::header::AUTHORIZATION;
 use http::{HeaderMap, HeaderValue};
 use libfuzzer_sys::fuzz_target;
-use tower_jwt_auth::{bearer_token, parse_authorization, Credentials};
+use tower_jwt_auth::parsers::{bearer_token, parse_authorization, Credentials};
 use tower_jwt_auth::AuthErrorKind;
 
 const LIMIT: usize = 8192;

@@ -11,7 +11,7 @@ use jsonwebtoken::Algorithm;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::cache::{TokenCache, DEFAULT_CAPACITY, DEFAULT_MAX_AGE};
+use crate::cache::{DEFAULT_CAPACITY, DEFAULT_MAX_AGE};
 use crate::claim_rules::ClaimRules;
 use crate::claims::{decode_raw, RawClaims};
 use crate::clock::Clock;
@@ -25,8 +25,11 @@ use crate::resource::{ProtectedResource, ResourceConfig, ResourceMetadata};
 use crate::response::is_quotable;
 use crate::revocation::Revocation;
 use crate::route_rules::{Grants, RoleClaim};
+use crate::settings::Shared;
 use crate::token::{TokenSource, DEFAULT_MAX_TOKEN_LEN};
-use crate::verifier::{decode_json, decode_value, Decode, IssuerVerifier, Verifier};
+use crate::verifier::{
+    decode_json, decode_value, Decode, IssuerSettings, IssuerVerifier, Verifier,
+};
 
 #[cfg(feature = "remote")]
 mod remote;
@@ -50,21 +53,14 @@ mod remote;
 /// # Ok::<(), tower_jwt_auth::ConfigError>(())
 /// ```
 pub struct Authenticator<C = Value> {
-    verifier: Verifier<C>,
-    sources: Arc<[TokenSource]>,
-    realm: Option<Arc<str>>,
-    dpop: Option<Arc<Dpop>>,
-    resource: Option<Arc<ResourceConfig>>,
+    /// Its settings, shared by reference with every gate and layer.
+    shared: Arc<Shared<C>>,
 }
 
 impl<C> Clone for Authenticator<C> {
     fn clone(&self) -> Self {
         Self {
-            verifier: self.verifier.clone(),
-            sources: self.sources.clone(),
-            realm: self.realm.clone(),
-            dpop: self.dpop.clone(),
-            resource: self.resource.clone(),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
@@ -72,17 +68,13 @@ impl<C> Clone for Authenticator<C> {
 impl<C> fmt::Debug for Authenticator<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Authenticator")
-            .field("verifier", &self.verifier)
-            .field("sources", &self.sources)
-            .field("realm", &self.realm)
-            .field("dpop", &self.dpop)
-            .field("resource", &self.resource)
+            .field("shared", &self.shared)
             .finish()
     }
 }
 
-fn default_sources() -> Arc<[TokenSource]> {
-    Arc::from([TokenSource::authorization()])
+fn default_sources() -> Box<[TokenSource]> {
+    Box::from([TokenSource::authorization()])
 }
 
 impl Authenticator<Value> {
@@ -98,13 +90,13 @@ impl<C> Authenticator<C> {
     /// The verifier, for use outside tower (interceptors, tests, jobs).
     #[must_use]
     pub fn verifier(&self) -> &Verifier<C> {
-        &self.verifier
+        &self.shared.verifier
     }
 
     /// A layer that requires a valid token.
     #[must_use]
     pub fn layer(&self) -> JwtAuthLayer<C> {
-        JwtAuthLayer::new(self.gate_with(false))
+        JwtAuthLayer::new(Gate::new(Arc::clone(&self.shared), false))
     }
 
     /// A layer that lets requests without credentials through with no
@@ -116,7 +108,7 @@ impl<C> Authenticator<C> {
     /// than a signed-in caller.
     #[must_use]
     pub fn optional(&self) -> JwtAuthLayer<C> {
-        JwtAuthLayer::new(self.gate_with(true))
+        JwtAuthLayer::new(Gate::new(Arc::clone(&self.shared), true))
     }
 
     /// The request decision of [`layer`](Self::layer), for a framework
@@ -126,51 +118,54 @@ impl<C> Authenticator<C> {
     /// layer: `auth.layer().require_scope("read").into_gate()`.
     #[must_use]
     pub fn gate(&self) -> Gate<C> {
-        self.gate_with(false)
+        Gate::new(Arc::clone(&self.shared), false)
     }
 
-    fn gate_with(&self, optional: bool) -> Gate<C> {
-        Gate {
-            verifier: self.verifier.clone(),
-            route: Arc::default(),
-            checks: Arc::from([]),
-            sources: self.sources.clone(),
-            optional,
-            realm: self.realm.clone(),
-            dpop: self.dpop.clone(),
-            resource: self.resource.clone(),
-        }
-    }
-
-    /// The protected resource metadata (RFC 9728) derived from this
-    /// authenticator's configuration, when a
+    /// The protected resource metadata (RFC 9728) of this authenticator.
+    ///
+    /// Derived from its configuration, when a
     /// [`resource`](AuthenticatorBuilder::resource) is configured: serve
     /// it with [`ResourceMetadata::router`] (feature `axum`) or
-    /// [`ResourceMetadata::service`].
+    /// [`ResourceMetadata::service`]. Its `scopes_supported` lists those of
+    /// [`ProtectedResource::scopes_supported`]; add the scopes of the
+    /// layers you mount with [`ResourceMetadata::with_scopes_of`] (building
+    /// a layer adds nothing by itself).
     #[must_use]
     pub fn resource_metadata(&self) -> Option<ResourceMetadata> {
-        let (config, dpop) = (self.resource.clone()?, self.dpop.clone());
-        Some(ResourceMetadata::new(config, &self.sources, dpop))
+        let shared = &*self.shared;
+        let (config, dpop) = (shared.resource.clone()?, shared.dpop.clone());
+        Some(ResourceMetadata::new(config, &shared.sources, dpop))
     }
 
     /// The `realm` of the `WWW-Authenticate` challenges, if configured.
     #[must_use]
     pub fn realm(&self) -> Option<&str> {
-        self.realm.as_deref()
+        self.shared.realm.as_deref()
     }
 
     /// Where this authenticator's layers look for the token, in order.
     #[must_use]
     pub fn token_sources(&self) -> &[TokenSource] {
-        &self.sources
+        &self.shared.sources
     }
 
-    /// The same authenticator with other token sources (see
-    /// [`AuthenticatorBuilder::token_sources`]).
+    /// The same authenticator with other token sources.
+    ///
+    /// As [`AuthenticatorBuilder::token_sources`]; layers made before keep
+    /// the sources they had.
     #[must_use]
-    pub fn with_token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
-        self.sources = sources.into_iter().collect();
-        self
+    pub fn with_token_sources(self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
+        let s = &*self.shared;
+        let shared = Shared::new(
+            s.verifier.clone(),
+            sources.into_iter().collect(),
+            s.realm.clone(),
+            s.dpop.clone(),
+            s.resource.clone(),
+        );
+        Self {
+            shared: Arc::new(shared),
+        }
     }
 
     /// One authenticator over several issuers, each with its own keys and
@@ -216,12 +211,14 @@ impl<C> Authenticator<C> {
         // The first authenticator's settings apply to every issuer.
         let mut first: Option<Self> = None;
         let verifier = Verifier::by_issuer(authenticators.into_iter().map(|auth| {
-            let verifier = auth.verifier.clone();
+            let verifier = auth.shared.verifier.clone();
             first.get_or_insert(auth);
             verifier
         }))?;
         let first = first.ok_or(ConfigError::EmptyList { what: "issuer" })?;
-        Ok(Self { verifier, ..first })
+        Ok(Self {
+            shared: Arc::new(first.shared.with_verifier(verifier)),
+        })
     }
 }
 
@@ -238,7 +235,7 @@ pub struct AuthenticatorBuilder<C = Value> {
     grants: Grants,
     max_token_len: usize,
     realm: Option<String>,
-    sources: Arc<[TokenSource]>,
+    sources: Box<[TokenSource]>,
     decode: Decode<C>,
     revocation: Option<Arc<dyn Revocation>>,
     dpop: Option<DpopConfig>,
@@ -748,6 +745,9 @@ impl<C> AuthenticatorBuilder<C> {
         Ok(algorithms)
     }
 
+    /// Splits a checked builder into what its issuer's verifier holds,
+    /// its local keys, and what the authenticator around the verifier
+    /// holds.
     fn into_parts(self) -> Result<(Parts<C>, KeySet), ConfigError> {
         let dpop = match self.dpop {
             Some(config) => Some(Arc::new(
@@ -757,65 +757,58 @@ impl<C> AuthenticatorBuilder<C> {
         };
         let issuers = self.rules.issuers.as_ref();
         let resource = (self.resource.map(|r| r.build(issuers).map(Arc::new))).transpose()?;
-        Ok((
-            Parts {
-                rules: self.rules,
-                grants: self.grants,
-                max_token_len: self.max_token_len,
-                realm: self.realm.map(Arc::from),
-                sources: self.sources,
-                decode: self.decode,
-                revocation: self.revocation,
-                dpop,
-                unverified_cnf: self.unverified_cnf.into(),
-                resource,
-                cache: (self.cache_capacity > 0 && self.cache_max_age.as_secs() > 0)
-                    .then(|| TokenCache::new(self.cache_capacity, self.cache_max_age)),
-                #[cfg(feature = "remote")]
-                introspection: None,
-            },
-            self.keys,
-        ))
-    }
-}
-
-/// What a builder turns into an authenticator once the keys are held.
-struct Parts<C> {
-    rules: ClaimRules,
-    grants: Grants,
-    max_token_len: usize,
-    realm: Option<Arc<str>>,
-    sources: Arc<[TokenSource]>,
-    decode: Decode<C>,
-    revocation: Option<Arc<dyn Revocation>>,
-    dpop: Option<Arc<Dpop>>,
-    unverified_cnf: Box<[String]>,
-    resource: Option<Arc<ResourceConfig>>,
-    cache: Option<TokenCache>,
-    #[cfg(feature = "remote")]
-    introspection: Option<Arc<crate::introspection::Introspector>>,
-}
-
-impl<C> Parts<C> {
-    fn finish(self, keys: KeyStore, algorithms: AlgorithmSet) -> Authenticator<C> {
-        let issuer = IssuerVerifier {
-            keys,
-            algorithms,
+        let issuer = IssuerSettings {
             rules: self.rules,
             grants: self.grants,
             max_token_len: self.max_token_len,
             revocation: self.revocation,
-            unverified_cnf: self.unverified_cnf,
-            cache: self.cache,
+            unverified_cnf: self.unverified_cnf.into(),
+            cache_capacity: self.cache_capacity,
+            cache_max_age: self.cache_max_age,
             #[cfg(feature = "remote")]
-            introspection: self.introspection,
+            introspection: None,
         };
-        Authenticator {
-            verifier: Verifier::new(issuer, self.decode),
+        let parts = Parts {
+            issuer,
+            decode: self.decode,
             sources: self.sources,
-            realm: self.realm,
-            dpop: self.dpop,
-            resource: self.resource,
+            realm: self.realm.map(Arc::from),
+            dpop,
+            resource,
+        };
+        Ok((parts, self.keys))
+    }
+}
+
+/// A checked builder, split: its issuer's settings, and the
+/// authenticator's own, which [`Shared`] holds once the verifier is made.
+struct Parts<C> {
+    issuer: IssuerSettings,
+    decode: Decode<C>,
+    sources: Box<[TokenSource]>,
+    realm: Option<Arc<str>>,
+    dpop: Option<Arc<Dpop>>,
+    resource: Option<Arc<ResourceConfig>>,
+}
+
+impl<C> Parts<C> {
+    /// The authenticator of one issuer with `keys`.
+    fn finish(self, keys: KeyStore, algorithms: AlgorithmSet) -> Authenticator<C> {
+        self.around(|issuer, decode| {
+            Verifier::new(IssuerVerifier::new(keys, algorithms, issuer), decode)
+        })
+    }
+
+    /// The authenticator around the verifier `make` makes of the issuer's
+    /// settings.
+    fn around(
+        self,
+        make: impl FnOnce(IssuerSettings, Decode<C>) -> Verifier<C>,
+    ) -> Authenticator<C> {
+        let verifier = make(self.issuer, self.decode);
+        let shared = Shared::new(verifier, self.sources, self.realm, self.dpop, self.resource);
+        Authenticator {
+            shared: Arc::new(shared),
         }
     }
 }

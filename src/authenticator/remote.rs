@@ -10,12 +10,34 @@ use crate::keys::KeyStore;
 
 /// The remote key source of a builder.
 #[cfg(feature = "remote")]
-#[derive(Debug)]
 pub(super) enum RemoteSpec {
     Jwks(String),
     Oidc(String),
     Tenants(super::TenantIssuers),
     SpiffeBundle(String),
+}
+
+#[cfg(feature = "remote")]
+impl std::fmt::Debug for RemoteSpec {
+    // URLs without their userinfo.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::http_client::Shown;
+        match self {
+            Self::Jwks(url) => f
+                .debug_tuple("Jwks")
+                .field(&Shown(url).to_string())
+                .finish(),
+            Self::Oidc(issuer) => f
+                .debug_tuple("Oidc")
+                .field(&Shown(issuer).to_string())
+                .finish(),
+            Self::Tenants(tenants) => f.debug_tuple("Tenants").field(tenants).finish(),
+            Self::SpiffeBundle(url) => f
+                .debug_tuple("SpiffeBundle")
+                .field(&Shown(url).to_string())
+                .finish(),
+        }
+    }
 }
 
 #[cfg(feature = "remote")]
@@ -145,12 +167,12 @@ impl<C> AuthenticatorBuilder<C> {
         let (mut parts, local) = self.into_parts()?;
         if !local_keys {
             // No JWT is ever verified here: no JWT cache to look in.
-            parts.cache = None;
+            parts.issuer.cache_capacity = 0;
         }
         if let Some(config) = introspection {
             let started =
                 Introspector::start(config, &options.http, local_keys, Arc::clone(&clock)).await;
-            parts.introspection = Some(started.map_err(ConfigError::Introspection)?);
+            parts.issuer.introspection = Some(started.map_err(ConfigError::Introspection)?);
         }
         let keys = match source {
             Some(source) => {

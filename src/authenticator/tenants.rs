@@ -9,7 +9,6 @@ use futures_util::future::FutureExt as _;
 use tokio::runtime::Handle;
 
 use super::{Authenticator, AuthenticatorBuilder};
-use crate::cache::TokenCache;
 use crate::error::{ConfigError, FetchError, FetchErrorKind};
 use crate::keys::remote::{parse_url, RemoteKeys, Source};
 use crate::keys::KeyStore;
@@ -27,11 +26,20 @@ const TENANT_CACHE_CAPACITY: usize = 1024;
 /// `{tenantid}` is the tenant.
 ///
 /// - **Which tenants**: those of [`allow_tenants`](Self::allow_tenants),
-///   the safe default; or, with [`any_tenant`](Self::any_tenant), any
-///   tenant, up to [`max_tenants`](Self::max_tenants) (default 100). A
-///   token of another tenant, of an issuer not of the pattern, or of a
-///   tenant beyond the bound is refused (401 `invalid_token`) before any
-///   fetch.
+///   the safe default (every one of them is held, however many); or, with
+///   [`any_tenant`](Self::any_tenant), any tenant, up to
+///   [`max_tenants`](Self::max_tenants) (default 100) at once. A token of
+///   another tenant or of an issuer not of the pattern is refused (401
+///   `invalid_token`) before any fetch; a new tenant while the any-tenant
+///   table is full gets 503 until a slot frees (see
+///   [`max_tenants`](Self::max_tenants)).
+/// - **Audience**: every tenant's apps share the provider's signing keys,
+///   so in any-tenant mode anyone can create a tenant and an app and have
+///   tokens signed with any `roles`; only the audience tells this API's
+///   tokens from theirs. [`any_tenant`](Self::any_tenant) therefore needs
+///   [`audience`](AuthenticatorBuilder::audience) or a
+///   [`resource`](AuthenticatorBuilder::resource) requiring its audience,
+///   or the build fails.
 /// - **Keys**: by default each tenant's OIDC discovery
 ///   (`<issuer>/.well-known/openid-configuration`, whose `issuer` must be
 ///   exactly the tenant's), or a [`jwks_url`](Self::jwks_url): one set for
@@ -49,9 +57,9 @@ const TENANT_CACHE_CAPACITY: usize = 1024;
 ///   (audience, route rules, DPoP, revocation) as for any token.
 ///
 /// An attacker sending a million different `iss` values thus causes no
-/// fetch with an allow-list, and at most `max_tenants` fetches per
-/// cooldown without one; the table never holds more than `max_tenants`
-/// tenants.
+/// fetch with an allow-list, and at most about `max_tenants` fetches per
+/// cooldown without one; the table never holds more tenants than the
+/// allow-list names, or `max_tenants` without one.
 ///
 /// ```no_run
 /// use tower_jwt_auth::{Authenticator, remote::TenantIssuers};
@@ -67,15 +75,35 @@ const TENANT_CACHE_CAPACITY: usize = 1024;
 ///     .await?;
 /// # let _ = auth; Ok(()) }
 /// ```
-#[derive(Debug)]
 pub struct TenantIssuers {
     pattern: String,
     jwks_url: Option<String>,
     allowed: Option<HashSet<String>>,
     any: bool,
+    /// Any-tenant mode without an audience (the `danger_*` opt-out).
+    any_without_audience: bool,
     max_tenants: usize,
     cooldown: Duration,
     claim: &'static str,
+}
+
+impl std::fmt::Debug for TenantIssuers {
+    // URLs without their userinfo.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::http_client::Shown;
+        f.debug_struct("TenantIssuers")
+            .field("pattern", &Shown(&self.pattern).to_string())
+            .field(
+                "jwks_url",
+                &self.jwks_url.as_deref().map(|u| Shown(u).to_string()),
+            )
+            .field("allowed", &self.allowed)
+            .field("any", &self.any)
+            .field("max_tenants", &self.max_tenants)
+            .field("cooldown", &self.cooldown)
+            .field("claim", &self.claim)
+            .finish()
+    }
 }
 
 impl TenantIssuers {
@@ -92,6 +120,7 @@ impl TenantIssuers {
             jwks_url: None,
             allowed: None,
             any: false,
+            any_without_audience: false,
             max_tenants: 100,
             cooldown: Duration::from_secs(60),
             claim: "tid",
@@ -119,15 +148,53 @@ impl TenantIssuers {
     }
 
     /// Accepts any tenant of the pattern (a multi-tenant app open to every
-    /// organization), up to [`max_tenants`](Self::max_tenants) of them.
+    /// organization), up to [`max_tenants`](Self::max_tenants) of them at
+    /// once.
+    ///
+    /// Needs an audience: the builder's
+    /// [`audience`](AuthenticatorBuilder::audience), or a
+    /// [`resource`](AuthenticatorBuilder::resource) that requires its own
+    /// (the default); without one the build fails
+    /// ([`ConfigError::Tenants`]). Every tenant can register apps and give
+    /// them any roles, and the provider signs all their tokens with the
+    /// same keys: only `aud` says a token was issued for this API.
     #[must_use]
     pub fn any_tenant(mut self) -> Self {
         self.any = true;
         self
     }
 
-    /// The most tenants held at once (default 100); a new tenant beyond it
-    /// is refused (tenants that failed a cooldown ago make room).
+    /// Accepts any tenant of the pattern without an audience: DANGEROUS,
+    /// any tenant's app of the provider then gets in with its own roles.
+    ///
+    /// As [`any_tenant`](Self::any_tenant), without its audience
+    /// requirement. Anyone can create a tenant of a public multi-tenant
+    /// provider, register an app, give it the role `admin` and obtain
+    /// tokens signed with the keys every tenant shares; without an
+    /// audience, this API accepts them. Only for an API that checks the
+    /// audience itself (a custom claim rule) or whose provider is not open
+    /// to tenants it does not control.
+    #[must_use]
+    pub fn danger_any_tenant_without_audience(mut self) -> Self {
+        self.any = true;
+        self.any_without_audience = true;
+        self
+    }
+
+    /// The most tenants held at once in any-tenant mode (default 100);
+    /// with [`allow_tenants`](Self::allow_tenants), the allow-list is the
+    /// bound and this is ignored.
+    ///
+    /// When the table is full, a new tenant makes room by evicting, first,
+    /// tenants whose keys failed at least [`retry_after`](Self::retry_after)
+    /// ago, then the least recently used tenant not used for
+    /// `retry_after` (its keys are fetched again if it comes back). When
+    /// no tenant can go, the new one gets 503 (`KeySourceUnavailable`)
+    /// without any fetch, until a slot frees: tenants in use are never
+    /// pushed out by new ones, and each slot costs at most one new fetch
+    /// per `retry_after`. A tenant is in use while tokens naming it
+    /// arrive, whether or not they then verify: raise the bound if the
+    /// warning "tenant table is full" shows up.
     #[must_use]
     pub fn max_tenants(mut self, tenants: usize) -> Self {
         self.max_tenants = tenants;
@@ -135,7 +202,8 @@ impl TenantIssuers {
     }
 
     /// How long a tenant whose keys could not be had is refused before it
-    /// is tried again (default 60 s).
+    /// is tried again (default 60 s); in any-tenant mode also how long a
+    /// tenant must be unused before a new one may evict it.
     #[must_use]
     pub fn retry_after(mut self, cooldown: Duration) -> Self {
         self.cooldown = cooldown;
@@ -206,14 +274,19 @@ pub(super) async fn build<C>(
         }
         _ => {}
     }
-    if spec.max_tenants == 0 {
+    if spec.any && spec.max_tenants == 0 {
         return Err(ConfigError::Tenants("max_tenants must be at least 1"));
     }
     let runtime = Handle::try_current()
         .map_err(|_| FetchError::new(&spec.pattern, FetchErrorKind::NoRuntime))?;
     let algorithms = builder.check(true)?;
-    let capacity = builder.cache_capacity.min(TENANT_CACHE_CAPACITY);
-    let max_age = builder.cache_max_age;
+    // `check` has added a resource's required audience.
+    if spec.any && !spec.any_without_audience && builder.rules.audiences.is_none() {
+        return Err(ConfigError::Tenants(
+            "`any_tenant` needs an audience: every tenant's apps share the provider's keys; \
+             set `audience([..])` or `resource(..)`",
+        ));
+    }
     let clock = Arc::clone(&builder.rules.clock);
     let (parts, local) = builder.into_parts()?;
     // One set for every tenant: fetched now, as `jwks_url` would be.
@@ -234,18 +307,15 @@ pub(super) async fn build<C>(
         }
         _ => None,
     };
-    let (rules, grants, revocation, unverified_cnf) = (
-        parts.rules.clone(),
-        parts.grants.clone(),
-        parts.revocation.clone(),
-        parts.unverified_cnf.clone(),
-    );
-    let (max_token_len, claim) = (parts.max_token_len, spec.claim);
+    // Each tenant's verifier: the builder's settings, with the tenant's
+    // issuer and a smaller cache.
+    let mut settings = parts.issuer.clone();
+    settings.cache_capacity = settings.cache_capacity.min(TENANT_CACHE_CAPACITY);
+    let (max_token_len, claim) = (settings.max_token_len, spec.claim);
     let make: MakeTenant = Arc::new(move |tenant: String, issuer: String| {
         let (local, options, clock) = (local.clone(), options.clone(), Arc::clone(&clock));
         let (shared, per_tenant_url) = (shared.clone(), per_tenant_url.clone());
-        let (mut rules, grants, revocation) = (rules.clone(), grants.clone(), revocation.clone());
-        let unverified_cnf = unverified_cnf.clone();
+        let mut settings = settings.clone();
         async move {
             let keys = match (shared, per_tenant_url) {
                 (Some(shared), _) => shared,
@@ -260,36 +330,22 @@ pub(super) async fn build<C>(
                     RemoteKeys::start(local, source, bind, options, clock).await?
                 }
             };
-            rules.issuers = Some(HashSet::from([issuer]));
-            rules.tenant = Some((claim, tenant));
-            Ok(IssuerVerifier {
-                keys: KeyStore::Remote(keys),
-                algorithms,
-                rules,
-                grants,
-                max_token_len,
-                revocation,
-                unverified_cnf,
-                introspection: None,
-                cache: (capacity > 0 && max_age.as_secs() > 0)
-                    .then(|| TokenCache::new(capacity, max_age)),
-            })
+            settings.rules.issuers = Some(HashSet::from([issuer]));
+            settings.rules.tenant = Some((claim, tenant));
+            let keys = KeyStore::Remote(keys);
+            Ok(IssuerVerifier::new(keys, algorithms, settings))
         }
         .boxed()
     });
+    // An allow-list is its own bound: every tenant it names fits.
+    let max_tenants = spec.allowed.as_ref().map_or(spec.max_tenants, HashSet::len);
     let limits = Limits {
         allowed: spec.allowed,
-        max_tenants: spec.max_tenants,
+        max_tenants,
         cooldown: spec.cooldown,
         // Discovery, then the key set: two fetches.
         load_timeout: options_timeout.saturating_mul(2),
     };
     let table = TenantTable::new(pattern, limits, algorithms, max_token_len, make, runtime);
-    Ok(Authenticator {
-        verifier: Verifier::tenants(table, parts.decode),
-        sources: parts.sources,
-        realm: parts.realm,
-        dpop: parts.dpop,
-        resource: parts.resource,
-    })
+    Ok(parts.around(|_, decode| Verifier::tenants(table, decode)))
 }

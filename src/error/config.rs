@@ -60,7 +60,8 @@ pub enum ConfigError {
     #[cfg(feature = "remote")]
     HttpClient(&'static str),
     /// [`TenantIssuers`](crate::remote::TenantIssuers): an unusable pattern, tenant
-    /// list or combination (the message says which).
+    /// list or combination, or any tenant without an audience (the message
+    /// says which).
     #[cfg(feature = "remote")]
     Tenants(&'static str),
     /// A remote key source is configured: build with
@@ -190,7 +191,9 @@ pub enum KeyError {
     InvalidEcKey,
     /// An Ed25519 key of the wrong length.
     InvalidEdKey,
-    /// The PEM could not be parsed as an RSA, EC or Ed25519 public key.
+    /// The PEM could not be parsed as an RSA, EC or Ed25519 key of the
+    /// kind asked for (a public key to verify with, a private key to sign
+    /// with).
     InvalidPem,
     /// A JWK Set document that is not a JSON object with a `keys` array.
     InvalidJwkSet,
@@ -246,7 +249,7 @@ impl fmt::Display for KeyError {
             Self::InvalidEcKey => f.write_str("ec key is not a valid P-256 or P-384 public key"),
             Self::InvalidEdKey => f.write_str("ed25519 key is invalid"),
             Self::InvalidPem => {
-                f.write_str("pem is not an rsa, ec (P-256/P-384) or ed25519 public key")
+                f.write_str("pem is not a usable rsa, ec (P-256/P-384) or ed25519 key")
             }
             Self::InvalidJwkSet => f.write_str("jwk set is not a json object with a `keys` array"),
             Self::InvalidJwk { index, reason } => write!(f, "jwk at index {index}: {reason}"),

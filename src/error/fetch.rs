@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::http_client::Shown;
+
 /// Why a remote key source could not be used. Its `Display` names the URL
 /// and the reason; never key material.
 #[derive(Debug)]
@@ -34,8 +36,9 @@ pub enum FetchErrorKind {
     Tls,
     /// The HTTP client could not be built from the
     /// [`HttpClientOptions`](crate::remote::HttpClientOptions) (a root or client
-    /// certificate the TLS library refuses, no root at all, or an own
-    /// client combined with settings it would ignore).
+    /// certificate the TLS library refuses, no root at all, an own
+    /// client combined with settings it would ignore, or an own client for
+    /// an introspection endpoint that is not loopback).
     ClientConfig,
     /// The connect or total timeout passed.
     Timeout,
@@ -74,7 +77,7 @@ pub enum FetchErrorKind {
 impl FetchError {
     pub(crate) fn new(url: impl fmt::Display, kind: FetchErrorKind) -> Self {
         Self {
-            url: url.to_string(),
+            url: Shown(&url.to_string()).to_string(),
             kind,
             tls: None,
             source: None,
@@ -100,14 +103,14 @@ impl FetchError {
             FetchErrorKind::Transport
         };
         Self {
-            url: url.to_string(),
+            url: Shown(url.as_str()).to_string(),
             kind,
             tls,
             source: Some(e.without_url()),
         }
     }
 
-    /// The URL that failed.
+    /// The URL that failed, without its userinfo (`user:secret@`).
     #[must_use]
     pub fn url(&self) -> &str {
         &self.url

@@ -3,21 +3,23 @@
 
 use std::any::Any;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use futures_util::future::{FutureExt as _, Shared};
 use reqwest::header::{HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use reqwest::{Client, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 use serde_json::{Map, Value};
 use tokio::sync::oneshot;
 
 use super::{form_encode, is_jws_compact, ClientAuth, Endpoint, Introspection};
 use crate::cache::{Expiring, TokenCache, TokenKey};
 use crate::error::{AuthError, AuthErrorKind, FetchError, FetchErrorKind};
-use crate::http_client::{build_client, parse_url, read_limited, HttpClientOptions};
+use crate::http_client::{
+    build_client, parse_url, read_limited, Clients, HttpClientOptions, Shown,
+};
 
 /// At most this many tokens are being introspected at once; beyond it a
 /// request is answered 503 rather than opening yet another connection.
@@ -54,11 +56,12 @@ type Flight = Shared<oneshot::Receiver<Outcome>>;
 
 /// One introspection endpoint in use.
 pub(crate) struct Introspector {
-    client: Client,
+    client: Clients,
     url: Url,
     auth: ClientAuth,
-    /// The application's own client: the timeout is applied per request.
-    own_timeout: Option<Duration>,
+    /// The total timeout, applied per request to a URL fetched with the
+    /// application's own client.
+    timeout: Duration,
     max_body: usize,
     rule: Option<fn(&str) -> bool>,
     /// Whether the authenticator has keys to verify JWS tokens locally.
@@ -71,7 +74,7 @@ pub(crate) struct Introspector {
 impl std::fmt::Debug for Introspector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Introspector")
-            .field("url", &self.url.as_str())
+            .field("url", &Shown(self.url.as_str()).to_string())
             .field("cache", &self.cache)
             .finish_non_exhaustive()
     }
@@ -91,17 +94,23 @@ impl Introspector {
         };
         // Never follow a redirect: the POST carries the token.
         let client = build_client(http, 0, &target)?;
-        let own_timeout = http.own_client().then_some(http.timeout);
         let url = match &config.endpoint {
             Endpoint::Url(_) => target,
-            Endpoint::Discover(issuer) => discover(&client, issuer, http, own_timeout).await?,
+            Endpoint::Discover(issuer) => discover(&client, issuer, http).await?,
         };
+        if client.is_own(&url) {
+            // The application's client may follow a redirect (a 307 or 308
+            // re-sends the token and the client secret) before the crate
+            // sees the answer: it is never given a token. A loopback
+            // endpoint is asked with the crate's client.
+            return Err(FetchError::new(&url, FetchErrorKind::ClientConfig));
+        }
         let ttl = config.cache_ttl;
         Ok(Arc::new(Self {
             client,
             url,
             auth: config.auth,
-            own_timeout,
+            timeout: http.timeout,
             max_body: http.max_body,
             rule: config.rule,
             local_keys,
@@ -130,14 +139,14 @@ impl Introspector {
     /// already in flight for it, or from a new request (run as its own
     /// task, so a client that goes away does not cancel it for the others).
     pub(crate) async fn answer(self: &Arc<Self>, token: &str) -> Result<Arc<Answer>, AuthError> {
-        let flight = {
+        let (flight, task) = {
             let mut flights = self
                 .flights
                 .lock()
                 .map_err(|_| AuthErrorKind::IntrospectionUnavailable)?;
             let key = TokenKey(token.into());
             if let Some(flight) = flights.get(&key) {
-                flight.clone()
+                (flight.clone(), None)
             } else {
                 // Answered while this request waited for the lock?
                 if let Some(answer) = self.cached(token, self.clock.now()) {
@@ -148,7 +157,7 @@ impl Introspector {
                 };
                 if flights.len() >= MAX_IN_FLIGHT {
                     tracing::warn!(
-                        url = %self.url,
+                        url = %Shown(self.url.as_str()),
                         "too many token introspections in flight: request refused"
                     );
                     return Err(AuthErrorKind::IntrospectionUnavailable.into());
@@ -156,17 +165,22 @@ impl Introspector {
                 let (tx, rx) = oneshot::channel();
                 let flight = rx.shared();
                 flights.insert(key.clone(), flight.clone());
-                let me = Arc::clone(self);
-                runtime.spawn(async move {
-                    let outcome = me.ask_and_store(&key.0).await;
-                    if let Ok(mut flights) = me.flights.lock() {
-                        flights.remove(&key);
-                    }
-                    let _ = tx.send(outcome);
-                });
-                flight
+                let landing = Landing {
+                    introspector: Arc::clone(self),
+                    key,
+                };
+                (flight, Some((runtime, landing, tx)))
             }
         };
+        // Spawned with the lock released: a runtime that is shutting down
+        // drops the task (and its `Landing`, which takes the lock) at once.
+        if let Some((runtime, landing, tx)) = task {
+            runtime.spawn(async move {
+                let outcome = landing.introspector.ask_and_store(&landing.key.0).await;
+                drop(landing);
+                let _ = tx.send(outcome);
+            });
+        }
         match flight.await {
             Ok(outcome) => outcome.map_err(AuthError::new),
             Err(_) => Err(AuthErrorKind::IntrospectionUnavailable.into()),
@@ -227,6 +241,7 @@ impl Introspector {
         body.push_str("&token_type_hint=access_token");
         let mut request = self
             .client
+            .for_url(url)
             .post(url.clone())
             .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
             .header(ACCEPT, "application/json");
@@ -242,8 +257,8 @@ impl Introspector {
                 form_encode(secret, &mut body);
             }
         }
-        if let Some(timeout) = self.own_timeout {
-            request = request.timeout(timeout);
+        if self.client.is_own(url) {
+            request = request.timeout(self.timeout);
         }
         let response = request
             .body(body)
@@ -277,6 +292,26 @@ fn parse_answer(body: &[u8]) -> Option<Answer> {
     })
 }
 
+/// A token's in-flight entry, removed when this is dropped: on every exit
+/// of its request's task (an answer, an error, a panic, or the task
+/// cancelled with its runtime), so that the next request for the token
+/// asks again and the entry stops counting against the limit.
+struct Landing {
+    introspector: Arc<Introspector>,
+    key: TokenKey,
+}
+
+impl Drop for Landing {
+    fn drop(&mut self) {
+        let mut flights = self
+            .introspector
+            .flights
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        flights.remove(&self.key);
+    }
+}
+
 /// `Basic base64(urlencode(id):urlencode(secret))` (RFC 6749 §2.3.1),
 /// marked sensitive so that no HTTP layer logs it.
 fn basic(id: &str, secret: &str) -> HeaderValue {
@@ -294,10 +329,9 @@ fn basic(id: &str, secret: &str) -> HeaderValue {
 /// OpenID Connect discovery; a document counts only when its `issuer` is
 /// exactly `issuer`. Each document is read under `http`'s size limit.
 async fn discover(
-    client: &Client,
+    client: &Clients,
     issuer: &str,
     http: &HttpClientOptions,
-    timeout: Option<Duration>,
 ) -> Result<Url, FetchError> {
     let allow_http = http.allow_http;
     let base = parse_url(issuer, allow_http)?;
@@ -312,9 +346,12 @@ async fn discover(
         allow_http,
     )?;
     for url in [rfc8414, oidc] {
-        let mut request = client.get(url.clone()).header(ACCEPT, "application/json");
-        if let Some(timeout) = timeout {
-            request = request.timeout(timeout);
+        let mut request = client
+            .for_url(&url)
+            .get(url.clone())
+            .header(ACCEPT, "application/json");
+        if client.is_own(&url) {
+            request = request.timeout(http.timeout);
         }
         let Ok(response) = request.send().await else {
             continue;
@@ -327,7 +364,11 @@ async fn discover(
         };
         if let Some(endpoint) = read_metadata(&body, issuer, allow_http) {
             let endpoint = endpoint?;
-            tracing::info!(issuer, introspection_endpoint = %endpoint, "introspection endpoint discovered");
+            tracing::info!(
+                issuer = %Shown(issuer),
+                introspection_endpoint = %Shown(endpoint.as_str()),
+                "introspection endpoint discovered"
+            );
             return Ok(endpoint);
         }
     }
@@ -351,4 +392,36 @@ pub(crate) fn read_metadata(
     }
     let endpoint = doc.get("introspection_endpoint").and_then(Value::as_str)?;
     Some(parse_url(endpoint, allow_http))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A panic inside a request's task (the public tests cover the task
+    /// dropped with its runtime): its in-flight entry goes with it.
+    #[tokio::test]
+    async fn an_in_flight_entry_is_removed_when_its_task_panics() {
+        let me = Introspector::start(
+            Introspection::endpoint("http://127.0.0.1:1/introspect"),
+            &HttpClientOptions::new(),
+            false,
+            Arc::new(crate::clock::SystemClock),
+        )
+        .await
+        .unwrap();
+        let key = TokenKey("token".into());
+        let (_tx, rx) = oneshot::channel();
+        me.flights.lock().unwrap().insert(key.clone(), rx.shared());
+        let landing = Landing {
+            introspector: Arc::clone(&me),
+            key,
+        };
+        let task = tokio::spawn(async move {
+            let _landing = landing;
+            panic!("the request panicked");
+        });
+        assert!(task.await.unwrap_err().is_panic());
+        assert!(me.flights.lock().unwrap().is_empty());
+    }
 }

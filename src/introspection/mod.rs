@@ -32,8 +32,14 @@ pub(crate) use client::{Answer, Introspector};
 /// application/x-www-form-urlencoded`, body
 /// `token=<token>&token_type_hint=access_token`, `Accept:
 /// application/json`, with the client authentication chosen here. The token
-/// is never put in a URL, a log or an error. Redirects are never followed.
-/// Its transport (timeouts, size limit, trust, proxy, own client, plain
+/// is never put in a URL, a log or an error. Redirects are never followed:
+/// no token or client secret reaches a redirect target. An application's
+/// own `reqwest::Client` ([`HttpClientOptions::reqwest_client`](crate::remote::HttpClientOptions::reqwest_client))
+/// would follow them by its own policy, so it is never used here: with one,
+/// an endpoint that is not loopback fails the build, and a loopback one is
+/// asked with the crate's client. A loopback endpoint is never asked
+/// through a proxy.
+/// Its transport (timeouts, size limit, trust, proxy, plain
 /// `http`) is the authenticator's, set once with
 /// [`AuthenticatorBuilder::http_client`](crate::AuthenticatorBuilder::http_client):
 /// the endpoint must be HTTPS, or plain `http` to loopback (see
@@ -92,11 +98,25 @@ pub struct Introspection {
 }
 
 /// Where the endpoint is.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) enum Endpoint {
     Url(String),
     /// Found in the issuer's metadata (RFC 8414, then OIDC discovery).
     Discover(String),
+}
+
+impl fmt::Debug for Endpoint {
+    // The URL without its userinfo.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use crate::http_client::Shown;
+        match self {
+            Self::Url(url) => f.debug_tuple("Url").field(&Shown(url).to_string()).finish(),
+            Self::Discover(issuer) => f
+                .debug_tuple("Discover")
+                .field(&Shown(issuer).to_string())
+                .finish(),
+        }
+    }
 }
 
 /// How the resource server authenticates to the endpoint.

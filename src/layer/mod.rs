@@ -13,6 +13,7 @@ use tower_service::Service;
 use crate::claims::Claims;
 use crate::dpop::DpopMode;
 use crate::gate::{Decision, Gate};
+use crate::resource::ResourceMetadata;
 use crate::response::{DefaultErrorResponse, ErrorResponder, Rejection, RequestHead};
 use crate::route_rules::{Check, Denied, RoleClaim, RouteRules};
 use crate::token::TokenSource;
@@ -174,9 +175,8 @@ impl<C, R> JwtAuthLayer<C, R> {
     where
         F: Fn(&Claims<C>) -> Result<(), Denied> + Send + Sync + 'static,
     {
-        let mut checks: Vec<Check<C>> = self.gate.checks.iter().cloned().collect();
-        checks.push(Arc::new(check));
-        self.gate.checks = checks.into();
+        let check: Check<C> = Arc::new(check);
+        self.gate.route_mut().checks.push(check);
         self
     }
 
@@ -184,7 +184,7 @@ impl<C, R> JwtAuthLayer<C, R> {
     /// (replacing the authenticator's sources; see [`TokenSource`]).
     #[must_use]
     pub fn token_sources(mut self, sources: impl IntoIterator<Item = TokenSource>) -> Self {
-        self.gate.sources = sources.into_iter().collect();
+        self.gate.route_mut().sources = Some(sources.into_iter().collect());
         self
     }
 
@@ -230,14 +230,17 @@ impl<C, R> JwtAuthLayer<C, R> {
         self.with_route(|r| r.dpop(mode))
     }
 
+    /// Changes this layer's route rules, and nothing any other layer,
+    /// the authenticator or its resource metadata sees.
     fn with_route(mut self, f: impl FnOnce(RouteRules) -> RouteRules) -> Self {
-        let route = Arc::make_mut(&mut self.gate.route);
-        *route = f(std::mem::take(route));
-        // The resource metadata lists what the routes require.
-        if let Some(resource) = &self.gate.resource {
-            resource.register_scopes(route.scopes());
-        }
+        let rules = &mut self.gate.route_mut().rules;
+        *rules = f(std::mem::take(rules));
         self
+    }
+
+    /// The scopes this layer's route requires (for the resource metadata).
+    pub(crate) fn required_scopes(&self) -> impl Iterator<Item = &String> {
+        self.gate.route().rules.scopes()
     }
 
     /// Replaces the rejection response, keeping the challenge headers.
@@ -301,6 +304,43 @@ impl<C, R> JwtAuthLayer<C, R> {
                 complete: false,
             },
         }
+    }
+}
+
+impl ResourceMetadata {
+    /// Adds the scopes `layer` requires to `scopes_supported`.
+    ///
+    /// Those of [`require_scope`](JwtAuthLayer::require_scope),
+    /// [`require_all_scopes`](JwtAuthLayer::require_all_scopes),
+    /// [`require_any_scope`](JwtAuthLayer::require_any_scope); pass each
+    /// layer the application mounts. Building a layer registers nothing by
+    /// itself; this is the one way a layer's scopes enter the metadata.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Authenticator;
+    ///
+    /// let auth = Authenticator::builder()
+    ///     .hmac_secret("a secret of at least thirty-two bytes")
+    ///     .resource("https://api.example/mcp")
+    ///     .build()?;
+    /// let tools = auth.layer().require_scope("tools");
+    /// let admin = auth.layer().require_any_scope(["admin", "ops"]);
+    /// let _unused = auth.layer().require_scope("never-mounted");
+    /// let metadata = auth
+    ///     .resource_metadata()
+    ///     .expect("a resource is configured")
+    ///     .with_scopes_of(&tools)
+    ///     .with_scopes_of(&admin);
+    /// assert_eq!(
+    ///     metadata.document()["scopes_supported"],
+    ///     serde_json::json!(["admin", "ops", "tools"])
+    /// );
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_scopes_of<C, R>(mut self, layer: &JwtAuthLayer<C, R>) -> Self {
+        self.add_scopes(layer.required_scopes());
+        self
     }
 }
 

@@ -1,5 +1,7 @@
 //! Throwaway key pairs, generated with the crypto backend that verifies them
-//! (aws-lc-rs when its feature is on, as in `crypto.rs`; else RustCrypto).
+//! (aws-lc-rs when its feature is on, as in `crypto.rs`; else RustCrypto),
+//! and fixed keys (a secret, a private key PEM) whose public JWK is derived
+//! with the same backend.
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine as _;
@@ -16,11 +18,12 @@ pub(super) struct Generated {
     pub(super) secret: Option<Vec<u8>>,
 }
 
-/// Why a key could not be generated (the OS random source failed).
+/// Why a key could not be generated (the OS random source failed) or a
+/// private key could not be read for the algorithm.
 #[derive(Debug)]
 pub(super) struct KeygenError;
 
-fn b64(bytes: &[u8]) -> Value {
+pub(super) fn b64(bytes: &[u8]) -> Value {
     Value::String(URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -28,6 +31,54 @@ fn obj(v: Value) -> Map<String, Value> {
     match v {
         Value::Object(m) => m,
         _ => Map::new(),
+    }
+}
+
+/// The key of a private key PEM for `alg` (`RS*`/`PS*`: RSA in PKCS#8 or
+/// PKCS#1; `ES256`/`ES384`: P-256/P-384 in PKCS#8; `EdDSA`: Ed25519 in
+/// PKCS#8), its public JWK members derived by the backend.
+pub(super) fn from_pem(alg: Algorithm, private_pem: &[u8]) -> Result<Generated, KeygenError> {
+    let block = pem::parse(private_pem).map_err(|_| KeygenError)?;
+    let (label, der) = (block.tag(), block.contents());
+    let pkcs8 = label == "PRIVATE KEY";
+    let (encoding, jwk) = match alg {
+        Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => return Err(KeygenError),
+        Algorithm::ES256 | Algorithm::ES384 if pkcs8 => (
+            EncodingKey::from_ec_pem(private_pem),
+            backend::ec_jwk(alg == Algorithm::ES384, der)?,
+        ),
+        Algorithm::EdDSA if pkcs8 => (
+            EncodingKey::from_ed_pem(private_pem),
+            backend::ed25519_jwk(der)?,
+        ),
+        Algorithm::RS256
+        | Algorithm::RS384
+        | Algorithm::RS512
+        | Algorithm::PS256
+        | Algorithm::PS384
+        | Algorithm::PS512
+            if pkcs8 || label == "RSA PRIVATE KEY" =>
+        {
+            (
+                EncodingKey::from_rsa_pem(private_pem),
+                backend::rsa_jwk(der, pkcs8)?,
+            )
+        }
+        _ => return Err(KeygenError),
+    };
+    Ok(Generated {
+        encoding: encoding.map_err(|_| KeygenError)?,
+        jwk,
+        secret: None,
+    })
+}
+
+/// The key of an HMAC secret (its length is checked by the caller).
+pub(super) fn from_secret(secret: &[u8]) -> Generated {
+    Generated {
+        encoding: EncodingKey::from_secret(secret),
+        jwk: obj(json!({"kty": "oct", "k": b64(secret)})),
+        secret: Some(secret.to_vec()),
     }
 }
 
@@ -61,11 +112,7 @@ pub(super) fn generate(alg: Algorithm) -> Result<Generated, KeygenError> {
 fn hmac(len: usize) -> Result<Generated, KeygenError> {
     let mut secret = vec![0u8; len];
     backend::fill(&mut secret)?;
-    Ok(Generated {
-        encoding: EncodingKey::from_secret(&secret),
-        jwk: obj(json!({"kty": "oct", "k": b64(&secret)})),
-        secret: Some(secret),
-    })
+    Ok(from_secret(&secret))
 }
 
 #[cfg(feature = "aws-lc-rs")]
@@ -74,11 +121,11 @@ mod backend {
     use aws_lc_rs::rand::SystemRandom;
     use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize};
     use aws_lc_rs::signature::{
-        EcdsaKeyPair, Ed25519KeyPair, KeyPair as _, ECDSA_P256_SHA256_FIXED_SIGNING,
-        ECDSA_P384_SHA384_FIXED_SIGNING,
+        EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _,
+        ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
     };
     use jsonwebtoken::EncodingKey;
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
 
     use super::{b64, obj, pem, Generated, KeygenError};
 
@@ -93,41 +140,69 @@ mod backend {
         // the PKCS#8 document.
         let encoding = EncodingKey::from_rsa_pem(pem("PRIVATE KEY", pkcs8.as_ref()).as_bytes())
             .map_err(|_| KeygenError)?;
-        let public = pair.public_key();
         Ok(Generated {
             encoding,
-            jwk: obj(json!({
-                "kty": "RSA",
-                "n": b64(public.modulus().big_endian_without_leading_zero()),
-                "e": b64(public.exponent().big_endian_without_leading_zero()),
-            })),
+            jwk: rsa_public(&pair),
             secret: None,
         })
     }
 
-    pub(super) fn ec(p384: bool) -> Result<Generated, KeygenError> {
-        let (alg, crv, len) = if p384 {
-            (&ECDSA_P384_SHA384_FIXED_SIGNING, "P-384", 48)
+    /// The public JWK members of an RSA private key (PKCS#8 or PKCS#1 DER).
+    pub(super) fn rsa_jwk(der: &[u8], pkcs8: bool) -> Result<Map<String, Value>, KeygenError> {
+        let pair = if pkcs8 {
+            RsaKeyPair::from_pkcs8(der)
         } else {
-            (&ECDSA_P256_SHA256_FIXED_SIGNING, "P-256", 32)
+            RsaKeyPair::from_der(der)
         };
-        let pair = EcdsaKeyPair::generate(alg).map_err(|_| KeygenError)?;
+        pair.map(|pair| rsa_public(&pair)).map_err(|_| KeygenError)
+    }
+
+    fn rsa_public(pair: &RsaKeyPair) -> Map<String, Value> {
+        let public = pair.public_key();
+        obj(json!({
+            "kty": "RSA",
+            "n": b64(public.modulus().big_endian_without_leading_zero()),
+            "e": b64(public.exponent().big_endian_without_leading_zero()),
+        }))
+    }
+
+    fn curve(p384: bool) -> &'static EcdsaSigningAlgorithm {
+        if p384 {
+            &ECDSA_P384_SHA384_FIXED_SIGNING
+        } else {
+            &ECDSA_P256_SHA256_FIXED_SIGNING
+        }
+    }
+
+    pub(super) fn ec(p384: bool) -> Result<Generated, KeygenError> {
+        let pair = EcdsaKeyPair::generate(curve(p384)).map_err(|_| KeygenError)?;
         let pkcs8 = pair.to_pkcs8v1().map_err(|_| KeygenError)?;
+        Ok(Generated {
+            encoding: EncodingKey::from_ec_der(pkcs8.as_ref()),
+            jwk: ec_public(p384, &pair)?,
+            secret: None,
+        })
+    }
+
+    /// The public JWK members of a P-256 (or P-384) private key in PKCS#8.
+    pub(super) fn ec_jwk(p384: bool, der: &[u8]) -> Result<Map<String, Value>, KeygenError> {
+        let pair = EcdsaKeyPair::from_pkcs8(curve(p384), der).map_err(|_| KeygenError)?;
+        ec_public(p384, &pair)
+    }
+
+    fn ec_public(p384: bool, pair: &EcdsaKeyPair) -> Result<Map<String, Value>, KeygenError> {
+        let (crv, len) = if p384 { ("P-384", 48) } else { ("P-256", 32) };
         // Uncompressed SEC1 point: 0x04 || x || y.
         let point = pair.public_key().as_ref();
         if point.len() != 1 + 2 * len {
             return Err(KeygenError);
         }
-        Ok(Generated {
-            encoding: EncodingKey::from_ec_der(pkcs8.as_ref()),
-            jwk: obj(json!({
-                "kty": "EC",
-                "crv": crv,
-                "x": b64(&point[1..1 + len]),
-                "y": b64(&point[1 + len..]),
-            })),
-            secret: None,
-        })
+        Ok(obj(json!({
+            "kty": "EC",
+            "crv": crv,
+            "x": b64(&point[1..1 + len]),
+            "y": b64(&point[1 + len..]),
+        })))
     }
 
     pub(super) fn ed25519() -> Result<Generated, KeygenError> {
@@ -135,13 +210,23 @@ mod backend {
         let pkcs8 = pair.to_pkcs8v1().map_err(|_| KeygenError)?;
         Ok(Generated {
             encoding: EncodingKey::from_ed_der(pkcs8.as_ref()),
-            jwk: obj(json!({
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "x": b64(pair.public_key().as_ref()),
-            })),
+            jwk: ed25519_public(&pair),
             secret: None,
         })
+    }
+
+    /// The public JWK members of an Ed25519 private key in PKCS#8.
+    pub(super) fn ed25519_jwk(der: &[u8]) -> Result<Map<String, Value>, KeygenError> {
+        let pair = Ed25519KeyPair::from_pkcs8_maybe_unchecked(der).map_err(|_| KeygenError)?;
+        Ok(ed25519_public(&pair))
+    }
+
+    fn ed25519_public(pair: &Ed25519KeyPair) -> Map<String, Value> {
+        obj(json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": b64(pair.public_key().as_ref()),
+        }))
     }
 }
 
@@ -149,7 +234,7 @@ mod backend {
 mod backend {
     use jsonwebtoken::EncodingKey;
     use rand_core::{OsRng, RngCore};
-    use serde_json::json;
+    use serde_json::{json, Map, Value};
 
     use super::{b64, obj, Generated, KeygenError};
 
@@ -170,19 +255,37 @@ mod backend {
 
     fn generate_rsa() -> Result<Generated, KeygenError> {
         use rsa::pkcs1::EncodeRsaPrivateKey;
-        use rsa::traits::PublicKeyParts;
 
         let key = rsa::RsaPrivateKey::new(&mut OsRng, 2048).map_err(|_| KeygenError)?;
         let der = key.to_pkcs1_der().map_err(|_| KeygenError)?;
         Ok(Generated {
             encoding: EncodingKey::from_rsa_der(der.as_bytes()),
-            jwk: obj(json!({
-                "kty": "RSA",
-                "n": b64(&key.n().to_bytes_be()),
-                "e": b64(&key.e().to_bytes_be()),
-            })),
+            jwk: rsa_public(&key),
             secret: None,
         })
+    }
+
+    /// The public JWK members of an RSA private key (PKCS#8 or PKCS#1 DER).
+    pub(super) fn rsa_jwk(der: &[u8], pkcs8: bool) -> Result<Map<String, Value>, KeygenError> {
+        use rsa::pkcs1::DecodeRsaPrivateKey;
+        use rsa::pkcs8::DecodePrivateKey;
+
+        let key = if pkcs8 {
+            rsa::RsaPrivateKey::from_pkcs8_der(der).map_err(|_| KeygenError)?
+        } else {
+            rsa::RsaPrivateKey::from_pkcs1_der(der).map_err(|_| KeygenError)?
+        };
+        Ok(rsa_public(&key))
+    }
+
+    fn rsa_public(key: &rsa::RsaPrivateKey) -> Map<String, Value> {
+        use rsa::traits::PublicKeyParts;
+
+        obj(json!({
+            "kty": "RSA",
+            "n": b64(&key.n().to_bytes_be()),
+            "e": b64(&key.e().to_bytes_be()),
+        }))
     }
 
     pub(super) fn ec(p384: bool) -> Result<Generated, KeygenError> {
@@ -193,14 +296,9 @@ mod backend {
         }
         let key = p256::SecretKey::random(&mut OsRng);
         let der = key.to_pkcs8_der().map_err(|_| KeygenError)?;
-        let point =
-            p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false);
-        let (Some(x), Some(y)) = (point.x(), point.y()) else {
-            return Err(KeygenError);
-        };
         Ok(Generated {
             encoding: EncodingKey::from_ec_der(der.as_bytes()),
-            jwk: obj(json!({"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y)})),
+            jwk: p256_public(&key)?,
             secret: None,
         })
     }
@@ -210,16 +308,44 @@ mod backend {
 
         let key = p384::SecretKey::random(&mut OsRng);
         let der = key.to_pkcs8_der().map_err(|_| KeygenError)?;
+        Ok(Generated {
+            encoding: EncodingKey::from_ec_der(der.as_bytes()),
+            jwk: p384_public(&key)?,
+            secret: None,
+        })
+    }
+
+    /// The public JWK members of a P-256 (or P-384) private key in PKCS#8.
+    pub(super) fn ec_jwk(p384: bool, der: &[u8]) -> Result<Map<String, Value>, KeygenError> {
+        if p384 {
+            use p384::pkcs8::DecodePrivateKey;
+            p384_public(&p384::SecretKey::from_pkcs8_der(der).map_err(|_| KeygenError)?)
+        } else {
+            use p256::pkcs8::DecodePrivateKey;
+            p256_public(&p256::SecretKey::from_pkcs8_der(der).map_err(|_| KeygenError)?)
+        }
+    }
+
+    fn p256_public(key: &p256::SecretKey) -> Result<Map<String, Value>, KeygenError> {
+        let point =
+            p256::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false);
+        let (Some(x), Some(y)) = (point.x(), point.y()) else {
+            return Err(KeygenError);
+        };
+        Ok(obj(
+            json!({"kty": "EC", "crv": "P-256", "x": b64(x), "y": b64(y)}),
+        ))
+    }
+
+    fn p384_public(key: &p384::SecretKey) -> Result<Map<String, Value>, KeygenError> {
         let point =
             p384::elliptic_curve::sec1::ToEncodedPoint::to_encoded_point(&key.public_key(), false);
         let (Some(x), Some(y)) = (point.x(), point.y()) else {
             return Err(KeygenError);
         };
-        Ok(Generated {
-            encoding: EncodingKey::from_ec_der(der.as_bytes()),
-            jwk: obj(json!({"kty": "EC", "crv": "P-384", "x": b64(x), "y": b64(y)})),
-            secret: None,
-        })
+        Ok(obj(
+            json!({"kty": "EC", "crv": "P-384", "x": b64(x), "y": b64(y)}),
+        ))
     }
 
     pub(super) fn ed25519() -> Result<Generated, KeygenError> {
@@ -231,12 +357,24 @@ mod backend {
         let der = key.to_pkcs8_der().map_err(|_| KeygenError)?;
         Ok(Generated {
             encoding: EncodingKey::from_ed_der(der.as_bytes()),
-            jwk: obj(json!({
-                "kty": "OKP",
-                "crv": "Ed25519",
-                "x": b64(key.verifying_key().as_bytes()),
-            })),
+            jwk: ed25519_public(&key),
             secret: None,
         })
+    }
+
+    /// The public JWK members of an Ed25519 private key in PKCS#8.
+    pub(super) fn ed25519_jwk(der: &[u8]) -> Result<Map<String, Value>, KeygenError> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+
+        let key = ed25519_dalek::SigningKey::from_pkcs8_der(der).map_err(|_| KeygenError)?;
+        Ok(ed25519_public(&key))
+    }
+
+    fn ed25519_public(key: &ed25519_dalek::SigningKey) -> Map<String, Value> {
+        obj(json!({
+            "kty": "OKP",
+            "crv": "Ed25519",
+            "x": b64(key.verifying_key().as_bytes()),
+        }))
     }
 }

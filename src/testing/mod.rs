@@ -1,7 +1,9 @@
 //! Test utilities for your application's tests (feature `test-util`): a
 //! [`TestIssuer`] with a throwaway key pair that mints tokens in one line and
 //! hands you the matching [`Authenticator`] builder,
-//! and a steppable [`FixedClock`](crate::clock::FixedClock). No key files, no network.
+//! and a steppable [`FixedClock`](crate::clock::FixedClock). No key files, no network
+//! (unless you want your fixtures' key: [`TestIssuer::from_secret`],
+//! [`TestIssuer::from_pem`]).
 //!
 //! ```
 //! use tower_jwt_auth::testing::TestIssuer;
@@ -70,6 +72,7 @@ use serde_json::{json, Map, Value};
 use crate::authenticator::{Authenticator, AuthenticatorBuilder};
 use crate::clock::{Clock, SystemClock};
 use crate::crypto;
+use crate::error::{ConfigError, KeyError};
 use crate::keys::{Key, KeySet};
 
 mod keygen;
@@ -93,7 +96,7 @@ pub const TEST_TOKEN_LIFETIME: Duration = Duration::from_secs(600);
 const FAR: u64 = 3600;
 
 /// An identity provider for tests: a freshly generated key pair (or HMAC
-/// secret), an issuer name and an audience; it mints tokens
+/// secret, or a fixed key of yours), an issuer name and an audience; it mints tokens
 /// ([`token`](Self::token)) and configures the authenticator that accepts
 /// them ([`authenticator`](Self::authenticator)).
 ///
@@ -103,6 +106,10 @@ const FAR: u64 = 3600;
 /// crypto backend. One exception: with the `rust-crypto` backend alone, RSA
 /// key generation takes seconds in a debug build, so the RSA issuers of one
 /// process share one key (their `kid`s still differ).
+///
+/// To sign with a key your test fixtures hold (a secret or a private key PEM
+/// your application is configured with), use [`from_secret`](Self::from_secret)
+/// or [`from_pem`](Self::from_pem).
 ///
 /// `Debug` shows the algorithm, `kid`, issuer and audience, never the key.
 #[derive(Clone)]
@@ -137,20 +144,64 @@ impl TestIssuer {
     /// If the operating system's random source fails.
     #[must_use]
     pub fn new(alg: Algorithm) -> Self {
-        static NEXT: AtomicUsize = AtomicUsize::new(1);
-        let generated = match keygen::generate(alg) {
-            Ok(g) => g,
+        match keygen::generate(alg) {
+            Ok(generated) => Self::with_key(alg, generated),
             Err(keygen::KeygenError) => panic!("TestIssuer: generating a {alg:?} key failed"),
+        }
+    }
+
+    /// An `HS256`, `HS384` or `HS512` issuer signing with `secret`, e.g. the
+    /// one your application's test configuration holds.
+    ///
+    /// # Errors
+    /// [`KeyError::AlgorithmMismatch`] if `alg` is not `HS*`;
+    /// [`KeyError::HmacTooShort`] if `secret` is shorter than the hash
+    /// (32, 48 or 64 bytes, RFC 7518 §3.2): the crate would not verify
+    /// its tokens.
+    pub fn from_secret(alg: Algorithm, secret: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        let secret = secret.as_ref();
+        let min = match alg {
+            Algorithm::HS256 => 32,
+            Algorithm::HS384 => 48,
+            Algorithm::HS512 => 64,
+            _ => return Err(KeyError::AlgorithmMismatch.into()),
         };
+        if secret.len() < min {
+            return Err(KeyError::HmacTooShort { len: secret.len() }.into());
+        }
+        Ok(Self::with_key(alg, keygen::from_secret(secret)))
+    }
+
+    /// An issuer signing with the private key of `private_pem`, e.g. the
+    /// one your test fixtures hold: RSA 2048+ bits (`RS*`, `PS*`; PKCS#8
+    /// `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`), P-256 (`ES256`), P-384
+    /// (`ES384`) or Ed25519 (`EdDSA`) in PKCS#8 (`PRIVATE KEY`).
+    ///
+    /// Its public JWK ([`jwk`](Self::jwk)) is derived from the private key.
+    ///
+    /// # Errors
+    /// [`KeyError::InvalidPem`] if the PEM does not hold a private key of
+    /// `alg`'s type (or `alg` is `HS*`); the import policy's errors for a
+    /// key the crate would not verify with (e.g. [`KeyError::RsaTooSmall`]).
+    pub fn from_pem(alg: Algorithm, private_pem: impl AsRef<[u8]>) -> Result<Self, ConfigError> {
+        let key = keygen::from_pem(alg, private_pem.as_ref())
+            .map_err(|keygen::KeygenError| KeyError::InvalidPem)?;
+        let issuer = Self::with_key(alg, key);
+        issuer.try_key()?;
+        Ok(issuer)
+    }
+
+    fn with_key(alg: Algorithm, key: keygen::Generated) -> Self {
+        static NEXT: AtomicUsize = AtomicUsize::new(1);
         let n = NEXT.fetch_add(1, Ordering::Relaxed);
         Self {
             alg,
             kid: format!("test-{}-{n}", format!("{alg:?}").to_ascii_lowercase()),
             issuer: TEST_ISSUER.to_owned(),
             audience: TEST_AUDIENCE.to_owned(),
-            encoding: generated.encoding,
-            jwk: generated.jwk,
-            secret: generated.secret.map(Arc::from),
+            encoding: key.encoding,
+            jwk: key.jwk,
+            secret: key.secret.map(Arc::from),
             clock: Arc::new(SystemClock),
         }
     }
@@ -264,20 +315,21 @@ impl TestIssuer {
     /// The key that verifies its tokens (with its `kid`).
     #[must_use]
     pub fn key(&self) -> Key {
-        let key = match &self.secret {
-            Some(secret) => Key::hmac(secret),
-            None => KeySet::from_jwks_json(&self.jwks()).and_then(|set| {
-                set.iter()
-                    .next()
-                    .cloned()
-                    .ok_or(crate::keys::KeyError::Empty)
-            }),
-        };
-        match key {
-            Ok(key) => key.with_kid(self.kid.clone()),
-            // A generated key always passes the import policy.
+        match self.try_key() {
+            Ok(key) => key,
+            // A generated key always passes the import policy, and
+            // `from_secret` / `from_pem` check theirs.
             Err(e) => panic!("TestIssuer: its own key was refused: {e}"),
         }
+    }
+
+    fn try_key(&self) -> Result<Key, KeyError> {
+        let key = match &self.secret {
+            Some(secret) => Key::hmac(secret),
+            None => KeySet::from_jwks_json(&self.jwks())
+                .and_then(|set| set.iter().next().cloned().ok_or(KeyError::Empty)),
+        };
+        key.map(|key| key.with_kid(self.kid.clone()))
     }
 
     /// An [`Authenticator`] builder that accepts this issuer's tokens: its
@@ -326,6 +378,16 @@ impl TestIssuer {
     #[must_use]
     pub fn sign(&self, claims: &impl Serialize) -> String {
         self.sign_with(claims, Some(&self.kid), Some("JWT"))
+    }
+
+    /// Like [`sign`](Self::sign), with the header `kid` given (`None`: no
+    /// `kid`) instead of this issuer's.
+    ///
+    /// # Panics
+    /// If `claims` does not serialize to JSON (a map with non-string keys).
+    #[must_use]
+    pub fn sign_with_kid(&self, claims: &impl Serialize, kid: Option<&str>) -> String {
+        self.sign_with(claims, kid, Some("JWT"))
     }
 
     fn sign_with(&self, claims: &impl Serialize, kid: Option<&str>, typ: Option<&str>) -> String {
@@ -581,6 +643,177 @@ mod tests {
         assert!(issuer.token().bearer().starts_with("Bearer ey"));
     }
 
+    const FIXTURE_JWKS: &str = include_str!("../../tests/fixtures/jwks.json");
+
+    /// The fixture private keys, each with the `kid` of its public key in
+    /// tests/fixtures/jwks.json.
+    fn fixtures() -> [(Algorithm, &'static str, &'static str); 5] {
+        [
+            (
+                Algorithm::RS256,
+                include_str!("../../tests/fixtures/rsa2048_private.pem"),
+                "rsa-1",
+            ),
+            (
+                Algorithm::PS384,
+                include_str!("../../tests/fixtures/rsa2048_private.pem"),
+                "rsa-1",
+            ),
+            (
+                Algorithm::ES256,
+                include_str!("../../tests/fixtures/ec256_private.pem"),
+                "ec256-1",
+            ),
+            (
+                Algorithm::ES384,
+                include_str!("../../tests/fixtures/ec384_private.pem"),
+                "ec384-1",
+            ),
+            (
+                Algorithm::EdDSA,
+                include_str!("../../tests/fixtures/ed25519_private.pem"),
+                "ed-1",
+            ),
+        ]
+    }
+
+    #[test]
+    fn from_pem_signs_tokens_its_authenticator_and_the_fixture_jwks_accept() {
+        let fixture_set = Authenticator::builder()
+            .jwk_set(FIXTURE_JWKS)
+            .unwrap()
+            .build()
+            .unwrap();
+        let published: Value = serde_json::from_str(FIXTURE_JWKS).unwrap();
+        for (alg, pem, kid) in fixtures() {
+            let issuer = TestIssuer::from_pem(alg, pem).unwrap().with_kid(kid);
+            assert_eq!(issuer.algorithm(), alg);
+            let auth = issuer.authenticator().build().unwrap();
+            assert_eq!(kind(&auth, &issuer.token().sign()), Ok(()), "{alg:?}");
+            assert_eq!(
+                kind(
+                    &fixture_set,
+                    &issuer.sign(&json!({"exp": issuer.now() + 60}))
+                ),
+                Ok(()),
+                "{alg:?}: the fixture JWK Set verifies it"
+            );
+            // Its JWK is the fixture's public key, with the same members.
+            let mut expected = published["keys"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["kid"] == kid)
+                .unwrap()
+                .clone();
+            expected.as_object_mut().unwrap().remove("key_ops");
+            expected["alg"] = json!(alg);
+            assert_eq!(issuer.jwk(), expected, "{alg:?}");
+            // A token of a generated key of the same kid is refused.
+            let other = TestIssuer::new(alg).with_kid(kid);
+            if !(SHARED_RSA && other.jwk()["kty"] == "RSA") {
+                assert_eq!(
+                    kind(&auth, &other.token().sign()),
+                    Err(AuthErrorKind::InvalidSignature),
+                    "{alg:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn sign_with_kid_sets_or_omits_the_kid() {
+        let issuer = TestIssuer::from_pem(
+            Algorithm::ES256,
+            include_str!("../../tests/fixtures/ec256_private.pem"),
+        )
+        .unwrap();
+        let claims = json!({"sub": "u", "exp": NOW});
+        let named = issuer.sign_with_kid(&claims, Some("k-9"));
+        let header = jsonwebtoken::decode_header(&named).unwrap();
+        assert_eq!(
+            (header.kid.as_deref(), header.typ.as_deref()),
+            (Some("k-9"), Some("JWT"))
+        );
+        let bare = issuer.sign_with_kid(&claims, None);
+        assert_eq!(jsonwebtoken::decode_header(&bare).unwrap().kid, None);
+        // Exactly the claims given: nothing added.
+        let payload = bare.split('.').nth(1).unwrap();
+        let payload =
+            base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+                .unwrap();
+        assert_eq!(serde_json::from_slice::<Value>(&payload).unwrap(), claims);
+    }
+
+    #[test]
+    fn from_pem_refuses_a_pem_that_is_not_a_usable_private_key_of_the_algorithm() {
+        let ec256 = include_str!("../../tests/fixtures/ec256_private.pem");
+        let ec384 = include_str!("../../tests/fixtures/ec384_private.pem");
+        let ed = include_str!("../../tests/fixtures/ed25519_private.pem");
+        let rsa = include_str!("../../tests/fixtures/rsa2048_private.pem");
+        let public = include_str!("../../tests/fixtures/rsa2048_public.pem");
+        let truncated = &rsa[..rsa.len() / 2];
+        for (alg, pem, what) in [
+            (Algorithm::ES256, "not a pem", "not a PEM"),
+            (Algorithm::RS256, truncated, "a truncated PEM"),
+            (Algorithm::RS256, public, "a public key"),
+            (Algorithm::ES256, ec384, "a P-384 key for ES256"),
+            (Algorithm::ES384, ec256, "a P-256 key for ES384"),
+            (Algorithm::RS256, ed, "an Ed25519 key for RS256"),
+            (Algorithm::EdDSA, rsa, "an RSA key for EdDSA"),
+            (Algorithm::HS256, rsa, "a PEM for HS256"),
+        ] {
+            assert!(
+                matches!(
+                    TestIssuer::from_pem(alg, pem),
+                    Err(ConfigError::Key(KeyError::InvalidPem))
+                ),
+                "{what}"
+            );
+        }
+        // A key the crate would not verify with: RSA 1024.
+        let small = include_str!("../../tests/fixtures/rsa1024_private.pem");
+        assert!(matches!(
+            TestIssuer::from_pem(Algorithm::RS256, small),
+            Err(ConfigError::Key(
+                KeyError::RsaTooSmall { bits: 1024 } | KeyError::InvalidPem
+            ))
+        ));
+    }
+
+    #[test]
+    fn from_secret_signs_with_the_secret_and_refuses_short_ones() {
+        let secret = b"0123456789abcdef0123456789abcdef0123456789abcdef";
+        for alg in [Algorithm::HS256, Algorithm::HS384] {
+            let issuer = TestIssuer::from_secret(alg, secret).unwrap();
+            assert_eq!(issuer.jwk()["k"], keygen::b64(secret));
+            let auth = issuer.authenticator().build().unwrap();
+            assert_eq!(kind(&auth, &issuer.token().sign()), Ok(()), "{alg:?}");
+            // Any verifier holding the same secret accepts it.
+            let same = Authenticator::builder()
+                .hmac_secret(secret)
+                .build()
+                .unwrap();
+            let exp = issuer.now() + 60;
+            assert_eq!(
+                kind(&same, &issuer.sign(&json!({ "exp": exp }))),
+                Ok(()),
+                "{alg:?}"
+            );
+        }
+        let short = |alg, secret: &[u8]| match TestIssuer::from_secret(alg, secret) {
+            Err(ConfigError::Key(KeyError::HmacTooShort { len })) => Some(len),
+            _ => None,
+        };
+        assert_eq!(short(Algorithm::HS256, &secret[..31]), Some(31));
+        assert_eq!(short(Algorithm::HS384, &secret[..40]), Some(40));
+        assert_eq!(short(Algorithm::HS512, secret), Some(48));
+        assert!(matches!(
+            TestIssuer::from_secret(Algorithm::RS256, secret),
+            Err(ConfigError::Key(KeyError::AlgorithmMismatch))
+        ));
+    }
+
     #[test]
     fn debug_never_shows_the_key() {
         let issuer = TestIssuer::hs256();
@@ -590,5 +823,14 @@ mod tests {
         assert!(dbg.contains(issuer.kid()));
         let ec = TestIssuer::es256();
         assert!(ec.jwk().get("d").is_none(), "no private member in the JWK");
+        let fixed = TestIssuer::from_secret(Algorithm::HS256, "s3cr3t".repeat(6)).unwrap();
+        let dbg = format!("{fixed:?}");
+        assert!(!dbg.contains("s3cr3t"), "{dbg}");
+        let pem = TestIssuer::from_pem(
+            Algorithm::EdDSA,
+            include_str!("../../tests/fixtures/ed25519_private.pem"),
+        )
+        .unwrap();
+        assert!(pem.jwk().get("d").is_none(), "no private member in the JWK");
     }
 }

@@ -24,10 +24,10 @@ pub(super) fn check<C: Send + Sync + 'static>(
     request: &Request<'_>,
     decode: Decode<C>,
 ) -> Verdict<Claims<C>> {
-    if token.len() > verifier.max_token_len {
+    if token.len() > verifier.settings.max_token_len {
         return Verdict::Ready(Err(AuthErrorKind::TokenTooLarge.into()));
     }
-    let now = verifier.rules.clock.now();
+    let now = verifier.settings.rules.clock.now();
     if let Some(answer) = introspector.cached(token, now) {
         return judge(verifier, &answer, request, now, decode);
     }
@@ -39,7 +39,7 @@ pub(super) fn check<C: Send + Sync + 'static>(
     Verdict::Pending {
         wait: Box::pin(async move {
             let answer = introspector.answer(&token).await?;
-            let now = verifier.rules.clock.now();
+            let now = verifier.settings.rules.clock.now();
             let request = Request {
                 route: &route,
                 jkt: jkt.as_deref(),

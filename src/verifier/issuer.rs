@@ -5,6 +5,7 @@
 use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::Algorithm;
 use serde_json::{Map, Value};
@@ -21,12 +22,11 @@ use crate::observe;
 use crate::revocation::Revocation;
 use crate::route_rules::Grants;
 
-/// One issuer's keys and rules (several issuers of one
-/// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer) may share
-/// one).
-pub(crate) struct IssuerVerifier {
-    pub(crate) keys: KeyStore,
-    pub(crate) algorithms: AlgorithmSet,
+/// What an issuer's verifier holds besides its keys: the builder's
+/// settings for every token of the issuer, made once by `build` (a tenant's
+/// verifier takes a copy, with its own issuer and a smaller cache).
+#[derive(Clone)]
+pub(crate) struct IssuerSettings {
     pub(crate) rules: ClaimRules,
     /// Where route rules read scopes and roles.
     pub(crate) grants: Grants,
@@ -35,12 +35,38 @@ pub(crate) struct IssuerVerifier {
     /// `cnf` members accepted without a check
     /// ([`danger_accept_unverified_confirmation`](crate::AuthenticatorBuilder::danger_accept_unverified_confirmation));
     /// any other member but `jkt` refuses the token.
-    pub(crate) unverified_cnf: Box<[String]>,
-    /// Tokens this verifier accepted before ([`cache`](crate::cache)).
-    pub(crate) cache: Option<TokenCache>,
+    pub(crate) unverified_cnf: Arc<[String]>,
+    /// The verified-token cache's size; a zero capacity or age: none.
+    pub(crate) cache_capacity: usize,
+    pub(crate) cache_max_age: Duration,
     /// Where opaque tokens are checked (RFC 7662).
     #[cfg(feature = "remote")]
     pub(crate) introspection: Option<Arc<crate::introspection::Introspector>>,
+}
+
+impl fmt::Debug for IssuerSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IssuerSettings")
+            .field("rules", &self.rules)
+            .field("grants", &self.grants)
+            .field("max_token_len", &self.max_token_len)
+            .field("revocation", &self.revocation)
+            .field("unverified_cnf", &self.unverified_cnf)
+            .field("cache_capacity", &self.cache_capacity)
+            .field("cache_max_age", &self.cache_max_age)
+            .finish_non_exhaustive()
+    }
+}
+
+/// One issuer's keys and rules (several issuers of one
+/// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer) may share
+/// one). Made by [`new`](Self::new) only.
+pub(crate) struct IssuerVerifier {
+    pub(crate) keys: KeyStore,
+    pub(crate) algorithms: AlgorithmSet,
+    pub(crate) settings: IssuerSettings,
+    /// Tokens this verifier accepted before ([`cache`](crate::cache)).
+    pub(crate) cache: Option<TokenCache>,
 }
 
 impl fmt::Debug for IssuerVerifier {
@@ -48,13 +74,9 @@ impl fmt::Debug for IssuerVerifier {
         f.debug_struct("IssuerVerifier")
             .field("keys", &self.keys)
             .field("algorithms", &self.algorithms)
-            .field("rules", &self.rules)
-            .field("grants", &self.grants)
-            .field("max_token_len", &self.max_token_len)
-            .field("revocation", &self.revocation)
-            .field("unverified_cnf", &self.unverified_cnf)
+            .field("settings", &self.settings)
             .field("cache", &self.cache)
-            .finish_non_exhaustive()
+            .finish()
     }
 }
 
@@ -69,9 +91,24 @@ pub(super) struct Signed<'t, 'k> {
 }
 
 impl IssuerVerifier {
+    /// The verifier of `keys` under `settings`, accepting `algorithms`, with
+    /// the cache its settings size (none at a zero capacity or age).
+    pub(crate) fn new(keys: KeyStore, algorithms: AlgorithmSet, settings: IssuerSettings) -> Self {
+        let (capacity, max_age) = (settings.cache_capacity, settings.cache_max_age);
+        let cache =
+            (capacity > 0 && max_age.as_secs() > 0).then(|| TokenCache::new(capacity, max_age));
+        Self {
+            keys,
+            algorithms,
+            settings,
+            cache,
+        }
+    }
+
     /// The issuers this verifier accepts, when its rules name them.
     pub(super) fn accepted_issuers(&self) -> Option<impl Iterator<Item = &str>> {
-        self.rules
+        self.settings
+            .rules
             .issuers
             .as_ref()
             .map(|s| s.iter().map(String::as_str))
@@ -88,7 +125,7 @@ impl IssuerVerifier {
         keys: &'k KeySet,
         token: &'t str,
     ) -> Result<Signed<'t, 'k>, AuthError> {
-        if token.len() > self.max_token_len {
+        if token.len() > self.settings.max_token_len {
             return Err(AuthErrorKind::TokenTooLarge.into());
         }
         let jws = Compact::split(token)?;
@@ -99,7 +136,7 @@ impl IssuerVerifier {
         if !self.algorithms.contains(alg) {
             return Err(AuthErrorKind::DisallowedAlgorithm.into());
         }
-        self.rules.check_typ(header.typ.as_deref())?;
+        self.settings.rules.check_typ(header.typ.as_deref())?;
         let key = match keys.select(header.kid.as_deref(), alg) {
             Ok(key) if self.keys.usable(key) => key,
             // A remote key past its source's maximum stale age: fail closed.
@@ -141,7 +178,7 @@ impl IssuerVerifier {
             Err(e) => return Verdict::Ready(Err(e)),
         };
         observe::issuer(claims.get("iss").and_then(Value::as_str));
-        let now = self.rules.clock.now();
+        let now = self.settings.rules.clock.now();
         match sequence::run(self, &claims, Some(signed.key), request, now) {
             Err(e) => Verdict::Ready(Err(e)),
             Ok(None) => Verdict::Ready(self.finish(token, &bytes, claims, &signed, now, decode)),
@@ -209,11 +246,11 @@ impl IssuerVerifier {
         request: &Request<'_>,
     ) -> Option<Verdict<Claims<C>>> {
         // No cached token is larger: don't hash a huge one to find out.
-        if token.len() > self.max_token_len {
+        if token.len() > self.settings.max_token_len {
             return None;
         }
         let cache = self.cache.as_ref()?;
-        let now = self.rules.clock.now();
+        let now = self.settings.rules.clock.now();
         let hit = cache.get(token, now)?;
         observe::header(hit.alg, hit.kid.as_deref());
         let keys = self.keys.load();

@@ -24,7 +24,7 @@ use crate::jws::{decode_segment, Compact};
 use crate::keys::AlgorithmSet;
 use crate::route_rules::RouteRules;
 
-pub(crate) use issuer::IssuerVerifier;
+pub(crate) use issuer::{IssuerSettings, IssuerVerifier};
 
 /// Turns a verified payload into `C`: the payload bytes and the same
 /// payload already parsed (and checked) as a JSON object, which a decoder
@@ -238,7 +238,7 @@ impl<C> Verifier<C> {
         {
             let mut introspecting: Vec<*const IssuerVerifier> = table
                 .values()
-                .filter(|v| v.introspection.is_some())
+                .filter(|v| v.settings.introspection.is_some())
                 .map(Arc::as_ptr)
                 .collect();
             introspecting.dedup();
@@ -285,7 +285,7 @@ impl<C> Verifier<C> {
         one.into_iter()
             .chain(table.into_iter().flat_map(|t| t.values()))
             .find_map(|v| {
-                let introspection = v.introspection.as_ref()?;
+                let introspection = v.settings.introspection.as_ref()?;
                 let wanted = introspection.wants(token, table.is_some());
                 wanted.then_some((v, introspection))
             })
@@ -317,8 +317,12 @@ impl<C> Verifier<C> {
     #[must_use]
     pub fn max_token_len(&self) -> usize {
         match &self.issuers {
-            Issuers::One(v) => v.max_token_len,
-            Issuers::ByIssuer(table) => table.values().map(|v| v.max_token_len).max().unwrap_or(0),
+            Issuers::One(v) => v.settings.max_token_len,
+            Issuers::ByIssuer(table) => table
+                .values()
+                .map(|v| v.settings.max_token_len)
+                .max()
+                .unwrap_or(0),
             #[cfg(feature = "remote")]
             Issuers::Tenants(table) => table.max_token_len,
         }

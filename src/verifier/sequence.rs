@@ -40,7 +40,8 @@ pub(super) fn run(
     request: &Request<'_>,
     now: u64,
 ) -> Result<Option<Arc<dyn Revocation>>, AuthError> {
-    verifier
+    let settings = &verifier.settings;
+    settings
         .rules
         .check_at(claims, request.route.audiences.as_ref(), now)?;
     // A key bound to an issuer speaks only for that issuer: another
@@ -50,11 +51,11 @@ pub(super) fn run(
             return Err(AuthError::claim(AuthErrorKind::InvalidIssuer, "iss"));
         }
     }
-    binding(claims, request.jkt, &verifier.unverified_cnf)?;
+    binding(claims, request.jkt, &settings.unverified_cnf)?;
     request
         .route
-        .check(&verifier.grants, claims, now, verifier.rules.leeway)?;
-    let Some(revocation) = &verifier.revocation else {
+        .check(&settings.grants, claims, now, settings.rules.leeway)?;
+    let Some(revocation) = &settings.revocation else {
         return Ok(None);
     };
     match revocation.is_revoked_now(&TokenRef::from_claims(claims)) {

@@ -2,8 +2,9 @@
 //! `https://login.microsoftonline.com/{tenantid}/v2.0`, each tenant's
 //! verifier made on first sight (its keys fetched then), once (single
 //! flight), for a bounded number of tenants; a tenant the allow-list does
-//! not name, or one beyond the bound, is refused without any fetch, and a
-//! tenant whose keys could not be had is not tried again before a cooldown.
+//! not name is refused without any fetch, a tenant whose keys could not be
+//! had is not tried again before a cooldown, and a new tenant when the
+//! table is full evicts a failed or idle one, or waits (503).
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -15,6 +16,7 @@ use tokio::runtime::Handle;
 
 use super::IssuerVerifier;
 use crate::error::{AuthError, AuthErrorKind, FetchError, FetchErrorKind};
+use crate::http_client::Shown;
 use crate::keys::AlgorithmSet;
 
 /// The placeholder of an issuer pattern.
@@ -31,10 +33,20 @@ pub(crate) type MakeTenant = Arc<
 >;
 
 /// An issuer pattern: the text before and after `{tenantid}`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct Pattern {
     prefix: String,
     suffix: String,
+}
+
+impl fmt::Debug for Pattern {
+    // Without the userinfo of the URL it starts with.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Pattern")
+            .field("prefix", &Shown(&self.prefix).to_string())
+            .field("suffix", &self.suffix)
+            .finish()
+    }
 }
 
 impl Pattern {
@@ -81,7 +93,11 @@ pub(crate) fn valid_tenant(tenant: &str) -> bool {
 type Loading = Shared<BoxFuture<'static, ()>>;
 
 enum Slot {
-    Ready(Arc<IssuerVerifier>),
+    /// Loaded; `used`: when a request last looked it up.
+    Ready {
+        verifier: Arc<IssuerVerifier>,
+        used: Instant,
+    },
     Loading(Loading),
     /// The keys could not be had at `at`; `unavailable`: the provider
     /// failed (503), else the tenant does not exist there (401).
@@ -96,7 +112,10 @@ enum Slot {
 pub(crate) struct Limits {
     /// The tenants accepted; `None`: any (bounded by `max_tenants`).
     pub(crate) allowed: Option<HashSet<String>>,
+    /// The most tenants held at once (with an allow-list, its length).
     pub(crate) max_tenants: usize,
+    /// How long a failed tenant is refused, and how long a ready tenant
+    /// must be unused before a new tenant may evict it.
     pub(crate) cooldown: Duration,
     /// The longest a tenant's first load (discovery and keys) may take.
     pub(crate) load_timeout: Duration,
@@ -155,12 +174,13 @@ impl TenantTable {
     }
 
     /// The verifier of the tenant `iss` names, starting its load when the
-    /// tenant is new, allowed and within the bound.
+    /// tenant is new, allowed and there is room for it.
     ///
     /// # Errors
     /// `InvalidIssuer` (401) for an issuer not of the pattern, a tenant
-    /// not allowed, beyond the bound, or unknown to the provider;
-    /// `KeySourceUnavailable` (503) while its provider fails.
+    /// not allowed, or unknown to the provider; `KeySourceUnavailable`
+    /// (503) while its provider fails, or while the table is full and no
+    /// tenant can be evicted.
     pub(crate) fn lookup(&self, iss: &str) -> Result<Lookup, AuthError> {
         let refused = || AuthError::claim(AuthErrorKind::InvalidIssuer, "iss");
         let tenant = self.pattern.tenant(iss).ok_or_else(refused)?;
@@ -176,8 +196,11 @@ impl TenantTable {
             .slots
             .lock()
             .map_err(|_| AuthError::new(AuthErrorKind::KeySourceUnavailable))?;
-        match slots.get(tenant) {
-            Some(Slot::Ready(v)) => return Ok(Lookup::Ready(Arc::clone(v))),
+        match slots.get_mut(tenant) {
+            Some(Slot::Ready { verifier, used }) => {
+                *used = Instant::now();
+                return Ok(Lookup::Ready(Arc::clone(verifier)));
+            }
             Some(Slot::Loading(wait)) => return Ok(Lookup::Loading(wait.clone())),
             Some(Slot::Failed { at, unavailable }) if at.elapsed() < self.limits.cooldown => {
                 return Err(if *unavailable {
@@ -188,19 +211,12 @@ impl TenantTable {
             }
             Some(Slot::Failed { .. }) => {}
             None => {
-                if slots.len() >= self.limits.max_tenants {
-                    // Forget tenants that failed a cooldown ago.
-                    let cooldown = self.limits.cooldown;
-                    slots.retain(|_, slot| {
-                        !matches!(slot, Slot::Failed { at, .. } if at.elapsed() >= cooldown)
-                    });
-                }
-                if slots.len() >= self.limits.max_tenants {
+                if slots.len() >= self.limits.max_tenants && !self.make_room(&mut slots) {
                     tracing::warn!(
                         max_tenants = self.limits.max_tenants,
-                        "tenant refused: the tenant table is full"
+                        "new tenant waits: the tenant table is full of tenants in use"
                     );
-                    return Err(refused());
+                    return Err(AuthError::new(AuthErrorKind::KeySourceUnavailable));
                 }
             }
         }
@@ -209,11 +225,43 @@ impl TenantTable {
         Ok(Lookup::Loading(wait))
     }
 
+    /// Frees one slot of a full table: forgets every tenant that failed a
+    /// cooldown ago, else the least recently used ready tenant unused for
+    /// a cooldown. `false` when every tenant is loading, failed within the
+    /// cooldown or in use: a slot is then reused at most once a cooldown.
+    fn make_room(&self, slots: &mut HashMap<String, Slot>) -> bool {
+        let cooldown = self.limits.cooldown;
+        slots
+            .retain(|_, slot| !matches!(slot, Slot::Failed { at, .. } if at.elapsed() >= cooldown));
+        if slots.len() < self.limits.max_tenants {
+            return true;
+        }
+        let idlest = slots
+            .iter()
+            .filter_map(|(tenant, slot)| match slot {
+                Slot::Ready { used, .. } if used.elapsed() >= cooldown => Some((*used, tenant)),
+                _ => None,
+            })
+            .min()
+            .map(|(_, tenant)| tenant.clone());
+        match idlest {
+            Some(tenant) => {
+                tracing::info!(%tenant, "tenant evicted: unused, and the tenant table is full");
+                slots.remove(&tenant);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The verifier of the tenant `iss` names, if it is ready.
     pub(crate) fn ready(&self, iss: &str) -> Option<Arc<IssuerVerifier>> {
         let tenant = self.pattern.tenant(iss)?;
-        match self.slots.lock().ok()?.get(tenant)? {
-            Slot::Ready(v) => Some(Arc::clone(v)),
+        match self.slots.lock().ok()?.get_mut(tenant)? {
+            Slot::Ready { verifier, used } => {
+                *used = Instant::now();
+                Some(Arc::clone(verifier))
+            }
             _ => None,
         }
     }
@@ -226,7 +274,7 @@ impl TenantTable {
                 slots
                     .values()
                     .filter_map(|s| match s {
-                        Slot::Ready(v) => Some(Arc::clone(v)),
+                        Slot::Ready { verifier, .. } => Some(Arc::clone(verifier)),
                         _ => None,
                     })
                     .collect()
@@ -241,7 +289,7 @@ impl TenantTable {
         let made = (self.make)(tenant.clone(), issuer.clone());
         let tenant_for_cleanup = tenant.clone();
         let table = self.this.clone();
-        tracing::info!(%issuer, "new tenant: fetching its keys");
+        tracing::info!(issuer = %Shown(&issuer), "new tenant: fetching its keys");
         let limit = self.limits.load_timeout;
         let task = self.runtime.spawn(async move {
             let result = match tokio::time::timeout(limit, made).await {
@@ -250,9 +298,12 @@ impl TenantTable {
             };
             let Some(table) = table.upgrade() else { return };
             let slot = match result {
-                Ok(verifier) => Slot::Ready(Arc::new(verifier)),
+                Ok(verifier) => Slot::Ready {
+                    verifier: Arc::new(verifier),
+                    used: Instant::now(),
+                },
                 Err(e) => {
-                    tracing::warn!(%issuer, error = %e, "tenant keys unavailable");
+                    tracing::warn!(issuer = %Shown(&issuer), error = %e, "tenant keys unavailable");
                     Slot::Failed {
                         at: Instant::now(),
                         unavailable: !not_a_tenant(&e),

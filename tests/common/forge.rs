@@ -1,40 +1,77 @@
-//! The one place tests sign tokens without `TestIssuer`
-//! (`tower_jwt_auth::testing`): jsonwebtoken directly. Use `TestIssuer`
-//! for a new test unless it needs what only this module does:
+//! Tokens signed with the fixed keys of tests/fixtures, and the one place
+//! tests sign with jsonwebtoken directly.
 //!
-//! - the fixed keys of tests/fixtures and [`SECRET`]: tests configure the
-//!   authenticator (or an example, through its environment) with those
-//!   files, JWK Sets and kids, and `TestIssuer` only signs with the key it
-//!   generates ([`token`], [`hs256`], [`signing_key`]);
+//! [`token`] and [`hs256`] mint through `TestIssuer`
+//! (`tower_jwt_auth::testing`), built once per algorithm with
+//! `TestIssuer::from_pem` / `from_secret` from the fixture private keys and
+//! [`SECRET`]: tests configure the authenticator (or an example, through its
+//! environment) with those files, JWK Sets and kids. Use `TestIssuer` itself
+//! for a new test unless it needs a fixture key, or what only the
+//! jsonwebtoken half of this module does:
+//!
 //! - byte-exact header and payload JSON (duplicate members, odd `alg`,
-//!   `typ`, `crit`, `kid` values), which `TestIssuer` never produces
-//!   ([`raw_token`], [`sign`]);
+//!   `typ`, `crit`, `kid` values, DPoP proofs carrying a `jwk`), which
+//!   `TestIssuer` never produces ([`raw_token`], [`sign`], with the fixture
+//!   [`signing_key`]);
 //! - keys an attacker or a misconfiguration would use, which the crate
-//!   refuses to generate or import: other HMAC secrets (empty, short, a
-//!   public key's bytes), the attacker's RSA key, RSA 1024
-//!   ([`secret_key`], [`pem_key`], [`encode`]).
+//!   refuses to generate or import, so `TestIssuer` refuses them too: other
+//!   HMAC secrets (empty, short, a public key's bytes, [`SECRET`] for
+//!   `HS384`/`HS512`, which [`token`] signs this way), the attacker's RSA
+//!   key, RSA 1024 ([`secret_key`], [`pem_key`], [`encode`]).
 //!
 //! Outside tests/common, only three suites call jsonwebtoken's signer
 //! themselves, on purpose: tests/vectors (self-contained, built with the
 //! pure-Rust backend alone) and crypto_backends / crypto_preinstalled
 //! (which test that jsonwebtoken's own `encode` finds a provider).
 
+use std::collections::HashMap;
+use std::sync::{Mutex, OnceLock};
+
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::Value;
+use tower_jwt_auth::testing::TestIssuer;
 
 use super::{b64, fixture, SECRET};
 
-/// The private key that signs for `alg` (fixtures).
+/// The fixture private key PEM for an asymmetric `alg`.
+fn private_pem(alg: Algorithm) -> &'static str {
+    match alg {
+        Algorithm::ES256 => "ec256_private.pem",
+        Algorithm::ES384 => "ec384_private.pem",
+        Algorithm::EdDSA => "ed25519_private.pem",
+        _ => "rsa2048_private.pem",
+    }
+}
+
+/// The `TestIssuer` signing for `alg` with its fixture key (made once per
+/// algorithm); `None` for `HS384`/`HS512`, for which [`SECRET`] (36 bytes)
+/// is too short (RFC 7518 §3.2), so `TestIssuer::from_secret` refuses it.
+pub fn fixture_issuer(alg: Algorithm) -> Option<TestIssuer> {
+    static ISSUERS: OnceLock<Mutex<HashMap<Algorithm, Option<TestIssuer>>>> = OnceLock::new();
+    let mut issuers = ISSUERS.get_or_init(Default::default).lock().unwrap();
+    issuers
+        .entry(alg)
+        .or_insert_with(|| match alg {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
+                TestIssuer::from_secret(alg, SECRET).ok()
+            }
+            _ => Some(
+                TestIssuer::from_pem(alg, fixture(private_pem(alg)))
+                    .unwrap_or_else(|e| panic!("fixture {}: {e}", private_pem(alg))),
+            ),
+        })
+        .clone()
+}
+
+/// The private key that signs for `alg` (fixtures), for the byte-exact
+/// tokens of [`raw_token`] and DPoP proofs: what [`token`] signs with.
 pub fn signing_key(alg: Algorithm) -> EncodingKey {
     match alg {
         Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => {
             EncodingKey::from_secret(SECRET.as_bytes())
         }
-        Algorithm::ES256 => EncodingKey::from_ec_pem(&fixture("ec256_private.pem")).unwrap(),
-        Algorithm::ES384 => EncodingKey::from_ec_pem(&fixture("ec384_private.pem")).unwrap(),
-        Algorithm::EdDSA => EncodingKey::from_ed_pem(&fixture("ed25519_private.pem")).unwrap(),
-        _ => EncodingKey::from_rsa_pem(&fixture("rsa2048_private.pem")).unwrap(),
+        _ => pem_key(private_pem(alg)),
     }
 }
 
@@ -49,14 +86,22 @@ pub fn ensure_provider() {
     });
 }
 
-/// A token for `claims`, signed for `alg` (optionally with a `kid`).
+/// A token holding exactly `claims`, signed for `alg` with its fixture key
+/// (header `alg`, `typ: JWT` and, if given, `kid`): by the fixture
+/// `TestIssuer` ([`fixture_issuer`]), or for `HS384`/`HS512`, which
+/// [`SECRET`] is too short for, by jsonwebtoken.
 pub fn token(alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
-    ensure_provider();
-    let mut header = Header::new(alg);
-    header.kid = kid.map(str::to_owned);
-    jsonwebtoken::encode(&header, claims, &signing_key(alg)).expect("sign")
+    match fixture_issuer(alg) {
+        Some(issuer) => issuer.sign_with_kid(claims, kid),
+        None => {
+            let mut header = Header::new(alg);
+            header.kid = kid.map(str::to_owned);
+            encode(&header, claims, &secret_key(SECRET)).expect("sign")
+        }
+    }
 }
 
+/// [`token`] for `HS256` without a `kid`.
 pub fn hs256(claims: &Value) -> String {
     token(Algorithm::HS256, None, claims)
 }

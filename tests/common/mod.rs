@@ -1,6 +1,7 @@
 //! Shared test plumbing: real servers on 127.0.0.1:0, real HTTP clients, the
-//! fixture files, and (module `forge`) the tokens that `TestIssuer` cannot
-//! mint. Every test binary declares this module once, in its main.rs.
+//! fixture files, and (module `forge`) tokens signed with the fixture keys
+//! (through `TestIssuer`) and those `TestIssuer` cannot mint. Every test
+//! binary declares this module once, in its main.rs.
 #![allow(dead_code)]
 
 pub mod dpop;
@@ -8,12 +9,13 @@ pub mod forge;
 #[cfg(feature = "remote")]
 pub mod idp;
 pub mod logs;
+pub mod recorder;
 pub mod redis_server;
 #[cfg(feature = "remote")]
 pub mod tls;
 
-// The tokens signed with the fixture keys, under their old names (not
-// every binary uses them).
+// The tokens signed with the fixture keys (through the fixture
+// `TestIssuer`s), under their old names (not every binary uses them).
 #[allow(unused_imports)]
 pub use forge::{ensure_provider, hs256, raw_token, signing_key, token};
 

@@ -135,3 +135,59 @@ async fn every_request_reads_its_credentials_once() {
 }
 
 use tower_jwt_auth::clock::Clock as _;
+
+async fn get_with_cookie(addr: SocketAddr, path: &str, token: &str) -> u16 {
+    let req = reqwest::Client::new().get(format!("http://{addr}{path}"));
+    let req = req.header("cookie", format!("at={token}"));
+    req.send().await.unwrap().status().as_u16()
+}
+
+#[tokio::test]
+async fn each_route_keeps_its_own_rules_when_layers_share_an_authenticator() {
+    let issuer = TestIssuer::hs256();
+    let auth = issuer.authenticator().build().unwrap();
+    // Layers made from one another, as an application reuses a base layer:
+    // each change lands on its own route only.
+    let base = auth.layer();
+    let scope_a = base.clone().require_scope("a");
+    let scope_a_and_role = scope_a.clone().require_role("x");
+    let scope_b_by_cookie = base
+        .clone()
+        .require_scope("b")
+        .token_sources([TokenSource::cookie("at")]);
+    let addr = serve(vec![
+        ("/base", base),
+        ("/a", scope_a),
+        ("/a-and-role", scope_a_and_role),
+        ("/b", scope_b_by_cookie),
+        ("/optional", auth.optional()),
+        ("/optional-a", auth.optional().require_scope("a")),
+    ])
+    .await;
+
+    let a = issuer.token().claim("scope", "a").sign();
+    assert_eq!(get_status(addr, "/base", Some(&a)).await, 200);
+    assert_eq!(get_status(addr, "/a", Some(&a)).await, 200);
+    // `/a-and-role` added a role to a copy of `/a`'s rules: `/a` has none.
+    assert_eq!(get_status(addr, "/a-and-role", Some(&a)).await, 403);
+    let a_and_x = issuer
+        .token()
+        .claim("scope", "a")
+        .claim("roles", serde_json::json!(["x"]))
+        .sign();
+    assert_eq!(get_status(addr, "/a-and-role", Some(&a_and_x)).await, 200);
+    // `/b`'s scope and cookie source are its own.
+    assert_eq!(get_status(addr, "/b", Some(&a)).await, 401);
+    let b = issuer.token().claim("scope", "b").sign();
+    assert_eq!(get_status(addr, "/b", Some(&b)).await, 401);
+    assert_eq!(get_with_cookie(addr, "/b", &b).await, 200);
+    assert_eq!(get_with_cookie(addr, "/b", &a).await, 403);
+    assert_eq!(get_status(addr, "/a", Some(&b)).await, 403);
+    assert_eq!(get_with_cookie(addr, "/a", &a).await, 401);
+    assert_eq!(get_with_cookie(addr, "/base", &a).await, 401);
+    // Optional is a route's own too, and so are its rules.
+    assert_eq!(get_status(addr, "/optional", None).await, 200);
+    assert_eq!(get_status(addr, "/base", None).await, 401);
+    assert_eq!(get_status(addr, "/optional-a", None).await, 401);
+    assert_eq!(get_status(addr, "/optional-a", Some(&a)).await, 200);
+}

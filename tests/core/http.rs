@@ -11,6 +11,7 @@ use common::*;
 use jsonwebtoken::Algorithm;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
+use tower_jwt_auth::testing::TestIssuer;
 use tower_jwt_auth::{clock::FixedClock, response::RequestHead, AuthError, Authenticator, Claims};
 
 const ISS: &str = "https://issuer.example";
@@ -400,12 +401,9 @@ async fn hmac_variants_need_a_key_as_long_as_the_hash() {
         .unwrap();
     let addr = serve(app(&auth)).await;
     for alg in [Algorithm::HS256, Algorithm::HS384, Algorithm::HS512] {
-        let t = common::forge::encode(
-            &jsonwebtoken::Header::new(alg),
-            &claims(),
-            &common::forge::secret_key(long.as_bytes()),
-        )
-        .unwrap();
+        let t = TestIssuer::from_secret(alg, &long)
+            .unwrap()
+            .sign_with_kid(&claims(), None);
         assert_eq!(fetch_bearer(addr, "/me", &t).await.status, 200, "{alg:?}");
     }
     // A 36-byte secret serves HS256 only.

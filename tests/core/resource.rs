@@ -74,10 +74,14 @@ fn app(auth: &Authenticator) -> Router {
             .require_acr([ACR])
             .max_auth_age(Duration::from_secs(300))
     };
-    let metadata = auth.resource_metadata().expect("resource configured");
+    let admin = auth.layer().require_scope("admin");
+    let metadata = auth
+        .resource_metadata()
+        .expect("resource configured")
+        .with_scopes_of(&admin);
     Router::new()
         .route("/me", get(me).layer(auth.layer()))
-        .route("/admin", get(me).layer(auth.layer().require_scope("admin")))
+        .route("/admin", get(me).layer(admin))
         .route("/stepup", get(me).layer(stepup()))
         .route("/typed", get(me).layer(stepup().on_error(typed)))
         .route("/json", get(me).layer(auth.layer().on_error(json_error)))
@@ -133,40 +137,162 @@ fn attribute<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
     }
 }
 
+/// RFC 9728 §3.3: the document is served at its own URL only; the bare
+/// well-known URL is that of the origin's resource (`https://api.example`),
+/// not this one's.
 #[tokio::test]
-async fn metadata_is_served_at_the_path_suffixed_and_root_well_known_urls() {
+async fn metadata_is_served_at_its_own_url_only() {
     let s = server().await;
-    for path in [
-        "/.well-known/oauth-protected-resource/mcp",
-        "/.well-known/oauth-protected-resource",
-    ] {
-        let res = reqwest::get(format!("http://{}{path}", s.addr))
-            .await
-            .unwrap();
-        assert_eq!(res.status(), 200, "{path}");
-        assert_eq!(res.headers()["content-type"], "application/json");
-        let doc: Value = res.json().await.unwrap();
-        assert_eq!(
-            doc,
-            json!({
-                "resource": RESOURCE,
-                "authorization_servers": [s.issuer.issuer()],
-                "scopes_supported": ["admin", "profile"],
-                "bearer_methods_supported": ["header"],
-                "resource_name": "Example tools",
-            }),
-            "{path}"
-        );
-    }
+    let own = "/.well-known/oauth-protected-resource/mcp";
+    let res = reqwest::get(format!("http://{}{own}", s.addr))
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    assert_eq!(res.headers()["content-type"], "application/json");
+    let doc: Value = res.json().await.unwrap();
+    assert_eq!(
+        doc,
+        json!({
+            "resource": RESOURCE,
+            "authorization_servers": [s.issuer.issuer()],
+            "scopes_supported": ["admin", "profile"],
+            "bearer_methods_supported": ["header"],
+            "resource_name": "Example tools",
+        })
+    );
+    let origin = format!("http://{}/.well-known/oauth-protected-resource", s.addr);
+    assert_eq!(reqwest::get(&origin).await.unwrap().status(), 404);
     let res = reqwest::Client::new()
-        .post(format!(
-            "http://{}/.well-known/oauth-protected-resource",
-            s.addr
-        ))
+        .post(format!("http://{}{own}", s.addr))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), 405);
+}
+
+/// Two protected resources on one host (`/a/mcp`, `/b/mcp`): their
+/// metadata routers merge without clashing (axum panics on a route claimed
+/// twice), each document names its own resource at its own URL, and each
+/// resource's challenges point at its own document.
+#[tokio::test]
+async fn two_resources_on_one_host_are_served_side_by_side() {
+    let issuer = TestIssuer::hs256();
+    let mut app = Router::new();
+    let mut resources = Vec::new();
+    for name in ["a", "b"] {
+        let resource = format!("https://api.example/{name}/mcp");
+        let auth = issuer
+            .authenticator()
+            .audience([resource.clone()])
+            .resource(resource.as_str())
+            .build()
+            .unwrap();
+        let metadata = auth.resource_metadata().unwrap();
+        app = app
+            .route(&format!("/{name}/mcp"), get(me).layer(auth.layer()))
+            .merge(metadata.router());
+        resources.push((name, resource));
+    }
+    let addr = serve(app).await;
+    for (name, resource) in &resources {
+        let path = format!("/.well-known/oauth-protected-resource/{name}/mcp");
+        let res = reqwest::get(format!("http://{addr}{path}")).await.unwrap();
+        assert_eq!(res.status(), 200, "{name}");
+        let doc: Value = res.json().await.unwrap();
+        assert_eq!(doc["resource"], json!(resource), "{name}");
+        let r = fetch(addr, &format!("/{name}/mcp"), None).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            attribute(&r.www, "resource_metadata"),
+            Some(format!("https://api.example{path}").as_str()),
+            "{name}"
+        );
+        // A token for one resource is refused by the other.
+        let t = issuer.token().audience(resource.as_str()).sign();
+        assert_eq!(
+            fetch_bearer(addr, &format!("/{name}/mcp"), &t).await.status,
+            200
+        );
+        let other = if *name == "a" { "b" } else { "a" };
+        let r = fetch_bearer(addr, &format!("/{other}/mcp"), &t).await;
+        assert_eq!(r.status, 401, "{name}'s token at {other}");
+    }
+    let origin = format!("http://{addr}/.well-known/oauth-protected-resource");
+    assert_eq!(reqwest::get(&origin).await.unwrap().status(), 404);
+}
+
+async fn metadata_document(addr: std::net::SocketAddr) -> Value {
+    let url = format!("http://{addr}/.well-known/oauth-protected-resource/mcp");
+    let res = reqwest::get(url).await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_layer_built_and_never_mounted_leaves_the_metadata_as_it_was() {
+    let issuer = TestIssuer::hs256().with_audience(RESOURCE);
+    let auth = issuer
+        .authenticator()
+        .resource(ProtectedResource::new(RESOURCE).scopes_supported(["profile"]))
+        .build()
+        .unwrap();
+    let addr = serve(app(&auth)).await;
+    let before = metadata_document(addr).await;
+    assert_eq!(before["scopes_supported"], json!(["admin", "profile"]));
+    // Layers of the same authenticator (and of a clone of it), built and
+    // never mounted: the served document does not change.
+    let unmounted = (
+        auth.layer().require_scope("unmounted"),
+        auth.clone().optional().require_all_scopes(["a", "b"]),
+        auth.layer().require_any_scope(["c"]).into_gate(),
+    );
+    assert_eq!(metadata_document(addr).await, before);
+    // Nor does any metadata made afterwards list them (nor `admin`, whose
+    // layer was given to the served document only).
+    let fresh = auth.resource_metadata().unwrap().document();
+    assert_eq!(fresh["scopes_supported"], json!(["profile"]));
+    drop(unmounted);
+}
+
+#[tokio::test]
+async fn with_scopes_of_lists_the_scopes_of_the_layers_given() {
+    let issuer = TestIssuer::hs256().with_audience(RESOURCE);
+    let auth = issuer
+        .authenticator()
+        .resource(ProtectedResource::new(RESOURCE).scopes_supported(["profile"]))
+        .build()
+        .unwrap();
+    let read = auth.layer().require_scope("read");
+    let write = auth
+        .layer()
+        .require_all_scopes(["write", "audit"])
+        .require_any_scope(["admin", "ops"]);
+    // Not a scope token (`"` and a space): no token could carry it.
+    let odd = auth.layer().require_scope("not a \"scope\"");
+    let _unmounted = auth.layer().require_scope("unmounted");
+    let metadata = auth
+        .resource_metadata()
+        .unwrap()
+        .with_scopes_of(&read)
+        .with_scopes_of(&write)
+        .with_scopes_of(&odd);
+    let app = Router::new()
+        .route("/read", get(me).layer(read))
+        .route("/write", get(me).layer(write))
+        .route("/odd", get(me).layer(odd))
+        .merge(metadata.router());
+    let addr = serve(app).await;
+    let doc = metadata_document(addr).await;
+    assert_eq!(
+        doc["scopes_supported"],
+        json!(["admin", "audit", "ops", "profile", "read", "write"])
+    );
+    // The layers given are the ones that guard the routes.
+    let reader = issuer.token().claim("scope", "read").sign();
+    assert_eq!(fetch_bearer(addr, "/read", &reader).await.status, 200);
+    assert_eq!(fetch_bearer(addr, "/write", &reader).await.status, 403);
+    let writer = issuer.token().claim("scope", "write audit ops").sign();
+    assert_eq!(fetch_bearer(addr, "/write", &writer).await.status, 200);
 }
 
 #[tokio::test]
@@ -283,10 +409,40 @@ async fn the_resource_is_a_required_audience_in_canonical_form() {
     }
 }
 
+/// Tokens must name the resource: another configured audience beside it
+/// would let a token for that audience alone through (a token minted for
+/// another API of the same issuer), so the build refuses the pair; the
+/// resource's own name, in any spelling, is fine.
 #[tokio::test]
-async fn other_configured_audiences_stay_accepted() {
+async fn other_audiences_beside_a_resource_that_requires_its_own_are_refused_at_build() {
     let issuer = TestIssuer::hs256().with_audience("legacy-api");
-    let auth = issuer.authenticator().resource(RESOURCE).build().unwrap();
+    let r = issuer.authenticator().resource(RESOURCE).build();
+    assert!(
+        matches!(&r, Err(ConfigError::InvalidResource { reason }) if reason.contains("tokens must name the resource")),
+        "{r:?}"
+    );
+    // The resource itself, spelled otherwise, is not another audience.
+    let auth = issuer
+        .authenticator()
+        .audience(["HTTPS://API.example/mcp/"])
+        .resource(RESOURCE)
+        .build()
+        .unwrap();
+    let addr = serve(app(&auth)).await;
+    let t = issuer.token().audience(RESOURCE).sign();
+    assert_eq!(fetch_bearer(addr, "/me", &t).await.status, 200);
+    for aud in ["legacy-api", "https://evil.example"] {
+        let t = issuer.token().audience(aud).sign();
+        assert_eq!(fetch_bearer(addr, "/me", &t).await.status, 401, "{aud}");
+    }
+    // Several audiences, the resource among them: said explicitly with
+    // `require_audience(false)`, each is accepted.
+    let auth = issuer
+        .authenticator()
+        .audience(["legacy-api", RESOURCE])
+        .resource(ProtectedResource::new(RESOURCE).require_audience(false))
+        .build()
+        .unwrap();
     let addr = serve(app(&auth)).await;
     for aud in ["legacy-api", RESOURCE] {
         let t = issuer.token().audience(aud).sign();

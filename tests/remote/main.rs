@@ -6,6 +6,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod fetches;
 mod remote;
 mod serve;
 mod spiffe;

@@ -11,6 +11,7 @@ mod serve;
 use common::*;
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
+use tower_jwt_auth::testing::TestIssuer;
 
 const ISS: &str = "https://issuer.contract";
 const AUD: &str = "contract-api";
@@ -182,12 +183,9 @@ async fn jwt_algorithms_is_an_allow_list() {
     .await;
     let claims = json!({"sub": "u", "exp": now() + 600});
     let sign = |alg| {
-        common::forge::encode(
-            &jsonwebtoken::Header::new(alg),
-            &claims,
-            &common::forge::secret_key("s".repeat(48).as_bytes()),
-        )
-        .unwrap()
+        TestIssuer::from_secret(alg, "s".repeat(48))
+            .unwrap()
+            .sign_with_kid(&claims, None)
     };
     assert_eq!(
         fetch_bearer(addr, "/me", &sign(Algorithm::HS384))
@@ -831,4 +829,148 @@ async fn introspection_variables_are_checked() {
             .expect("refused");
         assert!(err.contains(expected), "{err}");
     }
+}
+
+/// The variable that makes [`serve_in_a_child_process`] run: the tokens
+/// to send to `/me`, comma separated.
+const CHILD_TOKENS: &str = "SERVE_TEST_CHILD_TOKENS";
+
+/// The demo server (its configuration and router) configured from this
+/// process's environment, which a test sets for a child process of this
+/// binary (environment variables are process-wide): prints `status <n>`
+/// for `GET /me` with each token, or exits 2 with the error, as serve does.
+#[tokio::test]
+#[ignore = "run by the environment tests below, in a child process"]
+async fn serve_in_a_child_process() {
+    let Ok(tokens) = std::env::var(CHILD_TOKENS) else {
+        return;
+    };
+    let env = |name: &str| std::env::var(name).ok();
+    let config = match serve::configure(&env).await {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("serve: {e}");
+            std::process::exit(2);
+        }
+    };
+    let addr = common::serve(serve::app(&config)).await;
+    // This client must not take the environment's proxy.
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    for token in tokens.split(',').filter(|t| !t.is_empty()) {
+        let reply = client
+            .get(format!("http://{addr}/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        println!("status {}", reply.status().as_u16());
+    }
+}
+
+/// Runs [`serve_in_a_child_process`] in a child process with `vars` (and
+/// no `NO_PROXY`): whether it succeeded, and its stdout and stderr.
+async fn serve_child(vars: &[(&str, String)], tokens: &[&str]) -> (bool, String) {
+    let exe = std::env::current_exe().unwrap();
+    let mut child = tokio::process::Command::new(exe);
+    child
+        .args([
+            "serve::serve_in_a_child_process",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_TOKENS, tokens.join(","))
+        .env_remove("NO_PROXY")
+        .env_remove("no_proxy");
+    for (name, value) in vars {
+        child.env(name, value);
+    }
+    let out = child.output().await.unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// The proxy variables, every spelling, all naming `proxy`.
+fn proxy_variables(proxy: &str) -> Vec<(&'static str, String)> {
+    [
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ]
+    .into_iter()
+    .map(|name| (name, proxy.to_owned()))
+    .collect()
+}
+
+#[tokio::test]
+async fn environment_proxies_are_never_sent_a_loopback_fetch() {
+    let proxy = common::recorder::Recorder::start().await;
+    let idp = identity_provider(None).await;
+    let (endpoint, introspection_url) = Introspect::start().await;
+    endpoint.answer(
+        "opaque-ok",
+        json!({"active": true, "sub": "o", "exp": now() + 600}),
+    );
+    let jwt = token(
+        Algorithm::RS256,
+        Some("rsa-1"),
+        &json!({"sub": "u", "exp": now() + 600}),
+    );
+    let mut vars = proxy_variables(&proxy.url());
+    vars.extend([
+        ("JWKS_URL", format!("http://{idp}/jwks")),
+        ("INTROSPECTION_URL", introspection_url),
+        ("INTROSPECTION_CLIENT_ID", "rs".into()),
+        ("INTROSPECTION_CLIENT_SECRET", "cl1ent-s3cret".into()),
+    ]);
+    let (ok, out) = serve_child(&vars, &[&jwt, "opaque-ok"]).await;
+    assert!(ok, "{out}");
+    assert_eq!(
+        out.matches("status 200").count(),
+        2,
+        "the keys and the introspection answer were fetched: {out}"
+    );
+    assert_eq!(endpoint.hits(), 1);
+    assert_eq!(
+        proxy.requests(),
+        Vec::<String>::new(),
+        "the proxy saw nothing"
+    );
+}
+
+#[tokio::test]
+async fn credentials_in_a_url_never_reach_the_output() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    drop(listener);
+    for (name, url) in [
+        (
+            "JWKS_URL",
+            format!("http://id:s3cr3t@127.0.0.1:{port}/jwks"),
+        ),
+        ("OIDC_ISSUER", format!("http://id:s3cr3t@127.0.0.1:{port}")),
+    ] {
+        let (ok, out) = serve_child(&[(name, url)], &[]).await;
+        assert!(!ok, "{name}: {out}");
+        assert!(out.contains(&format!("127.0.0.1:{port}")), "{name}: {out}");
+        assert!(
+            !out.contains("s3cr3t") && !out.contains("id:"),
+            "{name}: {out}"
+        );
+    }
+    // Introspection: started, then a 503 for a token it cannot ask about.
+    let vars = [(
+        "INTROSPECTION_URL",
+        format!("http://id:s3cr3t@127.0.0.1:{port}/introspect"),
+    )];
+    let (ok, out) = serve_child(&vars, &["opaque"]).await;
+    assert!(ok && out.contains("status 503"), "{out}");
+    assert!(!out.contains("s3cr3t") && !out.contains("id:"), "{out}");
 }

@@ -16,7 +16,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
-use tower_jwt_auth::testing::TestIssuer;
+use tower_jwt_auth::resource::ProtectedResource;
+use tower_jwt_auth::testing::{TestIssuer, TEST_AUDIENCE};
 use tower_jwt_auth::{remote::TenantIssuers, Authenticator, AuthenticatorBuilder, ConfigError};
 
 use common::idp::Api;
@@ -210,7 +211,8 @@ async fn a_flood_of_tenants_is_bounded_in_fetches_and_memory_with_a_cooldown() {
         .any_tenant()
         .max_tenants(3)
         .retry_after(Duration::from_secs(3));
-    let api = Api::serve(&idp.builder(tenants).build_async().await.unwrap()).await;
+    let auth = idp.builder(tenants).audience([TEST_AUDIENCE]);
+    let api = Api::serve(&auth.build_async().await.unwrap()).await;
     let signer = idp.key(A);
     let started = std::time::Instant::now();
     let flood = |n: usize| {
@@ -222,7 +224,10 @@ async fn a_flood_of_tenants_is_bounded_in_fetches_and_memory_with_a_cooldown() {
             .sign()
     };
     for n in 0..200 {
-        assert_eq!(api.status(&flood(n)).await, 401, "tenant {n}");
+        // The first max_tenants are fetched and unknown to the provider
+        // (401); then the table is full of them for a cooldown (503).
+        let refused = if n < 3 { 401 } else { 503 };
+        assert_eq!(api.status(&flood(n)).await, refused, "tenant {n}");
     }
     assert!(
         started.elapsed() < Duration::from_secs(3),
@@ -231,7 +236,7 @@ async fn a_flood_of_tenants_is_bounded_in_fetches_and_memory_with_a_cooldown() {
     let (discoveries, _) = idp.hits();
     assert_eq!(discoveries, 3, "at most max_tenants fetches");
     // The table is full of failed tenants: a real tenant waits its turn...
-    assert_eq!(api.status(&idp.token(A)).await, 401);
+    assert_eq!(api.status(&idp.token(A)).await, 503);
     assert_eq!(idp.hits().0, 3);
     // ...until the cooldown frees the failed ones.
     tokio::time::sleep(Duration::from_millis(3500).saturating_sub(started.elapsed())).await;
@@ -321,4 +326,154 @@ async fn unusable_tenant_configurations_fail_the_build() {
         .await
         .err();
     assert!(matches!(e, Some(ConfigError::Tenants(_))), "{e:?}");
+}
+
+/// An attacker creates a tenant of the provider, registers an app and gives
+/// it the role `admin`: the provider signs that tenant's tokens with the
+/// keys every tenant shares, for the attacker app's own `aud`.
+fn attacker_admin_token(idp: &Idp) -> String {
+    idp.key(B)
+        .token()
+        .claim("tid", B)
+        .audience("api://attacker-app")
+        .claim("roles", json!(["admin"]))
+        .sign()
+}
+
+/// `GET /admin` behind `auth`'s layer with `require_role("admin")`; its
+/// address.
+async fn admin_api(auth: &Authenticator) -> SocketAddr {
+    let app = Router::new().route(
+        "/admin",
+        get(|| async { "ok" }).layer(auth.layer().require_role("admin")),
+    );
+    common::serve(app).await
+}
+
+async fn admin_status(addr: SocketAddr, token: &str) -> u16 {
+    reqwest::Client::new()
+        .get(format!("http://{addr}/admin"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn any_tenant_needs_an_audience_so_an_attacker_tenants_admin_token_is_refused() {
+    let idp = Idp::start(&[A, B]).await;
+    let any = || TenantIssuers::new(idp.pattern()).any_tenant();
+
+    // Without an audience (or a resource that requires one) the build fails.
+    for builder in [
+        idp.builder(any()),
+        idp.builder(any())
+            .resource(ProtectedResource::new("https://api.example/mcp").require_audience(false)),
+    ] {
+        match builder.build_async().await {
+            Err(ConfigError::Tenants(why)) => assert!(why.contains("audience"), "{why}"),
+            other => panic!("{:?}", other.map(|_| ())),
+        }
+    }
+    assert_eq!(idp.hits(), (0, 0));
+
+    // With an audience: the attacker tenant's admin token is refused, a
+    // token of a legitimate tenant for this API passes.
+    let auth = idp
+        .builder(any())
+        .audience(["api://my-app"])
+        .build_async()
+        .await
+        .unwrap();
+    let admin = admin_api(&auth).await;
+    assert_eq!(admin_status(admin, &attacker_admin_token(&idp)).await, 401);
+    let legitimate = idp
+        .key(A)
+        .token()
+        .claim("tid", A)
+        .audience("api://my-app")
+        .claim("roles", json!(["admin"]))
+        .sign();
+    assert_eq!(admin_status(admin, &legitimate).await, 200);
+
+    // A protected resource is an audience too.
+    let auth = idp
+        .builder(any())
+        .resource("https://api.example/mcp")
+        .build_async()
+        .await
+        .unwrap();
+    let admin = admin_api(&auth).await;
+    assert_eq!(admin_status(admin, &attacker_admin_token(&idp)).await, 401);
+    let for_resource = idp
+        .key(A)
+        .token()
+        .claim("tid", A)
+        .audience("https://api.example/mcp")
+        .claim("roles", json!(["admin"]))
+        .sign();
+    assert_eq!(admin_status(admin, &for_resource).await, 200);
+}
+
+#[tokio::test]
+async fn danger_any_tenant_without_audience_builds_and_then_accepts_any_tenants_audience() {
+    let idp = Idp::start(&[A, B]).await;
+    let tenants = TenantIssuers::new(idp.pattern()).danger_any_tenant_without_audience();
+    let auth = idp.builder(tenants).build_async().await.unwrap();
+    // What the opt-out weakens: the attacker tenant's own app is admin here.
+    let admin = admin_api(&auth).await;
+    assert_eq!(admin_status(admin, &attacker_admin_token(&idp)).await, 200);
+    // It is any-tenant mode: it excludes an allow-list as `any_tenant` does.
+    let both = TenantIssuers::new(idp.pattern())
+        .allow_tenants([A])
+        .danger_any_tenant_without_audience();
+    let e = idp.builder(both).build_async().await.err();
+    assert!(matches!(e, Some(ConfigError::Tenants(_))), "{e:?}");
+}
+
+#[tokio::test]
+async fn every_allowed_tenant_is_accepted_even_when_the_allow_list_is_longer_than_max_tenants() {
+    let idp = Idp::start(&[A, B, C]).await;
+    let tenants = TenantIssuers::new(idp.pattern())
+        .allow_tenants([A, B, C])
+        .max_tenants(2);
+    let api = Api::serve(&idp.builder(tenants).build_async().await.unwrap()).await;
+    for t in [A, B, C, A, B, C] {
+        assert_eq!(api.status(&idp.token(t)).await, 200, "{t}");
+    }
+    assert_eq!(idp.hits(), (3, 3), "each tenant fetched once, none evicted");
+}
+
+#[tokio::test]
+async fn a_full_any_tenant_table_answers_503_until_the_least_recently_used_tenant_is_idle() {
+    let idp = Idp::start(&[A, B, C]).await;
+    let tenants = TenantIssuers::new(idp.pattern())
+        .any_tenant()
+        .max_tenants(2)
+        .retry_after(Duration::from_secs(2));
+    let auth = idp
+        .builder(tenants)
+        .audience([TEST_AUDIENCE])
+        .build_async()
+        .await
+        .unwrap();
+    let api = Api::serve(&auth).await;
+    assert_eq!(api.status(&idp.token(A)).await, 200);
+    assert_eq!(api.status(&idp.token(B)).await, 200);
+    // Full, every tenant in use: C is asked to come back (503), not
+    // refused as a bad token, and nothing is fetched for it.
+    assert_eq!(api.status(&idp.token(C)).await, 503);
+    assert_eq!(idp.hits().0, 2);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    assert_eq!(api.status(&idp.token(A)).await, 200, "A stays in use");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // B has been idle for longer than `retry_after`, A has not: B makes room.
+    assert_eq!(api.status(&idp.token(C)).await, 200);
+    assert_eq!(api.status(&idp.token(A)).await, 200);
+    assert_eq!(idp.hits().0, 3, "A kept its keys; C fetched once");
+    // B comes back: A and C are in use, so it waits its turn.
+    assert_eq!(api.status(&idp.token(B)).await, 503);
+    assert_eq!(idp.hits().0, 3);
 }

@@ -205,9 +205,12 @@ async fn a_provider_requiring_mutual_tls_accepts_our_client_certificate_and_refu
 #[tokio::test]
 async fn an_own_reqwest_client_is_used_for_the_fetches() {
     let ca = Ca::new("test private ca");
-    let idp = HttpsIdp::start(&ca.server(&["127.0.0.1"]), None).await;
+    // Not a loopback URL (those are fetched with the crate's client): the
+    // own client resolves the name itself.
+    let idp = HttpsIdp::start_named(&ca.server(&["idp.test"]), None, "idp.test").await;
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(ca.pem().as_bytes()).unwrap())
+        .resolve("idp.test", idp.addr)
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
@@ -219,9 +222,19 @@ async fn an_own_reqwest_client_is_used_for_the_fetches() {
     assert_eq!(Api::serve(&auth).await.status(&idp.token()).await, 200);
 
     // Its own trust: a client without the root cannot reach the provider.
-    let plain = reqwest::Client::builder().build().unwrap();
+    let plain = reqwest::Client::builder()
+        .resolve("idp.test", idp.addr)
+        .build()
+        .unwrap();
     let e = refused(idp.builder(HttpClientOptions::new().reqwest_client(plain))).await;
     assert_eq!(e.kind(), &FetchErrorKind::Tls);
+
+    // A loopback URL is fetched with the crate's client (no proxy, the
+    // public roots), not with the own client and its private root.
+    let local = HttpsIdp::start(&ca.server(&["127.0.0.1"]), None).await;
+    let e = refused(local.builder(HttpClientOptions::new().reqwest_client(client.clone()))).await;
+    assert_eq!(e.kind(), &FetchErrorKind::Tls);
+    assert_eq!(local.hits.load(Ordering::SeqCst), 0);
 
     // Roots set beside an own client would silently not apply: refused.
     let e = refused(idp.builder(trusting(&ca).reqwest_client(client))).await;
@@ -231,7 +244,9 @@ async fn an_own_reqwest_client_is_used_for_the_fetches() {
 #[tokio::test]
 async fn fetches_go_through_the_configured_proxy_and_the_certificate_is_still_checked() {
     let ca = Ca::new("test private ca");
-    let idp = HttpsIdp::start(&ca.server(&["127.0.0.1"]), None).await;
+    // Not a loopback URL, which would be fetched directly: the proxy
+    // resolves the name.
+    let idp = HttpsIdp::start_named(&ca.server(&["idp.test"]), None, "idp.test").await;
     let proxy = ConnectProxy::start().await;
     let via = |http: HttpClientOptions| http.proxy(&format!("http://{}", proxy.addr)).unwrap();
 

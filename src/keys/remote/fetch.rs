@@ -6,16 +6,15 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, ACCEPT, CACHE_CONTROL};
-use reqwest::{Client, StatusCode, Url};
+use reqwest::{StatusCode, Url};
 use serde::Deserialize;
 
 use super::RemoteOptions;
 use crate::error::{FetchError, FetchErrorKind};
 pub(crate) use crate::http_client::parse_url;
-use crate::http_client::{build_client, check_url, read_limited};
+use crate::http_client::{build_client, check_url, read_limited, Clients, Shown};
 
 /// Where the keys come from.
-#[derive(Debug)]
 pub(crate) enum Source {
     /// A JWK Set URL.
     Jwks(Url),
@@ -26,6 +25,23 @@ pub(crate) enum Source {
         discovery: Url,
         jwks_uri: Mutex<Option<Url>>,
     },
+}
+
+impl std::fmt::Debug for Source {
+    // URLs without their userinfo.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Jwks(url) => f
+                .debug_tuple("Jwks")
+                .field(&Shown(url.as_str()).to_string())
+                .finish(),
+            Self::Oidc { issuer, .. } => f
+                .debug_struct("Oidc")
+                .field("issuer", &Shown(issuer).to_string())
+                .field("url", &self.display_url())
+                .finish(),
+        }
+    }
 }
 
 impl Source {
@@ -52,18 +68,18 @@ impl Source {
         }
     }
 
-    /// The URL to name in messages: the JWK Set URL when known, else the
-    /// discovery URL.
+    /// The URL to name in messages, without its userinfo: the JWK Set URL
+    /// when known, else the discovery URL.
     pub(crate) fn display_url(&self) -> String {
         match self {
-            Self::Jwks(url) => url.to_string(),
+            Self::Jwks(url) => Shown(url.as_str()).to_string(),
             Self::Oidc {
                 discovery,
                 jwks_uri,
                 ..
             } => match jwks_uri.lock().ok().and_then(|u| u.clone()) {
-                Some(url) => url.to_string(),
-                None => discovery.to_string(),
+                Some(url) => Shown(url.as_str()).to_string(),
+                None => Shown(discovery.as_str()).to_string(),
             },
         }
     }
@@ -80,13 +96,13 @@ pub(crate) struct Fetched {
 /// The HTTP client and the source it reads.
 #[derive(Debug)]
 pub(crate) struct Fetcher {
-    client: Client,
+    client: Clients,
     pub(crate) source: Source,
     max_body: usize,
     allow_http: bool,
-    /// The application's own client: the total timeout and the final URL
-    /// are checked per request.
-    own_client: Option<Duration>,
+    /// The total timeout, applied per request to a URL fetched with the
+    /// application's own client, whose final URL is checked too.
+    timeout: Duration,
 }
 
 impl Fetcher {
@@ -98,7 +114,7 @@ impl Fetcher {
             source,
             max_body: http.max_body,
             allow_http: http.allow_http,
-            own_client: http.own_client().then_some(http.timeout),
+            timeout: http.timeout,
         })
     }
 
@@ -140,25 +156,31 @@ impl Fetcher {
     async fn discover(&self, issuer: &str, discovery: &Url) -> Result<Url, FetchError> {
         let fetched = self.get(discovery).await?;
         let url = read_discovery(&fetched.body, issuer, discovery, self.allow_http)?;
-        tracing::info!(issuer, jwks_uri = %url, "oidc discovery done");
+        tracing::info!(
+            issuer = %Shown(issuer),
+            jwks_uri = %Shown(url.as_str()),
+            "oidc discovery done"
+        );
         Ok(url)
     }
 
     /// GET with the limits: 200 only, the body read chunk by chunk and
     /// abandoned as soon as it passes the size limit.
     async fn get(&self, url: &Url) -> Result<Fetched, FetchError> {
+        let own = self.client.is_own(url);
         let mut request = self
             .client
+            .for_url(url)
             .get(url.clone())
             .header(ACCEPT, "application/jwk-set+json, application/json");
-        if let Some(timeout) = self.own_client {
-            request = request.timeout(timeout);
+        if own {
+            request = request.timeout(self.timeout);
         }
         let response = request
             .send()
             .await
             .map_err(|e| FetchError::transport(url, e))?;
-        if self.own_client.is_some() && check_url(response.url(), self.allow_http).is_err() {
+        if own && check_url(response.url(), self.allow_http).is_err() {
             // The application's client followed a redirect to plain http.
             return Err(FetchError::new(url, FetchErrorKind::Redirect));
         }

@@ -355,7 +355,7 @@ impl RemoteKeys {
 
     /// Publishes a fetched set, or says why it cannot be used.
     fn apply(&self, fetched: Fetched) -> Result<FetchOutcome, FetchError> {
-        let url = fetched.url.to_string();
+        let url = crate::http_client::Shown(fetched.url.as_str()).to_string();
         let usage = if self.options.spiffe_bundle {
             super::Usage::JwtSvid
         } else {
