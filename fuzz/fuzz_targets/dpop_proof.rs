@@ -27,20 +27,23 @@ use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 use tower_jwt_auth::{Decision, Gate};
 use tower_jwt_auth_fuzz::{
-    b64, dpop_access_token, dpop_ath, dpop_decide, dpop_jkt, dpop_nonce, dpop_proof, DPOP_GATE,
-    DPOP_NONCE_GATE, NOW, SEP,
+    b64, dpop_access_token, dpop_ath, dpop_decide, dpop_header, dpop_jkt, dpop_nonce, dpop_proof,
+    DPOP_GATE, DPOP_NONCE_GATE, NOW, SEP,
 };
 
-/// The decision on `proof`; returns whether it was accepted. `k`: the key
-/// the access token is bound to.
+/// The decision on `proof` (as `dpop_header` sends it); returns whether it
+/// was accepted. `k`: the key the access token is bound to.
 fn check(gate: &Gate, method: &Method, k: usize, proof: &[u8]) -> bool {
     let token = dpop_access_token(k);
-    match dpop_decide(gate, method, token, proof) {
+    // What the gate gets: `proof` itself, or (when it is no header value)
+    // its text without control characters.
+    let sent = dpop_header(proof);
+    match dpop_decide(gate, method, token, sent.as_bytes()) {
         Decision::Accept(accepted) => {
             // Bound to the token's key, and the proof says what it must.
             let bound = accepted.dpop_bound().expect("a DPoP acceptance is bound");
             assert_eq!(bound.thumbprint(), dpop_jkt(k));
-            let text = std::str::from_utf8(proof).expect("an accepted proof is text");
+            let text = std::str::from_utf8(sent.as_bytes()).expect("an accepted proof is text");
             let parts: Vec<&str> = text.split('.').collect();
             assert_eq!(parts.len(), 3, "{text}");
             let payload = base64_decode(parts[1]).expect("payload is base64url");

@@ -434,17 +434,25 @@ pub fn dpop_proof(
     sign(&header, &payload, alg)
 }
 
-/// `gate`'s decision on `method DPOP_PATH` with `Authorization: DPoP
-/// <token>` and `DPoP: <proof>`; a proof that is no header value is sent
-/// as the bytes' lossy text with control characters dropped.
-pub fn dpop_decide(gate: &Gate, method: &Method, token: &str, proof: &[u8]) -> Decision {
-    let value = HeaderValue::from_bytes(proof).unwrap_or_else(|_| {
+/// The `DPoP` header value `dpop_decide` sends for `proof`: the bytes as
+/// they are when they are a header value, else their lossy UTF-8 text
+/// without control characters. Checks on an accepted proof read this
+/// value, not the input.
+pub fn dpop_header(proof: &[u8]) -> HeaderValue {
+    HeaderValue::from_bytes(proof).unwrap_or_else(|_| {
         let text: String = String::from_utf8_lossy(proof)
             .chars()
             .filter(|c| !c.is_control())
             .collect();
         HeaderValue::from_str(&text).expect("no control characters")
-    });
+    })
+}
+
+/// `gate`'s decision on `method DPOP_PATH` with `Authorization: DPoP
+/// <token>` and `DPoP: <proof>`; a proof that is no header value is sent
+/// as the bytes' lossy text with control characters dropped.
+pub fn dpop_decide(gate: &Gate, method: &Method, token: &str, proof: &[u8]) -> Decision {
+    let value = dpop_header(proof);
     let mut headers = HeaderMap::new();
     headers.insert(
         AUTHORIZATION,

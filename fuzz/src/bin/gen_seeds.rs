@@ -269,6 +269,12 @@ fn dpop_proof_seeds(d: &Path) {
     let valid = dpop_proof(0, b"{}", b"{}", true, true, &get, None);
     assert!(accepted(&DPOP_GATE, &get, 0, &valid), "valid seed proof");
     write(d, "raw-valid", &valid);
+    // The same with a form feed in the payload: no header value, so the
+    // harness sends it without the byte, and it is accepted (FINDINGS 3).
+    let dot = valid.find('.').expect("three segments") + 1;
+    let mut with_control = valid.as_bytes().to_vec();
+    with_control.insert(dot, 0x0c);
+    write(d, "raw-valid-control-byte", with_control);
     let with_nonce = dpop_proof(0, b"{}", b"{}", true, true, &get, Some(dpop_nonce()));
     assert!(
         accepted(&DPOP_NONCE_GATE, &get, 0, &with_nonce),
