@@ -161,28 +161,67 @@ async fn without_a_token_the_client_is_sent_to_metadata_that_rmcp_parses() {
     let doc: serde_json::Value = serde_json::from_str(&body).expect("json");
     assert_eq!(doc["resource"], s.resource);
     assert_eq!(doc["authorization_servers"], json!([s.idp]));
-    assert_eq!(doc["scopes_supported"], json!([mcp::SCOPE]));
+    assert_eq!(doc["scopes_supported"], json!([mcp::ADMIN, mcp::READ]));
+}
+
+fn search() -> CallToolRequestParams {
+    let args = json!({"query": "tower"});
+    CallToolRequestParams::new("search").with_arguments(args.as_object().expect("object").clone())
+}
+
+fn delete_repo() -> CallToolRequestParams {
+    let args = json!({"repo": "acme/site"});
+    CallToolRequestParams::new("delete_repo")
+        .with_arguments(args.as_object().expect("object").clone())
+}
+
+fn text(result: &rmcp::model::CallToolResult) -> Option<&str> {
+    result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.as_str())
 }
 
 #[tokio::test]
-async fn with_a_token_for_this_server_the_client_lists_and_calls_the_tool() {
+async fn a_read_token_lists_and_searches_and_is_refused_delete_repo_naming_the_scope() {
     let s = setup().await;
-    let token = s.issuer.token().scope(mcp::SCOPE).sign();
+    let token = s.issuer.token().scope(mcp::READ).sign();
     let client = connect(&s.mcp_url, Some(token)).await.expect("initialized");
     let tools = client.list_tools(None).await.expect("tools");
-    let names: Vec<&str> = tools.tools.iter().map(|t| t.name.as_ref()).collect();
-    assert_eq!(names, ["add"]);
-    let args = json!({"a": 40, "b": 2});
-    let result = client
-        .call_tool(
-            CallToolRequestParams::new("add")
-                .with_arguments(args.as_object().expect("object").clone()),
-        )
-        .await
-        .expect("called");
+    let mut names: Vec<&str> = tools.tools.iter().map(|t| t.name.as_ref()).collect();
+    names.sort();
+    assert_eq!(names, ["delete_repo", "search"]);
+    let result = client.call_tool(search()).await.expect("called");
     assert_ne!(result.is_error, Some(true));
-    let text = result.content.first().and_then(|c| c.as_text());
-    assert_eq!(text.map(|t| t.text.as_str()), Some("42"));
+    assert_eq!(text(&result), Some("1 repository matches \"tower\""));
+    // rmcp's client surfaces the 403 with its challenge: the scope to ask
+    // the user for, and where the metadata is.
+    let err = client.call_tool(delete_repo()).await.expect_err("refused");
+    let challenge = err.auth_challenge().expect("a challenge").to_owned();
+    assert!(
+        challenge.starts_with("Bearer error=\"insufficient_scope\""),
+        "{challenge}"
+    );
+    assert!(challenge.contains("scope=\"mcp:admin\""), "{challenge}");
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{}\"", s.metadata_url)),
+        "{challenge}"
+    );
+    let _ = client.cancel().await;
+}
+
+#[tokio::test]
+async fn a_token_with_both_scopes_calls_both_tools() {
+    let s = setup().await;
+    let both = format!("{} {}", mcp::READ, mcp::ADMIN);
+    let token = s.issuer.token().scope(both).sign();
+    let client = connect(&s.mcp_url, Some(token)).await.expect("initialized");
+    let result = client.call_tool(search()).await.expect("search");
+    assert_ne!(result.is_error, Some(true));
+    let result = client.call_tool(delete_repo()).await.expect("delete_repo");
+    assert_ne!(result.is_error, Some(true));
+    assert_eq!(text(&result), Some("deleted acme/site"));
     let _ = client.cancel().await;
 }
 
@@ -192,7 +231,7 @@ async fn a_token_for_another_audience_is_401() {
     let foreign = s
         .issuer
         .token()
-        .scope(mcp::SCOPE)
+        .scope(mcp::READ)
         .audience("https://other.example/mcp")
         .sign();
     let (status, www) = raw_post(&s.mcp_url, Some(&foreign)).await;
@@ -214,6 +253,6 @@ async fn a_token_without_the_scope_is_403_naming_it() {
     let token = s.issuer.token().scope("other").sign();
     let (status, www) = raw_post(&s.mcp_url, Some(&token)).await;
     assert_eq!(status, 403);
-    assert!(www.contains("scope=\"tools\""), "{www}");
+    assert!(www.contains("scope=\"mcp:read\""), "{www}");
     assert!(www.contains(&s.metadata_url), "{www}");
 }
