@@ -1,6 +1,10 @@
-//! examples/mcp.rs driven by a real MCP client that this project did not
-//! write: rmcp's own client over its Streamable HTTP client transport, and
-//! rmcp's RFC 9728 discovery (`AuthorizationManager`) for the metadata.
+//! examples/mcp.rs driven by real MCP clients that this project did not
+//! write: rmcp's own client over its Streamable HTTP client transport,
+//! rmcp's RFC 9728 discovery (`AuthorizationManager`) for the metadata, and
+//! the Python MCP SDK's client (PyPI `mcp`, run by tests/mcp_client.py; see
+//! tests/requirements.txt). Per-tool scopes: a read token lists the tools
+//! and calls `search`, and is refused `delete_repo` with 403
+//! `scope="mcp:admin"`; a token with both scopes calls both.
 //! An identity provider (OIDC discovery, JWKS, the authorization server
 //! metadata MCP clients read) and the MCP server run on 127.0.0.1.
 
@@ -255,4 +259,72 @@ async fn a_token_without_the_scope_is_403_naming_it() {
     assert_eq!(status, 403);
     assert!(www.contains("scope=\"mcp:read\""), "{www}");
     assert!(www.contains(&s.metadata_url), "{www}");
+}
+
+/// Runs examples/tests/mcp_client.py (the Python MCP SDK's client, PyPI
+/// `mcp`) against `url` with `token`, and returns what it printed.
+async fn python_client(url: &str, token: &str) -> serde_json::Value {
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    let (url, token) = (url.to_owned(), token.to_owned());
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(python)
+            .arg(script)
+            .arg(url)
+            .arg(token)
+            .output()
+    })
+    .await
+    .expect("joined")
+    .expect("python3 runs (the Python MCP client needs Python 3.10+)");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_ne!(
+        output.status.code(),
+        Some(2),
+        "the Python `mcp` package is missing: pip install -r examples/tests/requirements.txt \
+         (scripts/test does)\n{stderr}"
+    );
+    assert!(output.status.success(), "mcp_client.py failed:\n{stderr}");
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+        panic!(
+            "mcp_client.py printed no JSON ({e}):\n{}\n{stderr}",
+            String::from_utf8_lossy(&output.stdout)
+        )
+    })
+}
+
+#[tokio::test]
+async fn the_python_sdk_client_is_refused_delete_repo_with_a_read_token_and_calls_both_with_both() {
+    let s = setup().await;
+    let read = s.issuer.token().scope(mcp::READ).sign();
+    let out = python_client(&s.mcp_url, &read).await;
+    assert_eq!(out["tools"], json!(["delete_repo", "search"]), "{out}");
+    assert_eq!(
+        out["search"]["text"], "1 repository matches \"tower\"",
+        "{out}"
+    );
+    let refused = &out["delete_repo"];
+    assert_eq!(refused["status"], 403, "{out}");
+    let www = refused["www_authenticate"].as_str().unwrap_or_default();
+    assert!(
+        www.starts_with("Bearer error=\"insufficient_scope\""),
+        "{www}"
+    );
+    assert!(www.contains("scope=\"mcp:admin\""), "{www}");
+    assert!(
+        www.contains(&format!("resource_metadata=\"{}\"", s.metadata_url)),
+        "{www}"
+    );
+
+    let both = s
+        .issuer
+        .token()
+        .scope(format!("{} {}", mcp::READ, mcp::ADMIN))
+        .sign();
+    let out = python_client(&s.mcp_url, &both).await;
+    assert_eq!(
+        out["search"]["text"], "1 repository matches \"tower\"",
+        "{out}"
+    );
+    assert_eq!(out["delete_repo"]["text"], "deleted acme/site", "{out}");
 }
