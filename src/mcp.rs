@@ -54,6 +54,7 @@
 //! | `tools/call`, `prompts/get`, `resources/read`, `resources/subscribe`, `resources/unsubscribe` without a string `params.name` / `params.uri` | 400 |
 //! | a token without every scope the call needs | 403 `insufficient_scope`, `scope="<the scopes this call needs>"`, `resource_metadata` |
 //! | no [`JwtAuthLayer`](crate::JwtAuthLayer) outside it, or one decoding claims other than `serde_json::Value` | 500 |
+//! | no token, on an [`optional`](crate::Authenticator::optional) route, for a call that needs scopes | 401 with the route's challenge |
 //!
 //! Batches: the MCP revisions since 2025-06-18 have none, and judging one
 //! would mean judging every member, so a batch is refused (400). Client
@@ -452,6 +453,14 @@ impl Table {
         extensions: &http::Extensions,
         body: &[u8],
     ) -> Result<(), Refusal> {
+        let readable = extensions
+            .get::<AuthMarker>()
+            .is_some_and(|m| m.claims_type == std::any::TypeId::of::<Value>());
+        if !readable {
+            // No JwtAuthLayer outside, or one decoding claims of a type this
+            // layer cannot read: a misconfigured route, never open.
+            return Err(Refusal::Plain(StatusCode::INTERNAL_SERVER_ERROR));
+        }
         // One object with unique member names at every depth: two parsers
         // picking different duplicates (`"name"` twice) would be a bypass.
         let Ok(crate::jws::Unique(Value::Object(message))) = serde_json::from_slice(body) else {
@@ -534,18 +543,10 @@ impl Table {
         extensions: &http::Extensions,
         needed: &[String],
     ) -> Result<(), Refusal> {
-        let Some(marker) = extensions.get::<AuthMarker>() else {
-            // No JwtAuthLayer outside: a misconfigured route, never open.
-            return Err(Refusal::Plain(StatusCode::INTERNAL_SERVER_ERROR));
-        };
         if needed.is_empty() {
             return Ok(());
         }
         let Some(Claims(claims)) = extensions.get::<Claims<Value>>() else {
-            if marker.claims_type != std::any::TypeId::of::<Value>() {
-                // Claims of a type this layer cannot read.
-                return Err(Refusal::Plain(StatusCode::INTERNAL_SERVER_ERROR));
-            }
             // Anonymous on an optional route: a token is needed.
             return Err(self.refuse(extensions, AuthErrorKind::Missing.into()));
         };

@@ -350,3 +350,53 @@ async fn without_a_token_the_outer_layer_answers_and_without_it_500() {
     let r = post_mcp(addr, "/bare", None, &[], ping).await;
     assert_eq!(r.status, 500, "never open without the auth layer");
 }
+
+#[derive(serde::Deserialize)]
+#[allow(dead_code)]
+struct Typed {
+    sub: String,
+}
+
+#[tokio::test]
+async fn an_optional_route_asks_for_a_token_and_typed_claims_are_500() {
+    let issuer = issuer();
+    let auth = issuer
+        .authenticator()
+        .resource(RESOURCE)
+        .build()
+        .expect("auth");
+    let typed = issuer
+        .authenticator()
+        .resource(RESOURCE)
+        .claims::<Typed>()
+        .build()
+        .expect("typed");
+    let echo = post(|body: Bytes| async move { body });
+    let router = Router::new()
+        .route("/optional", echo.clone())
+        .layer(scopes())
+        .layer(auth.optional())
+        .merge(
+            Router::new()
+                .route("/typed", echo)
+                .layer(scopes())
+                .layer(typed.layer()),
+        );
+    let addr = serve(router).await;
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let r = post_mcp(addr, "/optional", None, &[], ping).await;
+    assert_eq!(r.status, 200, "a method not listed needs no token here");
+    let r = post_mcp(addr, "/optional", None, &[], call("search")).await;
+    assert_eq!(r.status, 401);
+    assert_eq!(
+        r.www,
+        format!("Bearer resource_metadata=\"{METADATA_URL}\"")
+    );
+    let read = issuer.token().scope("mcp:read").sign();
+    let r = post_mcp(addr, "/optional", Some(&read), &[], call("search")).await;
+    assert_eq!(r.status, 200);
+    for body in [ping.to_owned(), call("search"), call("unlisted")] {
+        let r = post_mcp(addr, "/typed", Some(&read), &[], body.clone()).await;
+        assert_eq!(r.status, 500, "{body}");
+    }
+}
