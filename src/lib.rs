@@ -99,6 +99,8 @@
 //! | `axum` | 0.8.x | `ResourceMetadata::router` returns an `axum::Router` | `axum` |
 //! | `tonic` | 0.14.x | `tonic::JwtInterceptor` is a tonic `Interceptor`; `tonic::to_status` returns a `tonic::Status` | `tonic` |
 //! | `reqwest` | 0.13.x | `HttpClientOptions::reqwest_client` takes your own `reqwest::Client` | `remote` |
+//! | `http-body` | 1.x | `mcp::McpAuth` is a `Service` for any request body implementing its `Body` | `mcp` |
+//! | `bytes` | 1.x | `mcp::McpAuth` hands the body on rebuilt `From<Bytes>` (axum's `Body` is) | `mcp` |
 //! | `pin-project-lite` | 0.2.x | only the `Unpin` bound of [`future::ResponseFuture`]: generated code no caller names | always |
 //!
 //! The other dependencies (`redis`, `tracing`, `metrics`, the crypto

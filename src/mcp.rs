@@ -88,7 +88,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::claims::{AuthMarker, Claims};
-use crate::error::{AuthError, AuthErrorKind};
+use crate::error::{is_scope_token, AuthError, AuthErrorKind};
 use crate::response::Rejection;
 use crate::route_rules::Grants;
 
@@ -120,7 +120,9 @@ const STANDARD_HEADERS: &str = "2026-07-28";
 /// listed* is refused (403 `insufficient_scope`, no `scope`: no scope
 /// grants it), unless [`unlisted`](Self::unlisted) names the scopes such a
 /// name needs. A new tool therefore stays unreachable until it is given
-/// scopes. Cheap to clone.
+/// scopes. Scopes are RFC 6749 scope tokens (no space, no `"` or `\`): one
+/// that is not is never granted, and is left out of challenges and of
+/// [`scopes`](Self::scopes). Cheap to clone.
 #[derive(Clone)]
 pub struct McpScopes {
     table: Arc<Table>,
@@ -277,6 +279,7 @@ impl McpScopes {
             .chain(t.unlisted.iter())
             .flatten()
             .map(String::as_str)
+            .filter(|s| is_scope_token(s))
             .collect();
         all.into_iter()
     }
@@ -557,7 +560,10 @@ impl Table {
         let Some(claims) = claims.as_object() else {
             return Err(self.refuse(extensions, AuthError::insufficient_scope(needed)));
         };
-        if needed.iter().all(|s| grants.has_scope(claims, s)) {
+        if needed
+            .iter()
+            .all(|s| is_scope_token(s) && grants.has_scope(claims, s))
+        {
             Ok(())
         } else {
             Err(self.refuse(extensions, AuthError::insufficient_scope(needed)))
@@ -602,7 +608,8 @@ mod tests {
             .tool("search", ["mcp:read"])
             .tool("delete_repo", ["mcp:admin"])
             .prompt("p", ["mcp:prompts"])
-            .unlisted(["mcp:other"]);
+            .unlisted(["mcp:other"])
+            .method("resources/list", ["not a scope"]);
         let all: Vec<&str> = s.scopes().collect();
         assert_eq!(all, ["mcp:admin", "mcp:other", "mcp:prompts", "mcp:read"]);
     }

@@ -400,3 +400,21 @@ async fn an_optional_route_asks_for_a_token_and_typed_claims_are_500() {
         assert_eq!(r.status, 500, "{body}");
     }
 }
+
+#[tokio::test]
+async fn scp_counts_only_when_enabled_and_a_scope_that_is_not_a_token_is_never_granted() {
+    let scp = json!(["mcp:read", "mcp:admin", "a b"]);
+    let (addr, issuer) = started(scopes().tool("odd", ["a b"])).await;
+    let token = issuer.token().claim("scp", scp.clone()).sign();
+    let r = post_mcp(addr, "/mcp", Some(&token), &[], call("search")).await;
+    assert_eq!(r.status, 403, "scp is not read unless enabled");
+    let (addr, issuer) = started(scopes().tool("odd", ["a b"]).scp_claim(true)).await;
+    let token = issuer.token().claim("scp", scp).sign();
+    for tool in ["search", "delete_repo"] {
+        let r = post_mcp(addr, "/mcp", Some(&token), &[], call(tool)).await;
+        assert_eq!(r.status, 200, "{tool}");
+    }
+    let r = post_mcp(addr, "/mcp", Some(&token), &[], call("odd")).await;
+    assert_eq!(r.status, 403);
+    assert!(!r.www.contains("scope=\""), "{}", r.www);
+}
