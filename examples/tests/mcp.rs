@@ -262,16 +262,19 @@ async fn a_token_without_the_scope_is_403_naming_it() {
 }
 
 /// Runs examples/tests/mcp_client.py (the Python MCP SDK's client, PyPI
-/// `mcp`) against `url` with `token`, and returns what it printed.
-async fn python_client(url: &str, token: &str) -> serde_json::Value {
+/// `mcp`) against `url` with `token` (`mode`: `legacy`, the initialize
+/// handshake; `auto`, the newest revision the server speaks), and returns
+/// what it printed.
+async fn python_client(url: &str, token: &str, mode: &str) -> serde_json::Value {
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/mcp_client.py");
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    let (url, token) = (url.to_owned(), token.to_owned());
+    let (url, token, mode) = (url.to_owned(), token.to_owned(), mode.to_owned());
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new(python)
             .arg(script)
             .arg(url)
             .arg(token)
+            .arg(mode)
             .output()
     })
     .await
@@ -297,7 +300,20 @@ async fn python_client(url: &str, token: &str) -> serde_json::Value {
 async fn the_python_sdk_client_is_refused_delete_repo_with_a_read_token_and_calls_both_with_both() {
     let s = setup().await;
     let read = s.issuer.token().scope(mcp::READ).sign();
-    let out = python_client(&s.mcp_url, &read).await;
+    // `auto`: the 2026-07-28 revision (`server/discover`), whose client
+    // mirrors each call in `Mcp-Method` / `Mcp-Name`: checked against the
+    // bodies and found equal.
+    let out = python_client(&s.mcp_url, &read, "auto").await;
+    assert_eq!(
+        out["headers"],
+        json!([
+            ["server/discover", null],
+            ["tools/list", null],
+            ["tools/call", "search"],
+            ["tools/call", "delete_repo"]
+        ]),
+        "{out}"
+    );
     assert_eq!(out["tools"], json!(["delete_repo", "search"]), "{out}");
     assert_eq!(
         out["search"]["text"], "1 repository matches \"tower\"",
@@ -321,7 +337,8 @@ async fn the_python_sdk_client_is_refused_delete_repo_with_a_read_token_and_call
         .token()
         .scope(format!("{} {}", mcp::READ, mcp::ADMIN))
         .sign();
-    let out = python_client(&s.mcp_url, &both).await;
+    // `legacy`: the `initialize` handshake (2025-11-25), no such headers.
+    let out = python_client(&s.mcp_url, &both, "legacy").await;
     assert_eq!(
         out["search"]["text"], "1 repository matches \"tower\"",
         "{out}"
