@@ -54,7 +54,11 @@ async fn identity_provider(issuer: &TestIssuer, listener: tokio::net::TcpListene
     tokio::spawn(async move { axum::serve(listener, app).await });
 }
 
+/// The `Mcp-Method` and `Mcp-Name` headers of each POST, in order.
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(Option<String>, Option<String>)>>>;
+
 struct Setup {
+    seen: Seen,
     mcp_url: String,
     resource: String,
     metadata_url: String,
@@ -74,9 +78,25 @@ async fn setup() -> Setup {
         .await
         .expect("authenticator");
     let metadata_url = auth.resource_metadata().expect("metadata").url().to_owned();
-    let app = mcp::app(&auth);
+    // Records the SEP-2243 headers of each POST as the server received them.
+    let seen = Seen::default();
+    let record = seen.clone();
+    let app = mcp::app(&auth).layer(tower::util::MapRequestLayer::new(
+        move |req: axum::extract::Request| {
+            if req.method() == axum::http::Method::POST {
+                let header = |name: &str| {
+                    let value = req.headers().get(name);
+                    value.and_then(|v| v.to_str().ok()).map(str::to_owned)
+                };
+                let mirrored = (header("mcp-method"), header("mcp-name"));
+                record.lock().expect("not poisoned").push(mirrored);
+            }
+            req
+        },
+    ));
     tokio::spawn(async move { axum::serve(mcp_listener, app).await });
     Setup {
+        seen,
         mcp_url: resource.clone(),
         resource,
         metadata_url,
@@ -344,4 +364,39 @@ async fn the_python_sdk_client_is_refused_delete_repo_with_a_read_token_and_call
         "{out}"
     );
     assert_eq!(out["delete_repo"]["text"], "deleted acme/site", "{out}");
+}
+
+#[tokio::test]
+async fn rmcps_client_of_revision_2026_07_28_sends_the_headers_the_layer_checks() {
+    use rmcp::model::ProtocolVersion;
+    use rmcp::service::{ClientLifecycleMode, ClientServiceExt};
+
+    let s = setup().await;
+    let token = s.issuer.token().scope(mcp::READ).sign();
+    let config =
+        StreamableHttpClientTransportConfig::with_uri(s.mcp_url.clone()).auth_header(token);
+    // `server/discover`: every later POST carries Mcp-Method (and Mcp-Name
+    // for tools/call), which the layer compares with the body.
+    let lifecycle = ClientLifecycleMode::Discover {
+        preferred_versions: vec![ProtocolVersion::V_2026_07_28],
+    };
+    let client = ClientConfig::default()
+        .serve_with_lifecycle(
+            StreamableHttpClientTransport::from_config(config),
+            lifecycle,
+        )
+        .await
+        .expect("discovered");
+    let tools = client.list_tools(None).await.expect("tools");
+    assert_eq!(tools.tools.len(), 2);
+    let result = client.call_tool(search()).await.expect("called");
+    assert_eq!(text(&result), Some("1 repository matches \"tower\""));
+    let err = client.call_tool(delete_repo()).await.expect_err("refused");
+    let challenge = err.auth_challenge().expect("a challenge").to_owned();
+    assert!(challenge.contains("scope=\"mcp:admin\""), "{challenge}");
+    let _ = client.cancel().await;
+    let seen = s.seen.lock().expect("not poisoned").clone();
+    let call = |name: &str| (Some("tools/call".to_owned()), Some(name.to_owned()));
+    assert!(seen.contains(&call("search")), "{seen:?}");
+    assert!(seen.contains(&call("delete_repo")), "{seen:?}");
 }
