@@ -276,6 +276,9 @@
 //! ([`JwtAuthLayer::require_acr`], [`JwtAuthLayer::max_auth_age`]) answer a
 //! token from too weak or too old an authentication with 401
 //! `insufficient_user_authentication` ([`AuthErrorKind::InsufficientUserAuthentication`]).
+//! An MCP server's scopes per tool, prompt or resource (one endpoint, many
+//! tools; 403 `insufficient_scope` naming what each call needs) are the
+//! `mcp` module's `McpScopes` (feature `mcp`).
 //!
 //! ```
 //! use std::time::Duration;

@@ -65,6 +65,11 @@
 //! (the challenge of the route that let the request in: realm and
 //! `resource_metadata`), logged and counted like any rejection.
 //!
+//! That 403 is always the default response: a responder given to
+//! [`JwtAuthLayer::on_error`](crate::JwtAuthLayer::on_error) shapes the outer
+//! layer's rejections only, and the challenge is `Bearer` even for a DPoP
+//! request (the route's plain challenge).
+//!
 //! Scopes are read from the `scope` claim (space-separated), and from `scp`
 //! after [`scp_claim(true)`](McpScopes::scp_claim), as
 //! [`AuthenticatorBuilder::scp_claim`](crate::AuthenticatorBuilder::scp_claim)
