@@ -619,6 +619,66 @@ mod tests {
         assert_eq!(all, ["mcp:admin", "mcp:other", "mcp:prompts", "mcp:read"]);
     }
 
+    /// A request's extensions as an accepting `JwtAuth` leaves them, with
+    /// `scope` granted.
+    fn accepted(scope: &str) -> http::Extensions {
+        let mut extensions = http::Extensions::new();
+        let claims = serde_json::json!({ "sub": "ada", "scope": scope });
+        extensions.insert(Claims::new(claims));
+        extensions.insert(AuthMarker::of::<Value>(
+            crate::response::Challenge::default(),
+        ));
+        extensions
+    }
+
+    proptest::proptest! {
+        /// Any body and any header values: an answer, never a panic, and
+        /// never a pass for what is not one JSON-RPC object.
+        #[test]
+        fn judging_never_panics_and_passes_only_json_rpc_objects(
+            body in proptest::collection::vec(proptest::num::u8::ANY, 0..300),
+            members in proptest::collection::vec((0usize..8, 0usize..8), 0..6),
+            method in proptest::option::of("[ -~]{0,20}"),
+            name in proptest::option::of("[ -~]{0,30}"),
+        ) {
+            const NAMES: [&str; 8] =
+                ["jsonrpc", "method", "params", "id", "result", "name", r"\u006dethod", "x"];
+            const VALUES: [&str; 8] = [
+                r#""2.0""#, r#""tools/call""#, r#"{"name":"search"}"#, r#"{"name":"delete_repo"}"#,
+                "1", "null", r#"["tools/call"]"#, r#"{"uri":"file:///a","name":7}"#,
+            ];
+            let json: Vec<String> = members
+                .iter()
+                .map(|&(n, v)| format!(r#""{}":{}"#, NAMES[n], VALUES[v]))
+                .collect();
+            let json = format!("{{{}}}", json.join(","));
+            let table = McpScopes::new()
+                .tool("search", ["mcp:read"])
+                .tool("delete_repo", ["mcp:admin"])
+                .table;
+            let mut headers = HeaderMap::new();
+            if let Some(m) = method.as_deref().and_then(|m| HeaderValue::from_str(m).ok()) {
+                headers.insert(MCP_METHOD, m);
+            }
+            if let Some(n) = name.as_deref().and_then(|n| HeaderValue::from_str(n).ok()) {
+                headers.insert(MCP_NAME, n);
+            }
+            let extensions = accepted("mcp:read");
+            let _ = table.judge(&headers, &extensions, &body);
+            let passed = table.judge(&headers, &extensions, json.as_bytes()).is_ok();
+            if passed {
+                let value: Value = serde_json::from_str(&json).expect("valid JSON");
+                proptest::prop_assert_eq!(&value["jsonrpc"], "2.0");
+                // `delete_repo` needs a scope this token lacks.
+                let called = value["params"]["name"].as_str();
+                proptest::prop_assert!(
+                    value["method"] != "tools/call" || called == Some("search"),
+                    "{}", json
+                );
+            }
+        }
+    }
+
     #[test]
     fn headers_must_agree_with_the_body() {
         let mut h = HeaderMap::new();
