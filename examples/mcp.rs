@@ -1,10 +1,17 @@
 //! An MCP server (the official Rust SDK, `rmcp`, over Streamable HTTP) as an
-//! OAuth 2.1 resource server: one tool behind the layer, the RFC 9728
-//! metadata, `resource_metadata` in every challenge, and tokens accepted
-//! only when issued for this server (`aud` = the resource, RFC 8707).
+//! OAuth 2.1 resource server: two tools with different scopes behind the
+//! layer, the RFC 9728 metadata listing them, `resource_metadata` in every
+//! challenge, and tokens accepted only when issued for this server (`aud` =
+//! the resource, RFC 8707).
+//!
+//! Every message needs `mcp:read` (the route's layer); `tools/call` of
+//! `delete_repo` needs `mcp:admin` too ([`McpScopes`], inside the layer): a
+//! token without it gets 403 `insufficient_scope` with
+//! `scope="mcp:admin"`, which MCP clients use to ask the user for that
+//! scope (step-up by scope).
 //!
 //! Run with: `OIDC_ISSUER=https://idp.example cargo run --example mcp`
-//! (no OIDC_ISSUER: a random HMAC secret, and a ready token printed)
+//! (no OIDC_ISSUER: a random HMAC secret, and ready tokens printed)
 //!
 //! Environment: BIND (default `127.0.0.1:3001`), PUBLIC_URL (the origin
 //! clients use; default `http://` + BIND; the resource is PUBLIC_URL +
@@ -22,21 +29,29 @@ use rmcp::model::{ServerCapabilities, ServerConfig};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{schemars, tool, tool_handler, tool_router, ServerHandler};
+use tower_jwt_auth::mcp::McpScopes;
 use tower_jwt_auth::{resource::ProtectedResource, Authenticator};
 
-/// The scope a token needs for the tools.
-pub(crate) const SCOPE: &str = "tools";
+/// The scope every message needs: list the tools, call `search`.
+pub(crate) const READ: &str = "mcp:read";
+/// The scope `delete_repo` needs besides [`READ`].
+pub(crate) const ADMIN: &str = "mcp:admin";
 
 #[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
 #[schemars(crate = "rmcp::schemars")]
-pub(crate) struct AddRequest {
-    /// The first addend.
-    a: i64,
-    /// The second addend.
-    b: i64,
+pub(crate) struct SearchRequest {
+    /// What to look for.
+    query: String,
 }
 
-/// The MCP server: one tool, `add`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[schemars(crate = "rmcp::schemars")]
+pub(crate) struct DeleteRequest {
+    /// The repository to delete.
+    repo: String,
+}
+
+/// The MCP server: `search` (read) and `delete_repo` (admin).
 #[derive(Debug, Clone)]
 pub(crate) struct Tools {
     tool_router: ToolRouter<Self>,
@@ -50,9 +65,14 @@ impl Tools {
         }
     }
 
-    #[tool(description = "Add two integers")]
-    fn add(&self, Parameters(AddRequest { a, b }): Parameters<AddRequest>) -> String {
-        a.saturating_add(b).to_string()
+    #[tool(description = "Search the repositories (scope mcp:read)")]
+    fn search(&self, Parameters(SearchRequest { query }): Parameters<SearchRequest>) -> String {
+        format!("1 repository matches {query:?}")
+    }
+
+    #[tool(description = "Delete a repository (scope mcp:admin)")]
+    fn delete_repo(&self, Parameters(DeleteRequest { repo }): Parameters<DeleteRequest>) -> String {
+        format!("deleted {repo}")
     }
 }
 
@@ -85,18 +105,32 @@ pub(crate) async fn authenticator(
         .map_err(|e| format!("configuration: {e}"))
 }
 
-/// `/mcp` (the MCP server, a token with scope `tools` required) and the
-/// protected resource metadata.
+/// The scopes of each tool (a tool not listed here is refused).
+pub(crate) fn tool_scopes() -> McpScopes {
+    McpScopes::new()
+        .tool("search", [READ])
+        .tool("delete_repo", [ADMIN])
+}
+
+/// `/mcp` (the MCP server: `mcp:read` for every message, `mcp:admin` for
+/// `delete_repo`) and the protected resource metadata.
 pub(crate) fn app(auth: &Authenticator) -> Router {
     let mcp = StreamableHttpService::new(
         || Ok(Tools::new()),
         Arc::new(LocalSessionManager::default()),
         StreamableHttpServerConfig::default(),
     );
-    let tools = auth.layer().require_scope(SCOPE);
-    // `scopes_supported`: the scope the layer requires.
-    let metadata = auth.resource_metadata().map(|m| m.with_scopes_of(&tools));
-    let router = Router::new().route_service("/mcp", mcp).layer(tools);
+    let read = auth.layer().require_scope(READ);
+    let tools = tool_scopes();
+    // `scopes_supported`: the layer's scope and the tools'.
+    let metadata = auth
+        .resource_metadata()
+        .map(|m| m.with_scopes_of(&read).with_scopes(tools.scopes()));
+    let router = Router::new()
+        .route_service("/mcp", mcp)
+        // Inside: reads the JSON-RPC body once the token is verified.
+        .layer(tools)
+        .layer(read);
     match metadata {
         // Merged after `.layer`: the metadata is public.
         Some(metadata) => router.merge(metadata.router()),
@@ -146,18 +180,20 @@ async fn run() -> Result<(), String> {
             .duration_since(UNIX_EPOCH)
             .map_err(|e| e.to_string())?
             .as_secs();
-        let claims = serde_json::json!({
-            "sub": "demo-user", "aud": metadata.resource(), "scope": SCOPE,
-            "iat": now, "exp": now + 3600,
-        });
-        let token = jsonwebtoken::encode(
-            &jsonwebtoken::Header::default(),
-            &claims,
-            &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
-        )
-        .map_err(|e| format!("signing the demo token: {e}"))?;
-        println!("No OIDC_ISSUER: a random HMAC secret. A token for the tools (1 h):");
-        println!("  {token}");
+        println!("No OIDC_ISSUER: a random HMAC secret. Tokens (1 h):");
+        for scope in [READ.to_owned(), format!("{READ} {ADMIN}")] {
+            let claims = serde_json::json!({
+                "sub": "demo-user", "aud": metadata.resource(), "scope": scope,
+                "iat": now, "exp": now + 3600,
+            });
+            let token = jsonwebtoken::encode(
+                &jsonwebtoken::Header::default(),
+                &claims,
+                &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+            )
+            .map_err(|e| format!("signing the demo token: {e}"))?;
+            println!("  scope {scope:?}: {token}");
+        }
     }
     println!("metadata: {}", metadata.url());
     println!(

@@ -75,6 +75,7 @@
 //! | [`resource`] | the protected resource and its RFC 9728 metadata |
 //! | [`response`] | rendering a rejection: HTTP challenges, gRPC statuses, your own responder |
 //! | `remote` | keys, discovery and introspection over the network; the HTTP client's settings (feature `remote`) |
+//! | `mcp` | MCP Streamable HTTP endpoints: scopes per method and per tool, prompt or resource (feature `mcp`) |
 //! | `tonic` | a tonic interceptor (feature `tonic`) |
 //! | [`axum`] | the axum extractors (feature `axum`) |
 //! | `testing` | throwaway keys and one-line tokens for your tests (feature `test-util`) |
@@ -98,6 +99,8 @@
 //! | `axum` | 0.8.x | `ResourceMetadata::router` returns an `axum::Router` | `axum` |
 //! | `tonic` | 0.14.x | `tonic::JwtInterceptor` is a tonic `Interceptor`; `tonic::to_status` returns a `tonic::Status` | `tonic` |
 //! | `reqwest` | 0.13.x | `HttpClientOptions::reqwest_client` takes your own `reqwest::Client` | `remote` |
+//! | `http-body` | 1.x | `mcp::McpAuth` is a `Service` for any request body implementing its `Body` | `mcp` |
+//! | `bytes` | 1.x | `mcp::McpAuth` hands the body on rebuilt `From<Bytes>` (axum's `Body` is) | `mcp` |
 //! | `pin-project-lite` | 0.2.x | only the `Unpin` bound of [`future::ResponseFuture`]: generated code no caller names | always |
 //!
 //! The other dependencies (`redis`, `tracing`, `metrics`, the crypto
@@ -273,6 +276,9 @@
 //! ([`JwtAuthLayer::require_acr`], [`JwtAuthLayer::max_auth_age`]) answer a
 //! token from too weak or too old an authentication with 401
 //! `insufficient_user_authentication` ([`AuthErrorKind::InsufficientUserAuthentication`]).
+//! An MCP server's scopes per tool, prompt or resource (one endpoint, many
+//! tools; 403 `insufficient_scope` naming what each call needs) are the
+//! `mcp` module's `McpScopes` (feature `mcp`).
 //!
 //! ```
 //! use std::time::Duration;
@@ -410,6 +416,7 @@
 //! | `tonic` | no | [`JwtInterceptor`](tonic::JwtInterceptor), a tonic interceptor asking the same [`Gate`] |
 //! | `remote` | no | keys from a JWKS URL, OIDC discovery, the tenants of an issuer pattern or a SPIFFE bundle endpoint, refreshed in the background ([`RemoteOptions`](remote::RemoteOptions)); RFC 7662 introspection; trust, transport and limits of every fetch, set once (`HttpClientOptions`) |
 //! | `redis` | no | [`revocation::RedisRevocation`]: a revocation list shared through Redis; `dpop::RedisReplayStore`: one DPoP replay store for a fleet |
+//! | `mcp` | no | `mcp::McpScopes`: scopes per JSON-RPC method and per tool, prompt or resource of an MCP endpoint; `Mcp-Method` / `Mcp-Name` checked against the body |
 //! | `tracing` | no | a span per verification (`alg`, `kid`, `iss`, outcome); one event per rejection |
 //! | `metrics` | no | request counters by outcome and reason, a histogram of verification time |
 //! | `test-util` | no | [`testing`]: `TestIssuer` (throwaway keys, one-line tokens) for your app's tests |
@@ -450,6 +457,8 @@ pub mod issue;
 mod jws;
 pub mod keys;
 mod layer;
+#[cfg(feature = "mcp")]
+pub mod mcp;
 mod observe;
 pub mod resource;
 pub mod response;

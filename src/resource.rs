@@ -394,6 +394,38 @@ impl ResourceMetadata {
         }
     }
 
+    /// Adds `scopes` to `scopes_supported`, e.g. those of an
+    /// [`McpScopes`](crate::mcp::McpScopes) (feature `mcp`); scopes that
+    /// are not valid scope tokens are left out.
+    ///
+    /// ```
+    /// use tower_jwt_auth::Authenticator;
+    ///
+    /// let auth = Authenticator::builder()
+    ///     .hmac_secret("a secret of at least thirty-two bytes")
+    ///     .resource("https://api.example/mcp")
+    ///     .build()?;
+    /// let metadata = auth
+    ///     .resource_metadata()
+    ///     .expect("a resource is configured")
+    ///     .with_scopes(["mcp:read", "mcp:admin", "not a scope"]);
+    /// assert_eq!(
+    ///     metadata.document()["scopes_supported"],
+    ///     serde_json::json!(["mcp:admin", "mcp:read"])
+    /// );
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn with_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let scopes: Vec<String> = scopes.into_iter().map(|s| s.as_ref().to_owned()).collect();
+        self.add_scopes(&scopes);
+        self
+    }
+
     /// The canonical resource URI (the document's `resource`).
     #[must_use]
     pub fn resource(&self) -> &str {

@@ -17,6 +17,8 @@ mod gate;
 mod http;
 mod hyper;
 mod issuers;
+#[cfg(feature = "mcp")]
+mod mcp;
 mod resource;
 mod revocation;
 mod rfc9864;
