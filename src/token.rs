@@ -87,7 +87,7 @@ pub fn parse_authorization(value: &[u8], max_len: usize) -> Result<Credentials<'
     })
 }
 
-/// Finding the raw token in a request.
+/// One place a layer looks for the token.
 ///
 /// By default the token comes from `Authorization: Bearer <token68>` (RFC
 /// 6750 §2.1); on a route with [DPoP](crate::dpop::DpopConfig), from `Authorization:
@@ -110,17 +110,6 @@ pub fn parse_authorization(value: &[u8], max_len: usize) -> Result<Credentials<'
 /// configured order) that holds a token supplies it, a malformed source is a
 /// 400, and two sources holding *different* tokens are a 400 too: the layer
 /// never guesses which one the client meant.
-///
-/// ```
-/// use http::HeaderMap;
-/// use tower_jwt_auth::{bearer_token, Credentials};
-///
-/// let mut headers = HeaderMap::new();
-/// headers.insert("authorization", "Bearer abc.def.ghi".parse().unwrap());
-/// assert_eq!(bearer_token(&headers, 8192), Ok(Credentials::Bearer("abc.def.ghi")));
-/// ```
-///
-/// One place a layer looks for the token.
 ///
 /// ```
 /// use tower_jwt_auth::TokenSource;
