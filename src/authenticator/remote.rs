@@ -133,6 +133,7 @@ impl<C> AuthenticatorBuilder<C> {
         if spec.is_none() && introspection.is_none() {
             return self.build();
         }
+        let reload = self.take_reload(spec.is_some())?;
         let allow_http = self.remote_options.http.allow_http;
         let source = match spec {
             Some(RemoteSpec::Jwks(url)) => Some(Source::Jwks(parse_url(&url, allow_http)?)),
@@ -160,6 +161,7 @@ impl<C> AuthenticatorBuilder<C> {
         }
         self.introspection = introspection;
         let algorithms = self.check(source.is_some())?;
+        let allowed = self.allowed_ever();
         let introspection = self.introspection.take();
         let local_keys = source.is_some() || !self.keys.is_empty();
         let options = self.remote_options.clone();
@@ -180,10 +182,10 @@ impl<C> AuthenticatorBuilder<C> {
                     .then(|| source.issuer().map(str::to_owned))
                     .flatten();
                 let remote = RemoteKeys::start(local, source, bind, options, clock).await?;
-                KeyStore::Remote(remote)
+                (KeyStore::Remote(remote), algorithms)
             }
-            None => KeyStore::Fixed(local),
+            None => super::key_store(local, reload, algorithms, allowed)?,
         };
-        Ok(parts.finish(keys, algorithms))
+        Ok(parts.finish(keys.0, keys.1))
     }
 }

@@ -80,7 +80,10 @@ pub enum ConfigError {
     /// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer) both
     /// introspect tokens that are not JWTs: which one asks would be a guess.
     SeveralIntrospections,
-    /// A JWK Set file could not be read.
+    /// A [`KeyHandle`](crate::keys::KeyHandle) on a builder with a remote
+    /// key source, whose keys it could not replace.
+    KeyHandleWithRemote,
+    /// A key file could not be read.
     Io {
         /// The path that could not be read.
         path: std::path::PathBuf,
@@ -129,6 +132,9 @@ impl fmt::Display for ConfigError {
             Self::SeveralRemoteSources => f.write_str(
                 "one remote key source per authenticator; use one authenticator per issuer",
             ),
+            Self::KeyHandleWithRemote => {
+                f.write_str("a key handle cannot be combined with a remote key source")
+            }
             Self::NeedsBuildAsync => {
                 f.write_str("remote keys are configured: build with `build_async().await`")
             }
