@@ -453,8 +453,9 @@ impl<C> AuthenticatorBuilder<C> {
         Ok(self)
     }
 
-    /// Adds the PEM public key of a file, read now and again whenever it
-    /// changes (see [`KeyFileOptions`]).
+    /// Adds the PEM public key of a file, read now and again when it changes.
+    ///
+    /// See [`KeyFileOptions`] for how it is watched.
     ///
     /// # Errors
     /// [`ConfigError::Io`] when the file cannot be read, else as
@@ -465,8 +466,9 @@ impl<C> AuthenticatorBuilder<C> {
         Ok(self)
     }
 
-    /// How key files are read again while the authenticator lives (default:
-    /// every 10 s; see [`KeyFileOptions`]).
+    /// How key files are read again while the authenticator lives (default: every 10 s).
+    ///
+    /// See [`KeyFileOptions`].
     #[must_use]
     pub fn key_file_options(mut self, options: KeyFileOptions) -> Self {
         self.key_file_options = options;
@@ -518,8 +520,9 @@ impl<C> AuthenticatorBuilder<C> {
         Ok(self)
     }
 
-    /// Adds the keys of a JWK Set file, read now and again whenever it
-    /// changes (see [`KeyFileOptions`]).
+    /// Adds the keys of a JWK Set file, read now and again when it changes.
+    ///
+    /// See [`KeyFileOptions`] for how it is watched.
     ///
     /// # Errors
     /// As [`KeySet::from_jwks_file`].

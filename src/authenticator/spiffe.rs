@@ -41,9 +41,10 @@ impl<C> AuthenticatorBuilder<C> {
         Ok(self)
     }
 
-    /// [`spiffe_bundle`](Self::spiffe_bundle) from a file (e.g. the bundle
-    /// a SPIRE agent writes), read now and again whenever it changes (see
-    /// [`KeyFileOptions`](crate::keys::KeyFileOptions)).
+    /// [`spiffe_bundle`](Self::spiffe_bundle) from a file, read now and again when it changes.
+    ///
+    /// E.g. the bundle a SPIRE agent writes; see
+    /// [`KeyFileOptions`](crate::keys::KeyFileOptions) for how it is watched.
     ///
     /// # Errors
     /// [`ConfigError::Io`] when the file cannot be read, else as

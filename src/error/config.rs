@@ -80,8 +80,9 @@ pub enum ConfigError {
     /// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer) both
     /// introspect tokens that are not JWTs: which one asks would be a guess.
     SeveralIntrospections,
-    /// A [`KeyHandle`](crate::keys::KeyHandle) on a builder with a remote
-    /// key source, whose keys it could not replace.
+    /// A [`KeyHandle`](crate::keys::KeyHandle) on a builder with a remote key source.
+    ///
+    /// It could not replace the keys a remote source holds.
     KeyHandleWithRemote,
     /// A key file could not be read.
     Io {

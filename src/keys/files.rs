@@ -88,8 +88,9 @@ impl KeyFileOptions {
         self
     }
 
-    /// Whether the files are read again while the authenticator lives
-    /// (default true); false reads them once, at build.
+    /// Whether the files are read again while the authenticator lives (default true).
+    ///
+    /// False reads them once, at build.
     #[must_use]
     pub fn reload(mut self, reload: bool) -> Self {
         self.reload = reload;
@@ -266,7 +267,9 @@ impl ReloadingKeys {
     /// files when `options` say so.
     ///
     /// # Errors
-    /// [`ConfigError::Io`] when the thread cannot be started.
+    /// [`ConfigError::Io`] when the thread cannot be started; as
+    /// [`KeyHandle::replace`] when the handle's keys changed since the
+    /// builder took them and no longer fit.
     pub(crate) fn start(
         keys: KeySet,
         sources: Sources,
@@ -284,7 +287,15 @@ impl ReloadingKeys {
             _stop: watch.then_some(stop),
         });
         if let Some(handle) = handle {
-            lock(&handle.inner).stores.push(Arc::downgrade(&this));
+            // The handle's keys as of now: a replacement made since the
+            // builder took them is not lost.
+            let mut state = lock(&handle.inner);
+            let mut sources = lock(&this.sources);
+            sources.handle_keys = state.keys.clone();
+            this.current
+                .store(Arc::new(sources.checked_union(allowed)?));
+            drop(sources);
+            state.stores.push(Arc::downgrade(&this));
         }
         if watch {
             let weak = Arc::downgrade(&this);
@@ -398,10 +409,9 @@ fn watch_files(weak: &Weak<ReloadingKeys>, stop: &mpsc::Receiver<()>, interval: 
     }
 }
 
-/// Replaces keys from code: the handle's keys are part of every
-/// authenticator built with it, and [`replace`](Self::replace) swaps them.
+/// Keys replaced from code: part of every authenticator built with the handle.
 ///
-/// Give it to the builder with
+/// [`replace`](Self::replace) swaps them. Give it to the builder with
 /// [`AuthenticatorBuilder::key_handle`](crate::AuthenticatorBuilder::key_handle);
 /// its keys then verify besides the builder's other keys (a `kid` used
 /// twice fails the build). A replacement is published whole: a request
@@ -460,8 +470,7 @@ impl KeyHandle {
         lock(&self.inner).keys.clone()
     }
 
-    /// Replaces the handle's keys in every authenticator built with it,
-    /// all or none.
+    /// Replaces the handle's keys in every authenticator built with it, all or none.
     ///
     /// An empty set withdraws the handle's keys (the authenticators' other
     /// keys keep verifying).
