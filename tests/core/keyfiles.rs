@@ -339,3 +339,54 @@ async fn a_key_handle_with_a_remote_key_source_fails_the_build() {
         .unwrap_err();
     assert!(matches!(err, ConfigError::KeyHandleWithRemote), "{err:?}");
 }
+
+#[cfg(feature = "tracing")]
+#[tokio::test]
+async fn a_warning_names_the_file_never_its_content() {
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    let dir = dir("no-content");
+    let path = dir.join("jwks.json");
+    let secret = "a-secret-of-at-least-thirty-two-bytes-long!!";
+    let jwks = |k: &str| json!({"keys": [{"kty": "oct", "kid": "s", "k": common::b64(k)}]});
+    std::fs::write(&path, jwks(secret).to_string()).unwrap();
+    let (logs, _guard) = common::logs::capture(tracing::Level::DEBUG, FmtSpan::NONE);
+    let auth = Authenticator::builder()
+        .jwk_set_file(&path)
+        .unwrap()
+        .key_file_options(fast())
+        .build()
+        .unwrap();
+    let addr = serve(&auth).await;
+    let good = TestIssuer::from_secret(Algorithm::HS256, secret)
+        .unwrap()
+        .with_kid("s")
+        .token()
+        .sign();
+    assert_eq!(status(addr, &good).await, 200);
+
+    // A secret too short, then a document cut in the middle of one.
+    let short = "too-short-secret";
+    let another = "another-secret-of-at-least-thirty-two-bytes";
+    let cut = jwks(another).to_string();
+    let shown = path.display().to_string();
+    for (n, content) in [jwks(short).to_string(), cut[..cut.len() - 8].to_owned()]
+        .into_iter()
+        .enumerate()
+    {
+        replace_file(&path, &content);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while logs.text().matches(&*shown).count() < n + 1 {
+            assert!(Instant::now() < deadline, "no warning after 20 s");
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+    assert_eq!(status(addr, &good).await, 200, "the last good secret");
+    let text = logs.text();
+    for leaked in [secret, short, another] {
+        // The secret, or the start of its base64url form.
+        for form in [leaked, &common::b64(leaked)[..16]] {
+            assert!(!text.contains(form), "{form} in the logs: {text}");
+        }
+    }
+}
