@@ -477,8 +477,8 @@ impl<C> AuthenticatorBuilder<C> {
 
     /// Adds the keys of a [`KeyHandle`], which can replace them later.
     ///
-    /// Not with a remote key source: [`build_async`](Self::build_async)
-    /// then fails with [`ConfigError::KeyHandleWithRemote`].
+    /// Not with tenant issuers: [`build_async`](Self::build_async) then
+    /// fails with [`ConfigError::KeyHandleWithTenants`].
     #[must_use]
     pub fn key_handle(mut self, handle: &KeyHandle) -> Self {
         self.key_handle = Some(handle.clone());
@@ -486,16 +486,16 @@ impl<C> AuthenticatorBuilder<C> {
     }
 
     /// Moves the key files' and the handle's keys into `keys`; the sources
-    /// to watch when they may change (never with a remote source, whose
-    /// local keys are fixed).
-    fn take_reload(&mut self, remote: bool) -> Result<Option<Reload>, ConfigError> {
+    /// to watch when they may change (never with tenant issuers, whose
+    /// verifiers each take a copy of the local keys).
+    fn take_reload(&mut self, tenants: bool) -> Result<Option<Reload>, ConfigError> {
         let files = std::mem::take(&mut self.key_files);
         let handle = self.key_handle.take();
-        if remote && handle.is_some() {
-            return Err(ConfigError::KeyHandleWithRemote);
+        if tenants && handle.is_some() {
+            return Err(ConfigError::KeyHandleWithTenants);
         }
         let watch =
-            !remote && (handle.is_some() || (self.key_file_options.reload && !files.is_empty()));
+            !tenants && (handle.is_some() || (self.key_file_options.reload && !files.is_empty()));
         let sources = Sources::new(std::mem::take(&mut self.keys), files, handle);
         self.keys = sources.union()?;
         Ok(watch.then(|| Reload {
@@ -862,8 +862,8 @@ impl<C> AuthenticatorBuilder<C> {
 
 /// Key sources that may change, taken from a builder.
 struct Reload {
-    sources: Sources,
-    options: KeyFileOptions,
+    pub(super) sources: Sources,
+    pub(super) options: KeyFileOptions,
 }
 
 /// The store of `keys` (the union of every source) and the algorithms its

@@ -133,7 +133,8 @@ impl<C> AuthenticatorBuilder<C> {
         if spec.is_none() && introspection.is_none() {
             return self.build();
         }
-        let reload = self.take_reload(spec.is_some())?;
+        let tenants = matches!(spec, Some(RemoteSpec::Tenants(_)));
+        let reload = self.take_reload(tenants)?;
         let allow_http = self.remote_options.http.allow_http;
         let source = match spec {
             Some(RemoteSpec::Jwks(url)) => Some(Source::Jwks(parse_url(&url, allow_http)?)),
@@ -181,7 +182,22 @@ impl<C> AuthenticatorBuilder<C> {
                 let bind = bind_issuer
                     .then(|| source.issuer().map(str::to_owned))
                     .flatten();
+                let local_source = match reload {
+                    // Checked against what the verifier allows: fixed here.
+                    Some(super::Reload { sources, options }) => {
+                        Some(crate::keys::ReloadingKeys::start(
+                            local.clone(),
+                            sources,
+                            algorithms,
+                            &options,
+                        )?)
+                    }
+                    None => None,
+                };
                 let remote = RemoteKeys::start(local, source, bind, options, clock).await?;
+                if let Some(local_source) = local_source {
+                    remote.follow_local(local_source);
+                }
                 (KeyStore::Remote(remote), algorithms)
             }
             None => super::key_store(local, reload, algorithms, allowed)?,

@@ -80,10 +80,11 @@ pub enum ConfigError {
     /// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer) both
     /// introspect tokens that are not JWTs: which one asks would be a guess.
     SeveralIntrospections,
-    /// A [`KeyHandle`](crate::keys::KeyHandle) on a builder with a remote key source.
+    /// A [`KeyHandle`](crate::keys::KeyHandle) on a builder with tenant issuers.
     ///
-    /// It could not replace the keys a remote source holds.
-    KeyHandleWithRemote,
+    /// Each tenant's verifier takes a copy of the local keys at build, which
+    /// a handle could not replace.
+    KeyHandleWithTenants,
     /// A key file could not be read.
     Io {
         /// The path that could not be read.
@@ -133,8 +134,8 @@ impl fmt::Display for ConfigError {
             Self::SeveralRemoteSources => f.write_str(
                 "one remote key source per authenticator; use one authenticator per issuer",
             ),
-            Self::KeyHandleWithRemote => {
-                f.write_str("a key handle cannot be combined with a remote key source")
+            Self::KeyHandleWithTenants => {
+                f.write_str("a key handle cannot be combined with tenant issuers")
             }
             Self::NeedsBuildAsync => {
                 f.write_str("remote keys are configured: build with `build_async().await`")

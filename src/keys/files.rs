@@ -47,9 +47,12 @@ const DEFAULT_INTERVAL: Duration = Duration::from_secs(10);
 /// Every interval (default 10 s) each file is read whole; a version that
 /// differs from the last one seen replaces that file's keys if it is valid,
 /// and is otherwise ignored with one warning naming the file (feature
-/// `tracing`), the last good keys verifying on. With a remote key source
-/// ([`jwks_url`](crate::AuthenticatorBuilder::jwks_url) and its kin) key
-/// files are read once, at build.
+/// `tracing`), the last good keys verifying on. Beside a remote key source
+/// ([`jwks_url`](crate::AuthenticatorBuilder::jwks_url) and its kin) the
+/// files' keys are published with the remote ones, the allowed algorithms
+/// fixed at build; with
+/// [`tenant_issuers`](crate::AuthenticatorBuilder::tenant_issuers) they are
+/// read once, at build.
 ///
 /// ```
 /// use std::time::Duration;
@@ -241,6 +244,10 @@ pub(crate) struct ReloadingKeys {
     /// The algorithms any key may ever verify here: the allow-list, or
     /// every algorithm when none was configured.
     allowed: AlgorithmSet,
+    /// A remote source whose local keys these are: it gets every set
+    /// published.
+    #[cfg(feature = "remote")]
+    remote: std::sync::OnceLock<Weak<super::remote::RemoteKeys>>,
     /// Dropped with the last clone of the authenticator: ends the thread
     /// that reads the files.
     _stop: Option<mpsc::Sender<()>>,
@@ -284,6 +291,8 @@ impl ReloadingKeys {
             current: ArcSwap::from_pointee(keys),
             sources: Mutex::new(sources),
             allowed,
+            #[cfg(feature = "remote")]
+            remote: std::sync::OnceLock::new(),
             _stop: watch.then_some(stop),
         });
         if let Some(handle) = handle {
@@ -292,8 +301,7 @@ impl ReloadingKeys {
             let mut state = lock(&handle.inner);
             let mut sources = lock(&this.sources);
             sources.handle_keys = state.keys.clone();
-            this.current
-                .store(Arc::new(sources.checked_union(allowed)?));
+            this.publish(sources.checked_union(allowed)?);
             drop(sources);
             state.stores.push(Arc::downgrade(&this));
         }
@@ -320,6 +328,26 @@ impl ReloadingKeys {
     /// The current keys (lock-free).
     pub(crate) fn load(&self) -> arc_swap::Guard<Arc<KeySet>> {
         self.current.load()
+    }
+
+    /// From now on, every set published goes to `remote` too, as its
+    /// local keys; the current set goes there at once.
+    #[cfg(feature = "remote")]
+    pub(crate) fn publish_to(&self, remote: &Arc<super::remote::RemoteKeys>) {
+        // Under the sources' lock: no set is published meanwhile.
+        let _sources = lock(&self.sources);
+        let _ = self.remote.set(Arc::downgrade(remote));
+        remote.set_local(self.current.load().as_ref().clone());
+    }
+
+    /// Publishes a new set (the caller holds the sources' lock, so sets
+    /// are published in order).
+    fn publish(&self, set: KeySet) {
+        #[cfg(feature = "remote")]
+        if let Some(remote) = self.remote.get().and_then(Weak::upgrade) {
+            remote.set_local(set.clone());
+        }
+        self.current.store(Arc::new(set));
     }
 
     /// Reads every file once; publishes the keys when a file has a new
@@ -367,7 +395,7 @@ impl ReloadingKeys {
                 Ok(set) => {
                     let count = sources.files[i].keys.len();
                     sources.files[i].good = version;
-                    self.current.store(Arc::new(set));
+                    self.publish(set);
                     info_file(&path, "key file reloaded", count);
                 }
                 Err(e) => {
@@ -416,8 +444,9 @@ fn watch_files(weak: &Weak<ReloadingKeys>, stop: &mpsc::Receiver<()>, interval: 
 /// its keys then verify besides the builder's other keys (a `kid` used
 /// twice fails the build). A replacement is published whole: a request
 /// uses the keys from before or from after it, never a mix. A key no
-/// longer present stops verifying at once, cached tokens included. The
-/// handle cannot be combined with a remote key source.
+/// longer present stops verifying at once, cached tokens included. Beside
+/// a remote key source its keys are published with the remote ones; it
+/// cannot be combined with tenant issuers.
 ///
 /// ```
 /// use tower_jwt_auth::{Authenticator, keys::Key, keys::KeyHandle, keys::KeySet};
@@ -498,7 +527,7 @@ impl KeyHandle {
         }
         for ((store, sources), set) in stores.iter().zip(&mut locked).zip(sets) {
             sources.handle_keys = keys.clone();
-            store.current.store(Arc::new(set));
+            store.publish(set);
         }
         state.keys = keys;
         Ok(())

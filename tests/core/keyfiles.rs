@@ -329,15 +329,20 @@ async fn a_key_handle_replaces_its_keys_whole_and_refuses_a_kid_used_twice() {
 
 #[cfg(feature = "remote")]
 #[tokio::test]
-async fn a_key_handle_with_a_remote_key_source_fails_the_build() {
+async fn a_key_handle_with_tenant_issuers_fails_the_build() {
+    use tower_jwt_auth::remote::TenantIssuers;
+
     let handle = KeyHandle::new(KeySet::new());
     let err = Authenticator::builder()
-        .jwks_url("https://idp.example/jwks")
+        .tenant_issuers(
+            TenantIssuers::new("https://login.example/{tenantid}/v2.0").allow_tenants(["a"]),
+        )
+        .audience(["api"])
         .key_handle(&handle)
         .build_async()
         .await
         .unwrap_err();
-    assert!(matches!(err, ConfigError::KeyHandleWithRemote), "{err:?}");
+    assert!(matches!(err, ConfigError::KeyHandleWithTenants), "{err:?}");
 }
 
 #[cfg(feature = "tracing")]
