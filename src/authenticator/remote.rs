@@ -177,7 +177,7 @@ impl<C> AuthenticatorBuilder<C> {
                 Introspector::start(config, &options.http, local_keys, Arc::clone(&clock)).await;
             parts.issuer.introspection = Some(started.map_err(ConfigError::Introspection)?);
         }
-        let keys = match source {
+        let (keys, algorithms) = match source {
             Some(source) => {
                 let bind = bind_issuer
                     .then(|| source.issuer().map(str::to_owned))
@@ -202,6 +202,6 @@ impl<C> AuthenticatorBuilder<C> {
             }
             None => super::key_store(local, reload, algorithms, allowed)?,
         };
-        Ok(parts.finish(keys.0, keys.1))
+        Ok(parts.finish(keys, algorithms))
     }
 }
