@@ -18,6 +18,10 @@
 //! JWT_CACHE_CAPACITY (verified-token cache size, default 10000; 0 turns the
 //! cache off, e.g. to compare in bench/load.sh).
 //!
+//! JWKS_FILE and JWT_PUBLIC_KEY_PEM are read again when they change (within
+//! 10 s): a valid new version replaces their keys, any other keeps the last
+//! good keys with one warning on stderr naming the file.
+//!
 //! Outgoing fetches (JWKS_URL, OIDC_ISSUER, INTROSPECTION_URL) take the
 //! proxy of HTTP_PROXY / HTTPS_PROXY / ALL_PROXY, except for a loopback
 //! URL, which is always fetched directly; credentials written in one of
@@ -119,15 +123,17 @@ pub(crate) async fn configure(env: &dyn Fn(&str) -> Option<String>) -> Result<Co
     if let Some(secret) = &secret {
         builder = builder.hmac_secret(secret.as_bytes());
     }
+    // Key files are read again every 10 s (the library's default): a new
+    // valid version replaces the file's keys whole; a missing or invalid one
+    // changes nothing and prints one warning naming the file.
     if let Some(path) = &jwks_file {
         builder = builder
             .jwk_set_file(path)
             .map_err(|e| format!("JWKS_FILE {path}: {e}"))?;
     }
     if let Some(path) = &pem_file {
-        let pem = std::fs::read(path).map_err(|e| format!("JWT_PUBLIC_KEY_PEM {path}: {e}"))?;
         builder = builder
-            .public_key_pem(pem)
+            .public_key_pem_file(path)
             .map_err(|e| format!("JWT_PUBLIC_KEY_PEM {path}: {e}"))?;
     }
     let remote = jwks_url.is_some() || oidc_issuer.is_some() || introspection_url.is_some();
@@ -303,6 +309,13 @@ pub(crate) fn demo_token(
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // Warnings (a key file version not used, a remote key skipped) on
+    // stderr, one line each.
+    tracing_subscriber::fmt()
+        .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -66,7 +66,7 @@
 //!
 //! | module | what |
 //! |---|---|
-//! | [`keys`] | keys, key sets and the algorithms each key may verify |
+//! | [`keys`] | keys, key sets and the algorithms each key may verify; key files read again, key handles |
 //! | [`clock`] | the time every check reads; a fixed clock for tests |
 //! | [`rules`] | what a token must say beyond its signature: roles, custom checks, SPIFFE IDs |
 //! | [`dpop`] | sender-constrained tokens (DPoP, RFC 9449) and replay stores |
@@ -195,6 +195,10 @@
 //! with [`jwk_set_file`](AuthenticatorBuilder::jwk_set_file) /
 //! [`jwk_set`](AuthenticatorBuilder::jwk_set); keys are looked up by `kid`,
 //! each bound to the algorithms its type allows (no algorithm confusion).
+//! Key files are read again when they change (every 10 s by default; a bad
+//! version keeps the last good keys with a warning; see
+//! [`KeyFileOptions`](keys::KeyFileOptions)), and keys you manage yourself
+//! can be replaced whole through a [`KeyHandle`](keys::KeyHandle).
 //! With the `remote` feature the authenticator fetches the set itself, from
 //! [`jwks_url`](AuthenticatorBuilder::jwks_url) or through OIDC discovery
 //! ([`oidc_issuer`](AuthenticatorBuilder::oidc_issuer), which also pins

@@ -19,7 +19,10 @@ use crate::crypto;
 use crate::dpop::{Dpop, DpopConfig};
 use crate::error::{ConfigError, KeyError};
 use crate::gate::Gate;
-use crate::keys::{AlgorithmSet, Key, KeySet, KeyStore};
+use crate::keys::{
+    AlgorithmSet, FileKind, Key, KeyFile, KeyFileOptions, KeyHandle, KeySet, KeyStore,
+    ReloadingKeys, Sources, ALL_ALGORITHMS,
+};
 use crate::layer::JwtAuthLayer;
 use crate::resource::{ProtectedResource, ResourceConfig, ResourceMetadata};
 use crate::response::is_quotable;
@@ -241,6 +244,10 @@ pub struct AuthenticatorBuilder<C = Value> {
     dpop: Option<DpopConfig>,
     unverified_cnf: Vec<String>,
     resource: Option<ProtectedResource>,
+    /// Key files, read at once, watched from the build.
+    key_files: Vec<KeyFile>,
+    key_file_options: KeyFileOptions,
+    key_handle: Option<KeyHandle>,
     #[cfg(feature = "remote")]
     remote: Option<RemoteSpec>,
     #[cfg(feature = "remote")]
@@ -275,6 +282,9 @@ impl<C> fmt::Debug for AuthenticatorBuilder<C> {
             .field("dpop", &self.dpop)
             .field("unverified_cnf", &self.unverified_cnf)
             .field("resource", &self.resource)
+            .field("key_files", &self.key_files)
+            .field("key_file_options", &self.key_file_options)
+            .field("key_handle", &self.key_handle)
             .field("cache_capacity", &self.cache_capacity)
             .field("cache_max_age", &self.cache_max_age)
             .finish_non_exhaustive()
@@ -297,6 +307,9 @@ impl AuthenticatorBuilder<Value> {
             dpop: None,
             unverified_cnf: Vec::new(),
             resource: None,
+            key_files: Vec::new(),
+            key_file_options: KeyFileOptions::default(),
+            key_handle: None,
             #[cfg(feature = "remote")]
             remote: None,
             #[cfg(feature = "remote")]
@@ -340,6 +353,9 @@ impl<C> AuthenticatorBuilder<C> {
             dpop: self.dpop,
             unverified_cnf: self.unverified_cnf,
             resource: self.resource,
+            key_files: self.key_files,
+            key_file_options: self.key_file_options,
+            key_handle: self.key_handle,
             #[cfg(feature = "remote")]
             remote: self.remote,
             #[cfg(feature = "remote")]
@@ -437,6 +453,64 @@ impl<C> AuthenticatorBuilder<C> {
         Ok(self)
     }
 
+    /// Adds the PEM public key of a file, read now and again when it changes.
+    ///
+    /// See [`KeyFileOptions`] for how it is watched.
+    ///
+    /// # Errors
+    /// [`ConfigError::Io`] when the file cannot be read, else as
+    /// [`public_key_pem`](Self::public_key_pem).
+    pub fn public_key_pem_file(mut self, path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        self.key_files
+            .push(KeyFile::load(path.as_ref(), FileKind::Pem)?);
+        Ok(self)
+    }
+
+    /// How key files are read again while the authenticator lives (default: every 10 s).
+    ///
+    /// See [`KeyFileOptions`].
+    #[must_use]
+    pub fn key_file_options(mut self, options: KeyFileOptions) -> Self {
+        self.key_file_options = options;
+        self
+    }
+
+    /// Adds the keys of a [`KeyHandle`], which can replace them later.
+    ///
+    /// Not with tenant issuers: [`build_async`](Self::build_async) then
+    /// fails with [`ConfigError::KeyHandleWithTenants`].
+    #[must_use]
+    pub fn key_handle(mut self, handle: &KeyHandle) -> Self {
+        self.key_handle = Some(handle.clone());
+        self
+    }
+
+    /// Moves the key files' and the handle's keys into `keys`; the sources
+    /// to watch when they may change (never with tenant issuers, whose
+    /// verifiers each take a copy of the local keys).
+    fn take_reload(&mut self, tenants: bool) -> Result<Option<Reload>, ConfigError> {
+        let files = std::mem::take(&mut self.key_files);
+        let handle = self.key_handle.take();
+        if tenants && handle.is_some() {
+            return Err(ConfigError::KeyHandleWithTenants);
+        }
+        let watch =
+            !tenants && (handle.is_some() || (self.key_file_options.reload && !files.is_empty()));
+        let sources = Sources::new(std::mem::take(&mut self.keys), files, handle);
+        self.keys = sources.union()?;
+        Ok(watch.then(|| Reload {
+            sources,
+            options: self.key_file_options.clone(),
+        }))
+    }
+
+    /// The algorithms a verifier with keys that change may ever allow: the
+    /// allow-list, or every algorithm (the keys then decide).
+    fn allowed_ever(&self) -> AlgorithmSet {
+        self.algorithms
+            .unwrap_or_else(|| ALL_ALGORITHMS.into_iter().collect())
+    }
+
     /// Adds the keys of a JWK Set document.
     ///
     /// # Errors
@@ -446,12 +520,15 @@ impl<C> AuthenticatorBuilder<C> {
         Ok(self)
     }
 
-    /// Adds the keys of a JWK Set file.
+    /// Adds the keys of a JWK Set file, read now and again when it changes.
+    ///
+    /// See [`KeyFileOptions`] for how it is watched.
     ///
     /// # Errors
     /// As [`KeySet::from_jwks_file`].
     pub fn jwk_set_file(mut self, path: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        self.keys.extend(KeySet::from_jwks_file(path)?)?;
+        self.key_files
+            .push(KeyFile::load(path.as_ref(), FileKind::JwkSet)?);
         Ok(self)
     }
 
@@ -681,9 +758,12 @@ impl<C> AuthenticatorBuilder<C> {
         if self.remote.is_some() || self.introspection.is_some() {
             return Err(ConfigError::NeedsBuildAsync);
         }
+        let reload = self.take_reload(false)?;
         let algorithms = self.check(false)?;
+        let allowed = self.allowed_ever();
         let (parts, keys) = self.into_parts()?;
-        Ok(parts.finish(KeyStore::Fixed(keys), algorithms))
+        let (store, algorithms) = key_store(keys, reload, algorithms, allowed)?;
+        Ok(parts.finish(store, algorithms))
     }
 
     /// The checks of [`build`](Self::build); the allowed algorithms. With a
@@ -777,6 +857,31 @@ impl<C> AuthenticatorBuilder<C> {
             resource,
         };
         Ok((parts, self.keys))
+    }
+}
+
+/// Key sources that may change, taken from a builder.
+struct Reload {
+    pub(super) sources: Sources,
+    pub(super) options: KeyFileOptions,
+}
+
+/// The store of `keys` (the union of every source) and the algorithms its
+/// verifier allows: fixed keys and the checked `algorithms`; keys that
+/// change and every algorithm they may ever verify (`allowed`), narrowed to
+/// the keys of the moment on each request.
+fn key_store(
+    keys: KeySet,
+    reload: Option<Reload>,
+    algorithms: AlgorithmSet,
+    allowed: AlgorithmSet,
+) -> Result<(KeyStore, AlgorithmSet), ConfigError> {
+    match reload {
+        None => Ok((KeyStore::Fixed(keys), algorithms)),
+        Some(Reload { sources, options }) => {
+            let keys = ReloadingKeys::start(keys, sources, allowed, &options)?;
+            Ok((KeyStore::Reloading(keys), allowed))
+        }
     }
 }
 

@@ -133,6 +133,8 @@ impl<C> AuthenticatorBuilder<C> {
         if spec.is_none() && introspection.is_none() {
             return self.build();
         }
+        let tenants = matches!(spec, Some(RemoteSpec::Tenants(_)));
+        let reload = self.take_reload(tenants)?;
         let allow_http = self.remote_options.http.allow_http;
         let source = match spec {
             Some(RemoteSpec::Jwks(url)) => Some(Source::Jwks(parse_url(&url, allow_http)?)),
@@ -160,6 +162,7 @@ impl<C> AuthenticatorBuilder<C> {
         }
         self.introspection = introspection;
         let algorithms = self.check(source.is_some())?;
+        let allowed = self.allowed_ever();
         let introspection = self.introspection.take();
         let local_keys = source.is_some() || !self.keys.is_empty();
         let options = self.remote_options.clone();
@@ -174,15 +177,30 @@ impl<C> AuthenticatorBuilder<C> {
                 Introspector::start(config, &options.http, local_keys, Arc::clone(&clock)).await;
             parts.issuer.introspection = Some(started.map_err(ConfigError::Introspection)?);
         }
-        let keys = match source {
+        let (keys, algorithms) = match source {
             Some(source) => {
                 let bind = bind_issuer
                     .then(|| source.issuer().map(str::to_owned))
                     .flatten();
+                let local_source = match reload {
+                    // Checked against what the verifier allows: fixed here.
+                    Some(super::Reload { sources, options }) => {
+                        Some(crate::keys::ReloadingKeys::start(
+                            local.clone(),
+                            sources,
+                            algorithms,
+                            &options,
+                        )?)
+                    }
+                    None => None,
+                };
                 let remote = RemoteKeys::start(local, source, bind, options, clock).await?;
-                KeyStore::Remote(remote)
+                if let Some(local_source) = local_source {
+                    remote.follow_local(local_source);
+                }
+                (KeyStore::Remote(remote), algorithms)
             }
-            None => KeyStore::Fixed(local),
+            None => super::key_store(local, reload, algorithms, allowed)?,
         };
         Ok(parts.finish(keys, algorithms))
     }

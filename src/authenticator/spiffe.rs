@@ -7,7 +7,7 @@ use jsonwebtoken::Algorithm;
 
 use super::AuthenticatorBuilder;
 use crate::error::ConfigError;
-use crate::keys::{AlgorithmSet, KeySet};
+use crate::keys::{AlgorithmSet, FileKind, KeyFile, KeySet};
 use crate::spiffe::SpiffeIds;
 
 /// The algorithms a JWT-SVID may use (JWT-SVID §3: RSA, ECDSA, RSA-PSS).
@@ -41,19 +41,18 @@ impl<C> AuthenticatorBuilder<C> {
         Ok(self)
     }
 
-    /// [`spiffe_bundle`](Self::spiffe_bundle) from a file (e.g. the bundle
-    /// a SPIRE agent writes).
+    /// [`spiffe_bundle`](Self::spiffe_bundle) from a file, read now and again when it changes.
+    ///
+    /// E.g. the bundle a SPIRE agent writes; see
+    /// [`KeyFileOptions`](crate::keys::KeyFileOptions) for how it is watched.
     ///
     /// # Errors
     /// [`ConfigError::Io`] when the file cannot be read, else as
     /// [`spiffe_bundle`](Self::spiffe_bundle).
-    pub fn spiffe_bundle_file(self, path: impl AsRef<Path>) -> Result<Self, ConfigError> {
-        let path = path.as_ref();
-        let json = std::fs::read_to_string(path).map_err(|source| ConfigError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        self.spiffe_bundle(&json)
+    pub fn spiffe_bundle_file(mut self, path: impl AsRef<Path>) -> Result<Self, ConfigError> {
+        let file = KeyFile::load(path.as_ref(), FileKind::SpiffeBundle)?;
+        self.key_files.push(file);
+        Ok(self)
     }
 
     /// Keys of a SPIFFE trust bundle at a URL (feature `remote`; a SPIFFE

@@ -80,7 +80,12 @@ pub enum ConfigError {
     /// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer) both
     /// introspect tokens that are not JWTs: which one asks would be a guess.
     SeveralIntrospections,
-    /// A JWK Set file could not be read.
+    /// A [`KeyHandle`](crate::keys::KeyHandle) on a builder with tenant issuers.
+    ///
+    /// Each tenant's verifier takes a copy of the local keys at build, which
+    /// a handle could not replace.
+    KeyHandleWithTenants,
+    /// A key file could not be read.
     Io {
         /// The path that could not be read.
         path: std::path::PathBuf,
@@ -129,6 +134,9 @@ impl fmt::Display for ConfigError {
             Self::SeveralRemoteSources => f.write_str(
                 "one remote key source per authenticator; use one authenticator per issuer",
             ),
+            Self::KeyHandleWithTenants => {
+                f.write_str("a key handle cannot be combined with tenant issuers")
+            }
             Self::NeedsBuildAsync => {
                 f.write_str("remote keys are configured: build with `build_async().await`")
             }

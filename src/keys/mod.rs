@@ -8,6 +8,7 @@ pub use crate::error::KeyError;
 pub use jsonwebtoken::Algorithm;
 
 mod checks;
+mod files;
 mod jwk;
 mod key;
 mod pem;
@@ -17,6 +18,8 @@ mod source;
 #[cfg(feature = "remote")]
 pub(crate) mod remote;
 
+pub(crate) use files::{FileKind, KeyFile, ReloadingKeys, Sources};
+pub use files::{KeyFileOptions, KeyHandle};
 #[cfg(feature = "remote")]
 pub(crate) use jwk::Usage;
 pub(crate) use key::KeyId;
@@ -29,7 +32,7 @@ pub(crate) use source::KeyStore;
 pub(crate) type RefetchWait =
     std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'static>>;
 
-const ALL_ALGORITHMS: [Algorithm; 12] = [
+pub(crate) const ALL_ALGORITHMS: [Algorithm; 12] = [
     Algorithm::HS256,
     Algorithm::HS384,
     Algorithm::HS512,

@@ -105,6 +105,12 @@ impl IssuerVerifier {
         }
     }
 
+    /// The algorithms a token may use now: the allow-list, narrowed to
+    /// what keys that change may verify at the moment.
+    pub(super) fn algorithms_now(&self) -> AlgorithmSet {
+        self.keys.algorithms(self.algorithms)
+    }
+
     /// The issuers this verifier accepts, when its rules name them.
     pub(super) fn accepted_issuers(&self) -> Option<impl Iterator<Item = &str>> {
         self.settings
@@ -133,7 +139,7 @@ impl IssuerVerifier {
         let header = Header::parse(&header_bytes)?;
         let alg = header.alg;
         observe::header(alg, header.kid.as_deref());
-        if !self.algorithms.contains(alg) {
+        if !self.algorithms.contains(alg) || !self.keys.admits(keys, alg) {
             return Err(AuthErrorKind::DisallowedAlgorithm.into());
         }
         self.settings.rules.check_typ(header.typ.as_deref())?;

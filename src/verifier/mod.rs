@@ -338,7 +338,7 @@ impl<C> Verifier<C> {
         }
         self.each()
             .iter()
-            .map(|v| v.algorithms)
+            .map(|v| v.algorithms_now())
             .fold(AlgorithmSet::empty(), AlgorithmSet::union)
     }
 

@@ -1,6 +1,7 @@
 //! The layer and the authenticator with keys given at build time: HTTP
 //! through axum, hyper and tonic, every rejection reason, the known attacks,
-//! the verified-token cache, token sources, authorization rules, several
+//! the verified-token cache, key files read again and key handles, token
+//! sources, authorization rules, several
 //! issuers, the gate, resource metadata, in-memory revocation, the examples
 //! and the `testing` utilities. One test binary (each binary links the crate
 //! and its dependencies again); `cargo test --test core -- attacks::` runs
@@ -17,6 +18,7 @@ mod gate;
 mod http;
 mod hyper;
 mod issuers;
+mod keyfiles;
 #[cfg(feature = "mcp")]
 mod mcp;
 mod resource;

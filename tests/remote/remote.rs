@@ -468,3 +468,95 @@ async fn a_remote_set_that_becomes_empty_withdraws_its_keys_at_the_next_refresh(
     }
     assert_eq!(api.status(&rsa_token()).await, 401);
 }
+
+/// Key files and a key handle beside a JWK Set URL: the local keys change
+/// (a file rewritten, a handle replaced) while the remote keys keep
+/// verifying, and a remote refresh keeps the current local keys.
+#[tokio::test]
+async fn key_files_and_a_key_handle_change_the_local_keys_beside_remote_ones() {
+    use std::time::Instant;
+    use tower_jwt_auth::keys::{KeyFileOptions, KeyHandle, KeySet};
+    use tower_jwt_auth::testing::{JwksServer, TestIssuer};
+
+    let idp = JwksServer::start().await.unwrap();
+    let remote = TestIssuer::es256().with_kid("remote");
+    idp.publish(&remote);
+    let (file_old, file_new) = (
+        TestIssuer::es256().with_kid("file-old"),
+        TestIssuer::es256().with_kid("file-new"),
+    );
+    let (handle_old, handle_new) = (
+        TestIssuer::es256().with_kid("handle-old"),
+        TestIssuer::es256().with_kid("handle-new"),
+    );
+    let dir = std::env::temp_dir().join(format!("remote-keyfiles-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("jwks.json");
+    std::fs::write(&path, file_old.jwks()).unwrap();
+    let set = |issuer: &TestIssuer| {
+        let mut set = KeySet::new();
+        set.push(issuer.key()).unwrap();
+        set
+    };
+    let handle = KeyHandle::new(set(&handle_old));
+    let auth = Authenticator::builder()
+        .jwks_url(idp.jwks_url())
+        // Every unknown kid refetches (the polls below send some).
+        .remote_options(
+            tower_jwt_auth::remote::RemoteOptions::new()
+                .unknown_kid_cooldown(Duration::from_millis(1)),
+        )
+        .jwk_set_file(&path)
+        .unwrap()
+        .key_handle(&handle)
+        .key_file_options(KeyFileOptions::new().interval(Duration::from_millis(50)))
+        .build_async()
+        .await
+        .unwrap();
+    let api = Api::serve(&auth).await;
+    let [t_remote, t_file_old, t_file_new, t_handle_old, t_handle_new] =
+        [&remote, &file_old, &file_new, &handle_old, &handle_new].map(|i| i.token().sign());
+    for (t, want) in [(&t_remote, 200), (&t_file_old, 200), (&t_handle_old, 200)] {
+        assert_eq!(api.status(t).await, want);
+    }
+
+    std::fs::write(dir.join("jwks.tmp"), file_new.jwks()).unwrap();
+    std::fs::rename(dir.join("jwks.tmp"), &path).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.status(&t_file_new).await != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the new file not used after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(api.status(&t_file_old).await, 401, "the old file's key");
+
+    handle.replace(set(&handle_new)).unwrap();
+    assert_eq!(api.status(&t_handle_new).await, 200);
+    assert_eq!(
+        api.status(&t_handle_old).await,
+        401,
+        "the replaced handle key"
+    );
+    assert_eq!(
+        api.status(&t_remote).await,
+        200,
+        "the remote key throughout"
+    );
+
+    // A refetch (an unknown kid) publishes the remote keys with the
+    // current local ones, not those of the build.
+    let remote_2 = TestIssuer::es256().with_kid("remote-2");
+    idp.publish(&remote_2);
+    assert_eq!(api.status(&remote_2.token().sign()).await, 200);
+    for (t, want) in [
+        (&t_file_new, 200),
+        (&t_handle_new, 200),
+        (&t_file_old, 401),
+        (&t_handle_old, 401),
+    ] {
+        assert_eq!(api.status(t).await, want, "after the refetch");
+    }
+}

@@ -174,6 +174,86 @@ async fn contract_with_jwks_file() {
     assert!(r.www.contains("invalid_token"), "unknown kid: {}", r.www);
 }
 
+/// "Key files reloaded": JWKS_FILE and JWT_PUBLIC_KEY_PEM replaced while
+/// serve runs, at its default interval. A partly written JWK Set and a
+/// broken PEM change nothing and each print one warning naming its file;
+/// the next valid versions verify, their former keys are refused, and (no
+/// JWT_ALGORITHMS) the algorithms follow the keys.
+#[cfg(feature = "tracing")]
+#[tokio::test]
+async fn key_files_are_reloaded_and_a_bad_version_keeps_the_last_good_keys() {
+    use std::time::{Duration, Instant};
+    use tracing_subscriber::fmt::format::FmtSpan;
+
+    let dir = std::env::temp_dir().join(format!("serve-keyfiles-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let (jwks_path, pem_path) = (dir.join("jwks.json"), dir.join("key.pem"));
+    let replace = |path: &std::path::Path, content: &[u8]| {
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, content).unwrap();
+        std::fs::rename(&tmp, path).unwrap();
+    };
+    let (es, rs) = (
+        TestIssuer::es256().with_kid("es"),
+        TestIssuer::rs256().with_kid("rs"),
+    );
+    std::fs::write(&jwks_path, es.jwks()).unwrap();
+    std::fs::write(&pem_path, public_pem(Algorithm::EdDSA)).unwrap();
+    // The reading thread logs to the subscriber current at build.
+    let (logs, _guard) = common::logs::capture(tracing::Level::WARN, FmtSpan::NONE);
+    let addr = start(&[
+        ("JWKS_FILE", jwks_path.display().to_string()),
+        ("JWT_PUBLIC_KEY_PEM", pem_path.display().to_string()),
+    ])
+    .await;
+    let claims = json!({"sub": "u1", "exp": now() + 600});
+    let (t_es, t_rs) = (es.token().sign(), rs.token().sign());
+    let (t_ed, t_es384) = (
+        token(Algorithm::EdDSA, None, &claims),
+        token(Algorithm::ES384, None, &claims),
+    );
+    let status = |t: String| async move { fetch_bearer(addr, "/me", &t).await.status };
+    for (t, want) in [(&t_es, 200), (&t_ed, 200), (&t_rs, 401), (&t_es384, 401)] {
+        assert_eq!(status(t.clone()).await, want);
+    }
+
+    let jwks = rs.jwks();
+    replace(&jwks_path, &jwks.as_bytes()[..jwks.len() / 2]);
+    replace(&pem_path, b"-----BEGIN PUBLIC KEY-----\nMCowBQYDK2Vw");
+    let warned = |path: &std::path::Path| logs.text().matches(&*path.display().to_string()).count();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while warned(&jwks_path) == 0 || warned(&pem_path) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no warnings after 20 s: {}",
+            logs.text()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status(t_es.clone()).await, 200, "the last good JWK Set");
+    assert_eq!(status(t_ed.clone()).await, 200, "the last good PEM");
+
+    replace(&jwks_path, jwks.as_bytes());
+    replace(&pem_path, &public_pem(Algorithm::ES384));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while status(t_rs.clone()).await != 200 || status(t_es384.clone()).await != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "new versions not used after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status(t_es).await, 401, "a key no longer in the JWK Set");
+    assert_eq!(status(t_ed).await, 401, "EdDSA left with the PEM's key");
+    assert_eq!(
+        (warned(&jwks_path), warned(&pem_path)),
+        (1, 1),
+        "one warning per bad version: {}",
+        logs.text()
+    );
+}
+
 #[tokio::test]
 async fn jwt_algorithms_is_an_allow_list() {
     let addr = start(&[

@@ -1,5 +1,6 @@
 //! SPIFFE JWT-SVIDs: a trust bundle the test makes (its `jwt-svid` keys,
-//! an `x509-svid` key beside them), local or served by a bundle endpoint
+//! an `x509-svid` key beside them), local (a string, or a file read again
+//! when it changes) or served by a bundle endpoint
 //! on 127.0.0.1, and SVIDs signed by the test; through a real axum server.
 
 use crate::common;
@@ -189,4 +190,56 @@ async fn a_bundle_endpoint_is_fetched_as_a_spiffe_bundle() {
         .await
         .err();
     assert!(matches!(e, Some(ConfigError::RemoteKeys(_))), "{e:?}");
+}
+
+#[tokio::test]
+async fn a_spiffe_bundle_file_rewritten_by_the_agent_is_read_again() {
+    use std::time::{Duration, Instant};
+    use tower_jwt_auth::keys::KeyFileOptions;
+
+    let dir = std::env::temp_dir().join(format!("spiffe-bundle-file-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("bundle.json");
+    let (old, new) = (Domain::new(), Domain::new());
+    std::fs::write(&path, old.bundle()).unwrap();
+    let auth = Authenticator::builder()
+        .spiffe_bundle_file(&path)
+        .unwrap()
+        .spiffe(SpiffeIds::trust_domain("example.org").path_prefix("/ns/prod"))
+        .audience([AUD])
+        .key_file_options(KeyFileOptions::new().interval(Duration::from_millis(50)))
+        .build()
+        .unwrap();
+    let api = Api::serve(&auth).await;
+    assert_eq!(api.status(&old.svid(0, WEB)).await, 200);
+    assert_eq!(api.status(&new.svid(0, WEB)).await, 401);
+
+    // As a SPIRE agent does: the new bundle renamed over the old one.
+    std::fs::write(dir.join("bundle.tmp"), new.bundle()).unwrap();
+    std::fs::rename(dir.join("bundle.tmp"), &path).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while api.status(&new.svid(0, WEB)).await != 200 {
+        assert!(
+            Instant::now() < deadline,
+            "the new bundle not used after 20 s"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(
+        api.status(&new.svid(1, WEB)).await,
+        200,
+        "its RS256 key too"
+    );
+    assert_eq!(
+        api.status(&old.svid(0, WEB)).await,
+        401,
+        "the old bundle's key"
+    );
+    let x509 = new.x509_key.token().subject(WEB).audience(AUD).sign();
+    assert_eq!(
+        api.status(&x509).await,
+        401,
+        "x509-svid keys still never verify"
+    );
 }

@@ -13,7 +13,7 @@ use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 use super::jwk::parse_remote_jwks;
-use super::{Key, KeySet, RefetchWait};
+use super::{Key, KeySet, RefetchWait, ReloadingKeys};
 use crate::clock::Clock;
 use crate::error::{FetchError, FetchErrorKind};
 
@@ -193,7 +193,11 @@ struct Flight {
 /// A remote key source and its current keys (local keys included).
 pub(crate) struct RemoteKeys {
     current: ArcSwap<KeySet>,
-    local: KeySet,
+    /// The local keys, published with the remote ones; replaced when key
+    /// files or a key handle change them ([`set_local`](Self::set_local)).
+    local: Mutex<KeySet>,
+    /// Where changing local keys come from, kept alive with the source.
+    local_source: std::sync::OnceLock<Arc<ReloadingKeys>>,
     /// Clock time of the last successful fetch; 0: never.
     last_success: AtomicU64,
     clock: Arc<dyn Clock>,
@@ -240,7 +244,8 @@ impl RemoteKeys {
         let (stop, stopped) = oneshot::channel();
         let this = Arc::new(Self {
             current: ArcSwap::from_pointee(local.clone()),
-            local,
+            local: Mutex::new(local),
+            local_source: std::sync::OnceLock::new(),
             last_success: AtomicU64::new(0),
             clock,
             options,
@@ -271,6 +276,39 @@ impl RemoteKeys {
         this.runtime
             .spawn(refresh_loop(Arc::downgrade(&this), stopped, next));
         Ok(this)
+    }
+
+    /// Takes its local keys from `source` (key files, a key handle) from
+    /// now on: every set `source` publishes replaces the local keys.
+    pub(crate) fn follow_local(self: &Arc<Self>, source: Arc<ReloadingKeys>) {
+        // The current set at once: a change published while the first
+        // fetch ran is not lost.
+        source.publish_to(self);
+        let _ = self.local_source.set(source);
+    }
+
+    /// Replaces the local keys, the remote keys of the last good fetch
+    /// kept (a remote key whose `kid` a local key now has is skipped, as
+    /// at a fetch).
+    pub(crate) fn set_local(&self, local: KeySet) {
+        // The order of `apply`: `previous`, then `local`.
+        let Ok(previous) = self.previous.lock() else {
+            return;
+        };
+        let mut set = local.clone();
+        for (_, key) in previous.iter() {
+            if set.push(key.clone()).is_err() {
+                tracing::warn!(
+                    url = %self.fetcher.source.display_url(),
+                    kid = key.kid().unwrap_or(""),
+                    "remote key skipped: a local key has the same kid"
+                );
+            }
+        }
+        if let Ok(mut old) = self.local.lock() {
+            *old = local;
+        }
+        self.current.store(Arc::new(set));
     }
 
     fn warn_start(&self, e: &FetchError) {
@@ -385,7 +423,11 @@ impl RemoteKeys {
             .previous
             .lock()
             .map_err(|_| FetchError::new(&url, FetchErrorKind::Transport))?;
-        let mut set = self.local.clone();
+        let mut set = self
+            .local
+            .lock()
+            .map_err(|_| FetchError::new(&url, FetchErrorKind::Transport))?
+            .clone();
         let mut kept = Vec::with_capacity(parsed.keys.len());
         for (jwk, key) in parsed.keys {
             let key = match previous.iter().find(|(old, _)| *old == jwk) {
