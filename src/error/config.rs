@@ -80,6 +80,10 @@ pub enum ConfigError {
     /// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer) both
     /// introspect tokens that are not JWTs: which one asks would be a guess.
     SeveralIntrospections,
+    /// [`ClaimHeaders::map`](crate::forward::ClaimHeaders::map): a header
+    /// name that is invalid, reserved or mapped twice (the message says
+    /// which).
+    Forward(&'static str),
     /// A JWK Set file could not be read.
     Io {
         /// The path that could not be read.
@@ -113,6 +117,7 @@ impl fmt::Display for ConfigError {
             }
             Self::InvalidLifetime => f.write_str("a token lifetime must be at least one second"),
             Self::Dpop(why) => write!(f, "dpop: {why}"),
+            Self::Forward(why) => write!(f, "forwarded claim headers: {why}"),
             Self::Io { path, .. } => write!(f, "cannot read {}", path.display()),
             #[cfg(feature = "remote")]
             Self::RemoteKeys(e) => write!(f, "remote keys: {e}"),
