@@ -331,10 +331,10 @@ impl Origin {
         )
     }
 
-    /// Envoy HTTP `ext_authz` with `path_prefix`: the original method, and
-    /// the request's path with `prefix` removed.
+    /// Envoy HTTP `ext_authz` with `path_prefix`: the path after `prefix`.
     ///
-    /// A request whose path does not start with `prefix` followed by `/`
+    /// The method is the request's own (Envoy sends the original one), the
+    /// URI its path with `prefix` removed. A request whose path does not start with `prefix` followed by `/`
     /// (or nothing) is answered 400.
     #[must_use]
     pub fn path_prefix(prefix: &str) -> Self {

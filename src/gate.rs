@@ -185,10 +185,12 @@ impl<C: Send + Sync + 'static> Accepted<C> {
         extensions.insert(AuthMarker::of::<C>(self.challenge));
     }
 
-    /// The headers the route's [`ClaimHeaders`](crate::forward::ClaimHeaders)
-    /// map this request's claims to (none on a route without
+    /// The headers this request's claims map to, for the upstream.
+    ///
+    /// Those of the route's [`ClaimHeaders`](crate::forward::ClaimHeaders);
+    /// none on a route without
     /// [`forward_claims`](crate::JwtAuthLayer::forward_claims), or for an
-    /// anonymous request).
+    /// anonymous request.
     pub fn forwarded_headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
         let set = self.forwarded.as_ref().map(|f| f.set.as_slice());
         set.unwrap_or_default().iter().map(|(n, v)| (n, v))

@@ -80,9 +80,11 @@ pub enum ConfigError {
     /// [`Authenticator::by_issuer`](crate::Authenticator::by_issuer) both
     /// introspect tokens that are not JWTs: which one asks would be a guess.
     SeveralIntrospections,
-    /// [`ClaimHeaders::map`](crate::forward::ClaimHeaders::map): a header
-    /// name that is invalid, reserved or mapped twice (the message says
-    /// which).
+    /// An unusable claim-to-header mapping (the message says why).
+    ///
+    /// [`ClaimHeaders::map`](crate::forward::ClaimHeaders::map) was given a
+    /// header name that is invalid, reserved or mapped twice, or an empty
+    /// claim name.
     Forward(&'static str),
     /// A JWK Set file could not be read.
     Io {
