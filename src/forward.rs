@@ -43,6 +43,7 @@ use tower_service::Service;
 
 use crate::error::{AuthError, AuthErrorKind, ConfigError};
 use crate::gate::{Decision, Gate};
+use crate::response::Rejection;
 
 /// The default bound of one forwarded header value, in bytes.
 const DEFAULT_MAX_VALUE_LEN: usize = 1024;
@@ -394,6 +395,8 @@ fn path_and_query(bytes: &[u8]) -> Option<Uri> {
 ///   request;
 /// - the rejection otherwise: 401 or 403 with its `WWW-Authenticate`
 ///   challenge, 503 when keys or the revocation list are unavailable;
+///   always as HTTP, for a gRPC call too (a gRPC rejection is an HTTP 200,
+///   which a gateway would read as "let it through");
 /// - 400 when the original method or URI cannot be known.
 ///
 /// Every answer has an empty body (a `String`: axum and hyper serve it as
@@ -455,21 +458,22 @@ where
             Decision::Accept(accepted) => {
                 Box::pin(std::future::ready(Ok(accepted_answer(&accepted))))
             }
-            Decision::Reject(rejection) => {
-                let response = rejection.to_response(&method, headers);
-                Box::pin(std::future::ready(Ok(response)))
-            }
-            Decision::Pending(pending) => {
-                let headers = headers.clone();
-                Box::pin(async move {
-                    Ok(match pending.await {
-                        Ok(accepted) => accepted_answer(&accepted),
-                        Err(rejection) => rejection.to_response(&method, &headers),
-                    })
+            Decision::Reject(rejection) => Box::pin(std::future::ready(Ok(refused(&rejection)))),
+            Decision::Pending(pending) => Box::pin(async move {
+                Ok(match pending.await {
+                    Ok(accepted) => accepted_answer(&accepted),
+                    Err(rejection) => refused(&rejection),
                 })
-            }
+            }),
         }
     }
+}
+
+/// The HTTP rejection, even for a gRPC call: a gRPC rejection is an HTTP
+/// 200 (with `grpc-status`), which a gateway reads as "let it through".
+fn refused(rejection: &Rejection) -> Response<String> {
+    let challenge = rejection.challenge();
+    challenge.http_response(rejection.error())
 }
 
 fn answer<B: Default>(status: StatusCode) -> Response<B> {

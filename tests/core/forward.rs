@@ -256,3 +256,24 @@ async fn forward_auth_reads_the_original_request_from_headers_only_when_configur
     // Configured but absent: 400, never judged on the request itself.
     assert_eq!(check(trusted, false).await.status(), 400);
 }
+
+/// A gRPC call without a token: the gateway must get 401, never the gRPC
+/// rejection (an HTTP 200 with `grpc-status`, which nginx, Traefik and
+/// Envoy read as "allowed").
+#[tokio::test]
+async fn forward_auth_refuses_a_grpc_call_with_an_http_401_not_a_grpc_200() {
+    let issuer = TestIssuer::hs256();
+    let auth = issuer.authenticator().build().unwrap();
+    let gate = auth.layer().forward_claims(mapping()).into_gate();
+    let app = Router::new().fallback_service(ForwardAuth::new(gate, Origin::request()));
+    let addr = common::serve(app).await;
+    let res = reqwest::Client::new()
+        .post(format!("http://{addr}/greeter.Greeter/SayHello"))
+        .header("content-type", "application/grpc")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), 401);
+    assert!(res.headers().get("grpc-status").is_none());
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+}
