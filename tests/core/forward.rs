@@ -277,3 +277,66 @@ async fn forward_auth_refuses_a_grpc_call_with_an_http_401_not_a_grpc_200() {
     assert!(res.headers().get("grpc-status").is_none());
     assert_eq!(res.headers()["www-authenticate"], "Bearer");
 }
+
+/// Traefik's `X-Forwarded-Method`/`X-Forwarded-Uri` and Envoy's path
+/// prefix name the original request (here `GET /public`, which the DPoP
+/// proof is for) only with their `Origin`; the default judges the check
+/// request itself.
+#[tokio::test]
+async fn forward_auth_reads_traefik_headers_and_the_envoy_prefix_only_when_configured() {
+    let issuer = TestIssuer::es256();
+    let auth = issuer
+        .authenticator()
+        .dpop(DpopConfig::new(DpopMode::Allowed).public_url("http://api.test"))
+        .build()
+        .unwrap();
+    let serve = |origin: Origin| {
+        let gate = auth.layer().forward_claims(mapping()).into_gate();
+        let app = Router::new().fallback_service(ForwardAuth::new(gate, origin));
+        common::serve(app)
+    };
+    let key = proof_key(jsonwebtoken::Algorithm::ES256);
+    let bound = issuer
+        .token()
+        .subject("ada")
+        .claim("cnf", json!({"jkt": key.jkt}))
+        .sign();
+    let check = |addr: SocketAddr, method: reqwest::Method, path: &str, traefik: bool| {
+        let now = tower_jwt_auth::clock::SystemClock.now();
+        let proof = Req::with(&key, "http://api.test", "/public", bound.clone(), now).proof(&key);
+        let mut req = reqwest::Client::new()
+            .request(method, format!("http://{addr}{path}"))
+            .header("authorization", format!("DPoP {bound}"))
+            .header("dpop", proof);
+        if traefik {
+            req = req
+                .header("x-forwarded-method", "GET")
+                .header("x-forwarded-uri", "/public");
+        }
+        async move { req.send().await.expect("request").status().as_u16() }
+    };
+    let own = serve(Origin::request()).await;
+    let traefik = serve(Origin::traefik()).await;
+    let envoy = serve(Origin::path_prefix("/check")).await;
+    assert_eq!(check(own, reqwest::Method::POST, "/check", true).await, 401);
+    assert_eq!(
+        check(traefik, reqwest::Method::POST, "/check", true).await,
+        200
+    );
+    assert_eq!(
+        check(traefik, reqwest::Method::POST, "/check", false).await,
+        400
+    );
+    assert_eq!(
+        check(envoy, reqwest::Method::GET, "/check/public", true).await,
+        200
+    );
+    assert_eq!(
+        check(own, reqwest::Method::GET, "/check/public", false).await,
+        401
+    );
+    assert_eq!(
+        check(envoy, reqwest::Method::GET, "/public", false).await,
+        400
+    );
+}
