@@ -7,11 +7,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::{Extensions, HeaderMap, HeaderValue, Method, Uri};
+use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
 use crate::claims::{AuthMarker, Claims};
 use crate::dpop::{self, DpopBound, DpopMode};
 use crate::error::{AuthError, AuthErrorKind};
+use crate::forward::{Forwarded, Forwarding};
 use crate::response::{Challenge, DpopChallenge, Rejection};
 use crate::settings::{Route, Shared};
 use crate::token::{find_credentials, Found};
@@ -109,6 +110,8 @@ pub struct Accepted<C = serde_json::Value> {
     nonce: Option<HeaderValue>,
     /// The route's `Bearer` challenge, for the extractors' own 401.
     challenge: Challenge,
+    /// On a route that forwards claims: the headers to remove and to set.
+    forwarded: Option<Forwarded>,
 }
 
 impl<C> fmt::Debug for Accepted<C> {
@@ -144,6 +147,7 @@ impl<C: Send + Sync + 'static> Accepted<C> {
             dpop,
             nonce,
             challenge,
+            forwarded: None,
         }
     }
 
@@ -179,6 +183,30 @@ impl<C: Send + Sync + 'static> Accepted<C> {
             extensions.insert(bound);
         }
         extensions.insert(AuthMarker::of::<C>(self.challenge));
+    }
+
+    /// The headers this request's claims map to, for the upstream.
+    ///
+    /// Those of the route's [`ClaimHeaders`](crate::forward::ClaimHeaders);
+    /// none on a route without
+    /// [`forward_claims`](crate::JwtAuthLayer::forward_claims), or for an
+    /// anonymous request.
+    pub fn forwarded_headers(&self) -> impl Iterator<Item = (&HeaderName, &HeaderValue)> {
+        let set = self.forwarded.as_ref().map(|f| f.set.as_slice());
+        set.unwrap_or_default().iter().map(|(n, v)| (n, v))
+    }
+
+    /// Prepares the request for the upstream on a route that forwards claims.
+    ///
+    /// Removes `Authorization`, `DPoP`, the route's header token sources and
+    /// every copy of the mapped headers, then sets the mapped ones
+    /// ([`forwarded_headers`](Self::forwarded_headers)). Does nothing on a
+    /// route without [`forward_claims`](crate::JwtAuthLayer::forward_claims).
+    /// A token in a cookie or a query parameter stays where it is.
+    pub fn forward_into(&self, headers: &mut HeaderMap) {
+        if let Some(forwarded) = &self.forwarded {
+            forwarded.apply(headers);
+        }
     }
 
     /// The claims, dropping the rest.
@@ -377,6 +405,68 @@ impl<C: Send + Sync + 'static> Gate<C> {
     /// nothing, and a DPoP proof's `htu` may name any path under the public
     /// URL).
     fn decide_unrecorded(
+        &self,
+        method: &Method,
+        uri: Option<&Uri>,
+        headers: &HeaderMap,
+    ) -> Decision<C> {
+        let decision = self.decide_credentials(method, uri, headers);
+        let Some(forwarding) = self.route.forward.clone() else {
+            return decision;
+        };
+        match decision {
+            Decision::Accept(mut accepted) => match self.forwarded(&mut accepted, &forwarding) {
+                Ok(()) => Decision::Accept(accepted),
+                Err(e) => Decision::Reject(self.reject(e, accepted.dpop.is_some())),
+            },
+            Decision::Reject(rejection) => Decision::Reject(rejection),
+            Decision::Pending(pending) => {
+                let gate = self.clone();
+                let wait = pending.wait;
+                Decision::Pending(Pending {
+                    wait: Box::pin(async move {
+                        let mut accepted = wait.await?;
+                        match gate.forwarded(&mut accepted, &forwarding) {
+                            Ok(()) => Ok(accepted),
+                            Err(e) => Err(gate.reject(e, accepted.dpop.is_some())),
+                        }
+                    }),
+                    unless_waited: pending.unless_waited,
+                })
+            }
+        }
+    }
+
+    /// Sets what an accepted request on a route that forwards claims hands
+    /// the upstream: the headers its claims map to, the ones to remove.
+    ///
+    /// # Errors
+    /// A claim value that is not header-safe.
+    fn forwarded(
+        &self,
+        accepted: &mut Accepted<C>,
+        forwarding: &Forwarding<C>,
+    ) -> Result<(), AuthError> {
+        let set = match &accepted.claims {
+            Some(claims) => (forwarding.read)(&forwarding.headers, claims)?,
+            None => Vec::new(),
+        };
+        let sources = self.route.sources.as_deref();
+        let token_headers = sources
+            .unwrap_or(&self.shared.sources)
+            .iter()
+            .filter_map(|s| s.header_name().cloned());
+        let strip = [http::header::AUTHORIZATION, HeaderName::from_static("dpop")]
+            .into_iter()
+            .chain(token_headers)
+            .chain(forwarding.headers.headers().cloned())
+            .collect();
+        accepted.forwarded = Some(Forwarded { strip, set });
+        Ok(())
+    }
+
+    /// The decision on the request's credentials, before any forwarding.
+    fn decide_credentials(
         &self,
         method: &Method,
         uri: Option<&Uri>,

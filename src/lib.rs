@@ -73,6 +73,7 @@
 //! | [`issue`] | signing access and refresh tokens, with rotation and reuse detection |
 //! | [`revocation`] | revocation lists: in memory, or shared through Redis |
 //! | [`resource`] | the protected resource and its RFC 9728 metadata |
+//! | [`forward`] | behind a gateway: claims as headers for the upstream, a forward-auth service for nginx, Traefik, Envoy |
 //! | [`response`] | rendering a rejection: HTTP challenges, gRPC statuses, your own responder |
 //! | `remote` | keys, discovery and introspection over the network; the HTTP client's settings (feature `remote`) |
 //! | `mcp` | MCP Streamable HTTP endpoints: scopes per method and per tool, prompt or resource (feature `mcp`) |
@@ -448,6 +449,7 @@ mod crypto;
 mod doc_checks;
 pub mod dpop;
 mod error;
+pub mod forward;
 mod gate;
 // Entry points for the fuzz targets (`--cfg fuzzing`); not public API.
 #[cfg(fuzzing)]

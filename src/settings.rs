@@ -83,6 +83,8 @@ pub(crate) struct Route<C> {
     /// Replaces the authenticator's sources on this route.
     pub(crate) sources: Option<Box<[TokenSource]>>,
     pub(crate) optional: bool,
+    /// The claims forwarded as headers ([`crate::JwtAuthLayer::forward_claims`]).
+    pub(crate) forward: Option<Arc<crate::forward::Forwarding<C>>>,
 }
 
 impl<C> Route<C> {
@@ -93,6 +95,7 @@ impl<C> Route<C> {
             checks: Vec::new(),
             sources: None,
             optional,
+            forward: None,
         }
     }
 }
@@ -104,6 +107,7 @@ impl<C> Clone for Route<C> {
             checks: self.checks.clone(),
             sources: self.sources.clone(),
             optional: self.optional,
+            forward: self.forward.clone(),
         }
     }
 }
@@ -115,6 +119,7 @@ impl<C> fmt::Debug for Route<C> {
             .field("checks", &self.checks.len())
             .field("sources", &self.sources)
             .field("optional", &self.optional)
+            .field("forward", &self.forward)
             .finish()
     }
 }

@@ -155,6 +155,14 @@ impl TokenSource {
         }
     }
 
+    /// The header this source reads the whole token from, if it is one.
+    pub(crate) fn header_name(&self) -> Option<&HeaderName> {
+        match &self.0 {
+            SourceKind::Header(name) => Some(name),
+            _ => None,
+        }
+    }
+
     /// `Authorization: Bearer <token>` (RFC 6750 §2.1), the default.
     #[must_use]
     pub fn authorization() -> Self {

@@ -85,6 +85,12 @@ pub enum ConfigError {
     /// Each tenant's verifier takes a copy of the local keys at build, which
     /// a handle could not replace.
     KeyHandleWithTenants,
+    /// An unusable claim-to-header mapping (the message says why).
+    ///
+    /// [`ClaimHeaders::map`](crate::forward::ClaimHeaders::map) was given a
+    /// header name that is invalid, reserved or mapped twice, or an empty
+    /// claim name.
+    Forward(&'static str),
     /// A key file could not be read.
     Io {
         /// The path that could not be read.
@@ -118,6 +124,7 @@ impl fmt::Display for ConfigError {
             }
             Self::InvalidLifetime => f.write_str("a token lifetime must be at least one second"),
             Self::Dpop(why) => write!(f, "dpop: {why}"),
+            Self::Forward(why) => write!(f, "forwarded claim headers: {why}"),
             Self::Io { path, .. } => write!(f, "cannot read {}", path.display()),
             #[cfg(feature = "remote")]
             Self::RemoteKeys(e) => write!(f, "remote keys: {e}"),

@@ -66,8 +66,9 @@ pub enum AuthErrorKind {
     /// The token is valid but lacks a scope the route requires.
     InsufficientScope,
     /// The token is valid but a route rule refused it: a required role is
-    /// missing, or the route's own check returned
-    /// [`Denied`](crate::rules::Denied).
+    /// missing, the route's own check returned
+    /// [`Denied`](crate::rules::Denied), or a claim the route forwards as a
+    /// header is not header-safe ([`ClaimHeaders`](crate::forward::ClaimHeaders)).
     ///
     /// Answered like
     /// [`InsufficientScope`](Self::InsufficientScope): 403

@@ -131,6 +131,7 @@ where
                     match decided {
                         Ok(accepted) => {
                             *this.dpop_nonce = accepted.dpop_nonce().cloned();
+                            accepted.forward_into(request.headers_mut());
                             accepted.insert_into(request.extensions_mut());
                             let future = service.call(request);
                             this.kind.set(Kind::Inner { future });

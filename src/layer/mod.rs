@@ -307,6 +307,44 @@ impl<C, R> JwtAuthLayer<C, R> {
     }
 }
 
+impl<R> JwtAuthLayer<serde_json::Value, R> {
+    /// Forwards claims as headers to the inner service, for an in-process proxy in front of an upstream.
+    ///
+    /// On every accepted request the layer removes `Authorization`, `DPoP`,
+    /// the route's header token sources
+    /// ([`TokenSource::header`]) and every copy of the mapped headers the
+    /// client sent, then sets the mapped headers from the verified claims
+    /// (Envoy's `claim_to_headers`). A claim value that is not header-safe
+    /// (see [`ClaimHeaders`](crate::forward::ClaimHeaders)) refuses the
+    /// request with 403; the inner service never sees it. An anonymous
+    /// request on an [`optional`](crate::Authenticator::optional) route gets
+    /// the client's copies removed and nothing set. A token in a cookie or a
+    /// query parameter stays where it is.
+    ///
+    /// The same mapping makes the 200 of a
+    /// [`ForwardAuth`](crate::forward::ForwardAuth) service (through
+    /// [`into_gate`](Self::into_gate)).
+    ///
+    /// ```
+    /// use tower_jwt_auth::{forward::ClaimHeaders, Authenticator};
+    ///
+    /// let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
+    /// let claims = ClaimHeaders::new().map("sub", "x-user")?.map("email", "x-user-email")?;
+    /// let layer = auth.layer().forward_claims(claims);
+    /// # let _ = layer;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn forward_claims(mut self, headers: crate::forward::ClaimHeaders) -> Self {
+        let forwarding = crate::forward::Forwarding {
+            headers,
+            read: crate::forward::ClaimHeaders::values,
+        };
+        self.gate.route_mut().forward = Some(Arc::new(forwarding));
+        self
+    }
+}
+
 impl ResourceMetadata {
     /// Adds the scopes `layer` requires to `scopes_supported`.
     ///
@@ -408,6 +446,7 @@ where
         {
             Decision::Accept(accepted) => {
                 let nonce = accepted.dpop_nonce().cloned();
+                accepted.forward_into(req.headers_mut());
                 accepted.insert_into(req.extensions_mut());
                 ResponseFuture::inner(self.inner.call(req), nonce)
             }

@@ -14,6 +14,7 @@ mod attacks;
 mod authorization;
 mod cache;
 mod examples;
+mod forward;
 mod gate;
 mod http;
 mod hyper;

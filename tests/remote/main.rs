@@ -7,6 +7,7 @@
 mod common;
 
 mod fetches;
+mod forward;
 mod remote;
 mod serve;
 mod spiffe;
