@@ -494,7 +494,7 @@ pub mod remote {
 /// ([`RoleClaim`](rules::RoleClaim)), a custom check's refusal ([`Denied`](rules::Denied)), SPIFFE IDs
 /// ([`SpiffeIds`](rules::SpiffeIds)).
 pub mod rules {
-    pub use crate::route_rules::{Denied, RoleClaim};
+    pub use crate::route_rules::{Denied, RequestRule, RoleClaim};
     pub use crate::spiffe::SpiffeIds;
 }
 

@@ -75,14 +75,18 @@ impl<C> fmt::Debug for Shared<C> {
 }
 
 /// One route's own settings: its rules (scopes, roles, audience, step-up,
-/// its DPoP mode), its checks on the typed claims, its token sources when
-/// not the authenticator's, and whether a token is optional.
+/// its DPoP mode, request rules), its checks on the typed claims, its token
+/// sources when not the authenticator's, whether a token is optional, and
+/// whether CORS preflights go through.
 pub(crate) struct Route<C> {
     pub(crate) rules: RouteRules,
     pub(crate) checks: Vec<Check<C>>,
     /// Replaces the authenticator's sources on this route.
     pub(crate) sources: Option<Box<[TokenSource]>>,
     pub(crate) optional: bool,
+    /// CORS preflights (`OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method`) go through without a token.
+    pub(crate) cors_preflight: bool,
 }
 
 impl<C> Route<C> {
@@ -93,6 +97,7 @@ impl<C> Route<C> {
             checks: Vec::new(),
             sources: None,
             optional,
+            cors_preflight: false,
         }
     }
 }
@@ -104,6 +109,7 @@ impl<C> Clone for Route<C> {
             checks: self.checks.clone(),
             sources: self.sources.clone(),
             optional: self.optional,
+            cors_preflight: self.cors_preflight,
         }
     }
 }
@@ -115,6 +121,7 @@ impl<C> fmt::Debug for Route<C> {
             .field("checks", &self.checks.len())
             .field("sources", &self.sources)
             .field("optional", &self.optional)
+            .field("cors_preflight", &self.cors_preflight)
             .finish()
     }
 }
