@@ -1,8 +1,9 @@
 //! The layer and the authenticator with keys given at build time: HTTP
 //! through axum, hyper and tonic, every rejection reason, the known attacks,
 //! the verified-token cache, token sources, authorization rules, several
-//! issuers, the gate, resource metadata, in-memory revocation, the examples
-//! and the `testing` utilities. One test binary (each binary links the crate
+//! issuers, the gate, resource metadata, in-memory revocation, the examples,
+//! request rules (by method, header), CORS with tower-http and the `testing`
+//! utilities. One test binary (each binary links the crate
 //! and its dependencies again); `cargo test --test core -- attacks::` runs
 //! one file's tests.
 
@@ -12,11 +13,13 @@ mod common;
 mod attacks;
 mod authorization;
 mod cache;
+mod cors;
 mod examples;
 mod gate;
 mod http;
 mod hyper;
 mod issuers;
+mod request_rules;
 mod resource;
 mod revocation;
 mod rfc9864;
