@@ -31,6 +31,12 @@ use self::future::ResponseFuture;
 /// RFC 6750 response and never reaches the inner service. Rejections are
 /// responses, not errors, so `JwtAuth<S>` has the inner service's error type.
 ///
+/// Rules may depend on the request: on one route, GET needing `read` and
+/// POST `write` is `.require_scope_for([Method::GET], "read")
+/// .require_scope_for([Method::POST], "write")` (see
+/// [`require_scope_for`](Self::require_scope_for)). Browsers: see
+/// [`allow_cors_preflight`](Self::allow_cors_preflight).
+///
 /// ```
 /// use http::{Request, Response, StatusCode};
 /// use tower::{Service, ServiceBuilder, ServiceExt};
