@@ -640,6 +640,17 @@ impl RequestRule {
         self
     }
 
+    /// Requires every one of `scopes` of the requests the rule matches.
+    #[must_use]
+    pub fn require_all_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.needs = self.needs.require_all_scopes(scopes);
+        self
+    }
+
     /// Requires at least one of `scopes` (an empty list lets no token through).
     #[must_use]
     pub fn require_any_scope<I, S>(mut self, scopes: I) -> Self
@@ -831,14 +842,15 @@ mod tests {
     fn the_challenge_names_the_route_and_the_matched_rules_scopes() {
         let rules = RouteRules::new()
             .require_scope("api")
-            .require_scope_when_post("write");
+            .require_scope_when_post("write")
+            .require_when(RequestRule::methods([Method::POST]).require_all_scopes(["a", "b"]));
         let post = rules.matching(&Method::POST, None, &HeaderMap::new());
         let get = rules.matching(&Method::GET, None, &HeaderMap::new());
         let claims = m(json!({"scope": "api"}));
         let e = rules
             .check(&Grants::default(), &claims, &post, NOW, 60)
             .unwrap_err();
-        assert_eq!(e.scope(), Some("api write"));
+        assert_eq!(e.scope(), Some("api write a b"));
         assert!(rules
             .check(&Grants::default(), &claims, &get, NOW, 60)
             .is_ok());
