@@ -64,7 +64,8 @@ use crate::verifier::Verdict;
 /// The order, for every adapter: the credentials (token sources, the
 /// `Bearer` or `DPoP` scheme) are parsed once; a DPoP request's proof is
 /// checked first, then its token; the [`Verifier`](crate::Verifier) runs the security
-/// sequence (claims, binding, route rules, revocation); then the route's
+/// sequence (claims, binding, route rules with the request rules this
+/// request matched, revocation); then the route's
 /// own checks on the typed claims; a DPoP proof's `jti` is recorded last.
 pub struct Gate<C = serde_json::Value> {
     shared: Arc<Shared<C>>,
@@ -363,9 +364,9 @@ impl<C: Send + Sync + 'static> Gate<C> {
     ///
     /// The credentials are parsed once; no other part of the request is
     /// read but what the route's request rules (method, path, headers) and
-    /// its CORS preflight opt-in look at, and nothing is sent anywhere but a remote key source, a
-    /// revocation list or a replay store that the authenticator was
-    /// configured with.
+    /// its CORS preflight opt-in look at, and nothing is sent anywhere but
+    /// a remote key source, a revocation list or a replay store that the
+    /// authenticator was configured with.
     pub fn decide(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Decision<C> {
         self.decide_at(method, Some(uri), headers)
     }
