@@ -7,13 +7,14 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
-use http::{Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http::{header, Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 
 use crate::claims::{AuthMarker, Claims};
 use crate::dpop::{self, DpopBound, DpopMode};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::forward::{Forwarded, Forwarding};
 use crate::response::{Challenge, DpopChallenge, Rejection};
+use crate::route_rules::Matched;
 use crate::settings::{Route, Shared};
 use crate::token::{find_credentials, Found};
 use crate::verifier::Verdict;
@@ -64,7 +65,8 @@ use crate::verifier::Verdict;
 /// The order, for every adapter: the credentials (token sources, the
 /// `Bearer` or `DPoP` scheme) are parsed once; a DPoP request's proof is
 /// checked first, then its token; the [`Verifier`](crate::Verifier) runs the security
-/// sequence (claims, binding, route rules, revocation); then the route's
+/// sequence (claims, binding, route rules with the request rules this
+/// request matched, revocation); then the route's
 /// own checks on the typed claims; a DPoP proof's `jti` is recorded last.
 pub struct Gate<C = serde_json::Value> {
     shared: Arc<Shared<C>>,
@@ -364,11 +366,24 @@ impl<C> Gate<C> {
     }
 
     /// Whether a request without a token goes through: an optional route
-    /// that asks nothing more of a token than being valid (anonymous must
-    /// never get further than a signed-in caller).
-    fn lets_anonymous_through(&self) -> bool {
+    /// that asks nothing more of a token than being valid, and no request
+    /// rule that matched (anonymous must never get further than a
+    /// signed-in caller).
+    fn lets_anonymous_through(&self, matched: &Matched) -> bool {
         let route = &*self.route;
-        route.optional && !route.rules.has_requirements() && route.checks.is_empty()
+        route.optional
+            && !route.rules.has_requirements()
+            && route.checks.is_empty()
+            && matched.is_empty()
+    }
+
+    /// Whether the request is a CORS preflight that the route lets through:
+    /// strictly `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
+    fn lets_preflight_through(&self, method: &Method, headers: &HeaderMap) -> bool {
+        self.route.cors_preflight
+            && method == Method::OPTIONS
+            && headers.contains_key(header::ORIGIN)
+            && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
     }
 }
 
@@ -376,9 +391,10 @@ impl<C: Send + Sync + 'static> Gate<C> {
     /// Decides one request from its method, URI and headers.
     ///
     /// The credentials are parsed once; no other part of the request is
-    /// read, and nothing is sent anywhere but a remote key source, a
-    /// revocation list or a replay store that the authenticator was
-    /// configured with.
+    /// read but what the route's request rules (method, path, headers) and
+    /// its CORS preflight opt-in look at, and nothing is sent anywhere but
+    /// a remote key source, a revocation list or a replay store that the
+    /// authenticator was configured with.
     pub fn decide(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Decision<C> {
         self.decide_at(method, Some(uri), headers)
     }
@@ -472,6 +488,13 @@ impl<C: Send + Sync + 'static> Gate<C> {
         uri: Option<&Uri>,
         headers: &HeaderMap,
     ) -> Decision<C> {
+        if self.lets_preflight_through(method, headers) {
+            // No token, no claims: the inner service (a CORS layer)
+            // answers it.
+            return Decision::Accept(Accepted::new(None, None, self.plain_challenge()));
+        }
+        // Which request rules apply: nothing is allocated without any.
+        let matched = self.route.rules.matching(method, uri, headers);
         let root = Uri::from_static("/");
         let mode = self.dpop_mode();
         let max_len = self.shared.max_token_len;
@@ -488,15 +511,15 @@ impl<C: Send + Sync + 'static> Gate<C> {
             Err(e) => return Decision::Reject(self.reject(e, false)),
         };
         match found {
-            Found::Dpop(token) => self.decide_dpop(method, uri, headers, token),
+            Found::Dpop(token) => self.decide_dpop(method, uri, headers, token, &matched),
             // A bearer token (from any source) where DPoP is required.
             Found::Bearer(_) if mode == DpopMode::Required => {
                 Decision::Reject(self.reject(AuthErrorKind::DpopRequired.into(), false))
             }
-            Found::Bearer(token) => self.decide_bearer(token),
+            Found::Bearer(token) => self.decide_bearer(token, &matched),
             // (An optional route stays optional with DPoP required: what it
             // requires is that a token, when sent, be DPoP-bound.)
-            Found::None if self.lets_anonymous_through() => {
+            Found::None if self.lets_anonymous_through(&matched) => {
                 Decision::Accept(Accepted::new(None, None, self.plain_challenge()))
             }
             Found::None => Decision::Reject(self.reject(AuthErrorKind::Missing.into(), false)),
@@ -509,8 +532,9 @@ impl<C: Send + Sync + 'static> Gate<C> {
         Ok(claims)
     }
 
-    fn decide_bearer(&self, token: Cow<'_, str>) -> Decision<C> {
-        let verdict = self.shared.verifier.check(&token, &self.route.rules, None);
+    fn decide_bearer(&self, token: Cow<'_, str>, matched: &Matched) -> Decision<C> {
+        let rules = &self.route.rules;
+        let verdict = self.shared.verifier.check(&token, rules, matched, None);
         match verdict {
             Verdict::Ready(result) => match result.and_then(|c| self.checked(c)) {
                 Ok(claims) => {
@@ -545,6 +569,7 @@ impl<C: Send + Sync + 'static> Gate<C> {
         uri: Option<&Uri>,
         headers: &HeaderMap,
         token: &str,
+        matched: &Matched,
     ) -> Decision<C> {
         let Some(dpop) = &self.shared.dpop else {
             return Decision::Reject(self.reject(AuthErrorKind::InvalidDpopProof.into(), true));
@@ -555,7 +580,8 @@ impl<C: Send + Sync + 'static> Gate<C> {
         };
         let (proven, record) = proof.into_parts();
         let jkt = Some(proven.bound.thumbprint());
-        let verdict = self.shared.verifier.check(token, &self.route.rules, jkt);
+        let rules = &self.route.rules;
+        let verdict = self.shared.verifier.check(token, rules, matched, jkt);
         let proof = Proof {
             bound: proven.bound,
             next_nonce: proven.next_nonce,

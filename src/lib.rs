@@ -68,7 +68,7 @@
 //! |---|---|
 //! | [`keys`] | keys, key sets and the algorithms each key may verify; key files read again, key handles |
 //! | [`clock`] | the time every check reads; a fixed clock for tests |
-//! | [`rules`] | what a token must say beyond its signature: roles, custom checks, SPIFFE IDs |
+//! | [`rules`] | what a token must say beyond its signature: roles, custom checks, rules by method, path or header, SPIFFE IDs |
 //! | [`dpop`] | sender-constrained tokens (DPoP, RFC 9449) and replay stores |
 //! | [`issue`] | signing access and refresh tokens, with rotation and reuse detection |
 //! | [`revocation`] | revocation lists: in memory, or shared through Redis |
@@ -172,7 +172,10 @@
 //! top of a valid token: `require_scope`, `require_any_scope`,
 //! `require_all_scopes`, `require_role` (with a [`RoleClaim`](rules::RoleClaim) for Keycloak,
 //! Entra ID, Okta...), `require(|claims| ...)` for your own check, and
-//! `audience([..])`. A token that fails one gets 403 `insufficient_scope`.
+//! `audience([..])`, and rules by method, path or header:
+//! `require_scope_for([Method::GET], "read")`,
+//! `require_when(`[`RequestRule`](rules::RequestRule)`)`. A token that fails
+//! one gets 403 `insufficient_scope`.
 //! [`Authenticator::optional`] lets anonymous requests through without
 //! claims, but still rejects a bad token. Several issuers:
 //! [`Authenticator::by_issuer`], one authenticator per issuer, picked by the
@@ -505,11 +508,14 @@ pub mod remote {
     pub use crate::keys::remote::RemoteOptions;
 }
 
-/// What a token must say beyond a valid signature: where roles are read
-/// ([`RoleClaim`](rules::RoleClaim)), a custom check's refusal ([`Denied`](rules::Denied)), SPIFFE IDs
+/// What a token must say beyond a valid signature, on a route and per request.
+///
+/// Where roles are read ([`RoleClaim`](rules::RoleClaim)), a custom check's
+/// refusal ([`Denied`](rules::Denied)), rules by method, path or header
+/// ([`RequestRule`](rules::RequestRule)), SPIFFE IDs
 /// ([`SpiffeIds`](rules::SpiffeIds)).
 pub mod rules {
-    pub use crate::route_rules::{Denied, RoleClaim};
+    pub use crate::route_rules::{Denied, RequestRule, RoleClaim};
     pub use crate::spiffe::SpiffeIds;
 }
 

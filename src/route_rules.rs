@@ -5,6 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use serde_json::{Map, Value};
 
 use crate::claims::Claims;
@@ -224,6 +225,8 @@ pub(crate) struct RouteRules {
     max_auth_age: Option<u64>,
     /// This route's DPoP mode, replacing the authenticator's.
     pub(crate) dpop: Option<DpopMode>,
+    /// Rules that apply to some requests only (by method, path, header).
+    requests: Vec<RequestRule>,
 }
 
 impl RouteRules {
@@ -335,7 +338,42 @@ impl RouteRules {
 
     /// The scopes the route names (for the resource metadata).
     pub(crate) fn scopes(&self) -> impl Iterator<Item = &String> {
-        self.scopes.iter().flatten()
+        let requests = self.requests.iter().flat_map(|r| r.needs.scopes.iter());
+        self.scopes.iter().chain(requests).flatten()
+    }
+
+    /// Adds a rule that applies to the requests it matches only.
+    #[must_use]
+    pub(crate) fn require_when(mut self, rule: RequestRule) -> Self {
+        self.requests.push(rule);
+        self
+    }
+
+    /// The request rules that match a request (`uri`: `None` when the
+    /// path is not known, and then every path rule matches: fail closed).
+    /// Without request rules, nothing is allocated.
+    pub(crate) fn matching(
+        &self,
+        method: &Method,
+        uri: Option<&Uri>,
+        headers: &HeaderMap,
+    ) -> Matched {
+        let mut matched = Matched::default();
+        for (i, rule) in self.requests.iter().enumerate() {
+            if rule.matches(method, uri, headers) {
+                matched.set(i);
+            }
+        }
+        matched
+    }
+
+    /// The request rules of `matched`.
+    fn applying<'a>(&'a self, matched: &'a Matched) -> impl Iterator<Item = &'a RouteRules> + 'a {
+        self.requests
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| matched.has(*i))
+            .map(|(_, r)| &r.needs)
     }
 
     /// Accepts only tokens whose `aud` names one of `audiences` (replacing
@@ -398,33 +436,38 @@ impl RouteRules {
     }
 
     /// Checks step-up, scopes and roles on verified claims at clock second
-    /// `now` (`leeway`: the authenticator's clock skew). Runs on every
-    /// request, cached verification or not. Step-up comes first: a new
+    /// `now` (`leeway`: the authenticator's clock skew), with the request
+    /// rules of `matched` besides the route's own. Runs on every request,
+    /// cached verification or not. Step-up comes first: a new
     /// authentication (401) may bring the scopes too.
     pub(crate) fn check(
         &self,
         grants: &Grants,
         claims: &Map<String, Value>,
+        matched: &Matched,
         now: u64,
         leeway: u64,
     ) -> Result<(), AuthError> {
         self.check_step_up(claims, now, leeway)?;
-        let scopes_ok = self
-            .scopes
-            .iter()
-            .all(|any| any.iter().any(|s| grants.has_scope(claims, s)));
+        let groups = || {
+            let requests = self.applying(matched).flat_map(|r| r.scopes.iter());
+            self.scopes.iter().chain(requests)
+        };
+        let scopes_ok = groups().all(|any| any.iter().any(|s| grants.has_scope(claims, s)));
         if !scopes_ok {
             // The challenge may list the scopes only when each is required
-            // (RFC 6750 §3: the scopes "necessary to access").
-            let all_required = self.scopes.iter().all(|g| g.len() == 1);
+            // (RFC 6750 §3: the scopes "necessary to access"): those of the
+            // route and of the request rules this request matched.
+            let all_required = groups().all(|g| g.len() == 1);
             let listed: Vec<String> = if all_required {
-                self.scopes.iter().flatten().cloned().collect()
+                groups().flatten().cloned().collect()
             } else {
                 Vec::new()
             };
             return Err(AuthError::insufficient_scope(&listed));
         }
-        for rule in &self.roles {
+        let requests = self.applying(matched).flat_map(|r| r.roles.iter());
+        for rule in self.roles.iter().chain(requests) {
             let claim = rule.claim.as_ref().unwrap_or(&grants.role_claim);
             if !rule.any_of.iter().any(|r| claim.grants(claims, r)) {
                 return Err(AuthError::new(AuthErrorKind::Forbidden));
@@ -450,6 +493,260 @@ pub(crate) fn run_checks<C>(checks: &[Check<C>], claims: &Claims<C>) -> Result<(
     Ok(())
 }
 
+/// Which methods a [`RequestRule`] matches.
+#[derive(Debug, Clone)]
+enum Methods {
+    Any,
+    Only(Vec<Method>),
+    Except(Vec<Method>),
+}
+
+impl Methods {
+    /// Whether `method` is in `set`, HEAD counting as GET (a GET handler
+    /// answers HEAD: axum and hyper do so).
+    fn contains(set: &[Method], method: &Method) -> bool {
+        set.contains(method) || (method == Method::HEAD && set.contains(&Method::GET))
+    }
+
+    fn matches(&self, method: &Method) -> bool {
+        match self {
+            Self::Any => true,
+            Self::Only(set) => Self::contains(set, method),
+            Self::Except(set) => !Self::contains(set, method),
+        }
+    }
+}
+
+/// A test of a header value, for [`RequestRule::header`].
+type HeaderTest = Arc<dyn Fn(&HeaderValue) -> bool + Send + Sync>;
+
+/// Rules for some requests only: those of some methods, under a path, or with a header.
+///
+/// A rule matches a request when its method is in the rule's set (HEAD
+/// counts as GET, since a GET handler answers HEAD), its path is under the
+/// rule's prefix, and each of its header tests passes; what it requires
+/// (scopes, roles) then applies besides the route's own rules, in the same
+/// security sequence (a token from the verified-token cache is checked
+/// against it too). Every matching rule applies; a request that no rule
+/// matches (an unknown method, say) gets the route's own rules only, so
+/// give the route a strict base or use [`RequestRule::methods_except`].
+///
+/// A refusal is a 403 `insufficient_scope` whose challenge names the scopes
+/// this request needed (the route's and the matching rules'), when each of
+/// them is required. On an [`optional`](crate::Authenticator::optional)
+/// route, a request that a rule matches needs a token.
+///
+/// The rules read the request as the layer sees it: a layer that rewrites
+/// the method (`X-HTTP-Method-Override`) or the path must run before this
+/// one, and inside `Router::nest` the path is without the nest's prefix.
+///
+/// ```
+/// use http::Method;
+/// use tower_jwt_auth::{rules::RequestRule, Authenticator};
+///
+/// let auth = Authenticator::builder()
+///     .hmac_secret("a secret of at least thirty-two bytes")
+///     .build()?;
+/// let items = auth
+///     .layer()
+///     .require_scope_for([Method::GET], "read") // and HEAD
+///     .require_when(RequestRule::methods_except([Method::GET]).require_scope("write"))
+///     .require_when(
+///         RequestRule::any()
+///             .header("x-on-behalf-of".parse()?, |_| true)
+///             .require_role("delegate"),
+///     );
+/// # let _ = items;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct RequestRule {
+    methods: Methods,
+    path_prefix: Option<String>,
+    headers: Vec<(HeaderName, HeaderTest)>,
+    /// What the rule requires: scopes and roles only.
+    needs: RouteRules,
+}
+
+impl fmt::Debug for RequestRule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let headers: Vec<&HeaderName> = self.headers.iter().map(|(name, _)| name).collect();
+        f.debug_struct("RequestRule")
+            .field("methods", &self.methods)
+            .field("path_prefix", &self.path_prefix)
+            .field("headers", &headers)
+            .field("needs", &self.needs)
+            .finish()
+    }
+}
+
+impl RequestRule {
+    fn with(methods: Methods) -> Self {
+        Self {
+            methods,
+            path_prefix: None,
+            headers: Vec::new(),
+            needs: RouteRules::default(),
+        }
+    }
+
+    /// A rule for every request (narrow it with a path or a header).
+    #[must_use]
+    pub fn any() -> Self {
+        Self::with(Methods::Any)
+    }
+
+    /// A rule for requests of these methods (GET also matches HEAD).
+    #[must_use]
+    pub fn methods(methods: impl IntoIterator<Item = Method>) -> Self {
+        Self::with(Methods::Only(methods.into_iter().collect()))
+    }
+
+    /// A rule for requests of any other method, unknown ones included (GET also excludes HEAD).
+    #[must_use]
+    pub fn methods_except(methods: impl IntoIterator<Item = Method>) -> Self {
+        Self::with(Methods::Except(methods.into_iter().collect()))
+    }
+
+    /// Matches only paths under `prefix`, whole segments: `/admin` matches `/admin` and `/admin/x`, not `/administrator`.
+    ///
+    /// The path is compared as sent, without decoding (a router that
+    /// decodes or normalizes paths before matching routes must not be
+    /// trusted to agree); where the path is unknown (a tonic interceptor),
+    /// the rule applies. Prefer a layer on the route itself to a path rule.
+    #[must_use]
+    pub fn path_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.path_prefix = Some(prefix.into());
+        self
+    }
+
+    /// Matches only requests with header `name` of which some value passes `test`.
+    ///
+    /// Any value: a request that repeats the header to slip a value past
+    /// the rule still matches it. Several calls: every test must pass.
+    #[must_use]
+    pub fn header<F>(mut self, name: HeaderName, test: F) -> Self
+    where
+        F: Fn(&HeaderValue) -> bool + Send + Sync + 'static,
+    {
+        self.headers.push((name, Arc::new(test)));
+        self
+    }
+
+    /// Requires `scope` of the requests the rule matches; several calls require all of them.
+    #[must_use]
+    pub fn require_scope(mut self, scope: impl Into<String>) -> Self {
+        self.needs = self.needs.require_scope(scope);
+        self
+    }
+
+    /// Requires every one of `scopes` of the requests the rule matches.
+    #[must_use]
+    pub fn require_all_scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.needs = self.needs.require_all_scopes(scopes);
+        self
+    }
+
+    /// Requires at least one of `scopes` (an empty list lets no token through).
+    #[must_use]
+    pub fn require_any_scope<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.needs = self.needs.require_any_scope(scopes);
+        self
+    }
+
+    /// Requires `role` in the authenticator's role claim; several calls require all of them.
+    #[must_use]
+    pub fn require_role(mut self, role: impl Into<String>) -> Self {
+        self.needs = self.needs.require_role(role);
+        self
+    }
+
+    /// Requires at least one of `roles` in the authenticator's role claim.
+    #[must_use]
+    pub fn require_any_role<I, S>(mut self, roles: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.needs = self.needs.require_any_role(roles);
+        self
+    }
+
+    /// Requires `role` at `claim` rather than in the authenticator's role claim.
+    #[must_use]
+    pub fn require_role_in(mut self, claim: RoleClaim, role: impl Into<String>) -> Self {
+        self.needs = self.needs.require_role_in(claim, role);
+        self
+    }
+
+    /// Whether the rule matches a request (`uri`: `None` when unknown).
+    fn matches(&self, method: &Method, uri: Option<&Uri>, headers: &HeaderMap) -> bool {
+        self.methods.matches(method)
+            && self
+                .path_prefix
+                .as_deref()
+                .is_none_or(|prefix| uri.is_none_or(|uri| under(uri.path(), prefix)))
+            && self
+                .headers
+                .iter()
+                .all(|(name, test)| headers.get_all(name).iter().any(|value| test(value)))
+    }
+}
+
+/// Whether `path` is `prefix` or under it, by whole segments.
+fn under(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+/// Which of a route's request rules match one request: a bit per rule,
+/// with no allocation for a route's first 64 rules.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Matched {
+    first: u64,
+    more: Vec<u64>,
+}
+
+impl Matched {
+    fn set(&mut self, i: usize) {
+        if i < 64 {
+            self.first |= 1 << i;
+            return;
+        }
+        let word = i / 64 - 1;
+        if self.more.len() <= word {
+            self.more.resize(word + 1, 0);
+        }
+        if let Some(w) = self.more.get_mut(word) {
+            *w |= 1 << (i % 64);
+        }
+    }
+
+    fn has(&self, i: usize) -> bool {
+        if i < 64 {
+            return self.first & (1 << i) != 0;
+        }
+        self.more
+            .get(i / 64 - 1)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    }
+
+    /// Whether no request rule matched.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.first == 0 && self.more.iter().all(|w| *w == 0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -462,11 +759,115 @@ mod tests {
 
     fn check(route: RouteRules, claims: Value) -> Result<(), AuthErrorKind> {
         route
-            .check(&Grants::default(), &m(claims), NOW, 60)
+            .check(&Grants::default(), &m(claims), &Matched::default(), NOW, 60)
             .map_err(|e| e.kind())
     }
 
     const NOW: u64 = 1_700_000_000;
+
+    impl RouteRules {
+        fn require_scope_when_post(self, scope: &str) -> Self {
+            self.require_when(RequestRule::methods([Method::POST]).require_scope(scope))
+        }
+    }
+
+    fn head(method: Method, path: &str, headers: &[(&'static str, &'static str)]) -> Matched {
+        let rules = RouteRules::new()
+            .require_when(RequestRule::methods([Method::GET]).require_scope("read"))
+            .require_when(RequestRule::methods_except([Method::GET]).require_scope("write"))
+            .require_when(
+                RequestRule::any()
+                    .path_prefix("/admin")
+                    .require_scope("admin"),
+            )
+            .require_when(
+                RequestRule::any()
+                    .header(HeaderName::from_static("x-mode"), |v| v == "sudo")
+                    .require_scope("sudo"),
+            );
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(*name, HeaderValue::from_static(value));
+        }
+        let uri: Uri = path.parse().unwrap();
+        rules.matching(&method, Some(&uri), &map)
+    }
+
+    fn bits(m: &Matched) -> Vec<usize> {
+        (0..4).filter(|i| m.has(*i)).collect()
+    }
+
+    #[test]
+    fn request_rules_match_method_head_as_get_path_by_segment_and_any_header_value() {
+        assert_eq!(bits(&head(Method::GET, "/items", &[])), [0]);
+        assert_eq!(bits(&head(Method::HEAD, "/items", &[])), [0], "HEAD is GET");
+        assert_eq!(bits(&head(Method::POST, "/items", &[])), [1]);
+        let purge = Method::from_bytes(b"PURGE").unwrap();
+        assert_eq!(bits(&head(purge, "/items", &[])), [1], "unknown: not GET");
+        assert_eq!(bits(&head(Method::GET, "/admin", &[])), [0, 2]);
+        assert_eq!(bits(&head(Method::GET, "/admin/x?y", &[])), [0, 2]);
+        assert_eq!(bits(&head(Method::GET, "/administrator", &[])), [0]);
+        assert_eq!(bits(&head(Method::GET, "/x/admin", &[])), [0]);
+        let sudo = [("x-mode", "no"), ("x-mode", "sudo")];
+        assert_eq!(bits(&head(Method::GET, "/", &sudo)), [0, 3], "any value");
+        assert_eq!(bits(&head(Method::GET, "/", &[("x-mode", "SUDO")])), [0]);
+    }
+
+    #[test]
+    fn request_rules_apply_to_unknown_paths_and_many_rules() {
+        let rules = RouteRules::new().require_when(RequestRule::any().path_prefix("/admin"));
+        let unknown = rules.matching(&Method::GET, None, &HeaderMap::new());
+        assert!(
+            !unknown.is_empty(),
+            "a path rule applies where the path is unknown"
+        );
+        let mut many = RouteRules::new();
+        for i in 0..130 {
+            let method = if i == 129 { Method::POST } else { Method::PUT };
+            many = many.require_when(RequestRule::methods([method]).require_scope(format!("s{i}")));
+        }
+        let post = many.matching(&Method::POST, None, &HeaderMap::new());
+        assert!(post.has(129) && !post.has(128) && !post.has(0));
+        let grants = Grants::default();
+        let e = many
+            .check(&grants, &m(json!({"scope": "s0"})), &post, NOW, 60)
+            .unwrap_err();
+        assert_eq!(e.scope(), Some("s129"), "the scope this request needs");
+        assert!(many
+            .check(&grants, &m(json!({"scope": "s129"})), &post, NOW, 60)
+            .is_ok());
+    }
+
+    #[test]
+    fn the_challenge_names_the_route_and_the_matched_rules_scopes() {
+        let rules = RouteRules::new()
+            .require_scope("api")
+            .require_scope_when_post("write")
+            .require_when(RequestRule::methods([Method::POST]).require_all_scopes(["a", "b"]));
+        let post = rules.matching(&Method::POST, None, &HeaderMap::new());
+        let get = rules.matching(&Method::GET, None, &HeaderMap::new());
+        let claims = m(json!({"scope": "api"}));
+        let e = rules
+            .check(&Grants::default(), &claims, &post, NOW, 60)
+            .unwrap_err();
+        assert_eq!(e.scope(), Some("api write a b"));
+        assert!(rules
+            .check(&Grants::default(), &claims, &get, NOW, 60)
+            .is_ok());
+        let roles = RouteRules::new()
+            .require_when(RequestRule::methods([Method::DELETE]).require_role("admin"));
+        let delete = roles.matching(&Method::DELETE, None, &HeaderMap::new());
+        let e = roles
+            .check(
+                &Grants::default(),
+                &m(json!({"roles": ["user"]})),
+                &delete,
+                NOW,
+                60,
+            )
+            .unwrap_err();
+        assert_eq!(e.kind(), AuthErrorKind::Forbidden);
+    }
 
     #[test]
     fn step_up_acr_is_one_of_a_set() {
@@ -484,7 +885,13 @@ mod tests {
             );
         }
         let e = route()
-            .check(&Grants::default(), &m(json!({})), NOW, 60)
+            .check(
+                &Grants::default(),
+                &m(json!({})),
+                &Matched::default(),
+                NOW,
+                60,
+            )
             .unwrap_err();
         assert_eq!((e.acr_values(), e.max_age()), (Some("urn:a urn:b"), None));
     }
@@ -501,7 +908,13 @@ mod tests {
         assert_eq!(at(json!("1700000000")), fail, "a string");
         assert_eq!(check(route(), json!({})), fail, "absent");
         let e = route()
-            .check(&Grants::default(), &m(json!({})), NOW, 60)
+            .check(
+                &Grants::default(),
+                &m(json!({})),
+                &Matched::default(),
+                NOW,
+                60,
+            )
             .unwrap_err();
         assert_eq!((e.acr_values(), e.max_age()), (None, Some(300)));
         assert_eq!(e.status(), 401);
@@ -546,10 +959,16 @@ mod tests {
     #[test]
     fn the_challenge_lists_scopes_only_when_each_is_required() {
         let scope = |r: RouteRules| {
-            r.check(&Grants::default(), &m(json!({})), NOW, 60)
-                .unwrap_err()
-                .scope()
-                .map(str::to_owned)
+            r.check(
+                &Grants::default(),
+                &m(json!({})),
+                &Matched::default(),
+                NOW,
+                60,
+            )
+            .unwrap_err()
+            .scope()
+            .map(str::to_owned)
         };
         assert_eq!(
             scope(RouteRules::new().require_all_scopes(["a", "b"])).as_deref(),

@@ -75,8 +75,9 @@ impl<C> fmt::Debug for Shared<C> {
 }
 
 /// One route's own settings: its rules (scopes, roles, audience, step-up,
-/// its DPoP mode), its checks on the typed claims, its token sources when
-/// not the authenticator's, and whether a token is optional.
+/// its DPoP mode, request rules), its checks on the typed claims, its token
+/// sources when not the authenticator's, whether a token is optional, and
+/// whether CORS preflights go through.
 pub(crate) struct Route<C> {
     pub(crate) rules: RouteRules,
     pub(crate) checks: Vec<Check<C>>,
@@ -85,6 +86,9 @@ pub(crate) struct Route<C> {
     pub(crate) optional: bool,
     /// The claims forwarded as headers ([`crate::JwtAuthLayer::forward_claims`]).
     pub(crate) forward: Option<Arc<crate::forward::Forwarding<C>>>,
+    /// CORS preflights (`OPTIONS` with `Origin` and
+    /// `Access-Control-Request-Method`) go through without a token.
+    pub(crate) cors_preflight: bool,
 }
 
 impl<C> Route<C> {
@@ -96,6 +100,7 @@ impl<C> Route<C> {
             sources: None,
             optional,
             forward: None,
+            cors_preflight: false,
         }
     }
 }
@@ -108,6 +113,7 @@ impl<C> Clone for Route<C> {
             sources: self.sources.clone(),
             optional: self.optional,
             forward: self.forward.clone(),
+            cors_preflight: self.cors_preflight,
         }
     }
 }
@@ -120,6 +126,7 @@ impl<C> fmt::Debug for Route<C> {
             .field("sources", &self.sources)
             .field("optional", &self.optional)
             .field("forward", &self.forward)
+            .field("cors_preflight", &self.cors_preflight)
             .finish()
     }
 }

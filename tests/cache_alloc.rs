@@ -2,7 +2,8 @@
 //!
 //! `Verifier::verify` on a hit clones two `Arc`s and allocates nothing; a
 //! whole `JwtAuth` call on a hit allocates only what inserting its two
-//! extension values costs (`http::Extensions` boxes each value). Counted per
+//! extension values costs (`http::Extensions` boxes each value), with or
+//! without request rules (by method, header). Counted per
 //! thread, so other tests running at the same time do not disturb the count.
 //!
 //! This file is a test binary, not the library: `#![forbid(unsafe_code)]`
@@ -18,11 +19,11 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
-use http::{Request, Response};
+use http::{HeaderName, Method, Request, Response};
 use jsonwebtoken::Algorithm;
 use serde_json::{json, Value};
 use tower::{service_fn, Layer, Service};
-use tower_jwt_auth::{clock::FixedClock, Authenticator, Claims};
+use tower_jwt_auth::{clock::FixedClock, rules::RequestRule, Authenticator, Claims, JwtAuthLayer};
 
 use common::{public_pem, token, NOW, SECRET};
 
@@ -173,14 +174,29 @@ fn a_cache_hit_through_the_layer_allocates_only_the_extensions() {
     });
     assert!(extensions > 0);
 
-    for (alg, auth) in authenticators() {
+    // Without request rules, and with some (a route's first 64 rules are
+    // matched without allocating).
+    let plain = |auth: &Authenticator| auth.layer();
+    let with_rules = |auth: &Authenticator| {
+        auth.layer()
+            .require_scope_for([Method::GET], "read")
+            .require_scope_for([Method::POST], "write")
+            .require_when(
+                RequestRule::any()
+                    .header(HeaderName::from_static("x-mode"), |v| v == "sudo")
+                    .require_scope("admin"),
+            )
+    };
+    let layers: [&dyn Fn(&Authenticator) -> JwtAuthLayer; 2] = [&plain, &with_rules];
+    for ((alg, auth), layer) in authenticators()
+        .into_iter()
+        .flat_map(|a| layers.iter().map(move |l| (a.clone(), l)))
+    {
         let t = token(alg, None, &claims());
-        let mut svc = auth
-            .layer()
-            .layer(service_fn(|req: Request<()>| async move {
-                assert!(req.extensions().get::<Claims>().is_some());
-                Ok::<_, Infallible>(Response::new(()))
-            }));
+        let mut svc = layer(&auth).layer(service_fn(|req: Request<()>| async move {
+            assert!(req.extensions().get::<Claims>().is_some());
+            Ok::<_, Infallible>(Response::new(()))
+        }));
         for round in 0..2 {
             let req = request(&t);
             let (res, n) = allocations(|| {

@@ -15,7 +15,7 @@ use crate::dpop::DpopMode;
 use crate::gate::{Decision, Gate};
 use crate::resource::ResourceMetadata;
 use crate::response::{DefaultErrorResponse, ErrorResponder, Rejection, RequestHead};
-use crate::route_rules::{Check, Denied, RoleClaim, RouteRules};
+use crate::route_rules::{Check, Denied, RequestRule, RoleClaim, RouteRules};
 use crate::token::TokenSource;
 
 use self::future::ResponseFuture;
@@ -30,6 +30,12 @@ use self::future::ResponseFuture;
 /// [`Claims<C>`](crate::Claims) in its extensions. Any other request gets an
 /// RFC 6750 response and never reaches the inner service. Rejections are
 /// responses, not errors, so `JwtAuth<S>` has the inner service's error type.
+///
+/// Rules may depend on the request: on one route, GET needing `read` and
+/// POST `write` is `.require_scope_for([Method::GET], "read")
+/// .require_scope_for([Method::POST], "write")` (see
+/// [`require_scope_for`](Self::require_scope_for)). Browsers: see
+/// [`allow_cors_preflight`](Self::allow_cors_preflight).
 ///
 /// ```
 /// use http::{Request, Response, StatusCode};
@@ -149,6 +155,85 @@ impl<C, R> JwtAuthLayer<C, R> {
     #[must_use]
     pub fn require_role_in(self, claim: RoleClaim, role: impl Into<String>) -> Self {
         self.with_route(|r| r.require_role_in(claim, role))
+    }
+
+    /// Also requires `scope` of requests with one of `methods` (GET also matches HEAD).
+    ///
+    /// Shorthand for
+    /// [`require_when`](Self::require_when)`(RequestRule::methods(methods).require_scope(scope))`:
+    /// one route, one layer, a scope per method. A request of another
+    /// method (one no rule names, unknown ones included) gets the route's
+    /// own rules only.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use http::Method;
+    /// use tower_jwt_auth::Authenticator;
+    ///
+    /// let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
+    /// let items = get(|| async { "list" })
+    ///     .post(|| async { "created" })
+    ///     .delete(|| async { "deleted" })
+    ///     .layer(
+    ///         auth.layer()
+    ///             .require_scope_for([Method::GET], "read")
+    ///             .require_scope_for([Method::POST, Method::DELETE], "write"),
+    ///     );
+    /// let app: Router = Router::new().route("/items", items);
+    /// # let _ = app;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn require_scope_for<I>(self, methods: I, scope: impl Into<String>) -> Self
+    where
+        I: IntoIterator<Item = http::Method>,
+    {
+        self.require_when(RequestRule::methods(methods).require_scope(scope))
+    }
+
+    /// Adds a rule for the requests it matches (by method, path prefix, header): see [`RequestRule`].
+    ///
+    /// Checked in the security sequence with the route's own rules, on
+    /// every request, a token from the verified-token cache included; every
+    /// matching rule applies.
+    #[must_use]
+    pub fn require_when(self, rule: RequestRule) -> Self {
+        self.with_route(|r| r.require_when(rule))
+    }
+
+    /// Lets CORS preflights through without a token, to the inner service (a CORS layer).
+    ///
+    /// Strictly an `OPTIONS` request with both `Origin` and
+    /// `Access-Control-Request-Method` (what a browser sends before a
+    /// cross-origin request, never with credentials) goes through, with no
+    /// claims; every other request, other `OPTIONS` requests included, is
+    /// checked as before. Off by default (a preflight gets 401). The inner
+    /// service must answer preflights itself (tower-http's `CorsLayer`
+    /// does, without calling what it wraps) and run no handler of its own
+    /// for them. Not needed when the CORS layer wraps this one, the order
+    /// the README recommends.
+    ///
+    /// ```
+    /// use axum::{routing::get, Router};
+    /// use tower::ServiceBuilder;
+    /// use tower_http::cors::CorsLayer;
+    /// use tower_jwt_auth::Authenticator;
+    ///
+    /// let auth = Authenticator::builder().hmac_secret([7u8; 32]).build()?;
+    /// // The auth layer outside the CORS layer: preflights must pass it.
+    /// let api = get(|| async { "hi" }).layer(
+    ///     ServiceBuilder::new()
+    ///         .layer(auth.layer().allow_cors_preflight())
+    ///         .layer(CorsLayer::permissive()),
+    /// );
+    /// let app: Router = Router::new().route("/api", api);
+    /// # let _ = app;
+    /// # Ok::<(), tower_jwt_auth::ConfigError>(())
+    /// ```
+    #[must_use]
+    pub fn allow_cors_preflight(mut self) -> Self {
+        self.gate.route_mut().cors_preflight = true;
+        self
     }
 
     /// Adds a check of your own, run on the verified, typed claims after the
@@ -350,7 +435,9 @@ impl ResourceMetadata {
     ///
     /// Those of [`require_scope`](JwtAuthLayer::require_scope),
     /// [`require_all_scopes`](JwtAuthLayer::require_all_scopes),
-    /// [`require_any_scope`](JwtAuthLayer::require_any_scope); pass each
+    /// [`require_any_scope`](JwtAuthLayer::require_any_scope), and of its
+    /// request rules ([`require_scope_for`](JwtAuthLayer::require_scope_for),
+    /// [`require_when`](JwtAuthLayer::require_when)); pass each
     /// layer the application mounts. Building a layer registers nothing by
     /// itself; this is the one way a layer's scopes enter the metadata.
     ///

@@ -35,6 +35,7 @@ pub(super) fn check<C: Send + Sync + 'static>(
     let introspector = Arc::clone(introspector);
     let token = token.to_owned();
     let route = request.route.clone();
+    let matched = request.matched.clone();
     let jkt = request.jkt.map(str::to_owned);
     Verdict::Pending {
         wait: Box::pin(async move {
@@ -42,6 +43,7 @@ pub(super) fn check<C: Send + Sync + 'static>(
             let now = verifier.settings.rules.clock.now();
             let request = Request {
                 route: &route,
+                matched: &matched,
                 jkt: jkt.as_deref(),
             };
             match judge(&verifier, &answer, &request, now, decode) {

@@ -22,7 +22,7 @@ use crate::claims::Claims;
 use crate::error::{AuthError, AuthErrorKind};
 use crate::jws::{decode_segment, Compact};
 use crate::keys::AlgorithmSet;
-use crate::route_rules::RouteRules;
+use crate::route_rules::{Matched, RouteRules};
 
 pub(crate) use issuer::{IssuerSettings, IssuerVerifier};
 
@@ -438,7 +438,7 @@ impl<C: Send + Sync + 'static> Verifier<C> {
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
     pub fn verify(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        match self.check(token, &RouteRules::default(), None) {
+        match self.check(token, &RouteRules::default(), &Matched::default(), None) {
             Verdict::Ready(result) => result,
             Verdict::Pending { unless_waited, .. } => Err(unless_waited),
         }
@@ -455,7 +455,7 @@ impl<C: Send + Sync + 'static> Verifier<C> {
     /// # Errors
     /// An [`AuthError`] naming the first check that failed.
     pub async fn verify_async(&self, token: &str) -> Result<Claims<C>, AuthError> {
-        match self.check(token, &RouteRules::default(), None) {
+        match self.check(token, &RouteRules::default(), &Matched::default(), None) {
             Verdict::Ready(result) => result,
             Verdict::Pending { wait, .. } => wait.await,
         }
@@ -470,9 +470,10 @@ impl<C: Send + Sync + 'static> Verifier<C> {
         &self,
         token: &str,
         route: &RouteRules,
+        matched: &Matched,
         jkt: Option<&str>,
     ) -> Verdict<Claims<C>> {
-        let first = self.check_now(token, route, jkt);
+        let first = self.check_now(token, route, matched, jkt);
         let Verdict::Ready(Err(e)) = &first else {
             return first;
         };
@@ -489,11 +490,12 @@ impl<C: Send + Sync + 'static> Verifier<C> {
         let verifier = self.clone();
         let token = token.to_owned();
         let route = route.clone();
+        let matched = matched.clone();
         let jkt = jkt.map(str::to_owned);
         Verdict::Pending {
             wait: Box::pin(async move {
                 refetch.await;
-                match verifier.check_now(&token, &route, jkt.as_deref()) {
+                match verifier.check_now(&token, &route, &matched, jkt.as_deref()) {
                     Verdict::Ready(result) => result,
                     Verdict::Pending { wait, .. } => wait.await,
                 }
@@ -504,9 +506,15 @@ impl<C: Send + Sync + 'static> Verifier<C> {
 
     /// [`check`](Self::check) against the keys held now, in one tracing
     /// span (feature `tracing`) and one timing (feature `metrics`).
-    fn check_now(&self, token: &str, route: &RouteRules, jkt: Option<&str>) -> Verdict<Claims<C>> {
+    fn check_now(
+        &self,
+        token: &str,
+        route: &RouteRules,
+        matched: &Matched,
+        jkt: Option<&str>,
+    ) -> Verdict<Claims<C>> {
         let span = crate::observe::VerifySpan::start();
-        let verdict = span.in_scope(|| self.check_unobserved(token, route, jkt));
+        let verdict = span.in_scope(|| self.check_unobserved(token, route, matched, jkt));
         span.finish(match &verdict {
             Verdict::Ready(Ok(_)) => Ok(true),
             Verdict::Ready(Err(e)) => Err(e),
@@ -519,12 +527,17 @@ impl<C: Send + Sync + 'static> Verifier<C> {
         &self,
         token: &str,
         route: &RouteRules,
+        matched: &Matched,
         jkt: Option<&str>,
     ) -> Verdict<Claims<C>> {
-        let facts = sequence::Request { route, jkt };
+        let facts = sequence::Request {
+            route,
+            matched,
+            jkt,
+        };
         #[cfg(feature = "remote")]
         if let Issuers::Tenants(table) = &self.issuers {
-            return self.check_tenant(table, token, route, jkt, &facts);
+            return self.check_tenant(table, token, route, matched, jkt, &facts);
         }
         // A cached token first: with several issuers, each issuer's cache is
         // asked (a few lookups, where picking the issuer first would cost a
@@ -552,6 +565,7 @@ impl<C: Send + Sync + 'static> Verifier<C> {
         table: &tenants::TenantTable,
         token: &str,
         route: &RouteRules,
+        matched: &Matched,
         jkt: Option<&str>,
         facts: &sequence::Request<'_>,
     ) -> Verdict<Claims<C>> {
@@ -568,11 +582,12 @@ impl<C: Send + Sync + 'static> Verifier<C> {
                 let verifier = self.clone();
                 let token = token.to_owned();
                 let route = route.clone();
+                let matched = matched.clone();
                 let jkt = jkt.map(str::to_owned);
                 Verdict::Pending {
                     wait: Box::pin(async move {
                         loading.await;
-                        match verifier.check_now(&token, &route, jkt.as_deref()) {
+                        match verifier.check_now(&token, &route, &matched, jkt.as_deref()) {
                             Verdict::Ready(result) => result,
                             // Still loading after its load ended (the task
                             // died): fail closed rather than wait again.

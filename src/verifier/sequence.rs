@@ -7,8 +7,9 @@
 //!    proof key (RFC 9449 §7.1), or absent for a bearer request; any other
 //!    `cnf` member (a binding this crate does not check) refuses the token
 //!    unless the application accepted it unchecked;
-//! 4. the route's step-up (`acr`, `auth_time`), scopes and roles
-//!    ([`RouteRules`]);
+//! 4. the route's step-up (`acr`, `auth_time`), scopes and roles, and
+//!    those of the request rules the request matched (by method, path,
+//!    header) ([`RouteRules`]);
 //! 5. revocation, answered now or by a future (a list over the network).
 
 use std::future::Future;
@@ -20,12 +21,14 @@ use super::{IssuerVerifier, Verdict};
 use crate::error::{AuthError, AuthErrorKind};
 use crate::keys::Key;
 use crate::revocation::{Revocation, RevocationError, TokenRef};
-use crate::route_rules::RouteRules;
+use crate::route_rules::{Matched, RouteRules};
 
-/// What the request adds to a verification: the route's rules and the
-/// DPoP proof key's thumbprint (`None`: a bearer request).
+/// What the request adds to a verification: the route's rules, which of
+/// its request rules this request matched, and the DPoP proof key's
+/// thumbprint (`None`: a bearer request).
 pub(super) struct Request<'a> {
     pub(super) route: &'a RouteRules,
+    pub(super) matched: &'a Matched,
     pub(super) jkt: Option<&'a str>,
 }
 
@@ -52,9 +55,13 @@ pub(super) fn run(
         }
     }
     binding(claims, request.jkt, &settings.unverified_cnf)?;
-    request
-        .route
-        .check(&settings.grants, claims, now, settings.rules.leeway)?;
+    request.route.check(
+        &settings.grants,
+        claims,
+        request.matched,
+        now,
+        settings.rules.leeway,
+    )?;
     let Some(revocation) = &settings.revocation else {
         return Ok(None);
     };

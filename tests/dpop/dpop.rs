@@ -617,3 +617,42 @@ async fn huge_iat_window_and_leeway_saturate_instead_of_overflowing() {
         assert_eq!(r.status, 200, "iat {iat}: {:?}", r.challenges);
     }
 }
+
+/// Request rules on a DPoP route: GET needs `read`, POST `write`, checked
+/// after the proof in the same sequence, a token from the cache included.
+#[tokio::test]
+async fn a_dpop_request_gets_the_rule_of_its_method_from_the_cache_too() {
+    let clock = Arc::new(FixedClock::new(NOW));
+    let auth = authenticator(
+        DpopConfig::new(DpopMode::Allowed).public_url(ORIGIN),
+        &clock,
+    );
+    let layer = auth
+        .layer()
+        .require_scope_for([http::Method::GET], "read")
+        .require_scope_for([http::Method::POST], "write");
+    let app = Router::new().route("/items", get(me).post(me).layer(layer));
+    let addr = serve(app).await;
+    let key = proof_key(Algorithm::ES256);
+    let token = access_token(Some(&key.jkt)); // scope "read"
+    let post = || {
+        let mut req = Req::new(&key, "/items", token.clone());
+        req.method = "POST";
+        req.claims["htm"] = json!("POST");
+        req
+    };
+    let r = send(addr, &key, &Req::new(&key, "/items", token.clone())).await;
+    assert_eq!(r.status, 200, "GET with read: {:?}", r.challenges);
+    assert_eq!(auth.verifier().cache_stats().unwrap().entries, 1);
+    for _ in 0..2 {
+        let r = send(addr, &key, &post()).await;
+        assert_eq!(r.status, 403, "POST with read, from the cache");
+        assert!(
+            r.challenges.iter().any(|c| c.starts_with("DPoP ")
+                && c.contains(r#"error="insufficient_scope""#)
+                && c.contains(r#"scope="write""#)),
+            "{:?}",
+            r.challenges
+        );
+    }
+}

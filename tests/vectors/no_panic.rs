@@ -30,8 +30,8 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config;
 use serde_json::{json, Value};
-use tower_jwt_auth::{clock::FixedClock, keys::Key, keys::KeySet, AuthErrorKind, Authenticator};
 use tower_jwt_auth::parsers::{parse_authorization, Credentials};
+use tower_jwt_auth::{clock::FixedClock, keys::Key, keys::KeySet, AuthErrorKind, Authenticator};
 
 const NOW: u64 = 1_800_000_000;
 const SECRET: &[u8] = b"no-panic-property-test-secret-0123456789";
