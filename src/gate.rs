@@ -12,7 +12,7 @@ use http::{header, Extensions, HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use crate::claims::{AuthMarker, Claims};
 use crate::dpop::{self, DpopBound, DpopMode};
 use crate::error::{AuthError, AuthErrorKind};
-use crate::forward::{Forwarded, Forwarding};
+use crate::forward::headers::{Forwarded, Forwarding};
 use crate::response::{Challenge, DpopChallenge, Rejection};
 use crate::route_rules::Matched;
 use crate::settings::{Route, Shared};

@@ -85,7 +85,7 @@ pub(crate) struct Route<C> {
     pub(crate) sources: Option<Box<[TokenSource]>>,
     pub(crate) optional: bool,
     /// The claims forwarded as headers ([`crate::JwtAuthLayer::forward_claims`]).
-    pub(crate) forward: Option<Arc<crate::forward::Forwarding<C>>>,
+    pub(crate) forward: Option<Arc<crate::forward::headers::Forwarding<C>>>,
     /// CORS preflights (`OPTIONS` with `Origin` and
     /// `Access-Control-Request-Method`) go through without a token.
     pub(crate) cors_preflight: bool,

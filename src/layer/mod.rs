@@ -421,7 +421,7 @@ impl<R> JwtAuthLayer<serde_json::Value, R> {
     /// ```
     #[must_use]
     pub fn forward_claims(mut self, headers: crate::forward::ClaimHeaders) -> Self {
-        let forwarding = crate::forward::Forwarding {
+        let forwarding = crate::forward::headers::Forwarding {
             headers,
             read: crate::forward::ClaimHeaders::values,
         };
